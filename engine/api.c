@@ -1,0 +1,215 @@
+/* The public engine handle: options, queued layers and their result records.
+ * The transfer pipeline itself lands with the engine (docs/engine.md); until then
+ * ecrup_engine_run() reports ECRUP_E_UNSUPPORTED for every layer rather than pretending. */
+#include <ecrup.h>
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct layer_entry {
+    struct ecrup_layer layer; /* strings owned */
+    struct ecrup_result result;
+};
+
+struct ecrup_engine {
+    struct ecrup_options options; /* string fields owned */
+    struct layer_entry *layers;
+    size_t n_layers, cap_layers;
+    atomic_bool cancelled;
+    bool ran;
+};
+
+ecrup_status ecrup_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? ECRUP_OK : ECRUP_E_INTERNAL;
+}
+
+void ecrup_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+void ecrup_options_init(struct ecrup_options *options)
+{
+    memset(options, 0, sizeof *options);
+}
+
+static void set_error(struct ecrup_error *error, ecrup_status status, const char *message)
+{
+    if (!error)
+        return;
+    error->status = status;
+    snprintf(error->message, sizeof error->message, "%s", message);
+}
+
+/* Copy src into *dst; false when out of memory. */
+static bool dup_field(const char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return !src || *dst;
+}
+
+static void free_options(struct ecrup_options *o)
+{
+    const char **fields[] = {&o->region,        &o->endpoint_url,      &o->profile,
+                             &o->access_key_id, &o->secret_access_key, &o->session_token,
+                             &o->ca_bundle};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        free((void *)(uintptr_t)*fields[i]);
+        *fields[i] = NULL;
+    }
+}
+
+ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_engine **engine,
+                              struct ecrup_error *error)
+{
+    if (!engine) {
+        set_error(error, ECRUP_E_INVALID_ARGUMENT, "engine must not be NULL");
+        return ECRUP_E_INVALID_ARGUMENT;
+    }
+    *engine = NULL;
+    struct ecrup_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        set_error(error, ECRUP_E_NOMEM, "out of memory");
+        return ECRUP_E_NOMEM;
+    }
+    struct ecrup_options defaults;
+    ecrup_options_init(&defaults);
+    const struct ecrup_options *in = options ? options : &defaults;
+    struct ecrup_options *o = &e->options;
+    *o = *in;
+    o->region = o->endpoint_url = o->profile = NULL;
+    o->access_key_id = o->secret_access_key = o->session_token = o->ca_bundle = NULL;
+    bool ok = dup_field(&o->region, in->region) && dup_field(&o->endpoint_url, in->endpoint_url) &&
+              dup_field(&o->profile, in->profile) &&
+              dup_field(&o->access_key_id, in->access_key_id) &&
+              dup_field(&o->secret_access_key, in->secret_access_key) &&
+              dup_field(&o->session_token, in->session_token) &&
+              dup_field(&o->ca_bundle, in->ca_bundle);
+    if (!ok) {
+        ecrup_engine_free(e);
+        set_error(error, ECRUP_E_NOMEM, "out of memory");
+        return ECRUP_E_NOMEM;
+    }
+    if ((o->access_key_id == NULL) != (o->secret_access_key == NULL)) {
+        ecrup_engine_free(e);
+        set_error(error, ECRUP_E_INVALID_ARGUMENT,
+                  "access_key_id and secret_access_key must be given together");
+        return ECRUP_E_INVALID_ARGUMENT;
+    }
+    atomic_init(&e->cancelled, false);
+    *engine = e;
+    set_error(error, ECRUP_OK, "");
+    return ECRUP_OK;
+}
+
+static bool valid_digest(const char *d)
+{
+    if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
+        return false;
+    for (const char *p = d + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine, const struct ecrup_layer *layer,
+                                    uint64_t *layer_id)
+{
+    if (!engine || !layer || !layer->path || !layer->repository || engine->ran)
+        return ECRUP_E_INVALID_ARGUMENT;
+    if (layer->digest && !valid_digest(layer->digest))
+        return ECRUP_E_INVALID_ARGUMENT;
+    if (engine->n_layers == engine->cap_layers) {
+        size_t cap = engine->cap_layers ? engine->cap_layers * 2 : 8;
+        struct layer_entry *p = realloc(engine->layers, cap * sizeof *p);
+        if (!p)
+            return ECRUP_E_NOMEM;
+        engine->layers = p;
+        engine->cap_layers = cap;
+    }
+    struct layer_entry *le = &engine->layers[engine->n_layers];
+    memset(le, 0, sizeof *le);
+    le->layer = *layer;
+    le->layer.registry_id = NULL;
+    le->layer.digest = NULL;
+    le->layer.path = strdup(layer->path);
+    le->layer.repository = strdup(layer->repository);
+    bool ok = le->layer.path && le->layer.repository;
+    if (ok && layer->registry_id)
+        ok = (le->layer.registry_id = strdup(layer->registry_id)) != NULL;
+    if (ok && layer->digest)
+        ok = (le->layer.digest = strdup(layer->digest)) != NULL;
+    if (!ok) {
+        free((void *)(uintptr_t)le->layer.path);
+        free((void *)(uintptr_t)le->layer.repository);
+        free((void *)(uintptr_t)le->layer.registry_id);
+        free((void *)(uintptr_t)le->layer.digest);
+        return ECRUP_E_NOMEM;
+    }
+    uint64_t id = engine->n_layers;
+    le->result.layer_id = id;
+    le->result.layer_user = layer->user;
+    le->result.path = le->layer.path;
+    le->result.digest = le->layer.digest;
+    le->result.outcome = ECRUP_OUTCOME_PENDING;
+    engine->n_layers++;
+    if (layer_id)
+        *layer_id = id;
+    return ECRUP_OK;
+}
+
+ecrup_status ecrup_engine_run(struct ecrup_engine *engine)
+{
+    if (!engine || engine->ran)
+        return ECRUP_E_INVALID_ARGUMENT;
+    engine->ran = true;
+    ecrup_status st = atomic_load(&engine->cancelled) ? ECRUP_E_CANCELLED : ECRUP_E_UNSUPPORTED;
+    for (size_t i = 0; i < engine->n_layers; i++) {
+        struct ecrup_result *r = &engine->layers[i].result;
+        r->outcome = ECRUP_OUTCOME_FAILED;
+        r->status = st;
+        r->exception = st == ECRUP_E_CANCELLED ? "Cancelled" : "Unsupported";
+        r->message = st == ECRUP_E_CANCELLED ? "cancelled before the upload started"
+                                             : "the upload engine is not part of this build yet";
+    }
+    return engine->n_layers ? st : ECRUP_OK;
+}
+
+void ecrup_engine_cancel(struct ecrup_engine *engine)
+{
+    if (engine)
+        atomic_store(&engine->cancelled, true);
+}
+
+size_t ecrup_engine_result_count(const struct ecrup_engine *engine)
+{
+    return engine ? engine->n_layers : 0;
+}
+
+const struct ecrup_result *ecrup_engine_result(const struct ecrup_engine *engine, size_t index)
+{
+    if (!engine || index >= engine->n_layers)
+        return NULL;
+    return &engine->layers[index].result;
+}
+
+void ecrup_engine_free(struct ecrup_engine *engine)
+{
+    if (!engine)
+        return;
+    for (size_t i = 0; i < engine->n_layers; i++) {
+        struct ecrup_layer *l = &engine->layers[i].layer;
+        free((void *)(uintptr_t)l->path);
+        free((void *)(uintptr_t)l->repository);
+        free((void *)(uintptr_t)l->registry_id);
+        free((void *)(uintptr_t)l->digest);
+    }
+    free(engine->layers);
+    free_options(&engine->options);
+    free(engine);
+}

@@ -1,0 +1,295 @@
+/*
+ * ecrup: push container image layers to Amazon ECR through the ECR API.
+ *
+ * The only public header of libecrup. Conventions, in the manner of curl and the AWS C runtime:
+ *  - Opaque handles are created with `_new` and freed with `_free`; `_free(NULL)` does nothing.
+ *  - Options structs are filled by `_init`; a zero field means "default", and each field says
+ *    what the default is.
+ *  - Strings passed in are copied unless a comment says the pointer is borrowed.
+ *  - Every fallible call returns an `ecrup_status`; there is no thread-local "last error".
+ *    Calls that can fail for reasons worth explaining also take an optional `struct ecrup_error`.
+ *  - The library never initialises libcurl or OpenSSL globally behind the host's back:
+ *    see ecrup_global_init().
+ */
+#ifndef ECRUP_H
+#define ECRUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ECRUP_BUILDING) && defined(__GNUC__)
+#define ECRUP_API __attribute__((visibility("default")))
+#else
+#define ECRUP_API
+#endif
+
+#define ECRUP_VERSION_MAJOR 0
+#define ECRUP_VERSION_MINOR 1
+#define ECRUP_VERSION_PATCH 0
+
+/** The library's version as "MAJOR.MINOR.PATCH". Static storage; any thread. */
+ECRUP_API const char *ecrup_version(void);
+
+/**
+ * Status codes. Append-only: a value, once released, keeps its number and meaning.
+ */
+typedef enum ecrup_status {
+    ECRUP_OK = 0,                 /* 0: success */
+    ECRUP_E_INVALID_ARGUMENT = 1, /* 1: a caller-supplied value is malformed or out of range */
+    ECRUP_E_NOMEM = 2,            /* 2: memory allocation failed */
+    ECRUP_E_IO = 3,               /* 3: reading a local file failed */
+    ECRUP_E_FILE_CHANGED = 4,     /* 4: a layer file changed while it was being uploaded */
+    ECRUP_E_NO_CREDENTIALS = 5,   /* 5: no credential provider produced credentials */
+    ECRUP_E_CREDENTIALS = 6,      /* 6: a credential provider failed (process, container, IMDS) */
+    ECRUP_E_CONFIG = 7,           /* 7: a shared config or credentials file is malformed */
+    ECRUP_E_NO_REGION = 8,        /* 8: no region given or configured */
+    ECRUP_E_ENDPOINT = 9,         /* 9: the endpoint URL is malformed or cannot be derived */
+    ECRUP_E_TLS = 10,             /* 10: TLS handshake or certificate verification failed */
+    ECRUP_E_NETWORK = 11,         /* 11: connection refused, reset, or name resolution failed */
+    ECRUP_E_TIMEOUT = 12,         /* 12: a request stalled or timed out */
+    ECRUP_E_THROTTLED = 13,       /* 13: the service throttled the request */
+    ECRUP_E_SERVER = 14,          /* 14: the service failed (HTTP 5xx) */
+    ECRUP_E_AUTH = 15,            /* 15: the service refused the credentials or signature */
+    ECRUP_E_PROTOCOL = 16,        /* 16: the service's reply could not be understood */
+    ECRUP_E_REMOTE = 17,          /* 17: the service refused the request (see the exception) */
+    ECRUP_E_DIGEST_MISMATCH = 18, /* 18: the layer's digest is not what was expected */
+    ECRUP_E_TOO_LARGE = 19,       /* 19: the layer exceeds ECR's limits (52,000 MiB) */
+    ECRUP_E_EMPTY_LAYER = 20,     /* 20: the layer file is empty */
+    ECRUP_E_CANCELLED = 21,       /* 21: ecrup_engine_cancel() was called */
+    ECRUP_E_UNSUPPORTED = 22,     /* 22: not supported by this build or this machine */
+    ECRUP_E_INTERNAL = 23,        /* 23: a bug in ecrup */
+    ECRUP_E_CLOCK_SKEW = 24,      /* 24: the local clock is too far from the service's */
+    ECRUP_E_NOT_FOUND = 25,       /* 25: a named file, profile or repository does not exist */
+} ecrup_status;
+
+/** What kind of failure a status is: lets a caller decide what to do without a table. */
+typedef enum ecrup_category {
+    ECRUP_CATEGORY_OK = 0,        /* success */
+    ECRUP_CATEGORY_RETRYABLE = 1, /* transient: trying again later may succeed */
+    ECRUP_CATEGORY_USAGE = 2,     /* the caller's input or configuration is wrong */
+    ECRUP_CATEGORY_IO = 3,        /* the local file system */
+    ECRUP_CATEGORY_AUTH = 4,      /* credentials, signatures, permissions */
+    ECRUP_CATEGORY_PROTOCOL = 5,  /* the service said no, or said something unexpected */
+    ECRUP_CATEGORY_INTERNAL = 6,  /* a bug, or memory exhausted */
+} ecrup_category;
+
+/** A short English description of `status`. Static storage; never NULL; any thread. */
+ECRUP_API const char *ecrup_strerror(ecrup_status status);
+/** The category of `status`; unknown values are ECRUP_CATEGORY_INTERNAL. Any thread. */
+ECRUP_API ecrup_category ecrup_status_category(ecrup_status status);
+/** The name of a category ("retryable", "usage", ...). Static storage; any thread. */
+ECRUP_API const char *ecrup_category_name(ecrup_category category);
+
+/** A status with a human-readable explanation, filled by calls that take one. */
+struct ecrup_error {
+    ecrup_status status;
+    char message[512]; /* NUL-terminated; never contains secrets */
+};
+
+/**
+ * Initialise libcurl and OpenSSL for the process (curl_global_init(CURL_GLOBAL_DEFAULT)).
+ * Call once, before any other thread exists, unless the host already initialised libcurl;
+ * ecrup_engine_new() does not do it for you. Pair with ecrup_global_cleanup().
+ */
+ECRUP_API ecrup_status ecrup_global_init(void);
+/** Undo ecrup_global_init(). Call once, after every engine is freed. */
+ECRUP_API void ecrup_global_cleanup(void);
+
+/** Retry policy, as the AWS SDKs name it (AWS_RETRY_MODE). */
+typedef enum ecrup_retry_mode {
+    ECRUP_RETRY_DEFAULT = 0,  /* AWS_RETRY_MODE, else standard */
+    ECRUP_RETRY_STANDARD = 1, /* exponential backoff with full jitter, retry quota */
+    ECRUP_RETRY_ADAPTIVE = 2, /* standard plus client-side rate limiting */
+    ECRUP_RETRY_LEGACY = 3,   /* accepted for compatibility; behaves as standard */
+} ecrup_retry_mode;
+
+/** How layer files are read. */
+typedef enum ecrup_io_backend {
+    ECRUP_IO_AUTO = 0,     /* ECRUP_IO_BACKEND, else io_uring when the kernel allows it, else pread */
+    ECRUP_IO_URING = 1,    /* io_uring; fails if unavailable */
+    ECRUP_IO_PREAD = 2,    /* a thread doing pread() */
+} ecrup_io_backend;
+
+/** Which base64 encoder prepares part bodies. */
+typedef enum ecrup_base64_backend {
+    ECRUP_BASE64_AUTO = 0,   /* ECRUP_BASE64_BACKEND, else the best the CPU supports */
+    ECRUP_BASE64_SCALAR = 1, /* portable */
+    ECRUP_BASE64_SSSE3 = 2,
+    ECRUP_BASE64_AVX2 = 3,
+    ECRUP_BASE64_AVX512 = 4, /* AVX-512 VBMI */
+} ecrup_base64_backend;
+
+/** Severity of a log line. */
+typedef enum ecrup_log_level {
+    ECRUP_LOG_ERROR = 0,
+    ECRUP_LOG_WARN = 1,
+    ECRUP_LOG_INFO = 2,  /* one line per request: operation, attempt, status, duration */
+    ECRUP_LOG_DEBUG = 3, /* canonical requests (signatures redacted), backend choices */
+} ecrup_log_level;
+
+/**
+ * Receives log lines. `line` is NUL-terminated, without a trailing newline, has secrets
+ * redacted, and lives only during the call. Called from any engine thread, possibly
+ * concurrently: the callback must be thread-safe.
+ */
+typedef void (*ecrup_log_fn)(ecrup_log_level level, const char *line, void *user);
+
+/** Where a layer is in its life, as reported by progress events. */
+typedef enum ecrup_phase {
+    ECRUP_PHASE_WAITING = 0,   /* queued */
+    ECRUP_PHASE_HASHING = 1,   /* computing the digest before checking for the layer */
+    ECRUP_PHASE_CHECKING = 2,  /* BatchCheckLayerAvailability */
+    ECRUP_PHASE_PUSHING = 3,   /* parts on the wire; bytes_done grows */
+    ECRUP_PHASE_COMPLETING = 4,/* CompleteLayerUpload */
+    ECRUP_PHASE_DONE = 5,      /* final: see the result record */
+} ecrup_phase;
+
+/** A progress event. Lives only during the callback. */
+struct ecrup_progress {
+    uint64_t layer_id;    /* as returned by ecrup_engine_add_layer() */
+    void *layer_user;     /* the layer's `user` pointer */
+    ecrup_phase phase;
+    uint64_t bytes_done;  /* bytes the service has acknowledged */
+    uint64_t bytes_total; /* the layer's size */
+};
+
+/**
+ * Receives progress events. Called from engine threads, never concurrently with itself,
+ * at most every 100 ms per layer plus once per phase change. Keep it short: it runs on
+ * the transfer path.
+ */
+typedef void (*ecrup_progress_fn)(const struct ecrup_progress *event, void *user);
+
+/**
+ * Engine configuration. Fill with ecrup_options_init(), then set what you need. Every field's
+ * zero value means the documented default. String fields are copied by ecrup_engine_new().
+ */
+struct ecrup_options {
+    /* Where to push. */
+    const char *region;       /* NULL: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region` */
+    const char *endpoint_url; /* NULL: AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the profile's
+                                 `endpoint_url`, else https://api.ecr.<region>.<partition DNS> */
+    const char *profile;      /* NULL: AWS_PROFILE, else "default" */
+
+    /* Explicit credentials; when access_key_id is NULL the AWS SDKs' provider chain is used:
+       environment, shared files (credential_process included), container, IMDSv2. */
+    const char *access_key_id;
+    const char *secret_access_key;
+    const char *session_token; /* NULL: none */
+
+    /* TLS. Verification is always on unless insecure_skip_tls_verify is set. */
+    const char *ca_bundle;        /* NULL: AWS_CA_BUNDLE, else the system store */
+    int insecure_skip_tls_verify; /* 0: verify peer and host name */
+
+    /* Resources. */
+    unsigned concurrency;  /* layers in flight; 0: derived from cores and memory_limit */
+    uint64_t memory_limit; /* bytes for part buffers; 0: 512 MiB */
+    uint64_t part_size;    /* bytes per part; 0: the partSize the service returns, kept within
+                              5 MiB..20 MiB, raised when a layer would need over 4,200 parts */
+
+    /* Retries. */
+    unsigned max_attempts;       /* per request; 0: AWS_MAX_ATTEMPTS, else 3 */
+    ecrup_retry_mode retry_mode; /* 0: AWS_RETRY_MODE, else standard */
+
+    /* Behaviour. */
+    int no_check; /* 0: skip layers BatchCheckLayerAvailability reports present */
+
+    /* Backends (tests and benchmarks force them). */
+    ecrup_io_backend io_backend;
+    ecrup_base64_backend base64_backend;
+
+    /* Observers; both optional. */
+    ecrup_progress_fn progress;
+    void *progress_user; /* borrowed; passed back to `progress` */
+    ecrup_log_fn log;
+    void *log_user;            /* borrowed; passed back to `log` */
+    ecrup_log_level log_level; /* 0: errors only */
+};
+
+/** Set every field of `options` to its default (zero). */
+ECRUP_API void ecrup_options_init(struct ecrup_options *options);
+
+/** One layer to upload. */
+struct ecrup_layer {
+    const char *path;        /* the layer blob (already compressed, as it will be stored) */
+    const char *repository;  /* the ECR repository name */
+    const char *registry_id; /* NULL: the account of the credentials */
+    const char *digest;      /* "sha256:<64 hex>" when known; NULL: computed from the file */
+    void *user;              /* borrowed; returned in events and results */
+};
+
+/** How a layer ended. */
+typedef enum ecrup_outcome {
+    ECRUP_OUTCOME_PENDING = 0,  /* not finished yet */
+    ECRUP_OUTCOME_UPLOADED = 1, /* uploaded and the service confirmed the digest */
+    ECRUP_OUTCOME_EXISTS = 2,   /* already present; nothing sent */
+    ECRUP_OUTCOME_FAILED = 3,   /* not uploaded; see status, exception and message */
+} ecrup_outcome;
+
+/**
+ * A layer's result record. Owned by the engine, valid until ecrup_engine_free().
+ */
+struct ecrup_result {
+    uint64_t layer_id;
+    void *layer_user;
+    const char *path;
+    const char *digest; /* "sha256:<hex>"; NULL when a failure came before it was known */
+    uint64_t size;
+    ecrup_outcome outcome;
+    ecrup_status status; /* ECRUP_OK unless FAILED */
+    unsigned parts;      /* parts sent, retries excluded */
+    unsigned attempts;   /* requests made for this layer, retries included */
+    long http_status;    /* of the last failed request; 0 when none */
+    const char *exception; /* ECR exception name or local code; NULL on success */
+    const char *message;   /* human-readable, secrets redacted; NULL on success */
+};
+
+/** An upload engine. Opaque. */
+struct ecrup_engine;
+
+/**
+ * Create an engine: resolves region, endpoint and credentials now, so configuration errors
+ * surface here with a message. `options` is read, not kept. `error` may be NULL.
+ * Thread: any; the engine then belongs to the calling thread except where noted.
+ */
+ECRUP_API ecrup_status ecrup_engine_new(const struct ecrup_options *options,
+                                        struct ecrup_engine **engine, struct ecrup_error *error);
+
+/**
+ * Queue a layer. Strings are copied. `layer_id` (may be NULL) receives an id used in events
+ * and results. Layers may be added until ecrup_engine_run() starts.
+ */
+ECRUP_API ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine,
+                                              const struct ecrup_layer *layer, uint64_t *layer_id);
+
+/**
+ * Upload every queued layer, largest first, and return when all have ended. Returns ECRUP_OK
+ * when every layer was uploaded or already present, else the status of the first failure;
+ * per-layer detail is in the result records.
+ */
+ECRUP_API ecrup_status ecrup_engine_run(struct ecrup_engine *engine);
+
+/**
+ * Ask a running engine to stop: in-flight requests are aborted, unfinished layers end FAILED
+ * with ECRUP_E_CANCELLED. Safe from any thread and from a signal handler.
+ */
+ECRUP_API void ecrup_engine_cancel(struct ecrup_engine *engine);
+
+/** Number of result records (one per queued layer). */
+ECRUP_API size_t ecrup_engine_result_count(const struct ecrup_engine *engine);
+/** Result record `index` (in the order layers were added), or NULL when out of range. */
+ECRUP_API const struct ecrup_result *ecrup_engine_result(const struct ecrup_engine *engine,
+                                                         size_t index);
+
+/** Free the engine and its results. NULL does nothing. Not while ecrup_engine_run() runs. */
+ECRUP_API void ecrup_engine_free(struct ecrup_engine *engine);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ECRUP_H */

@@ -1,0 +1,111 @@
+/* The public API's contracts that hold before any network is involved. */
+#include <ecrup.h>
+#include <stdint.h>
+
+#include "test.h"
+
+static void test_status_table(void)
+{
+    /* Every status up to the last has a description and a real category. */
+    for (int s = ECRUP_OK; s <= ECRUP_E_NOT_FOUND; s++) {
+        const char *text = ecrup_strerror((ecrup_status)s);
+        CHECK(text && *text && strcmp(text, "unknown status") != 0);
+        ecrup_category c = ecrup_status_category((ecrup_status)s);
+        CHECK((s == ECRUP_OK) == (c == ECRUP_CATEGORY_OK));
+        CHECK(strcmp(ecrup_category_name(c), "unknown") != 0);
+    }
+    CHECK_STR(ecrup_strerror((ecrup_status)9999), "unknown status");
+    CHECK_EQ_INT(ecrup_status_category((ecrup_status)9999), ECRUP_CATEGORY_INTERNAL);
+    CHECK_STR(ecrup_strerror((ecrup_status)-1), "unknown status");
+    /* The numbers are part of the ABI. */
+    CHECK_EQ_INT(ECRUP_E_THROTTLED, 13);
+    CHECK_EQ_INT(ECRUP_E_NOT_FOUND, 25);
+    CHECK_EQ_INT(ecrup_status_category(ECRUP_E_THROTTLED), ECRUP_CATEGORY_RETRYABLE);
+    CHECK_EQ_INT(ecrup_status_category(ECRUP_E_SERVER), ECRUP_CATEGORY_RETRYABLE);
+    CHECK_EQ_INT(ecrup_status_category(ECRUP_E_IO), ECRUP_CATEGORY_IO);
+    CHECK_EQ_INT(ecrup_status_category(ECRUP_E_NO_CREDENTIALS), ECRUP_CATEGORY_AUTH);
+    CHECK_EQ_INT(ecrup_status_category(ECRUP_E_INVALID_ARGUMENT), ECRUP_CATEGORY_USAGE);
+    CHECK_EQ_INT(ecrup_status_category(ECRUP_E_PROTOCOL), ECRUP_CATEGORY_PROTOCOL);
+    CHECK_EQ_INT(ecrup_status_category(ECRUP_E_NOMEM), ECRUP_CATEGORY_INTERNAL);
+    CHECK_STR(ecrup_category_name(ECRUP_CATEGORY_RETRYABLE), "retryable");
+}
+
+static void test_options_default_zero(void)
+{
+    struct ecrup_options o;
+    memset(&o, 0xA5, sizeof o);
+    ecrup_options_init(&o);
+    const unsigned char *p = (const unsigned char *)&o;
+    int nonzero = 0;
+    for (size_t i = 0; i < sizeof o; i++)
+        nonzero += p[i] != 0;
+    CHECK_EQ_INT(nonzero, 0);
+}
+
+static void test_engine_lifecycle(void)
+{
+    ecrup_engine_free(NULL); /* must do nothing */
+
+    struct ecrup_options o;
+    ecrup_options_init(&o);
+    char region[] = "eu-west-1";
+    o.region = region;
+    o.access_key_id = "AKIDEXAMPLE";
+    struct ecrup_engine *e = (struct ecrup_engine *)(uintptr_t)1;
+    struct ecrup_error err;
+    /* A key id without its secret is a usage error, with a message naming both. */
+    CHECK_EQ_INT(ecrup_engine_new(&o, &e, &err), ECRUP_E_INVALID_ARGUMENT);
+    CHECK(e == NULL);
+    CHECK(strstr(err.message, "secret_access_key") != NULL);
+
+    o.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    REQUIRE(ecrup_engine_new(&o, &e, &err) == ECRUP_OK);
+    region[0] = 'X'; /* the engine copied it */
+
+    int tag = 7;
+    struct ecrup_layer l = {.path = "/nonexistent/layer", .repository = "repo", .user = &tag};
+    uint64_t id = 99;
+    CHECK_EQ_INT(ecrup_engine_add_layer(e, &l, &id), ECRUP_OK);
+    CHECK_EQ_INT(id, 0);
+    l.digest = "sha256:xyz";
+    CHECK_EQ_INT(ecrup_engine_add_layer(e, &l, NULL), ECRUP_E_INVALID_ARGUMENT);
+    l.digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    CHECK_EQ_INT(ecrup_engine_add_layer(e, &l, &id), ECRUP_OK);
+    CHECK_EQ_INT(id, 1);
+    l.repository = NULL;
+    CHECK_EQ_INT(ecrup_engine_add_layer(e, &l, NULL), ECRUP_E_INVALID_ARGUMENT);
+
+    CHECK_EQ_INT(ecrup_engine_result_count(e), 2);
+    const struct ecrup_result *r = ecrup_engine_result(e, 1);
+    REQUIRE(r != NULL);
+    CHECK(r->layer_user == &tag);
+    CHECK_STR(r->digest, "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    CHECK_EQ_INT(r->outcome, ECRUP_OUTCOME_PENDING);
+    CHECK(ecrup_engine_result(e, 2) == NULL);
+
+    /* Cancelled before running: every layer fails with ECRUP_E_CANCELLED, none is lost. */
+    ecrup_engine_cancel(e);
+    CHECK_EQ_INT(ecrup_engine_run(e), ECRUP_E_CANCELLED);
+    for (size_t i = 0; i < ecrup_engine_result_count(e); i++) {
+        r = ecrup_engine_result(e, i);
+        CHECK_EQ_INT(r->outcome, ECRUP_OUTCOME_FAILED);
+        CHECK_EQ_INT(r->status, ECRUP_E_CANCELLED);
+        CHECK(r->message && *r->message);
+    }
+    /* Layers cannot be added once run has started. */
+    l.repository = "repo";
+    CHECK_EQ_INT(ecrup_engine_add_layer(e, &l, NULL), ECRUP_E_INVALID_ARGUMENT);
+    ecrup_engine_free(e);
+}
+
+int main(void)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", ECRUP_VERSION_MAJOR, ECRUP_VERSION_MINOR,
+             ECRUP_VERSION_PATCH);
+    CHECK_STR(ecrup_version(), want);
+    test_status_table();
+    test_options_default_zero();
+    test_engine_lifecycle();
+    return test_finish("test_api");
+}
