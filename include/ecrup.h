@@ -109,9 +109,9 @@ typedef enum ecrup_retry_mode {
 
 /** How layer files are read. */
 typedef enum ecrup_io_backend {
-    ECRUP_IO_AUTO = 0,     /* ECRUP_IO_BACKEND, else io_uring when the kernel allows it, else pread */
-    ECRUP_IO_URING = 1,    /* io_uring; fails if unavailable */
-    ECRUP_IO_PREAD = 2,    /* a thread doing pread() */
+    ECRUP_IO_AUTO = 0,  /* ECRUP_IO_BACKEND, else io_uring when the kernel allows it, else pread */
+    ECRUP_IO_URING = 1, /* io_uring; fails if unavailable */
+    ECRUP_IO_PREAD = 2, /* a thread doing pread() */
 } ecrup_io_backend;
 
 /** Which base64 encoder prepares part bodies. */
@@ -140,18 +140,18 @@ typedef void (*ecrup_log_fn)(ecrup_log_level level, const char *line, void *user
 
 /** Where a layer is in its life, as reported by progress events. */
 typedef enum ecrup_phase {
-    ECRUP_PHASE_WAITING = 0,   /* queued */
-    ECRUP_PHASE_HASHING = 1,   /* computing the digest before checking for the layer */
-    ECRUP_PHASE_CHECKING = 2,  /* BatchCheckLayerAvailability */
-    ECRUP_PHASE_PUSHING = 3,   /* parts on the wire; bytes_done grows */
-    ECRUP_PHASE_COMPLETING = 4,/* CompleteLayerUpload */
-    ECRUP_PHASE_DONE = 5,      /* final: see the result record */
+    ECRUP_PHASE_WAITING = 0,    /* queued */
+    ECRUP_PHASE_HASHING = 1,    /* computing the digest before checking for the layer */
+    ECRUP_PHASE_CHECKING = 2,   /* BatchCheckLayerAvailability */
+    ECRUP_PHASE_PUSHING = 3,    /* parts on the wire; bytes_done grows */
+    ECRUP_PHASE_COMPLETING = 4, /* CompleteLayerUpload */
+    ECRUP_PHASE_DONE = 5,       /* final: see the result record */
 } ecrup_phase;
 
 /** A progress event. Lives only during the callback. */
 struct ecrup_progress {
-    uint64_t layer_id;    /* as returned by ecrup_engine_add_layer() */
-    void *layer_user;     /* the layer's `user` pointer */
+    uint64_t layer_id; /* as returned by ecrup_engine_add_layer() */
+    void *layer_user;  /* the layer's `user` pointer */
     ecrup_phase phase;
     uint64_t bytes_done;  /* bytes the service has acknowledged */
     uint64_t bytes_total; /* the layer's size */
@@ -240,10 +240,10 @@ struct ecrup_result {
     const char *digest; /* "sha256:<hex>"; NULL when a failure came before it was known */
     uint64_t size;
     ecrup_outcome outcome;
-    ecrup_status status; /* ECRUP_OK unless FAILED */
-    unsigned parts;      /* parts sent, retries excluded */
-    unsigned attempts;   /* requests made for this layer, retries included */
-    long http_status;    /* of the last failed request; 0 when none */
+    ecrup_status status;   /* ECRUP_OK unless FAILED */
+    unsigned parts;        /* parts sent, retries excluded */
+    unsigned attempts;     /* requests made for this layer, retries included */
+    long http_status;      /* of the last failed request; 0 when none */
     const char *exception; /* ECR exception name or local code; NULL on success */
     const char *message;   /* human-readable, secrets redacted; NULL on success */
 };

@@ -15,7 +15,10 @@ struct ebuf {
     bool oom; /* an append failed; later appends are no-ops, ebuf_ok() says false */
 };
 
-#define EBUF_INIT {NULL, 0, 0, false}
+#define EBUF_INIT                                                                                  \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 void ebuf_init(struct ebuf *b);
 void ebuf_free(struct ebuf *b);
@@ -25,7 +28,8 @@ void ebuf_append(struct ebuf *b, const void *data, size_t n);
 void ebuf_puts(struct ebuf *b, const char *s);
 void ebuf_putc(struct ebuf *b, char c);
 void ebuf_printf(struct ebuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ebuf_vprintf(struct ebuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void ebuf_vprintf(struct ebuf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* The contents as a C string ("" when empty). */
 const char *ebuf_str(const struct ebuf *b);
 /* True unless an allocation failed. */

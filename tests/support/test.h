@@ -49,7 +49,8 @@ extern int test_checks;
         test_checks++;                                                                             \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
             test_failures++;                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s\n  got:      \"%s\"\n  expected: \"%s\"\n", \
+            fprintf(stderr,                                                                        \
+                    "%s:%d: CHECK failed: %s == %s\n  got:      \"%s\"\n  expected: \"%s\"\n",     \
                     __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");           \
         }                                                                                          \
     } while (0)
