@@ -54,31 +54,33 @@ struct partition_row {
 
 /* ecr_named: the ECR ruleset (endpoint-rule-set-1.json) has explicit rules for all eight
  * partitions: api.ecr / ecr (dual-stack) / api.ecr-fips / ecr-fips (both), no support
- * checks. */
+ * checks. refuses_dualstack: botocore builds a client with its legacy endpoints.json first,
+ * which has no dual-stack variant for aws-iso-e and aws-iso-f and raises
+ * EndpointVariantError there (aws-iso and aws-iso-b it skips, so the ruleset's URL stands). */
 static const struct partition_row partitions[] = {
     {{"aws", "^(us|eu|ap|sa|ca|me|af|il|mx)\\-\\w+\\-\\d+$", "amazonaws.com", "api.aws", true, true,
-      aws_regions, true},
+      aws_regions, true, false},
      aws_prefixes},
     {{"aws-cn", "^cn\\-\\w+\\-\\d+$", "amazonaws.com.cn", "api.amazonwebservices.com.cn", true,
-      true, aws_cn_regions, true},
+      true, aws_cn_regions, true, false},
      aws_cn_prefixes},
     {{"aws-eusc", "^eusc\\-(de)\\-\\w+\\-\\d+$", "amazonaws.eu", "api.amazonwebservices.eu", true,
-      true, aws_eusc_regions, true},
+      true, aws_eusc_regions, true, false},
      aws_eusc_prefixes},
     {{"aws-iso", "^us\\-iso\\-\\w+\\-\\d+$", "c2s.ic.gov", "api.aws.ic.gov", true, true,
-      aws_iso_regions, true},
+      aws_iso_regions, true, false},
      aws_iso_prefixes},
     {{"aws-iso-b", "^us\\-isob\\-\\w+\\-\\d+$", "sc2s.sgov.gov", "api.aws.scloud", true, true,
-      aws_iso_b_regions, true},
+      aws_iso_b_regions, true, false},
      aws_iso_b_prefixes},
     {{"aws-iso-e", "^eu\\-isoe\\-\\w+\\-\\d+$", "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk", true,
-      true, aws_iso_e_regions, true},
+      true, aws_iso_e_regions, true, true},
      aws_iso_e_prefixes},
     {{"aws-iso-f", "^us\\-isof\\-\\w+\\-\\d+$", "csp.hci.ic.gov", "api.aws.hci.ic.gov", true, true,
-      aws_iso_f_regions, true},
+      aws_iso_f_regions, true, true},
      aws_iso_f_prefixes},
     {{"aws-us-gov", "^us\\-gov\\-\\w+\\-\\d+$", "amazonaws.com", "api.aws", true, true,
-      aws_us_gov_regions, true},
+      aws_us_gov_regions, true, false},
      aws_us_gov_prefixes},
 };
 #define N_PARTITIONS (sizeof partitions / sizeof partitions[0])
@@ -126,17 +128,22 @@ static bool tail_matches(const char *s)
     return n > 0 && d[n] == '\0';
 }
 
-static bool region_matches(const struct partition_row *row, const char *region)
+static bool regex_matches(const struct partition_row *row, const char *region)
 {
-    for (const char *const *r = row->info.regions; *r; r++)
-        if (strcmp(*r, region) == 0)
-            return true;
     for (const char *const *p = row->prefixes; *p; p++) {
         size_t n = strlen(*p);
         if (strncmp(region, *p, n) == 0 && region[n] == '-' && tail_matches(region + n + 1))
             return true;
     }
     return false;
+}
+
+static bool region_matches(const struct partition_row *row, const char *region)
+{
+    for (const char *const *r = row->info.regions; *r; r++)
+        if (strcmp(*r, region) == 0)
+            return true;
+    return regex_matches(row, region);
 }
 
 static const struct partition_row *partition_row_of(const char *region)
@@ -280,6 +287,16 @@ ecrup_status endpoint_for_region(const char *region, bool fips, bool dualstack, 
     const struct partition_row *row = partition_row_of(region);
     if (partition)
         *partition = row->info.name;
+    /* botocore's legacy resolver matches by the regex (its data does not list the
+     * "aws-iso-e-global" style names), so only regex-matched regions are refused. */
+    if (dualstack && row->info.refuses_dualstack && regex_matches(row, region)) {
+        msg_printf(message,
+                   "dual-stack endpoints are not available in partition %s (region %s): unset "
+                   "AWS_USE_DUALSTACK_ENDPOINT (or the profile's use_dualstack_endpoint), or "
+                   "pass --endpoint-url",
+                   row->info.name, region);
+        return ECRUP_E_ENDPOINT;
+    }
     return endpoint_for_partition(&row->info, region, fips, dualstack, url, message);
 }
 

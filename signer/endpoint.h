@@ -138,6 +138,11 @@ struct endpoint_partition_info {
     const char *const *regions; /* the explicitly listed regions, NULL-terminated */
     bool ecr_named;             /* the ECR ruleset has rules naming this partition; others
                                    take its generic branch, which checks the supports_* */
+    bool refuses_dualstack;     /* botocore refuses dual-stack for regions matching this
+                                   partition's regex although the ruleset has a URL: its
+                                   endpoints.json models no dual-stack variant there
+                                   (aws-iso-e, aws-iso-f), so the names may not exist;
+                                   endpoint_for_region() refuses too */
 };
 /* The i-th partition in botocore's order, or NULL past the end. */
 const struct endpoint_partition_info *endpoint_partition_at(size_t i);

@@ -87,6 +87,7 @@ static int dump_partitions(void)
         field_bool("supportsFIPS", p->supports_fips, &first);
         field_bool("supportsDualStack", p->supports_dualstack, &first);
         field_bool("ecrNamed", p->ecr_named, &first);
+        field_bool("refusesDualStack", p->refuses_dualstack, &first);
         fputs(",\"regions\":[", stdout);
         for (const char *const *r = p->regions; *r; r++) {
             if (r != p->regions)

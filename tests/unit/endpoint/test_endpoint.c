@@ -212,6 +212,39 @@ static void test_computed_urls(void)
         {"us-iso-east-1", false, false, "https://api.ecr.us-iso-east-1.c2s.ic.gov"},
         {"us-isob-east-1", true, true, "https://ecr-fips.us-isob-east-1.api.aws.scloud"},
     };
+    /* Where botocore refuses dual-stack, so does ecrup, with a message saying what to do. */
+    static const char *const no_dualstack[] = {"us-isof-south-1", "eu-isoe-west-1",
+                                               "us-isof-north-5"};
+    for (size_t i = 0; i < sizeof no_dualstack / sizeof no_dualstack[0]; i++) {
+        for (int fips = 0; fips < 2; fips++) {
+            struct ebuf url = EBUF_INIT, msg = EBUF_INIT;
+            CHECK_EQ_INT(endpoint_for_region(no_dualstack[i], fips, true, &url, NULL, &msg),
+                         ECRUP_E_ENDPOINT);
+            CHECK(contains(ebuf_str(&msg), "dual-stack"));
+            CHECK(contains(ebuf_str(&msg), no_dualstack[i]));
+            CHECK(contains(ebuf_str(&msg), "AWS_USE_DUALSTACK_ENDPOINT"));
+            CHECK_EQ_INT(url.len, 0);
+            CHECK_EQ_INT(endpoint_for_region(no_dualstack[i], fips, false, &url, NULL, &msg),
+                         ECRUP_OK);
+            ebuf_free(&url);
+            ebuf_free(&msg);
+        }
+    }
+    /* botocore's legacy data matches by the regex only: the listed "-global" names pass. */
+    struct ebuf gurl = EBUF_INIT;
+    CHECK_EQ_INT(endpoint_for_region("aws-iso-f-global", true, true, &gurl, NULL, NULL), ECRUP_OK);
+    CHECK_STR(ebuf_str(&gurl), "https://ecr-fips.aws-iso-f-global.api.aws.hci.ic.gov");
+    ebuf_free(&gurl);
+    /* And through resolve, with the environment asking for it. */
+    struct fake_env env = {{{"AWS_USE_DUALSTACK_ENDPOINT", "true"}}};
+    struct endpoint_inputs in = inputs_with(&env);
+    in.region = "us-isof-east-1";
+    struct endpoint_resolution r;
+    struct ebuf msg = EBUF_INIT;
+    CHECK_EQ_INT(endpoint_resolve(&in, &r, &msg), ECRUP_E_ENDPOINT);
+    CHECK(contains(ebuf_str(&msg), "aws-iso-f"));
+    CHECK(r.url == NULL && r.region == NULL);
+    ebuf_free(&msg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct ebuf url = EBUF_INIT;
         const char *part = NULL;
