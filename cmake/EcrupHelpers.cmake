@@ -71,7 +71,11 @@ function(ecrup_fuzz_target name)
         add_executable(${name} ${ARG_SOURCES})
         target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
         target_link_options(${name} PRIVATE -fsanitize=fuzzer)
-        set(args -max_total_time=20 -timeout=10)
+        # libFuzzer adds new inputs to the first corpus directory: make that one in the build
+        # tree so a run never writes into the checked-in corpus.
+        set(work_corpus ${CMAKE_CURRENT_BINARY_DIR}/${name}-corpus)
+        file(MAKE_DIRECTORY ${work_corpus})
+        set(args -max_total_time=20 -timeout=10 ${work_corpus})
         if(ARG_CORPUS)
             list(APPEND args ${ARG_CORPUS})
         endif()
