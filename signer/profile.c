@@ -335,6 +335,7 @@ static int add_option(struct profile *p, const struct raw_option *o, const char 
     }
     if (!add_entry(p, o->name, NULL, 0, "", 0))
         return parse_error(err, fname, o->line, "out of memory");
+    size_t first = p->n; /* this block's members start here */
     size_t pos = 0;
     while (pos < vl) {
         size_t start = pos;
@@ -357,6 +358,19 @@ static int add_option(struct profile *p, const struct raw_option *o, const char 
         size_t kl = (size_t)(eq - s), vvl = n - kl - 1;
         strip(&k, &kl);
         strip(&val, &vvl);
+        /* A repeated member: the later one wins, as in botocore's dict. */
+        struct entry *dup = NULL;
+        for (size_t i = p->n; i-- > first && !dup;)
+            if (strlen(p->entries[i].member) == kl && memcmp(p->entries[i].member, k, kl) == 0)
+                dup = &p->entries[i];
+        if (dup) {
+            char *nv = dup_n(val, vvl);
+            if (!nv)
+                return parse_error(err, fname, o->line, "out of memory");
+            free(dup->value);
+            dup->value = nv;
+            continue;
+        }
         if (!add_entry(p, o->name, k, kl, val, vvl))
             return parse_error(err, fname, o->line, "out of memory");
     }
@@ -632,32 +646,25 @@ bool profile_exists(const struct profile_set *set, const char *profile)
 }
 
 static void emit_profile(const struct profile_set *set, const char *name,
-                         void (*fn)(void *, const char *, const char *, const char *), void *user)
+                         void (*fn)(void *, const char *, const char *, const char *,
+                                    const char *),
+                         void *user)
 {
     const struct profile *sources[2] = {find_profile(&set->credentials, name),
                                         find_profile(&set->config, name)};
-    struct ebuf key = EBUF_INIT;
     for (int s = 0; s < 2; s++) {
         const struct profile *p = sources[s];
         for (size_t i = 0; p && i < p->n; i++) {
             const struct entry *e = &p->entries[i];
-            if (source_for(set, name, e->key) != p)
-                continue;
-            if (e->member) {
-                ebuf_reset(&key);
-                ebuf_printf(&key, "%s.%s", e->key, e->member);
-                fn(user, name, ebuf_str(&key), e->value);
-            } else {
-                fn(user, name, e->key, e->value);
-            }
+            if (source_for(set, name, e->key) == p)
+                fn(user, name, e->key, e->member, e->value);
         }
     }
-    ebuf_free(&key);
 }
 
 void profile_foreach(const struct profile_set *set,
                      void (*fn)(void *user, const char *profile, const char *key,
-                                const char *value),
+                                const char *member, const char *value),
                      void *user)
 {
     if (!set || !fn)

@@ -71,12 +71,13 @@ const char *profile_get_nested(const struct profile_set *set, const char *profil
  * `[NAME]` in the credentials file). */
 bool profile_exists(const struct profile_set *set, const char *profile);
 
-/* Calls `fn` for each (profile, key, value) in the merged view, profiles and keys in file
- * order, credentials-file entries first within a profile. Nested members come as key
- * "KEY.MEMBER". For tests and diagnostics; values are secrets for some keys: never log them. */
+/* Calls `fn` for each (profile, key, member, value) in the merged view: each profile once,
+ * each key once with the value that wins, credentials-file entries first. `member` is NULL
+ * for a plain key; a nested block yields its key once with member NULL and value "", then
+ * once per member. For tests and diagnostics: some values are secrets, never log them. */
 void profile_foreach(const struct profile_set *set,
                      void (*fn)(void *user, const char *profile, const char *key,
-                                const char *value),
+                                const char *member, const char *value),
                      void *user);
 
 #endif
