@@ -138,8 +138,7 @@ bool cred_parse_time(const char *s, time_t *out)
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-            om > 59)
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
             return false;
         offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
         p += 6;
@@ -148,8 +147,12 @@ bool cred_parse_time(const char *s, time_t *out)
     }
     if (*p)
         return false;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     if (t == (time_t)-1)
         return false;
@@ -548,8 +551,9 @@ static int from_profile(struct chain *c, struct cred_snapshot **out, struct ebuf
                                               "web_identity_token_file", "login_session"};
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
         if (profile_get(set, name, unsupported[i])) {
-            ebuf_printf(err, "profile \"%s\" uses %s, which ecrup does not support; export "
-                             "credentials (for example with `aws configure export-credentials`)",
+            ebuf_printf(err,
+                        "profile \"%s\" uses %s, which ecrup does not support; export "
+                        "credentials (for example with `aws configure export-credentials`)",
                         name, unsupported[i]);
             goto done;
         }
@@ -581,8 +585,8 @@ static bool container_host_allowed(const char *url, struct ebuf *err)
     } else if (strcasecmp(scheme, "http") != 0) {
         ebuf_printf(err, "container credentials: scheme \"%.20s\" is not http or https", scheme);
     } else {
-        static const char *const allowed[] = {"169.254.170.2", "169.254.170.23",
-                                              "[fd00:ec2::23]", "localhost", "[::1]"};
+        static const char *const allowed[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
+                                              "localhost", "[::1]"};
         for (size_t i = 0; i < sizeof allowed / sizeof *allowed && !ok; i++)
             ok = strcasecmp(host, allowed[i]) == 0;
         /* 127.0.0.0/8, written as a dotted quad. */
@@ -626,8 +630,8 @@ static int container_token(struct chain *c, char **token, struct ebuf *err)
         explicit_bzero(buf, sizeof buf);
         fclose(f);
         /* Files written by `echo` end in a newline: trim it rather than refuse. */
-        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-                         b.data[b.len - 1] == ' '))
+        while (b.len &&
+               (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
             b.data[--b.len] = '\0';
         ebuf_puts(&b, "");
         if (!ebuf_ok(&b)) {
@@ -644,8 +648,9 @@ static int container_token(struct chain *c, char **token, struct ebuf *err)
         }
     }
     if (*token && strpbrk(*token, "\r\n")) {
-        ebuf_printf(err, "container credentials: the authorization token from %s is not a legal "
-                         "header value",
+        ebuf_printf(err,
+                    "container credentials: the authorization token from %s is not a legal "
+                    "header value",
                     path ? path : "AWS_CONTAINER_AUTHORIZATION_TOKEN");
         wipe_free(*token);
         *token = NULL;
@@ -676,9 +681,11 @@ static int from_container(struct chain *c, struct cred_snapshot **out, struct eb
     char host[128], who[200];
     url_host(ebuf_str(&url), host, sizeof host);
     snprintf(who, sizeof who, "container credentials from %s", host);
-    struct http_call call = {.method = "GET", .url = ebuf_str(&url),
+    struct http_call call = {.method = "GET",
+                             .url = ebuf_str(&url),
                              .headers = {"Accept: application/json", NULL, NULL},
-                             .connect_ms = c->connect_ms, .timeout_ms = c->timeout_ms};
+                             .connect_ms = c->connect_ms,
+                             .timeout_ms = c->timeout_ms};
     if (token) {
         ebuf_printf(&auth, "Authorization: %s", token);
         call.headers[1] = ebuf_str(&auth);
@@ -729,10 +736,12 @@ static int from_imds(struct chain *c, struct cred_snapshot **out, struct ebuf *e
     long status = 0;
 
     ebuf_printf(&url, "%.*s/latest/api/token", (int)el, endpoint);
-    struct http_call call = {.method = "PUT", .url = ebuf_str(&url),
-                             .headers = {"X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL,
-                                         NULL, NULL},
-                             .connect_ms = c->connect_ms, .timeout_ms = c->timeout_ms};
+    struct http_call call = {
+        .method = "PUT",
+        .url = ebuf_str(&url),
+        .headers = {"X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL, NULL, NULL},
+        .connect_ms = c->connect_ms,
+        .timeout_ms = c->timeout_ms};
     if (http_do_retry(&call, &status, &body, &detail) != 0) {
         /* Nothing listens: not on EC2. Not an error of its own, but say what happened. */
         note(c, "IMDS at %s: %s", host, ebuf_str(&detail));
@@ -783,8 +792,8 @@ static int from_imds(struct chain *c, struct cred_snapshot **out, struct ebuf *e
         goto done;
     }
     if (status != 200) {
-        ebuf_printf(err, "%s: credentials request for role %.100s: HTTP %ld", who,
-                    ebuf_str(&role), status);
+        ebuf_printf(err, "%s: credentials request for role %.100s: HTTP %ld", who, ebuf_str(&role),
+                    status);
         goto done;
     }
     cJSON *root = cJSON_ParseWithLength(ebuf_str(&body), body.len);
@@ -843,8 +852,8 @@ struct cred_cache {
     bool refreshing;               /* one thread is walking the chain */
     unsigned long generation;      /* bumped when a refresh ends, success or not */
     char *last_error;              /* the message of the last failed refresh */
-    time_t retry_after; /* after a failed refresh, still-valid credentials are served
-                           without a new attempt until then */
+    time_t retry_after;            /* after a failed refresh, still-valid credentials are served
+                                      without a new attempt until then */
 };
 
 struct cred_cache *cred_cache_new(const struct cred_config *cfg)
@@ -907,11 +916,10 @@ static bool usable(const struct cred_snapshot *s, time_t now)
     return s && (s->expiration == 0 || now < s->expiration);
 }
 
-int cred_cache_get(struct cred_cache *c, time_t now, struct cred_snapshot **out,
-                   struct ebuf *err)
+int cred_cache_get(struct cred_cache *c, time_t now, struct cred_snapshot **out, struct ebuf *err)
 {
-    int ahead = c->cfg.refresh_ahead_seconds > 0 ? c->cfg.refresh_ahead_seconds
-                                                 : DEFAULT_REFRESH_AHEAD;
+    int ahead =
+        c->cfg.refresh_ahead_seconds > 0 ? c->cfg.refresh_ahead_seconds : DEFAULT_REFRESH_AHEAD;
     *out = NULL;
     pthread_mutex_lock(&c->lock);
     unsigned long seen = c->generation;

@@ -229,8 +229,7 @@ static int raw_parse(const char *text, size_t len, const char *name, struct raw_
             continue;
         }
         if (!cur)
-            return parse_error(err, name, lineno,
-                               "a setting before the first [section] header");
+            return parse_error(err, name, lineno, "a setting before the first [section] header");
         size_t d = 0;
         while (d < n && s[d] != '=' && s[d] != ':')
             d++;
@@ -465,14 +464,16 @@ static int build_file(const struct raw_file *raw, bool is_config, const char *fn
         struct ebuf pname = EBUF_INIT;
         if (!is_config || strcmp(sec->name, "default") == 0) {
             ebuf_puts(&pname, sec->name);
-        } else if (strncmp(sec->name, "profile", 7) == 0) {
-            /* Not a profile unless the header splits into exactly two words. */
-            if (shlex_second(sec->name, &pname) != 2) {
-                ebuf_free(&pname);
-                continue;
-            }
-        } else {
-            continue; /* [sso-session x], [services x], [plugins]...: not profiles */
+        } else if (strncmp(sec->name, "profile", 7) != 0 || shlex_second(sec->name, &pname) != 2) {
+            /* Not a profile ([sso-session x], [services x], [profile a b]...); botocore still
+             * parses its nested blocks and fails the file when one is malformed. */
+            ebuf_free(&pname);
+            struct profile scratch = {0};
+            int rc = build_profile(&scratch, sec, &raw->defaults, fname, err);
+            profile_cleanup(&scratch);
+            if (rc != 0)
+                return -1;
+            continue;
         }
         ebuf_puts(&pname, "");
         if (!ebuf_ok(&pname)) {
@@ -547,8 +548,7 @@ static int read_file(const char *path, char **data, size_t *len, struct ebuf *er
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PROFILE_MAX_FILE) {
         if (err)
-            ebuf_printf(err, "%s: not a regular file of at most %u bytes", path,
-                        PROFILE_MAX_FILE);
+            ebuf_printf(err, "%s: not a regular file of at most %u bytes", path, PROFILE_MAX_FILE);
         fclose(f);
         return -1;
     }
@@ -574,9 +574,8 @@ struct profile_set *profile_load(const char *config_path, const char *credential
     char *cfg = NULL, *cred = NULL;
     size_t cfg_len = 0, cred_len = 0;
     int rc_cfg = config_path ? read_file(config_path, &cfg, &cfg_len, err) : 0;
-    int rc_cred = rc_cfg >= 0 && credentials_path
-                      ? read_file(credentials_path, &cred, &cred_len, err)
-                      : 0;
+    int rc_cred =
+        rc_cfg >= 0 && credentials_path ? read_file(credentials_path, &cred, &cred_len, err) : 0;
     struct profile_set *set = NULL;
     if (rc_cfg >= 0 && rc_cred >= 0)
         set = profile_parse(cfg, cfg_len, config_path, cred, cred_len, credentials_path, err);
@@ -594,8 +593,7 @@ void profile_set_free(struct profile_set *set)
     free(set);
 }
 
-static const struct entry *find_entry(const struct profile *p, const char *key,
-                                      const char *member)
+static const struct entry *find_entry(const struct profile *p, const char *key, const char *member)
 {
     if (!p)
         return NULL;
@@ -630,8 +628,8 @@ const char *profile_get(const struct profile_set *set, const char *profile, cons
     return e ? e->value : NULL;
 }
 
-const char *profile_get_nested(const struct profile_set *set, const char *profile,
-                               const char *key, const char *member)
+const char *profile_get_nested(const struct profile_set *set, const char *profile, const char *key,
+                               const char *member)
 {
     if (!member)
         return NULL;
@@ -646,12 +644,12 @@ bool profile_exists(const struct profile_set *set, const char *profile)
 }
 
 static void emit_profile(const struct profile_set *set, const char *name,
-                         void (*fn)(void *, const char *, const char *, const char *,
-                                    const char *),
+                         void (*fn)(void *, const char *, const char *, const char *, const char *),
                          void *user)
 {
     const struct profile *sources[2] = {find_profile(&set->credentials, name),
                                         find_profile(&set->config, name)};
+    fn(user, name, NULL, NULL, NULL);
     for (int s = 0; s < 2; s++) {
         const struct profile *p = sources[s];
         for (size_t i = 0; p && i < p->n; i++) {

@@ -64,15 +64,16 @@ const char *profile_get(const struct profile_set *set, const char *profile, cons
 
 /* A member of a nested block: profile_get_nested(set, "default", "s3", "addressing_style").
  * `key` is case-insensitive, `member` is compared as written (botocore keeps its case). */
-const char *profile_get_nested(const struct profile_set *set, const char *profile,
-                               const char *key, const char *member);
+const char *profile_get_nested(const struct profile_set *set, const char *profile, const char *key,
+                               const char *member);
 
 /* True when either file defines the profile (`[profile NAME]`/`[default]` in the config file,
  * `[NAME]` in the credentials file). */
 bool profile_exists(const struct profile_set *set, const char *profile);
 
-/* Calls `fn` for each (profile, key, member, value) in the merged view: each profile once,
- * each key once with the value that wins, credentials-file entries first. `member` is NULL
+/* Calls `fn` for each (profile, key, member, value) in the merged view: each profile once
+ * with key, member and value NULL, then each of its keys once with the value that wins,
+ * credentials-file entries first. `member` is NULL
  * for a plain key; a nested block yields its key once with member NULL and value "", then
  * once per member. For tests and diagnostics: some values are secrets, never log them. */
 void profile_foreach(const struct profile_set *set,

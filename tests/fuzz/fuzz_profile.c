@@ -18,6 +18,8 @@ static void check(void *user, const char *profile, const char *key, const char *
     const struct ctx *c = user;
     if (!profile_exists(c->set, profile))
         abort();
+    if (!key)
+        return; /* the profile itself */
     const char *got = member ? profile_get_nested(c->set, profile, key, member)
                              : profile_get(c->set, profile, key);
     if (!got || strcmp(got, value) != 0)
@@ -33,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *cred = split ? text + cfg_len + 1 : NULL;
     size_t cred_len = split ? size - cfg_len - 1 : 0;
     struct ebuf err = EBUF_INIT;
-    struct profile_set *set = profile_parse(text, cfg_len, "config", cred, cred_len,
-                                            "credentials", &err);
+    struct profile_set *set =
+        profile_parse(text, cfg_len, "config", cred, cred_len, "credentials", &err);
     if (set) {
         struct ctx c = {set};
         profile_foreach(set, check, &c);

@@ -92,6 +92,8 @@ static void dump_one(void *user, const char *profile, const char *key, const cha
     cJSON *p = cJSON_GetObjectItemCaseSensitive(root, profile);
     if (!p)
         p = cJSON_AddObjectToObject(root, profile);
+    if (!key)
+        return;
     if (!member) {
         /* A nested block's key arrives first with "": it becomes an object below. */
         cJSON_AddStringToObject(p, key, value);
@@ -110,8 +112,8 @@ static void dump_one(void *user, const char *profile, const char *key, const cha
 static int cmd_dump(const char *cfg, const char *cred)
 {
     struct ebuf err = EBUF_INIT;
-    struct profile_set *set = profile_load(strcmp(cfg, "-") ? cfg : NULL,
-                                           strcmp(cred, "-") ? cred : NULL, &err);
+    struct profile_set *set =
+        profile_load(strcmp(cfg, "-") ? cfg : NULL, strcmp(cred, "-") ? cred : NULL, &err);
     cJSON *root = cJSON_CreateObject();
     if (!set) {
         cJSON_AddStringToObject(root, "error", ebuf_str(&err));

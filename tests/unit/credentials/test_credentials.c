@@ -38,8 +38,8 @@ static int resolve(const char *const *envv, const char *akid, const char *secret
                    const char *profile, struct cred_snapshot **out, struct ebuf *err)
 {
     struct env_reader r = {fake_env, (void *)(uintptr_t)envv};
-    struct cred_config cfg = {.access_key_id = akid, .secret_access_key = secret,
-                              .profile = profile, .env = &r};
+    struct cred_config cfg = {
+        .access_key_id = akid, .secret_access_key = secret, .profile = profile, .env = &r};
     ebuf_reset(err);
     return cred_resolve(&cfg, out, err);
 }
@@ -72,7 +72,7 @@ static void test_precedence(void)
                           "aws_secret_access_key = secret-profile\n"
                           "[proc]\ncredential_process = printf '{\"Version\": 1, "
                           "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"sp\"}'\n");
-    const char *full[] = {BASE, "AWS_ACCESS_KEY_ID", "AKIDENV", "AWS_SECRET_ACCESS_KEY",
+    const char *full[] = {BASE,         "AWS_ACCESS_KEY_ID", "AKIDENV",   "AWS_SECRET_ACCESS_KEY",
                           "secret-env", "AWS_SESSION_TOKEN", "token-env", NULL};
 
     CHECK(resolve(full, "AKIDEXPLICIT", "secret-explicit", NULL, &s, &err) == 0);
@@ -174,10 +174,9 @@ static void test_process(void)
     struct cred_snapshot *s = NULL;
     const char *env[] = {BASE, "AWS_PROFILE", "p", NULL};
 
-    write_file(cfg_path,
-               "[profile p]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":"
-               "\"AKIDP\",\"SecretAccessKey\":\"sek\",\"SessionToken\":\"tok\","
-               "\"Expiration\":\"2030-01-02T03:04:05Z\"}'\n");
+    write_file(cfg_path, "[profile p]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":"
+                         "\"AKIDP\",\"SecretAccessKey\":\"sek\",\"SessionToken\":\"tok\","
+                         "\"Expiration\":\"2030-01-02T03:04:05Z\"}'\n");
     CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == 0);
     REQUIRE(s);
     CHECK_STR(s->provider, "process");
@@ -384,9 +383,9 @@ static void test_concurrent_readers(void)
     }
     CHECK(gets > 0);
     CHECK_EQ_INT(bad, 0);
-    CHECK(max_key >= 2);                  /* refreshed at least once while readers ran */
+    CHECK(max_key >= 2);                   /* refreshed at least once while readers ran */
     CHECK_EQ_INT(process_runs(), max_key); /* every run's key was served, none wasted */
-    CHECK(access(overlap, F_OK) != 0);    /* single flight: never two runs at once */
+    CHECK(access(overlap, F_OK) != 0);     /* single flight: never two runs at once */
     printf("concurrent readers: %d gets, %d refreshes\n", gets, max_key);
     cred_cache_free(cache);
     unlink(overlap);

@@ -97,8 +97,8 @@ static void test_precedence(void)
     profile_set_free(set);
 
     /* [profile default] and [default] name one profile; the later section wins whole. */
-    set = parse2("[default]\nregion = a\noutput = text\n[profile default]\nregion = b\n", NULL,
-                 &err);
+    set =
+        parse2("[default]\nregion = a\noutput = text\n[profile default]\nregion = b\n", NULL, &err);
     REQUIRE(set);
     CHECK_STR(profile_get(set, "default", "region"), "b");
     CHECK(profile_get(set, "default", "output") == NULL);
@@ -207,9 +207,15 @@ static void test_files_and_paths(void)
     p = profile_credentials_path(&r1);
     CHECK_STR(p, cred);
     free(p);
-    const char *env2[] = {"HOME",         dir,           "AWS_CONFIG_FILE", "~/x/c",
-                          "AWS_PROFILE",  "fromenv",     "AWS_SHARED_CREDENTIALS_FILE",
-                          "/abs/creds",   NULL};
+    const char *env2[] = {"HOME",
+                          dir,
+                          "AWS_CONFIG_FILE",
+                          "~/x/c",
+                          "AWS_PROFILE",
+                          "fromenv",
+                          "AWS_SHARED_CREDENTIALS_FILE",
+                          "/abs/creds",
+                          NULL};
     struct env_reader r2 = {fake_env, env2};
     char want[400];
     snprintf(want, sizeof want, "%s/x/c", dir);
