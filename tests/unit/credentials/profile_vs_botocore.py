@@ -17,7 +17,7 @@ import botocore.exceptions
 import botocore.session
 
 TOOL = sys.argv[1]
-CASES = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+CASES = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 rng = random.Random(20261126)
 
 NAMES = ["default", "dev", "prod", "x", "a b", "Dev"]

@@ -215,7 +215,7 @@ static void test_process(void)
         if (!strstr(ebuf_str(&err), bad[i].expect) || strstr(ebuf_str(&err), "LEAKED") ||
             !strstr(ebuf_str(&err), "profile \"p\"")) {
             fprintf(stderr, "bad output %zu: %s\n", i, ebuf_str(&err));
-            CHECK(!"credential_process error is clear and secret-free");
+            CHECK(0 && "credential_process error is clear and secret-free");
         }
     }
     unlink(cfg_path);

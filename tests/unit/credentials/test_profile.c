@@ -161,7 +161,7 @@ static void test_errors(void)
         if (strncmp(ebuf_str(&err), cases[i].expect, strlen(cases[i].expect)) != 0 ||
             !strstr(ebuf_str(&err), cases[i].detail)) {
             fprintf(stderr, "case %zu: got \"%s\"\n", i, ebuf_str(&err));
-            CHECK(!"error message names the file and line");
+            CHECK(0 && "error message names the file and line");
         }
     }
     /* A NUL byte is refused, not silently truncated. */
