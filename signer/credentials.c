@@ -513,6 +513,7 @@ static int from_profile(struct chain *c, struct cred_snapshot **out, struct ebuf
     const char *name = profile_name(c->cfg->env, c->cfg->profile);
     bool named = (c->cfg->profile && *c->cfg->profile) || env(c, "AWS_PROFILE");
     int rc = -1;
+    /* Re-read on every walk: `aws configure` or an SSO login may have rewritten the files. */
     struct profile_set *set = profile_load(cfg_path, cred_path, err);
     if (!set)
         goto done;

@@ -584,6 +584,15 @@ struct profile_set *profile_load(const char *config_path, const char *credential
     return set;
 }
 
+struct profile_set *profile_load_env(const struct env_reader *env, struct ebuf *err)
+{
+    char *cfg = profile_config_path(env), *cred = profile_credentials_path(env);
+    struct profile_set *set = profile_load(cfg, cred, err);
+    free(cfg);
+    free(cred);
+    return set;
+}
+
 void profile_set_free(struct profile_set *set)
 {
     if (!set)

@@ -47,6 +47,12 @@ struct profile_set;
 struct profile_set *profile_load(const char *config_path, const char *credentials_path,
                                  struct ebuf *err);
 
+/* profile_load() of the files the environment names (profile_config_path() and
+ * profile_credentials_path()). What the region and endpoint resolution call:
+ *   set = profile_load_env(env, err);
+ *   region = profile_get(set, profile_name(env, flag_profile), "region");  */
+struct profile_set *profile_load_env(const struct env_reader *env, struct ebuf *err);
+
 /* The same from memory: `config`/`credentials` (may be NULL) hold `*_len` bytes each, not
  * necessarily NUL-terminated; the names are used in error messages only. */
 struct profile_set *profile_parse(const char *config, size_t config_len, const char *config_name,

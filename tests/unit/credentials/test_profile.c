@@ -245,6 +245,10 @@ static void test_files_and_paths(void)
     CHECK_STR(profile_get(set, "p", "region"), "eu-central-1");
     CHECK_STR(profile_get(set, "p", "aws_access_key_id"), "AKIDFILE");
     profile_set_free(set);
+    set = profile_load_env(&r1, &err); /* the same files, found through HOME */
+    REQUIRE(set);
+    CHECK_STR(profile_get(set, "p", "region"), "eu-central-1");
+    profile_set_free(set);
 
     /* A malformed file: the message names the path and the line. */
     write_file(bad, "[default]\nregion = x\n\n[oops\n");
