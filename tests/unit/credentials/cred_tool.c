@@ -1,0 +1,149 @@
+/* Test driver for test_credentials_http.py and profile_vs_botocore.py. Reads the real
+ * environment (each run is its own process, so the script sets it per case).
+ *
+ *   cred_tool resolve [PROFILE]      one walk of the chain
+ *   cred_tool refresh                cache with a 1 s refresh-ahead: get, get, sleep 3, get
+ *   cred_tool dump CONFIG CREDS      the parsed profiles as JSON (paths may be "-": none)
+ *
+ * Credentials print as `provider=P akid=A secret_sha256=H token_sha256=H|none expiration=N`:
+ * the secret and the token only as hashes, as anything a test prints may end up in a log. */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "signer/credentials.h"
+#include "signer/profile.h"
+
+static void sha256_hex(const char *s, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void print_snapshot(const struct cred_snapshot *s)
+{
+    char sh[65], th[65] = "none";
+    sha256_hex(s->secret_access_key, sh);
+    if (s->session_token)
+        sha256_hex(s->session_token, th);
+    printf("provider=%s akid=%s secret_sha256=%s token_sha256=%s expiration=%lld\n", s->provider,
+           s->access_key_id, sh, th, (long long)s->expiration);
+}
+
+static int cmd_resolve(const char *profile)
+{
+    struct cred_config cfg = {.profile = profile};
+    struct cred_snapshot *s = NULL;
+    struct ebuf err = EBUF_INIT;
+    int rc = cred_resolve(&cfg, &s, &err);
+    if (rc == 0)
+        print_snapshot(s);
+    else
+        printf("error=%s\n", ebuf_str(&err));
+    cred_snapshot_release(s);
+    ebuf_free(&err);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_refresh(void)
+{
+    struct cred_config cfg = {.refresh_ahead_seconds = 1};
+    struct cred_cache *cache = cred_cache_new(&cfg);
+    struct cred_snapshot *a = NULL, *b = NULL, *c = NULL;
+    struct ebuf err = EBUF_INIT;
+    int rc = 1;
+    if (!cache)
+        return 1;
+    if (cred_cache_get(cache, time(NULL), &a, &err) != 0 ||
+        cred_cache_get(cache, time(NULL), &b, &err) != 0) {
+        printf("error=%s\n", ebuf_str(&err));
+        goto done;
+    }
+    print_snapshot(a);
+    printf("second get %s\n", a == b ? "reused" : "refreshed");
+    sleep(3);
+    if (cred_cache_get(cache, time(NULL), &c, &err) != 0) {
+        printf("error=%s\n", ebuf_str(&err));
+        goto done;
+    }
+    print_snapshot(c);
+    rc = 0;
+done:
+    cred_snapshot_release(a);
+    cred_snapshot_release(b);
+    cred_snapshot_release(c);
+    cred_cache_free(cache);
+    ebuf_free(&err);
+    return rc;
+}
+
+static void dump_one(void *user, const char *profile, const char *key, const char *member,
+                     const char *value)
+{
+    cJSON *root = user;
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(root, profile);
+    if (!p)
+        p = cJSON_AddObjectToObject(root, profile);
+    if (!key)
+        return;
+    if (!member) {
+        /* A nested block's key arrives first with "": it becomes an object below. */
+        cJSON_AddStringToObject(p, key, value);
+        return;
+    }
+    cJSON *k = cJSON_GetObjectItemCaseSensitive(p, key);
+    if (cJSON_IsString(k)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(p, key);
+        k = NULL;
+    }
+    if (!k)
+        k = cJSON_AddObjectToObject(p, key);
+    cJSON_AddStringToObject(k, member, value);
+}
+
+static int cmd_dump(const char *cfg, const char *cred)
+{
+    struct ebuf err = EBUF_INIT;
+    struct profile_set *set =
+        profile_load(strcmp(cfg, "-") ? cfg : NULL, strcmp(cred, "-") ? cred : NULL, &err);
+    cJSON *root = cJSON_CreateObject();
+    if (!set) {
+        cJSON_AddStringToObject(root, "error", ebuf_str(&err));
+    } else {
+        cJSON *profiles = cJSON_AddObjectToObject(root, "profiles");
+        profile_foreach(set, dump_one, profiles);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    puts(text);
+    free(text);
+    cJSON_Delete(root);
+    profile_set_free(set);
+    ebuf_free(&err);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* The program, not the library, initialises libcurl. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = 2;
+    if (argc >= 2 && strcmp(argv[1], "resolve") == 0)
+        rc = cmd_resolve(argc >= 3 ? argv[2] : NULL);
+    else if (argc == 2 && strcmp(argv[1], "refresh") == 0)
+        rc = cmd_refresh();
+    else if (argc == 4 && strcmp(argv[1], "dump") == 0)
+        rc = cmd_dump(argv[2], argv[3]);
+    else
+        fprintf(stderr, "usage: cred_tool resolve [PROFILE] | refresh | dump CONFIG CREDS\n");
+    fflush(stdout);
+    curl_global_cleanup();
+    return rc;
+}

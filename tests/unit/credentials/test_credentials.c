@@ -1,0 +1,418 @@
+/* The provider chain without a network: explicit values, the environment (a fake one, through
+ * the injectable reader), shared files, credential_process; and the cache: reuse, refresh
+ * ahead of expiry, a failed refresh keeping valid credentials, and several threads reading
+ * while one refreshes. The HTTP providers are in test_credentials_http.py. */
+#include "signer/credentials.h"
+#include "test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64];
+static char home_aws[128], cfg_path[160], cred_path[160], counter_path[160], lock_path[160];
+
+/* A fake environment: NULL-terminated name/value pairs. */
+static const char *fake_env(void *user, const char *name)
+{
+    const char *const *kv = user;
+    for (; kv[0]; kv += 2)
+        if (strcmp(kv[0], name) == 0)
+            return kv[1];
+    return NULL;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int resolve(const char *const *envv, const char *akid, const char *secret,
+                   const char *profile, struct cred_snapshot **out, struct ebuf *err)
+{
+    struct env_reader r = {fake_env, (void *)(uintptr_t)envv};
+    struct cred_config cfg = {
+        .access_key_id = akid, .secret_access_key = secret, .profile = profile, .env = &r};
+    ebuf_reset(err);
+    return cred_resolve(&cfg, out, err);
+}
+
+/* The base environment every case extends: HOME at the temp dir, IMDS off (never leave the
+ * machine). */
+#define BASE "HOME", dir, "AWS_EC2_METADATA_DISABLED", "true"
+
+static void test_time(void)
+{
+    time_t t;
+    CHECK(cred_parse_time("1970-01-01T00:00:00Z", &t) && t == 0);
+    CHECK(cred_parse_time("2026-11-26T23:59:59Z", &t) && t == 1795737599);
+    CHECK(cred_parse_time("2026-11-26T23:59:59.123456Z", &t) && t == 1795737599);
+    CHECK(cred_parse_time("2026-11-27T01:59:59+02:00", &t) && t == 1795737599);
+    CHECK(cred_parse_time("2026-11-26T22:59:59-01:00", &t) && t == 1795737599);
+    CHECK(!cred_parse_time("2026-11-26 23:59", &t));
+    CHECK(!cred_parse_time("2026-13-26T23:59:59Z", &t));
+    CHECK(!cred_parse_time("2026-11-26T23:59:59", &t));
+    CHECK(!cred_parse_time("2026-11-26T23:59:59Zjunk", &t));
+    CHECK(!cred_parse_time("2026-11-26T23:59:59.Z", &t));
+    CHECK(!cred_parse_time(NULL, &t));
+}
+
+static void test_precedence(void)
+{
+    struct ebuf err = EBUF_INIT;
+    struct cred_snapshot *s = NULL;
+    write_file(cred_path, "[default]\naws_access_key_id = AKIDPROFILE\n"
+                          "aws_secret_access_key = secret-profile\n"
+                          "[proc]\ncredential_process = printf '{\"Version\": 1, "
+                          "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"sp\"}'\n");
+    const char *full[] = {BASE,         "AWS_ACCESS_KEY_ID", "AKIDENV",   "AWS_SECRET_ACCESS_KEY",
+                          "secret-env", "AWS_SESSION_TOKEN", "token-env", NULL};
+
+    CHECK(resolve(full, "AKIDEXPLICIT", "secret-explicit", NULL, &s, &err) == 0);
+    REQUIRE(s);
+    CHECK_STR(s->provider, "explicit");
+    CHECK_STR(s->access_key_id, "AKIDEXPLICIT");
+    CHECK(s->session_token == NULL);
+    cred_snapshot_release(s);
+
+    CHECK(resolve(full, NULL, NULL, NULL, &s, &err) == 0);
+    REQUIRE(s);
+    CHECK_STR(s->provider, "env");
+    CHECK_STR(s->access_key_id, "AKIDENV");
+    CHECK_STR(s->secret_access_key, "secret-env");
+    CHECK_STR(s->session_token, "token-env");
+    CHECK(s->expiration == 0);
+    struct sigv4_credentials sc = cred_snapshot_sigv4(s);
+    CHECK(sc.access_key_id == s->access_key_id && sc.session_token == s->session_token);
+    cred_snapshot_release(s);
+
+    const char *files[] = {BASE, NULL};
+    CHECK(resolve(files, NULL, NULL, NULL, &s, &err) == 0);
+    REQUIRE(s);
+    CHECK_STR(s->provider, "profile");
+    CHECK_STR(s->access_key_id, "AKIDPROFILE");
+    cred_snapshot_release(s);
+
+    /* AWS_PROFILE picks the profile; the explicit profile name beats it. */
+    const char *proc_env[] = {BASE, "AWS_PROFILE", "proc", NULL};
+    CHECK(resolve(proc_env, NULL, NULL, NULL, &s, &err) == 0);
+    REQUIRE(s);
+    CHECK_STR(s->provider, "process");
+    CHECK_STR(s->access_key_id, "AKIDPROC");
+    CHECK(s->expiration == 0);
+    cred_snapshot_release(s);
+    CHECK(resolve(proc_env, NULL, NULL, "default", &s, &err) == 0);
+    REQUIRE(s);
+    CHECK_STR(s->access_key_id, "AKIDPROFILE");
+    cred_snapshot_release(s);
+
+    /* Static keys beat credential_process within one profile. */
+    write_file(cred_path, "[both]\naws_access_key_id = AKIDSTATIC\naws_secret_access_key = x\n"
+                          "credential_process = false\n");
+    CHECK(resolve(files, NULL, NULL, "both", &s, &err) == 0);
+    REQUIRE(s);
+    CHECK_STR(s->provider, "profile");
+    cred_snapshot_release(s);
+    unlink(cred_path);
+    ebuf_free(&err);
+}
+
+static void test_errors(void)
+{
+    struct ebuf err = EBUF_INIT;
+    struct cred_snapshot *s = NULL;
+    const char *none[] = {BASE, NULL};
+
+    CHECK(resolve(none, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK(s == NULL);
+    CHECK(strstr(ebuf_str(&err), "no credentials found") != NULL);
+    CHECK(strstr(ebuf_str(&err), "environment") != NULL);
+    CHECK(strstr(ebuf_str(&err), "profile \"default\"") != NULL);
+    CHECK(strstr(ebuf_str(&err), "container") != NULL);
+    CHECK(strstr(ebuf_str(&err), "AWS_EC2_METADATA_DISABLED") != NULL);
+
+    CHECK(resolve(none, "AKIDONLY", NULL, NULL, &s, &err) == -1);
+    CHECK(strstr(ebuf_str(&err), "explicit") != NULL);
+
+    const char *partial[] = {BASE, "AWS_ACCESS_KEY_ID", "AKID", NULL};
+    CHECK(resolve(partial, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK(strstr(ebuf_str(&err), "AWS_SECRET_ACCESS_KEY") != NULL);
+
+    const char *named[] = {BASE, "AWS_PROFILE", "ghost", NULL};
+    CHECK(resolve(named, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK(strstr(ebuf_str(&err), "profile \"ghost\" is not defined") != NULL);
+
+    write_file(cfg_path, "[profile half]\naws_secret_access_key = only-the-secret\n"
+                         "[profile role]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = x\n");
+    CHECK(resolve(none, NULL, NULL, "half", &s, &err) == -1);
+    CHECK(strstr(ebuf_str(&err), "aws_access_key_id") != NULL);
+    CHECK(strstr(ebuf_str(&err), "only-the-secret") == NULL);
+    CHECK(resolve(none, NULL, NULL, "role", &s, &err) == -1);
+    CHECK(strstr(ebuf_str(&err), "role_arn") != NULL);
+
+    /* A malformed file stops the chain with the file and line. */
+    write_file(cfg_path, "[default]\nregion = x\nbroken line\n");
+    CHECK(resolve(none, NULL, NULL, NULL, &s, &err) == -1);
+    char want[200];
+    snprintf(want, sizeof want, "%s:3: ", cfg_path);
+    CHECK(strncmp(ebuf_str(&err), want, strlen(want)) == 0);
+    unlink(cfg_path);
+    ebuf_free(&err);
+}
+
+/* credential_process outcomes, each checked for a clear message without secrets. */
+static void test_process(void)
+{
+    struct ebuf err = EBUF_INIT;
+    struct cred_snapshot *s = NULL;
+    const char *env[] = {BASE, "AWS_PROFILE", "p", NULL};
+
+    write_file(cfg_path, "[profile p]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":"
+                         "\"AKIDP\",\"SecretAccessKey\":\"sek\",\"SessionToken\":\"tok\","
+                         "\"Expiration\":\"2030-01-02T03:04:05Z\"}'\n");
+    CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == 0);
+    REQUIRE(s);
+    CHECK_STR(s->provider, "process");
+    CHECK_STR(s->secret_access_key, "sek");
+    CHECK_STR(s->session_token, "tok");
+    CHECK(s->expiration == 1893553445);
+    cred_snapshot_release(s);
+
+    /* Non-zero exit: status and stderr in the message, never the stdout that may hold keys. */
+    write_file(cfg_path, "[profile p]\ncredential_process = printf '{\"SecretAccessKey\":"
+                         "\"LEAKED\"}'; echo 'sso session expired' >&2; exit 3\n");
+    CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK(strstr(ebuf_str(&err), "profile \"p\"") != NULL);
+    CHECK(strstr(ebuf_str(&err), "status 3") != NULL);
+    CHECK(strstr(ebuf_str(&err), "sso session expired") != NULL);
+    CHECK(strstr(ebuf_str(&err), "LEAKED") == NULL);
+
+    static const struct {
+        const char *output;
+        const char *expect;
+    } bad[] = {
+        {"not json LEAKED", "not a JSON object"},
+        {"{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"LEAKED\"}", "Version"},
+        {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"LEAKED\"}", "Version"},
+        {"{\"Version\":1,\"AccessKeyId\":\"A\"}", "SecretAccessKey"},
+        {"{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"LEAKED\","
+         "\"Expiration\":\"tomorrow\"}",
+         "Expiration"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[400];
+        snprintf(text, sizeof text, "[profile p]\ncredential_process = printf '%%s' '%s'\n",
+                 bad[i].output);
+        write_file(cfg_path, text);
+        CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == -1);
+        if (!strstr(ebuf_str(&err), bad[i].expect) || strstr(ebuf_str(&err), "LEAKED") ||
+            !strstr(ebuf_str(&err), "profile \"p\"")) {
+            fprintf(stderr, "bad output %zu: %s\n", i, ebuf_str(&err));
+            CHECK(0 && "credential_process error is clear and secret-free");
+        }
+    }
+    unlink(cfg_path);
+    ebuf_free(&err);
+}
+
+/* A credential_process that hands out AKID<n> (secret "secret-AKID<n>") expiring `ttl`
+ * seconds from now, counts its runs, and records whether two runs ever overlapped. With
+ * `fail_after` > 0 it exits 1 from that run on. */
+static void write_counting_process(int ttl, int fail_after)
+{
+    char text[1400];
+    snprintf(text, sizeof text,
+             "[default]\ncredential_process = sh -c '"
+             "mkdir %s 2>/dev/null || echo overlap >> %s.overlap; "
+             "n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; "
+             "e=$(date -u -d @$(($(date +%%s)+%d)) +%%Y-%%m-%%dT%%H:%%M:%%SZ); "
+             "rmdir %s; "
+             "if [ %d -gt 0 ] && [ $n -ge %d ]; then echo refresh failed >&2; exit 1; fi; "
+             "printf \"{\\\"Version\\\":1,\\\"AccessKeyId\\\":\\\"AKID%%d\\\","
+             "\\\"SecretAccessKey\\\":\\\"secret-AKID%%d\\\",\\\"Expiration\\\":\\\"%%s\\\"}\" "
+             "$n $n $e'\n",
+             lock_path, lock_path, counter_path, counter_path, ttl, lock_path, fail_after,
+             fail_after);
+    write_file(cfg_path, text);
+    unlink(counter_path);
+}
+
+static int process_runs(void)
+{
+    char *t = test_read_file(counter_path, NULL);
+    int n = t ? atoi(t) : 0;
+    free(t);
+    return n;
+}
+
+static void test_cache_refresh(void)
+{
+    struct ebuf err = EBUF_INIT;
+    const char *env[] = {BASE, NULL};
+    struct env_reader r = {fake_env, (void *)(uintptr_t)env};
+
+    /* Static credentials are resolved once and shared. */
+    struct cred_config cfg = {.access_key_id = "AKIDX", .secret_access_key = "sx", .env = &r};
+    struct cred_cache *cache = cred_cache_new(&cfg);
+    REQUIRE(cache);
+    struct cred_snapshot *a = NULL, *b = NULL;
+    CHECK(cred_cache_get(cache, time(NULL), &a, &err) == 0);
+    CHECK(cred_cache_get(cache, time(NULL) + 86400 * 365, &b, &err) == 0);
+    CHECK(a && a == b);
+    cred_snapshot_release(a);
+    cred_snapshot_release(b);
+    cred_cache_free(cache);
+
+    /* Expiring credentials: reused while fresh, replaced once they are about to expire. */
+    write_counting_process(2, 0);
+    cfg = (struct cred_config){.env = &r, .refresh_ahead_seconds = 1};
+    cache = cred_cache_new(&cfg);
+    REQUIRE(cache);
+    time_t t0 = time(NULL);
+    CHECK(cred_cache_get(cache, t0, &a, &err) == 0);
+    CHECK(cred_cache_get(cache, t0, &b, &err) == 0);
+    REQUIRE(a && b);
+    CHECK(a == b);
+    CHECK_STR(a->provider, "process");
+    CHECK(a->expiration >= t0 + 1);
+    sleep(3);
+    struct cred_snapshot *c = NULL;
+    CHECK(cred_cache_get(cache, time(NULL), &c, &err) == 0);
+    REQUIRE(c);
+    CHECK(strcmp(c->access_key_id, a->access_key_id) != 0);
+    CHECK_STR(a->secret_access_key, "secret-AKID1"); /* old snapshot still intact */
+    cred_snapshot_release(a);
+    cred_snapshot_release(b);
+    cred_snapshot_release(c);
+    cred_cache_free(cache);
+
+    /* A failed refresh keeps credentials that are still valid, and is not retried at once;
+     * once they have expired, the failure is reported. */
+    write_counting_process(100, 2);
+    cfg = (struct cred_config){.env = &r}; /* refresh 5 minutes ahead: always "due" here */
+    cache = cred_cache_new(&cfg);
+    REQUIRE(cache);
+    t0 = time(NULL);
+    CHECK(cred_cache_get(cache, t0, &a, &err) == 0);
+    REQUIRE(a);
+    CHECK(cred_cache_get(cache, t0, &b, &err) == 0);
+    CHECK(b == a);
+    CHECK_EQ_INT(process_runs(), 2);
+    CHECK(cred_cache_get(cache, t0 + 1, &c, &err) == 0);
+    CHECK(c == a);
+    CHECK_EQ_INT(process_runs(), 2); /* held off after the failure */
+    cred_snapshot_release(b);
+    cred_snapshot_release(c);
+    ebuf_reset(&err);
+    CHECK(cred_cache_get(cache, a->expiration + 1, &c, &err) == -1);
+    CHECK(c == NULL);
+    CHECK(strstr(ebuf_str(&err), "refresh failed") != NULL);
+    cred_snapshot_release(a);
+    cred_cache_free(cache);
+    ebuf_free(&err);
+}
+
+struct reader {
+    struct cred_cache *cache;
+    time_t until;
+    int gets, bad;
+    int max_key;
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *rd = arg;
+    struct ebuf err = EBUF_INIT;
+    time_t now;
+    while ((now = time(NULL)) < rd->until) {
+        struct cred_snapshot *s = NULL;
+        if (cred_cache_get(rd->cache, now, &s, &err) != 0 || !s) {
+            rd->bad++;
+            continue;
+        }
+        char want[64];
+        snprintf(want, sizeof want, "secret-%s", s->access_key_id);
+        /* A torn or freed snapshot would show here (and to ASan/TSan). */
+        if (strcmp(s->secret_access_key, want) != 0 || s->expiration <= now ||
+            strcmp(s->provider, "process") != 0)
+            rd->bad++;
+        int k = atoi(s->access_key_id + 4);
+        if (k > rd->max_key)
+            rd->max_key = k;
+        rd->gets++;
+        cred_snapshot_release(s);
+        usleep(2000);
+    }
+    ebuf_free(&err);
+    return NULL;
+}
+
+static void test_concurrent_readers(void)
+{
+    const char *env[] = {BASE, NULL};
+    struct env_reader r = {fake_env, (void *)(uintptr_t)env};
+    write_counting_process(2, 0);
+    char overlap[200];
+    snprintf(overlap, sizeof overlap, "%s.overlap", lock_path);
+    unlink(overlap);
+    struct cred_config cfg = {.env = &r, .refresh_ahead_seconds = 1};
+    struct cred_cache *cache = cred_cache_new(&cfg);
+    REQUIRE(cache);
+    enum { N = 4 };
+    struct reader rd[N];
+    pthread_t th[N];
+    time_t until = time(NULL) + 4;
+    for (int i = 0; i < N; i++) {
+        rd[i] = (struct reader){.cache = cache, .until = until};
+        REQUIRE(pthread_create(&th[i], NULL, reader_main, &rd[i]) == 0);
+    }
+    int gets = 0, bad = 0, max_key = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        gets += rd[i].gets;
+        bad += rd[i].bad;
+        if (rd[i].max_key > max_key)
+            max_key = rd[i].max_key;
+    }
+    CHECK(gets > 0);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(max_key >= 2);                   /* refreshed at least once while readers ran */
+    CHECK_EQ_INT(process_runs(), max_key); /* every run's key was served, none wasted */
+    CHECK(access(overlap, F_OK) != 0);     /* single flight: never two runs at once */
+    printf("concurrent readers: %d gets, %d refreshes\n", gets, max_key);
+    cred_cache_free(cache);
+    unlink(overlap);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ecrup-creds-XXXXXX");
+    REQUIRE(mkdtemp(dir));
+    snprintf(home_aws, sizeof home_aws, "%s/.aws", dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/config", home_aws);
+    snprintf(cred_path, sizeof cred_path, "%s/credentials", home_aws);
+    snprintf(counter_path, sizeof counter_path, "%s/count", dir);
+    snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
+    REQUIRE(mkdir(home_aws, 0700) == 0);
+
+    test_time();
+    test_precedence();
+    test_errors();
+    test_process();
+    test_cache_refresh();
+    test_concurrent_readers();
+
+    unlink(cfg_path);
+    unlink(cred_path);
+    unlink(counter_path);
+    rmdir(home_aws);
+    rmdir(dir);
+    return test_finish("test_credentials");
+}
