@@ -77,13 +77,12 @@ double retry_backoff_seconds(unsigned attempt, double random01)
 }
 
 ecrup_status retry_config_resolve(ecrup_retry_mode mode_in, unsigned attempts_in,
-                                  const char *(*env)(const char *name), ecrup_retry_mode *mode_out,
+                                  const struct env_reader *env, ecrup_retry_mode *mode_out,
                                   unsigned *attempts_out, char *message, size_t message_len)
 {
-    const char *(*get)(const char *) = env ? env : (const char *(*)(const char *))getenv;
     ecrup_retry_mode mode = mode_in;
     if (mode == ECRUP_RETRY_DEFAULT) {
-        const char *v = get("AWS_RETRY_MODE");
+        const char *v = env_get(env, "AWS_RETRY_MODE");
         if (!v || !*v || !strcasecmp(v, "standard"))
             mode = ECRUP_RETRY_STANDARD;
         else if (!strcasecmp(v, "adaptive"))
@@ -98,7 +97,7 @@ ecrup_status retry_config_resolve(ecrup_retry_mode mode_in, unsigned attempts_in
     }
     unsigned attempts = attempts_in;
     if (attempts == 0) {
-        const char *v = get("AWS_MAX_ATTEMPTS");
+        const char *v = env_get(env, "AWS_MAX_ATTEMPTS");
         attempts = RETRY_DEFAULT_MAX_ATTEMPTS;
         if (v && *v) {
             char *end;

@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "util/env.h"
+
 /* Standard mode's constants (botocore retries/standard.py, the SDKs' retry spec). */
 #define RETRY_DEFAULT_MAX_ATTEMPTS  3
 #define RETRY_MAX_BACKOFF_SECONDS   20.0
@@ -47,10 +49,10 @@ bool retry_is_throttling_exception(const char *name);
 double retry_backoff_seconds(unsigned attempt, double random01);
 
 /* Retry mode and attempts as configured: explicit options win, then AWS_RETRY_MODE and
- * AWS_MAX_ATTEMPTS read through `env` (NULL: getenv). Returns ECRUP_OK or
+ * AWS_MAX_ATTEMPTS read through `env` (NULL: the process environment). Returns ECRUP_OK or
  * ECRUP_E_INVALID_ARGUMENT with a message naming the bad variable. */
 ecrup_status retry_config_resolve(ecrup_retry_mode mode_in, unsigned attempts_in,
-                                  const char *(*env)(const char *name), ecrup_retry_mode *mode_out,
+                                  const struct env_reader *env, ecrup_retry_mode *mode_out,
                                   unsigned *attempts_out, char *message, size_t message_len);
 
 /* The retry quota shared by all requests of an engine. */

@@ -529,7 +529,7 @@ void endpoint_resolution_free(struct endpoint_resolution *r)
 /* The raw environment value, or NULL. */
 static const char *env_raw(const struct endpoint_inputs *in, const char *name)
 {
-    return in->getenv_fn ? in->getenv_fn(name, in->getenv_user) : getenv(name);
+    return env_get(in->env, name);
 }
 
 /* For values where botocore treats "" as unset (regions, endpoint URLs). */

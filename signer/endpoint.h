@@ -16,10 +16,7 @@
 #include <ecrup.h>
 
 #include "util/buf.h"
-
-/* Looks up one environment variable; returns NULL when unset. The returned string is
- * borrowed and must stay valid until endpoint_resolve() returns. */
-typedef const char *(*endpoint_getenv_fn)(const char *name, void *user);
+#include "util/env.h"
 
 /* A yes/no setting that may be left to the environment or profile. The zero value defers. */
 enum endpoint_flag {
@@ -40,9 +37,9 @@ struct endpoint_inputs {
     const char *region_label;
     const char *endpoint_label;
 
-    /* Environment lookup; NULL means the process environment (getenv). */
-    endpoint_getenv_fn getenv_fn;
-    void *getenv_user;
+    /* Environment lookup; NULL means the process environment (getenv). Returned strings
+     * must stay valid until endpoint_resolve() returns. */
+    const struct env_reader *env;
 
     /* Values the profile module read from the shared config file (raw strings). */
     const char *profile_name;                   /* for messages and sources; NULL: "default" */

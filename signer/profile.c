@@ -35,13 +35,6 @@ struct profile_set {
     struct file_profiles credentials;
 };
 
-const char *env_get(const struct env_reader *env, const char *name)
-{
-    if (env && env->get)
-        return env->get(env->user, name);
-    return getenv(name);
-}
-
 static char *expand_home(const struct env_reader *env, const char *path)
 {
     if (path[0] != '~' || (path[1] != '/' && path[1] != '\0'))

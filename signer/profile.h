@@ -18,17 +18,7 @@
 #include <stddef.h>
 
 #include "util/buf.h"
-
-/* Where environment variables come from: `get` (NULL means getenv(3)) with `user` passed
- * through. Tests hand a fake environment here instead of calling setenv(3), which races with
- * every thread that reads the environment. A NULL `struct env_reader *` also means getenv. */
-struct env_reader {
-    const char *(*get)(void *user, const char *name);
-    void *user;
-};
-
-/* The value of `name`, or NULL when unset. Empty strings are returned as set. */
-const char *env_get(const struct env_reader *env, const char *name);
+#include "util/env.h"
 
 /* The config file's path: AWS_CONFIG_FILE, else ~/.aws/config, with a leading `~` expanded
  * from HOME. Caller frees. NULL when neither the variable nor HOME is set (or out of memory). */

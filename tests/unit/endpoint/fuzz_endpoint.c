@@ -9,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *fuzz_getenv(const char *name, void *user)
+static const char *fuzz_getenv(void *user, const char *name)
 {
     return strcmp(name, "AWS_DEFAULT_REGION") == 0 ? user : NULL;
 }
@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The same bytes as a region from the environment. */
     struct endpoint_inputs in = {0};
-    in.getenv_fn = fuzz_getenv;
-    in.getenv_user = s;
+    struct env_reader env = {fuzz_getenv, s};
+    in.env = &env;
     struct endpoint_resolution r;
     if (endpoint_resolve(&in, &r, &msg) == ECRUP_OK) {
         if (!endpoint_region_valid(r.region) || !r.parsed.base_url)

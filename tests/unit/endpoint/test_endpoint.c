@@ -8,9 +8,10 @@
 /* A fake environment: NULL-terminated name/value pairs. */
 struct fake_env {
     const char *pairs[16][2];
+    struct env_reader reader;
 };
 
-static const char *fake_getenv(const char *name, void *user)
+static const char *fake_getenv(void *user, const char *name)
 {
     const struct fake_env *e = user;
     for (size_t i = 0; i < 16 && e->pairs[i][0]; i++)
@@ -22,8 +23,9 @@ static const char *fake_getenv(const char *name, void *user)
 static struct endpoint_inputs inputs_with(struct fake_env *env)
 {
     struct endpoint_inputs in = {0};
-    in.getenv_fn = fake_getenv;
-    in.getenv_user = env;
+    env->reader.get = fake_getenv;
+    env->reader.user = env;
+    in.env = &env->reader;
     return in;
 }
 

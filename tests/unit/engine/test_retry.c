@@ -4,8 +4,9 @@
 #include "test.h"
 
 static const char *fake_env_vals[2][2];
-static const char *fake_env(const char *name)
+static const char *fake_env_get(void *user, const char *name)
 {
+    (void)user;
     for (int i = 0; i < 2; i++)
         if (fake_env_vals[i][0] && !strcmp(fake_env_vals[i][0], name))
             return fake_env_vals[i][1];
@@ -90,6 +91,8 @@ static void test_quota(void)
 
 static void test_config(void)
 {
+    const struct env_reader fake_env_store = {fake_env_get, NULL};
+    const struct env_reader *fake_env = &fake_env_store;
     ecrup_retry_mode mode;
     unsigned attempts;
     char msg[256];

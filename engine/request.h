@@ -1,0 +1,73 @@
+/* One ECR API call on a libcurl easy handle: headers set and signed just before the attempt,
+ * the body sent from the caller's memory without a copy, the reply captured, the outcome
+ * classified for the retry policy.
+ *
+ * Ownership: struct ecr_request owns its header list and reply buffer; the easy handle is the
+ * caller's (one per connection slot, reused so keep-alive connections are reused). Thread: a
+ * request belongs to the thread that drives its easy handle (a transfer thread's multi
+ * handle, or curl_easy_perform in tools and tests). */
+#ifndef ECRUP_ENGINE_REQUEST_H
+#define ECRUP_ENGINE_REQUEST_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "engine/ecr_json.h"
+#include "engine/retry.h"
+#include "signer/sigv4.h"
+#include "util/buf.h"
+
+/* Where and how to connect; borrowed by every request made with it. */
+struct ecr_target {
+    const char *url;         /* "https://api.ecr.us-east-1.amazonaws.com" (path "/" is added) */
+    const char *host_header; /* Host value as signed: port only when not the scheme default */
+    const char *region;
+    const char *ca_bundle;   /* NULL: libcurl's default store */
+    bool insecure;           /* skip TLS verification: only when the user asked for it */
+    long connect_timeout_ms; /* 0: 10 s */
+    long low_speed_bytes;    /* stall detection: below this many bytes/s... (0: 1024) */
+    long low_speed_seconds;  /* ...for this long aborts the attempt (0: 30 s) */
+};
+
+/* One call: operation and body. The body is borrowed until the request finishes. */
+struct ecr_call {
+    const char *operation; /* "UploadLayerPart" */
+    const char *body;
+    size_t body_len;
+    const char *body_sha256; /* 64 hex digits when the caller has it (part bodies); NULL:
+                                computed here */
+};
+
+struct ecr_request {
+    struct curl_slist *headers;
+    struct ebuf reply;
+    char date_header[64]; /* the reply's Date, for clock-skew correction ("" when absent) */
+    long http_status;
+    CURLcode curl_result;
+    char curl_error[CURL_ERROR_SIZE];
+    struct ecr_error error; /* filled by ecr_request_finish on an HTTP error */
+};
+
+void ecr_request_init(struct ecr_request *r);
+void ecr_request_cleanup(struct ecr_request *r);
+
+/* Reset `easy` and configure it for `call` against `target`, signed with `creds` at `now`.
+ * After this, perform the handle (or add it to a multi handle). Returns 0, or -1 when the
+ * request cannot be built (out of memory, malformed target). */
+int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_target *target,
+                        const struct ecr_call *call, const struct sigv4_credentials *creds,
+                        time_t now, struct sigv4_key_cache *keys);
+
+/* After the transfer: record the libcurl result and status, parse an error reply into
+ * r->error, and describe the outcome for the retry policy (outcome->exception points into
+ * r). Returns true when the call succeeded (2xx). */
+bool ecr_request_finish(struct ecr_request *r, CURL *easy, CURLcode result,
+                        struct retry_outcome *outcome);
+
+/* A one-line description of a failed request for results and logs: the ECR exception and
+ * message, else the HTTP status, else libcurl's error. Never contains secrets. */
+void ecr_request_describe(const struct ecr_request *r, struct ebuf *out);
+
+#endif
