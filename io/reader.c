@@ -85,9 +85,12 @@ void io_reader_free(struct io_reader *r)
     if (!r)
         return;
     r->backend->destroy(r);
-    while (r->files) {
-        r->files->inflight = 0; /* the backend is gone: nothing is in flight any more */
-        io_reader_close(r, r->files);
+    /* The backend is gone, and its file table with it: only descriptors are left to close. */
+    for (struct io_file *f = r->files, *n; f; f = n) {
+        n = f->next;
+        close(f->fd);
+        free(f->path);
+        free(f);
     }
     for (struct io_req *q = r->done_head, *n; q; q = n) {
         n = q->next;
