@@ -32,8 +32,8 @@ static void test_geometry(void)
     CHECK_EQ_INT(io_bufpool_slot_bytes(1, 1), 2 * ps);
 
     struct io_bufpool *p = NULL;
-    struct io_bufpool_options o = {.part_size = part, .body_capacity = body,
-                                   .memory_limit = stride - 1};
+    struct io_bufpool_options o = {
+        .part_size = part, .body_capacity = body, .memory_limit = stride - 1};
     CHECK_EQ_INT(io_bufpool_new(&o, &p), -EINVAL);
     CHECK(p == NULL);
     o.memory_limit = 0;
@@ -44,10 +44,10 @@ static void test_geometry(void)
     CHECK_EQ_INT(io_bufpool_new(&o, &p), -EINVAL);
 
     /* The count follows the limit. */
-    o = (struct io_bufpool_options){.part_size = 100000, .body_capacity = body_for(100000),
-                                    .memory_limit = 3 * io_bufpool_slot_bytes(100000,
-                                                                              body_for(100000)) +
-                                                    5000};
+    o = (struct io_bufpool_options){.part_size = 100000,
+                                    .body_capacity = body_for(100000),
+                                    .memory_limit =
+                                        3 * io_bufpool_slot_bytes(100000, body_for(100000)) + 5000};
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     CHECK_EQ_INT(io_bufpool_count(p), 3);
     CHECK_EQ_INT(io_bufpool_available(p), 3);
