@@ -207,6 +207,8 @@ static void issue(struct io_reader *r)
         do
             rc = io_uring_submit(&s->ring);
         while (rc == -EINTR);
+        if (rc < 0)
+            s->unsent = true; /* still in the ring: the next poll submits them */
     }
 }
 
@@ -285,8 +287,7 @@ static void uring_destroy(struct io_reader *r)
         maybe_finish(r, q);
     }
     s->queue_head = s->queue_tail = NULL;
-    if (s->unsent)
-        io_uring_submit(&s->ring);
+    io_uring_submit(&s->ring); /* anything left in the ring must reach the kernel to end */
     /* Buffered reads finish in bounded time; the kernel must be done writing into the pool
      * before the caller may free it. */
     while (s->nfree < s->depth) {
