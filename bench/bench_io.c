@@ -2,7 +2,9 @@
  * measured in the same run. Not a test: numbers go to docs/io.md.
  *
  *   bench_io [--size BYTES] [--file PATH] [--part BYTES] [--memory BYTES] [--runs N]
- *            [--depth N] [--read-size BYTES] [--threads N] [--no-cold] [--keep]
+ *            [--depth N] [--file-depth N] [--read-size BYTES] [--threads N] [--no-cold] [--no-warm]
+ * [--keep]
+ *            [--only cat|uring|pread]
  *
  * The file (default $TMPDIR/ecrup-bench-io.dat, 1 GiB) is created, read warm and, unless
  * --no-cold, cold (its pages dropped with posix_fadvise(DONTNEED); the bench also tries
@@ -31,10 +33,13 @@ struct cfg {
     uint64_t memory;
     int runs;
     unsigned depth;
+    unsigned file_depth;
     size_t read_size;
     unsigned threads;
     int cold;
     int keep;
+    int only;    /* -1: all, else one of M_* */
+    int no_warm; /* cold runs only */
 };
 
 struct sample {
@@ -165,6 +170,7 @@ static int run_reader(const struct cfg *c, ecrup_io_backend backend, struct samp
     struct io_reader *r;
     struct io_reader_options ro = {.backend = backend,
                                    .queue_depth = c->depth,
+                                   .file_depth = c->file_depth,
                                    .read_size = c->read_size,
                                    .threads = c->threads};
     rc = io_reader_new(&ro, pool, &r);
@@ -232,6 +238,8 @@ static void round_of(const struct cfg *c, int cold, struct series *out)
     for (int m = 0; m < M_COUNT; m++) {
         struct sample s;
         char desc[200] = "";
+        if (c->only >= 0 && m != c->only)
+            continue;
         if (cold)
             drop_file_cache(c->file);
         int rc = m == M_CAT ? run_cat(c, &s)
@@ -290,14 +298,20 @@ int main(int argc, char **argv)
                     .part = 10u << 20,
                     .memory = 256u << 20,
                     .runs = 5,
-                    .cold = 1};
+                    .cold = 1,
+                    .only = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-cold"))
             c.cold = 0;
         else if (!strcmp(a, "--keep"))
             c.keep = 1;
-        else if (v && !strcmp(a, "--file"))
+        else if (!strcmp(a, "--no-warm"))
+            c.no_warm = 1;
+        else if (v && !strcmp(a, "--only")) {
+            i++;
+            c.only = !strcmp(v, "cat") ? M_CAT : !strcmp(v, "uring") ? M_URING : M_PREAD;
+        } else if (v && !strcmp(a, "--file"))
             c.file = v, i++;
         else if (v && !strcmp(a, "--size"))
             c.size = parse_size(v), i++;
@@ -309,6 +323,8 @@ int main(int argc, char **argv)
             c.runs = atoi(v), i++;
         else if (v && !strcmp(a, "--depth"))
             c.depth = (unsigned)atoi(v), i++;
+        else if (v && !strcmp(a, "--file-depth"))
+            c.file_depth = (unsigned)atoi(v), i++;
         else if (v && !strcmp(a, "--read-size"))
             c.read_size = (size_t)parse_size(v), i++;
         else if (v && !strcmp(a, "--threads"))
@@ -316,8 +332,9 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: bench_io [--size B] [--file PATH] [--part B] [--memory B] [--runs N]\n"
-                    "                [--depth N] [--read-size B] [--threads N] [--no-cold] "
-                    "[--keep]\n");
+                    "                [--depth N] [--file-depth N] [--read-size B] [--threads N] "
+                    "[--no-cold] "
+                    "[--no-warm] [--keep] [--only cat|uring|pread]\n");
             return 2;
         }
     }
@@ -339,7 +356,7 @@ int main(int argc, char **argv)
     struct sample warmup;
     run_cat(&c, &warmup); /* page cache warm */
     static struct series warm[M_COUNT], cold[M_COUNT];
-    for (int i = 0; i < c.runs; i++)
+    for (int i = 0; i < c.runs && !c.no_warm; i++)
         round_of(&c, 0, warm);
     if (c.cold) {
         int d = try_drop_caches();
@@ -349,7 +366,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < c.runs; i++)
             round_of(&c, 1, cold);
     }
-    summary(&c, "warm", warm);
+    if (!c.no_warm)
+        summary(&c, "warm", warm);
     if (c.cold)
         summary(&c, "cold", cold);
     if (!c.keep)

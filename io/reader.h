@@ -32,6 +32,7 @@
 /* Defaults for io_reader_options. */
 #define IO_READER_DEFAULT_QUEUE_DEPTH 32u        /* reads in flight (io_uring) */
 #define IO_READER_DEFAULT_READ_SIZE   (1u << 20) /* bytes per read op (io_uring) */
+#define IO_READER_DEFAULT_FILE_DEPTH  4u         /* read ops in flight per file (io_uring) */
 #define IO_READER_DEFAULT_THREADS     2u         /* workers (pread) */
 #define IO_READER_DEFAULT_FILE_SLOTS  256u       /* registered file table (io_uring) */
 
@@ -40,6 +41,7 @@ struct io_reader_options {
                                  ("uring", "io_uring", "pread", "auto"), else io_uring when it
                                  can be set up, else pread. URING or PREAD force that backend. */
     unsigned queue_depth;     /* io_uring: read ops in flight at once; 0: 32 */
+    unsigned file_depth;      /* io_uring: read ops in flight per file; 0: 4 */
     size_t read_size;         /* io_uring: bytes per read op, rounded up to 64 KiB; 0: 1 MiB */
     unsigned threads;         /* pread: worker threads; 0: 2 */
     unsigned file_slots;      /* io_uring: registered file table size (files beyond it use plain

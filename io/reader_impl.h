@@ -20,6 +20,7 @@ struct io_file {
     /* Owner thread only. */
     int fixed;         /* io_uring registered-file index, or -1 */
     unsigned inflight; /* requests submitted and not yet delivered */
+    unsigned ops;      /* io_uring: read ops in flight */
     struct io_file *prev, *next;
 };
 

@@ -27,6 +27,7 @@ struct uring_op {
 struct uring_state {
     struct io_uring ring;
     unsigned depth;
+    unsigned file_depth; /* ops in flight per file */
     size_t read_size;
     struct uring_op *ops;
     unsigned *free_ops; /* stack of free op indices */
@@ -53,6 +54,7 @@ int io_uring_backend_init(struct io_reader *r, const struct io_reader_options *o
     s->depth = o->queue_depth ? o->queue_depth : IO_READER_DEFAULT_QUEUE_DEPTH;
     if (s->depth > 4096)
         s->depth = 4096;
+    s->file_depth = o->file_depth ? o->file_depth : IO_READER_DEFAULT_FILE_DEPTH;
     size_t rs = o->read_size ? o->read_size : IO_READER_DEFAULT_READ_SIZE;
     if (rs > (1u << 30))
         rs = 1u << 30;
@@ -177,13 +179,16 @@ static void maybe_finish(struct io_reader *r, struct io_req *q)
         io_reader_finish(r, q);
 }
 
-/* Hand queued bytes to free ops, front request first, so a layer's parts are read in order. */
+/* Hand queued bytes to free ops in request order, so a layer's parts are read front to back.
+ * A file gets at most `file_depth` ops at once: a few large reads ahead keep the kernel's
+ * readahead sequential on a cold cache (dozens of scattered reads into one file defeat it and
+ * measured slower), while the ring's depth is shared by many files. */
 static void issue(struct io_reader *r)
 {
     struct uring_state *s = st(r);
-    while (s->queue_head && (s->nfree || s->queue_head->error)) {
-        struct io_req *q = s->queue_head;
-        if (!q->error) {
+    struct io_req *prev = NULL, *q = s->queue_head;
+    while (q) {
+        while (!q->error && s->nfree && q->issued < q->length && q->file->ops < s->file_depth) {
             size_t len = q->length - q->issued;
             if (len > s->read_size)
                 len = s->read_size;
@@ -191,15 +196,23 @@ static void issue(struct io_reader *r)
             *op = (struct uring_op){.req = q, .off = q->issued, .len = len};
             q->issued += len;
             q->ops++;
+            q->file->ops++;
             prep_op(s, op);
         }
+        struct io_req *next = q->next;
         if (q->error || q->issued == q->length) {
-            s->queue_head = q->next;
-            if (!s->queue_head)
-                s->queue_tail = NULL;
+            if (prev)
+                prev->next = next;
+            else
+                s->queue_head = next;
+            if (s->queue_tail == q)
+                s->queue_tail = prev;
             q->queued = false;
             maybe_finish(r, q);
+        } else {
+            prev = q;
         }
+        q = next;
     }
     if (s->unsent) {
         s->unsent = false;
@@ -253,6 +266,7 @@ static void complete_op(struct io_reader *r, struct uring_op *op, int res, bool 
     }
     s->free_ops[s->nfree++] = (unsigned)(op - s->ops);
     q->ops--;
+    q->file->ops--;
     maybe_finish(r, q);
 }
 
@@ -308,8 +322,8 @@ static void uring_destroy(struct io_reader *r)
 static void uring_describe(const struct io_reader *r, char *buf, size_t cap)
 {
     const struct uring_state *s = r->impl;
-    int n = snprintf(buf, cap, "io_uring: %u reads in flight of %zu KiB, ", s->depth,
-                     s->read_size >> 10);
+    int n = snprintf(buf, cap, "io_uring: %u reads in flight (%u per file) of %zu KiB, ", s->depth,
+                     s->file_depth, s->read_size >> 10);
     if (n < 0 || (size_t)n >= cap)
         return;
     if (s->fixed_bufs)

@@ -69,9 +69,13 @@ static void env_open(struct env *e, ecrup_io_backend backend, unsigned slots)
     struct io_bufpool_options po = {.part_size = PART, .body_capacity = 4096, .slots = slots};
     REQUIRE(io_bufpool_new(&po, &e->pool) == 0);
     /* Small reads and a shallow queue so parts are split and requests wait for ops. */
-    /* One registered file slot: a second open file takes the plain-descriptor path. */
-    struct io_reader_options ro = {
-        .backend = backend, .queue_depth = 4, .read_size = 64 << 10, .file_slots = 1};
+    /* One registered file slot: a second open file takes the plain-descriptor path. A per-file
+     * depth below the queue depth makes requests of one file wait while others go ahead. */
+    struct io_reader_options ro = {.backend = backend,
+                                   .queue_depth = 4,
+                                   .file_depth = 3,
+                                   .read_size = 64 << 10,
+                                   .file_slots = 1};
     int rc = io_reader_new(&ro, e->pool, &e->reader);
     if (rc)
         fprintf(stderr, "io_reader_new: %s\n", strerror(-rc));
