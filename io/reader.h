@@ -119,7 +119,7 @@ int io_reader_submit(struct io_reader *reader, struct io_file *file, uint64_t of
 int io_reader_poll(struct io_reader *reader, struct io_completion *out, unsigned max);
 
 /* As io_reader_poll, but waits up to timeout_ms (< 0: without limit) for at least one. Returns
- * the count, 0 on timeout or when nothing is in flight. Owner thread. */
+ * the count, 0 on timeout or when nothing is in flight, -errno if poll(2) fails. Owner thread. */
 int io_reader_wait(struct io_reader *reader, struct io_completion *out, unsigned max,
                    int timeout_ms);
 
