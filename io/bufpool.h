@@ -1,0 +1,94 @@
+/* A bounded pool of part buffers: the engine's backpressure. Peak memory is the pool, never the
+ * layer: when every slot is taken, whoever wants one waits (or is told -EAGAIN).
+ *
+ * Each slot holds one part's raw bytes (`raw`, filled by io/reader) and room for the part's
+ * encoded request body (`body`, filled by the payload code). Both areas are page-aligned and
+ * carved from one anonymous mapping made at creation; nothing is allocated afterwards.
+ *
+ * Threads: io_bufpool_new/io_bufpool_free belong to one owner thread (nothing else may use the
+ * pool during them). Everything else (acquire, release, shutdown, available, slot lookup) is
+ * safe from any thread. A slot belongs to whoever acquired it until it is released; its
+ * contents are never touched by the pool. Errors are negative errno.
+ */
+#ifndef ECRUP_IO_BUFPOOL_H
+#define ECRUP_IO_BUFPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* More slots than io_uring can register as fixed buffers would be useless anyway. */
+#define IO_BUFPOOL_MAX_SLOTS 4096u
+
+/* Defaults for io_bufpool_options. */
+#define IO_BUFPOOL_DEFAULT_MEMORY_LIMIT (512ull << 20)
+
+struct io_bufpool_options {
+    size_t part_size;      /* raw bytes per slot (the largest part); required, > 0 */
+    size_t body_capacity;  /* encoded-body bytes per slot, computed by the caller, e.g.
+                              4 * ceil(part_size / 3) + 4096; 0: no body area */
+    uint64_t memory_limit; /* bytes for all slots together; 0: 512 MiB */
+    unsigned slots;        /* exact slot count, overriding memory_limit; 0: from the limit */
+    int notify_fd;         /* 1: create an eventfd that becomes readable on every release
+                              (see io_bufpool_fd); 0: none */
+};
+
+/* One buffer slot. The geometry fields are fixed; `raw_len`, `body_len` and `user` are the
+ * holder's to use as it likes while it holds the slot. */
+struct io_slot {
+    unsigned index;      /* 0..count-1; also the io_uring fixed-buffer index */
+    unsigned char *raw;  /* page-aligned, raw_cap bytes */
+    size_t raw_cap;      /* == options.part_size */
+    unsigned char *body; /* page-aligned, body_cap bytes; NULL when body_capacity was 0 */
+    size_t body_cap;     /* == options.body_capacity */
+    size_t raw_len;      /* holder's: bytes of raw in use */
+    size_t body_len;     /* holder's: bytes of body in use */
+    void *user;          /* holder's */
+};
+
+struct io_bufpool;
+
+/* Bytes one slot costs: both areas rounded up to whole pages. */
+size_t io_bufpool_slot_bytes(size_t part_size, size_t body_capacity);
+
+/* How many slots fit in `memory_limit` (0: the default limit), capped at IO_BUFPOOL_MAX_SLOTS.
+ * 0 when not even one fits or part_size is 0. Pure. */
+unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size, size_t body_capacity);
+
+/* Create a pool. Returns 0, -EINVAL (part_size 0, or the limit holds no slot, or `slots` over
+ * IO_BUFPOOL_MAX_SLOTS), -ENOMEM, or another -errno from mmap/eventfd. */
+int io_bufpool_new(const struct io_bufpool_options *options, struct io_bufpool **pool);
+
+/* Free the pool and its memory. NULL does nothing. Every slot must have been released and no
+ * reader may still have the raw areas registered (free the reader first). */
+void io_bufpool_free(struct io_bufpool *pool);
+
+/* Take a free slot. timeout_ms < 0 blocks until one is released, 0 fails fast, > 0 waits at
+ * most that long. Returns 0 and sets *slot, -EAGAIN when none was free in time, or -ECANCELED
+ * after io_bufpool_shutdown(). The most recently released slot is handed out first (its pages
+ * are warm). Any thread. */
+int io_bufpool_acquire(struct io_bufpool *pool, int timeout_ms, struct io_slot **slot);
+
+/* Hand a slot back (raw_len, body_len and user are cleared) and wake one waiter. The slot must
+ * have come from this pool and be held. Any thread. */
+void io_bufpool_release(struct io_bufpool *pool, struct io_slot *slot);
+
+/* Wake every blocked acquire and make all later ones return -ECANCELED (engine cancel).
+ * Release still works. Any thread. */
+void io_bufpool_shutdown(struct io_bufpool *pool);
+
+/* A snapshot of the free slot count. Any thread. */
+unsigned io_bufpool_available(struct io_bufpool *pool);
+
+/* Slot count, fixed at creation. Any thread. */
+unsigned io_bufpool_count(const struct io_bufpool *pool);
+
+/* Slot `index` (held or not), or NULL when out of range. For a reader registering the raw
+ * areas; do not write into a slot you do not hold. Any thread. */
+struct io_slot *io_bufpool_slot(struct io_bufpool *pool, unsigned index);
+
+/* The eventfd made when options.notify_fd was set, else -1. It counts releases: a thread that
+ * fails fast can poll it next to its other fds, read it to reset, and try again. Owned by the
+ * pool (do not close it). */
+int io_bufpool_fd(const struct io_bufpool *pool);
+
+#endif

@@ -1,0 +1,402 @@
+/* The reader's common part: backend choice, the file registry and its change check, request
+ * bookkeeping and the completion queue the owner drains. */
+#include "io/reader_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int backend_from_env(ecrup_io_backend *out)
+{
+    const char *v = getenv("ECRUP_IO_BACKEND");
+    if (!v || !*v || !strcasecmp(v, "auto"))
+        *out = ECRUP_IO_AUTO;
+    else if (!strcasecmp(v, "uring") || !strcasecmp(v, "io_uring"))
+        *out = ECRUP_IO_URING;
+    else if (!strcasecmp(v, "pread"))
+        *out = ECRUP_IO_PREAD;
+    else
+        return -EINVAL; /* a typo must not silently pick another backend */
+    return 0;
+}
+
+int io_reader_new(const struct io_reader_options *options, struct io_bufpool *pool,
+                  struct io_reader **out)
+{
+    *out = NULL;
+    struct io_reader_options o = {0};
+    if (options)
+        o = *options;
+    if (!pool)
+        return -EINVAL;
+    ecrup_io_backend want = o.backend;
+    if (want == ECRUP_IO_AUTO) {
+        int err = backend_from_env(&want);
+        if (err)
+            return err;
+    }
+    if (want != ECRUP_IO_AUTO && want != ECRUP_IO_URING && want != ECRUP_IO_PREAD)
+        return -EINVAL;
+
+    struct io_reader *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->pool = pool;
+    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->efd < 0) {
+        int err = -errno;
+        free(r);
+        return err;
+    }
+    int err = -ENOSYS;
+    if (want != ECRUP_IO_PREAD) {
+        err = io_uring_backend_init(r, &o);
+        if (!err)
+            r->backend = &io_uring_backend;
+        else if (want == ECRUP_IO_URING)
+            goto fail;
+        else
+            snprintf(r->fallback_reason, sizeof(r->fallback_reason), "io_uring unavailable: %s",
+                     strerror(-err));
+    }
+    if (!r->backend) {
+        err = io_pread_backend_init(r, &o);
+        if (err)
+            goto fail;
+        r->backend = &io_pread_backend;
+    }
+    *out = r;
+    return 0;
+fail:
+    close(r->efd);
+    free(r);
+    return err;
+}
+
+void io_reader_free(struct io_reader *r)
+{
+    if (!r)
+        return;
+    r->backend->destroy(r);
+    /* The backend is gone, and its file table with it: only descriptors are left to close. */
+    for (struct io_file *f = r->files, *n; f; f = n) {
+        n = f->next;
+        close(f->fd);
+        free(f->path);
+        free(f);
+    }
+    for (struct io_req *q = r->done_head, *n; q; q = n) {
+        n = q->next;
+        free(q);
+    }
+    for (struct io_req *q = r->free_reqs, *n; q; q = n) {
+        n = q->next;
+        free(q);
+    }
+    close(r->efd);
+    free(r);
+}
+
+ecrup_io_backend io_reader_backend(const struct io_reader *r)
+{
+    return r->backend->kind;
+}
+
+const char *io_reader_backend_name(const struct io_reader *r)
+{
+    return r->backend->name;
+}
+
+const char *io_reader_describe(const struct io_reader *r, char *buf, size_t cap)
+{
+    if (!cap)
+        return buf;
+    buf[0] = '\0';
+    r->backend->describe(r, buf, cap);
+    if (r->fallback_reason[0]) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, " (%s)", r->fallback_reason);
+    }
+    return buf;
+}
+
+int io_reader_fd(const struct io_reader *r)
+{
+    return r->efd;
+}
+
+int io_reader_open(struct io_reader *r, const char *path, struct io_file **out)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return -EINVAL;
+    struct io_file *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->path = strdup(path);
+    if (!f->path) {
+        free(f);
+        return -ENOMEM;
+    }
+    f->fixed = -1;
+    int err = 0;
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (f->fd < 0) {
+        err = -errno;
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(f->fd, &st) < 0) {
+        err = -errno;
+        goto fail;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        err = -EISDIR;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = -EINVAL; /* pipes and devices have no stable size to plan parts from */
+        goto fail;
+    }
+    f->size = (uint64_t)st.st_size;
+    f->mtime = st.st_mtim;
+    f->ino = st.st_ino;
+    f->dev = st.st_dev;
+    /* Layers are read once, front to back. */
+    (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (r->backend->file_opened)
+        r->backend->file_opened(r, f);
+    f->next = r->files;
+    if (r->files)
+        r->files->prev = f;
+    r->files = f;
+    *out = f;
+    return 0;
+fail:
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->path);
+    free(f);
+    return err;
+}
+
+int io_reader_close(struct io_reader *r, struct io_file *f)
+{
+    if (!f)
+        return 0;
+    if (f->inflight)
+        return -EBUSY;
+    if (r->backend->file_closing)
+        r->backend->file_closing(r, f);
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        r->files = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    close(f->fd);
+    free(f->path);
+    free(f);
+    return 0;
+}
+
+uint64_t io_file_size(const struct io_file *f)
+{
+    return f->size;
+}
+
+const char *io_file_path(const struct io_file *f)
+{
+    return f->path;
+}
+
+static bool same_file(const struct io_file *f, const struct stat *st)
+{
+    return st->st_ino == f->ino && st->st_dev == f->dev && (uint64_t)st->st_size == f->size &&
+           st->st_mtim.tv_sec == f->mtime.tv_sec && st->st_mtim.tv_nsec == f->mtime.tv_nsec;
+}
+
+int io_file_check(const struct io_file *f)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return -errno;
+    if (!same_file(f, &st))
+        return -ESTALE;
+    /* The descriptor still sees the same file; the path may now name another (replaced by a
+     * rename) or nothing: what was read is no longer what the path means. */
+    if (stat(f->path, &st) < 0 || !same_file(f, &st))
+        return -ESTALE;
+    return 0;
+}
+
+static struct io_req *req_alloc(struct io_reader *r)
+{
+    struct io_req *q = r->free_reqs;
+    if (q) {
+        r->free_reqs = q->next;
+        memset(q, 0, sizeof(*q));
+        return q;
+    }
+    return calloc(1, sizeof(*q));
+}
+
+void io_reader_finish(struct io_reader *r, struct io_req *req)
+{
+    req->next = NULL;
+    if (r->done_tail)
+        r->done_tail->next = req;
+    else
+        r->done_head = req;
+    r->done_tail = req;
+}
+
+int io_reader_submit(struct io_reader *r, struct io_file *f, uint64_t offset, size_t length,
+                     struct io_slot *slot, void *user)
+{
+    if (!f || !slot || slot != io_bufpool_slot(r->pool, slot->index) || length > slot->raw_cap ||
+        offset > f->size || length > f->size - offset)
+        return -EINVAL;
+    struct io_req *q = req_alloc(r);
+    if (!q)
+        return -ENOMEM;
+    q->file = f;
+    q->slot = slot;
+    q->user = user;
+    q->offset = offset;
+    q->length = length;
+    f->inflight++;
+    r->pending++;
+    if (!length) {
+        io_reader_finish(r, q);
+        return 0;
+    }
+    int err = r->backend->submit(r, q);
+    if (err) {
+        f->inflight--;
+        r->pending--;
+        q->next = r->free_reqs;
+        r->free_reqs = q;
+    }
+    return err;
+}
+
+static void drain_efd(int efd)
+{
+    uint64_t v;
+    (void)!read(efd, &v, sizeof(v));
+}
+
+int io_reader_poll(struct io_reader *r, struct io_completion *out, unsigned max)
+{
+    /* Reset before looking: a completion that lands after the look signals again. */
+    drain_efd(r->efd);
+    r->backend->reap(r);
+    unsigned n = 0;
+    while (n < max && r->done_head) {
+        struct io_req *q = r->done_head;
+        r->done_head = q->next;
+        if (!r->done_head)
+            r->done_tail = NULL;
+        /* The last read is done: only now can we tell whether what was read is the file. */
+        if (!q->error && q->offset + q->length == q->file->size)
+            q->error = io_file_check(q->file);
+        out[n++] = (struct io_completion){.user = q->user,
+                                          .file = q->file,
+                                          .slot = q->slot,
+                                          .offset = q->offset,
+                                          .length = q->length,
+                                          .bytes = q->done,
+                                          .error = q->error};
+        q->file->inflight--;
+        r->pending--;
+        q->next = r->free_reqs;
+        r->free_reqs = q;
+    }
+    if (r->done_head) {
+        uint64_t one = 1; /* more than `max` were ready: stay readable */
+        (void)!write(r->efd, &one, sizeof(one));
+    }
+    return (int)n;
+}
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int io_reader_wait(struct io_reader *r, struct io_completion *out, unsigned max, int timeout_ms)
+{
+    long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+    for (;;) {
+        int n = io_reader_poll(r, out, max);
+        if (n || !r->pending || !max)
+            return n;
+        int left = -1;
+        if (timeout_ms >= 0) {
+            long long d = deadline - now_ms();
+            if (d <= 0)
+                return 0;
+            left = d > 1 << 30 ? 1 << 30 : (int)d;
+        }
+        struct pollfd p = {.fd = r->efd, .events = POLLIN};
+        if (poll(&p, 1, left) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+unsigned io_reader_pending(const struct io_reader *r)
+{
+    return r->pending;
+}
+
+ecrup_status io_status_from_errno(int err)
+{
+    switch (err) {
+    case 0:
+        return ECRUP_OK;
+    case -ESTALE:
+        return ECRUP_E_FILE_CHANGED;
+    case -ENOENT:
+        return ECRUP_E_NOT_FOUND;
+    case -ENOMEM:
+        return ECRUP_E_NOMEM;
+    case -EINVAL:
+        return ECRUP_E_INVALID_ARGUMENT;
+    case -ENOSYS:
+    case -EOPNOTSUPP:
+        return ECRUP_E_UNSUPPORTED;
+    case -ECANCELED:
+        return ECRUP_E_CANCELLED;
+    default:
+        return ECRUP_E_IO;
+    }
+}
+
+const char *io_error_message(int err, const char *path, char *buf, size_t cap)
+{
+    if (!cap)
+        return buf;
+    if (!path)
+        path = "(unnamed)";
+    if (err == -ESTALE)
+        snprintf(buf, cap,
+                 "layer file %s changed while it was being read (size, mtime or inode differ)",
+                 path);
+    else if (err == -EISDIR)
+        snprintf(buf, cap, "layer file %s is a directory", path);
+    else if (err == -EINVAL)
+        snprintf(buf, cap, "layer file %s is not a regular file or the request is invalid", path);
+    else
+        snprintf(buf, cap, "layer file %s: %s", path, strerror(err < 0 ? -err : err));
+    return buf;
+}

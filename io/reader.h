@@ -1,0 +1,139 @@
+/* The layer reader: reads (file, offset, length) into a buffer slot's raw area and reports one
+ * completion per request. Two backends behind one interface:
+ *  - io_uring: the pool's raw areas are registered buffers (READ_FIXED), open files go into a
+ *    registered file table, each request is cut into large reads kept in flight together, and
+ *    short reads are continued;
+ *  - pread: worker threads doing pread(2), used when io_uring cannot be set up (ENOSYS, EPERM
+ *    under seccomp, kernel.io_uring_disabled) or when forced.
+ *
+ * Files are opened through the reader, which records size, mtime, inode and device. When a
+ * request reaching the end of the file (offset + length == size) completes, the reader re-checks
+ * them with fstat on the descriptor and stat on the path (catching a replaced file); a read
+ * meeting end-of-file early means the file shrank. Either way the request fails with -ESTALE,
+ * mapped to ECRUP_E_FILE_CHANGED by io_status_from_errno().
+ *
+ * Threads: a reader has one owner thread at a time (a reader thread or the engine's loop):
+ * open, close, submit, poll and wait are called only from it. io_reader_fd() is readable when
+ * completions may be waiting, so the owner can sleep on it next to its other descriptors
+ * (curl_multi_poll's extra fds, epoll). The pread backend's workers never call back into the
+ * owner; io_uring has no threads of its own here. Completions come back in any order.
+ * Inside io/ errors are negative errno.
+ */
+#ifndef ECRUP_IO_READER_H
+#define ECRUP_IO_READER_H
+
+#include <ecrup.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/bufpool.h"
+
+/* Defaults for io_reader_options. */
+#define IO_READER_DEFAULT_QUEUE_DEPTH 32u        /* reads in flight (io_uring) */
+#define IO_READER_DEFAULT_READ_SIZE   (1u << 20) /* bytes per read op (io_uring) */
+#define IO_READER_DEFAULT_FILE_DEPTH  4u         /* read ops in flight per file (io_uring) */
+#define IO_READER_DEFAULT_THREADS     2u         /* workers (pread) */
+#define IO_READER_DEFAULT_FILE_SLOTS  256u       /* registered file table (io_uring) */
+
+struct io_reader_options {
+    ecrup_io_backend backend; /* ECRUP_IO_AUTO (0): the environment variable ECRUP_IO_BACKEND
+                                 ("uring", "io_uring", "pread", "auto"), else io_uring when it
+                                 can be set up, else pread. URING or PREAD force that backend. */
+    unsigned queue_depth;     /* io_uring: read ops in flight at once; 0: 32 */
+    unsigned file_depth;      /* io_uring: read ops in flight per file; 0: 4 */
+    size_t read_size;         /* io_uring: bytes per read op, rounded up to 64 KiB; 0: 1 MiB */
+    unsigned threads;         /* pread: worker threads; 0: 2 */
+    unsigned file_slots;      /* io_uring: registered file table size (files beyond it use plain
+                                 descriptors); 0: 256 */
+};
+
+/* One finished request. */
+struct io_completion {
+    void *user; /* as given to io_reader_submit */
+    struct io_file *file;
+    struct io_slot *slot; /* still held by the caller; the reader is done with it */
+    uint64_t offset;
+    size_t length; /* requested */
+    size_t bytes;  /* bytes now in slot->raw: == length on success */
+    int error;     /* 0, or negative errno: -ESTALE the file changed, -EIO, ... */
+};
+
+struct io_reader;
+struct io_file;
+
+/* Create a reader over `pool` (borrowed: it must outlive the reader; with io_uring its raw
+ * areas are registered now). Returns 0; -EINVAL for a bad ECRUP_IO_BACKEND value; when
+ * io_uring is forced and cannot be set up, the error that stopped it (-ENOSYS, -EPERM, ...);
+ * -ENOMEM; another -errno. The calling thread becomes the owner. */
+int io_reader_new(const struct io_reader_options *options, struct io_bufpool *pool,
+                  struct io_reader **reader);
+
+/* Free the reader. Waits for reads the kernel or a worker still performs (they write into pool
+ * memory) and drops their completions; files still open are closed. The slots of dropped
+ * requests stay held by whoever held them. NULL does nothing. Owner thread. */
+void io_reader_free(struct io_reader *reader);
+
+/* ECRUP_IO_URING or ECRUP_IO_PREAD: the backend actually running. Any thread. */
+ecrup_io_backend io_reader_backend(const struct io_reader *reader);
+/* "io_uring" or "pread". Static storage. Any thread. */
+const char *io_reader_backend_name(const struct io_reader *reader);
+/* One line for verbose output, e.g. "io_uring: 32 reads in flight of 1 MiB, registered buffers,
+ * registered files" or "pread: 2 threads (io_uring unavailable: Operation not permitted)".
+ * Returns `buf`. Any thread. */
+const char *io_reader_describe(const struct io_reader *reader, char *buf, size_t cap);
+
+/* Descriptor that is readable when completions may be waiting; io_reader_poll() resets it.
+ * Owned by the reader. */
+int io_reader_fd(const struct io_reader *reader);
+
+/* Open `path` for reading (the path is copied). Returns 0, -ENOENT, -EACCES, -EISDIR for a
+ * directory, -EINVAL for anything but a regular file, or another -errno from open/fstat.
+ * Owner thread. */
+int io_reader_open(struct io_reader *reader, const char *path, struct io_file **file);
+
+/* Close a file. -EBUSY (and nothing done) while requests on it are in flight. NULL: 0. Owner. */
+int io_reader_close(struct io_reader *reader, struct io_file *file);
+
+/* The file's size at open. Any thread. */
+uint64_t io_file_size(const struct io_file *file);
+/* The path as given to io_reader_open. Lives as long as the file. Any thread. */
+const char *io_file_path(const struct io_file *file);
+
+/* Re-check the file now: 0 when size, mtime, inode and device match what open saw, both through
+ * the descriptor and through the path; -ESTALE otherwise (also when the path is gone); another
+ * -errno when fstat fails. The reader does this itself after a request that reaches the end of
+ * the file; this is for callers that want to check at other times. Any thread. */
+int io_file_check(const struct io_file *file);
+
+/* Ask for bytes [offset, offset + length) of `file` to be read into slot->raw[0..length).
+ * `slot` must be held by the caller, from the reader's pool, and not in another request; the
+ * range must lie within the size seen at open and length <= slot->raw_cap (-EINVAL otherwise).
+ * length 0 is allowed (a zero-length file): it completes at once and still checks the file.
+ * The read starts before this returns; its completion comes from poll/wait. Owner thread. */
+int io_reader_submit(struct io_reader *reader, struct io_file *file, uint64_t offset, size_t length,
+                     struct io_slot *slot, void *user);
+
+/* Collect up to `max` finished requests without blocking. Returns how many (0 when none).
+ * Also continues short reads and issues queued ones. Owner thread. */
+int io_reader_poll(struct io_reader *reader, struct io_completion *out, unsigned max);
+
+/* As io_reader_poll, but waits up to timeout_ms (< 0: without limit) for at least one. Returns
+ * the count, 0 on timeout or when nothing is in flight, -errno if poll(2) fails. Owner thread. */
+int io_reader_wait(struct io_reader *reader, struct io_completion *out, unsigned max,
+                   int timeout_ms);
+
+/* Requests submitted and not yet returned by poll/wait. Owner thread. */
+unsigned io_reader_pending(const struct io_reader *reader);
+
+/* Map an io/ negative errno to the public status: -ESTALE -> ECRUP_E_FILE_CHANGED, -ENOENT ->
+ * ECRUP_E_NOT_FOUND, -ENOMEM -> ECRUP_E_NOMEM, -EINVAL -> ECRUP_E_INVALID_ARGUMENT, -ENOSYS /
+ * -EOPNOTSUPP -> ECRUP_E_UNSUPPORTED, -ECANCELED -> ECRUP_E_CANCELLED, 0 -> ECRUP_OK, any
+ * other -> ECRUP_E_IO. Pure. */
+ecrup_status io_status_from_errno(int err);
+
+/* A message naming the file, e.g. "layer file /x/y changed while it was being read (size, mtime
+ * or inode differ)". Writes at most cap bytes, NUL-terminated; returns `buf`. Pure. */
+const char *io_error_message(int err, const char *path, char *buf, size_t cap);
+
+#endif

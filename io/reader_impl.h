@@ -1,0 +1,83 @@
+/* Shared between the reader's common part (reader.c) and its backends (reader_uring.c,
+ * reader_pread.c). Not for use outside io/. */
+#ifndef ECRUP_IO_READER_IMPL_H
+#define ECRUP_IO_READER_IMPL_H
+
+#include "io/reader.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct io_file {
+    /* Fixed at open; read by any thread. */
+    char *path;
+    int fd;
+    uint64_t size;
+    struct timespec mtime;
+    ino_t ino;
+    dev_t dev;
+    /* Owner thread only. */
+    int fixed;         /* io_uring registered-file index, or -1 */
+    unsigned inflight; /* requests submitted and not yet delivered */
+    unsigned ops;      /* io_uring: read ops in flight */
+    struct io_file *prev, *next;
+};
+
+/* One submitted request. Owner thread, except that a pread worker owns it (and writes `done`
+ * and `error`) between taking it from the queue and putting it on the done list. */
+struct io_req {
+    struct io_file *file;
+    struct io_slot *slot;
+    void *user;
+    uint64_t offset;
+    size_t length;
+    size_t done;   /* bytes read */
+    int error;     /* first error, negative errno */
+    size_t issued; /* io_uring: bytes handed to read ops */
+    unsigned ops;  /* io_uring: read ops in flight */
+    bool queued;   /* io_uring: still in the issue queue */
+    struct io_req *next;
+};
+
+struct io_backend {
+    const char *name;
+    ecrup_io_backend kind;
+    /* Start reading `req` (length > 0). May complete it at once onto the done list. */
+    int (*submit)(struct io_reader *r, struct io_req *req);
+    /* Move finished requests onto the reader's done list (io_reader_finish). */
+    void (*reap)(struct io_reader *r);
+    /* File table hooks (may be NULL). */
+    void (*file_opened)(struct io_reader *r, struct io_file *f);
+    void (*file_closing)(struct io_reader *r, struct io_file *f);
+    /* Wait for reads in progress, drop queued ones, release everything. */
+    void (*destroy)(struct io_reader *r);
+    /* Append backend details to a description line. */
+    void (*describe)(const struct io_reader *r, char *buf, size_t cap);
+};
+
+struct io_reader {
+    /* Fixed at creation. */
+    const struct io_backend *backend;
+    void *impl;
+    struct io_bufpool *pool;
+    int efd; /* eventfd: io_uring signals it per completion, pread workers per finished request */
+    char fallback_reason[96]; /* why io_uring was not used, "" when it was or not tried */
+    /* Owner thread only. */
+    unsigned pending;
+    struct io_req *done_head, *done_tail;
+    struct io_req *free_reqs;
+    struct io_file *files;
+};
+
+/* A backend hands back a finished request. Owner thread. */
+void io_reader_finish(struct io_reader *r, struct io_req *req);
+
+/* Backend constructors: 0 and r->impl set, or -errno (nothing to clean up). */
+int io_uring_backend_init(struct io_reader *r, const struct io_reader_options *o);
+int io_pread_backend_init(struct io_reader *r, const struct io_reader_options *o);
+
+extern const struct io_backend io_uring_backend;
+extern const struct io_backend io_pread_backend;
+
+#endif

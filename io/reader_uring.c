@@ -1,0 +1,350 @@
+/* The io_uring backend. Each request is cut into read ops of `read_size` bytes; up to `depth`
+ * ops are in the kernel at once, across requests, so one large part keeps several reads going
+ * and many layers share the ring. Ops go to READ_FIXED on the pool's registered raw areas when
+ * registration succeeded (no page pinning per read), on a registered file when the table has
+ * room (no fd lookup per read). A short read is continued from where it stopped; a read that
+ * meets end-of-file before the size seen at open means the file shrank (-ESTALE).
+ *
+ * No threads: the owner submits and reaps. The ring is created without COOP_TASKRUN or
+ * DEFER_TASKRUN so that completions are posted (and the eventfd signalled) while the owner
+ * sleeps in poll(2), not only when it next enters io_uring. */
+#include "io/reader_impl.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+struct uring_op {
+    struct io_req *req;
+    size_t off;  /* within the request */
+    size_t len;  /* bytes this op must read */
+    size_t done; /* bytes read so far */
+};
+
+struct uring_state {
+    struct io_uring ring;
+    unsigned depth;
+    unsigned file_depth; /* ops in flight per file */
+    size_t read_size;
+    struct uring_op *ops;
+    unsigned *free_ops; /* stack of free op indices */
+    unsigned nfree;
+    bool fixed_bufs;
+    char bufs_reason[48]; /* why registration failed */
+    unsigned file_slots;  /* 0 when the sparse file table could not be registered */
+    unsigned char *file_used;
+    unsigned files_fixed;
+    struct io_req *queue_head, *queue_tail; /* requests with bytes not yet handed to an op */
+    bool unsent;                            /* SQEs prepared but not submitted */
+};
+
+static struct uring_state *st(struct io_reader *r)
+{
+    return r->impl;
+}
+
+int io_uring_backend_init(struct io_reader *r, const struct io_reader_options *o)
+{
+    struct uring_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->depth = o->queue_depth ? o->queue_depth : IO_READER_DEFAULT_QUEUE_DEPTH;
+    if (s->depth > 4096)
+        s->depth = 4096;
+    s->file_depth = o->file_depth ? o->file_depth : IO_READER_DEFAULT_FILE_DEPTH;
+    size_t rs = o->read_size ? o->read_size : IO_READER_DEFAULT_READ_SIZE;
+    if (rs > (1u << 30))
+        rs = 1u << 30;
+    s->read_size = (rs + 65535) / 65536 * 65536;
+    int err = io_uring_queue_init(s->depth, &s->ring, 0);
+    if (err) {
+        free(s);
+        return err;
+    }
+    /* A kernel without plain READ cannot serve us even with fixed buffers as a fallback. */
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&s->ring);
+    bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_READ) &&
+              io_uring_opcode_supported(probe, IORING_OP_READ_FIXED);
+    if (probe)
+        io_uring_free_probe(probe);
+    if (!ok) {
+        io_uring_queue_exit(&s->ring);
+        free(s);
+        return -EOPNOTSUPP;
+    }
+    err = io_uring_register_eventfd(&s->ring, r->efd);
+    if (err)
+        goto fail;
+    s->ops = calloc(s->depth, sizeof(*s->ops));
+    s->free_ops = calloc(s->depth, sizeof(*s->free_ops));
+    if (!s->ops || !s->free_ops) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    for (unsigned i = 0; i < s->depth; i++)
+        s->free_ops[i] = s->depth - 1 - i;
+    s->nfree = s->depth;
+
+    /* Registering pins the raw areas once; it can fail on RLIMIT_MEMLOCK for unprivileged users
+     * with a large pool, and then plain READ still works. */
+    unsigned n = io_bufpool_count(r->pool);
+    struct iovec *iov = calloc(n, sizeof(*iov));
+    if (!iov) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct io_slot *sl = io_bufpool_slot(r->pool, i);
+        iov[i] = (struct iovec){.iov_base = sl->raw, .iov_len = sl->raw_cap};
+    }
+    err = io_uring_register_buffers(&s->ring, iov, n);
+    free(iov);
+    s->fixed_bufs = !err;
+    if (err)
+        snprintf(s->bufs_reason, sizeof(s->bufs_reason), "%s", strerror(-err));
+
+    unsigned fs = o->file_slots ? o->file_slots : IO_READER_DEFAULT_FILE_SLOTS;
+    s->file_used = calloc(fs, 1);
+    if (s->file_used && io_uring_register_files_sparse(&s->ring, fs) == 0)
+        s->file_slots = fs;
+    r->impl = s;
+    return 0;
+fail:
+    io_uring_queue_exit(&s->ring);
+    free(s->ops);
+    free(s->free_ops);
+    free(s->file_used);
+    free(s);
+    return err;
+}
+
+static void uring_file_opened(struct io_reader *r, struct io_file *f)
+{
+    struct uring_state *s = st(r);
+    for (unsigned i = 0; i < s->file_slots; i++) {
+        if (s->file_used[i])
+            continue;
+        int fd = f->fd;
+        if (io_uring_register_files_update(&s->ring, i, &fd, 1) == 1) {
+            s->file_used[i] = 1;
+            f->fixed = (int)i;
+            s->files_fixed++;
+        }
+        return; /* a failed update means plain descriptors, which work just as well */
+    }
+}
+
+static void uring_file_closing(struct io_reader *r, struct io_file *f)
+{
+    struct uring_state *s = st(r);
+    if (f->fixed < 0)
+        return;
+    int none = -1;
+    (void)io_uring_register_files_update(&s->ring, (unsigned)f->fixed, &none, 1);
+    s->file_used[f->fixed] = 0;
+    s->files_fixed--;
+    f->fixed = -1;
+}
+
+static void prep_op(struct uring_state *s, struct uring_op *op)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+    if (!sqe) {
+        /* The ring has `depth` entries and at most `depth` ops exist, so this only happens when
+         * prepared SQEs were not yet submitted. */
+        io_uring_submit(&s->ring);
+        sqe = io_uring_get_sqe(&s->ring);
+    }
+    struct io_req *q = op->req;
+    unsigned char *dst = q->slot->raw + op->off + op->done;
+    unsigned len = (unsigned)(op->len - op->done);
+    uint64_t pos = q->offset + op->off + op->done;
+    int fd = q->file->fixed >= 0 ? q->file->fixed : q->file->fd;
+    if (s->fixed_bufs)
+        io_uring_prep_read_fixed(sqe, fd, dst, len, pos, (int)q->slot->index);
+    else
+        io_uring_prep_read(sqe, fd, dst, len, pos);
+    if (q->file->fixed >= 0)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data(sqe, op);
+    s->unsent = true;
+}
+
+static void maybe_finish(struct io_reader *r, struct io_req *q)
+{
+    if (!q->ops && !q->queued)
+        io_reader_finish(r, q);
+}
+
+/* Hand queued bytes to free ops in request order, so a layer's parts are read front to back.
+ * A file gets at most `file_depth` ops at once: a few large reads ahead keep the kernel's
+ * readahead sequential on a cold cache (dozens of scattered reads into one file defeat it and
+ * measured slower), while the ring's depth is shared by many files. */
+static void issue(struct io_reader *r)
+{
+    struct uring_state *s = st(r);
+    struct io_req *prev = NULL, *q = s->queue_head;
+    while (q) {
+        while (!q->error && s->nfree && q->issued < q->length && q->file->ops < s->file_depth) {
+            size_t len = q->length - q->issued;
+            if (len > s->read_size)
+                len = s->read_size;
+            struct uring_op *op = &s->ops[s->free_ops[--s->nfree]];
+            *op = (struct uring_op){.req = q, .off = q->issued, .len = len};
+            q->issued += len;
+            q->ops++;
+            q->file->ops++;
+            prep_op(s, op);
+        }
+        struct io_req *next = q->next;
+        if (q->error || q->issued == q->length) {
+            if (prev)
+                prev->next = next;
+            else
+                s->queue_head = next;
+            if (s->queue_tail == q)
+                s->queue_tail = prev;
+            q->queued = false;
+            maybe_finish(r, q);
+        } else {
+            prev = q;
+        }
+        q = next;
+    }
+    if (s->unsent) {
+        s->unsent = false;
+        int rc;
+        do
+            rc = io_uring_submit(&s->ring);
+        while (rc == -EINTR);
+        if (rc < 0)
+            s->unsent = true; /* still in the ring: the next poll submits them */
+    }
+}
+
+static int uring_submit(struct io_reader *r, struct io_req *q)
+{
+    struct uring_state *s = st(r);
+    q->queued = true;
+    q->next = NULL;
+    if (s->queue_tail)
+        s->queue_tail->next = q;
+    else
+        s->queue_head = q;
+    s->queue_tail = q;
+    issue(r);
+    return 0;
+}
+
+static void complete_op(struct io_reader *r, struct uring_op *op, int res, bool draining)
+{
+    struct uring_state *s = st(r);
+    struct io_req *q = op->req;
+    if (res == -EAGAIN || res == -EINTR) {
+        if (!draining && !q->error) {
+            prep_op(s, op);
+            return;
+        }
+        res = -EINTR;
+    }
+    if (res < 0) {
+        if (!q->error)
+            q->error = res;
+    } else if (res == 0) {
+        if (!q->error)
+            q->error = -ESTALE; /* end of file before the size seen at open: it shrank */
+    } else {
+        op->done += (size_t)res;
+        q->done += (size_t)res;
+        if (op->done < op->len && !q->error && !draining) {
+            prep_op(s, op); /* short read: continue from where it stopped */
+            return;
+        }
+    }
+    s->free_ops[s->nfree++] = (unsigned)(op - s->ops);
+    q->ops--;
+    q->file->ops--;
+    maybe_finish(r, q);
+}
+
+static void reap_cqes(struct io_reader *r, bool draining)
+{
+    struct uring_state *s = st(r);
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&s->ring, head, cqe)
+    {
+        complete_op(r, io_uring_cqe_get_data(cqe), cqe->res, draining);
+        seen++;
+    }
+    io_uring_cq_advance(&s->ring, seen);
+}
+
+static void uring_reap(struct io_reader *r)
+{
+    reap_cqes(r, false);
+    issue(r); /* resubmits continued reads and queued bytes */
+}
+
+static void uring_destroy(struct io_reader *r)
+{
+    struct uring_state *s = st(r);
+    /* Nothing new may start; requests that never reached the kernel end here. */
+    for (struct io_req *q = s->queue_head, *n; q; q = n) {
+        n = q->next;
+        q->queued = false;
+        if (!q->error)
+            q->error = -ECANCELED;
+        maybe_finish(r, q);
+    }
+    s->queue_head = s->queue_tail = NULL;
+    io_uring_submit(&s->ring); /* anything left in the ring must reach the kernel to end */
+    /* Buffered reads finish in bounded time; the kernel must be done writing into the pool
+     * before the caller may free it. */
+    while (s->nfree < s->depth) {
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_wait_cqe(&s->ring, &cqe);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
+            break;
+        reap_cqes(r, true);
+    }
+    io_uring_queue_exit(&s->ring);
+    free(s->ops);
+    free(s->free_ops);
+    free(s->file_used);
+    free(s);
+    r->impl = NULL;
+}
+
+static void uring_describe(const struct io_reader *r, char *buf, size_t cap)
+{
+    const struct uring_state *s = r->impl;
+    int n = snprintf(buf, cap, "io_uring: %u reads in flight (%u per file) of %zu KiB, ", s->depth,
+                     s->file_depth, s->read_size >> 10);
+    if (n < 0 || (size_t)n >= cap)
+        return;
+    if (s->fixed_bufs)
+        n += snprintf(buf + n, cap - (size_t)n, "registered buffers");
+    else
+        n += snprintf(buf + n, cap - (size_t)n, "unregistered buffers (%s)", s->bufs_reason);
+    if (n < 0 || (size_t)n >= cap)
+        return;
+    if (s->file_slots)
+        snprintf(buf + n, cap - (size_t)n, ", registered files (%u slots)", s->file_slots);
+    else
+        snprintf(buf + n, cap - (size_t)n, ", plain file descriptors");
+}
+
+const struct io_backend io_uring_backend = {
+    .name = "io_uring",
+    .kind = ECRUP_IO_URING,
+    .submit = uring_submit,
+    .reap = uring_reap,
+    .file_opened = uring_file_opened,
+    .file_closing = uring_file_closing,
+    .destroy = uring_destroy,
+    .describe = uring_describe,
+};
