@@ -84,11 +84,12 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
     *o = *in;
     o->region = o->endpoint_url = o->profile = NULL;
     o->access_key_id = o->secret_access_key = o->session_token = o->ca_bundle = NULL;
-    bool ok =
-        dup_field(&o->region, in->region) && dup_field(&o->endpoint_url, in->endpoint_url) &&
-        dup_field(&o->profile, in->profile) && dup_field(&o->access_key_id, in->access_key_id) &&
-        dup_field(&o->secret_access_key, in->secret_access_key) &&
-        dup_field(&o->session_token, in->session_token) && dup_field(&o->ca_bundle, in->ca_bundle);
+    bool ok = dup_field(&o->region, in->region) && dup_field(&o->endpoint_url, in->endpoint_url) &&
+              dup_field(&o->profile, in->profile) &&
+              dup_field(&o->access_key_id, in->access_key_id) &&
+              dup_field(&o->secret_access_key, in->secret_access_key) &&
+              dup_field(&o->session_token, in->session_token) &&
+              dup_field(&o->ca_bundle, in->ca_bundle);
     if (!ok) {
         ecrup_engine_free(e);
         set_error(error, ECRUP_E_NOMEM, "out of memory");

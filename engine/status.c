@@ -61,8 +61,8 @@ ecrup_category ecrup_status_category(ecrup_status status)
 
 const char *ecrup_category_name(ecrup_category category)
 {
-    static const char *const names[] = {"ok",   "retryable", "usage",   "io",
-                                        "auth", "protocol",  "internal"};
+    static const char *const names[] = {"ok", "retryable", "usage", "io", "auth", "protocol",
+                                        "internal"};
     if ((unsigned)category < sizeof names / sizeof names[0])
         return names[category];
     return "unknown";
