@@ -92,39 +92,52 @@ static double t_encode(struct ctx *c, ecrup_base64_backend b)
     return best;
 }
 
-static double t_sha(const void *p, size_t n)
+static double once_sha(const void *p, size_t n)
 {
-    double best = 1e9;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        sha256(p, n);
-        double t = now() - t0;
-        best = t < best ? t : best;
-    }
-    return best;
+    double t0 = now();
+    sha256(p, n);
+    return now() - t0;
 }
 
-static double t_prepare(struct ctx *c, bool raw_hash, size_t block)
+static double once_prepare(struct ctx *c, bool raw_hash, size_t block)
 {
     struct payload_part part = {.data = c->data, .len = c->len, .first_byte = 0,
-                                .repository_name = "bench/layer", .upload_id =
-                                "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"};
+                                .repository_name = "bench/layer",
+                                .upload_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"};
+    EVP_MD_CTX *layer = raw_hash ? EVP_MD_CTX_new() : NULL;
+    if (raw_hash && (!layer || EVP_DigestInit_ex(layer, EVP_sha256(), NULL) != 1))
+        abort();
+    struct payload_options opts = {.backend = c->backend, .layer_sha256 = layer, .block = block};
+    struct payload_result res;
+    double t0 = now();
+    if (payload_write(&part, &opts, c->body, c->body_cap, &res) != ECRUP_OK)
+        abort();
+    double t = now() - t0;
+    EVP_MD_CTX_free(layer);
+    return t;
+}
+
+static void keep_min(double *best, double t)
+{
+    if (t < *best)
+        *best = t;
+}
+
+/* The encoder as the blocked prepare stage sees it: one 48 KiB block, already in cache. */
+static double t_encode_hot(struct ctx *c, ecrup_base64_backend b)
+{
+    const size_t block = PAYLOAD_DEFAULT_BLOCK, rounds = c->len / block;
     double best = 1e9;
     for (int r = 0; r < reps; r++) {
-        EVP_MD_CTX *layer = raw_hash ? EVP_MD_CTX_new() : NULL;
-        if (raw_hash && (!layer || EVP_DigestInit_ex(layer, EVP_sha256(), NULL) != 1))
-            abort();
-        struct payload_options opts = {.backend = c->backend, .layer_sha256 = layer,
-                                       .block = block};
-        struct payload_result res;
         double t0 = now();
-        if (payload_write(&part, &opts, c->body, c->body_cap, &res) != ECRUP_OK)
-            abort();
+        for (size_t k = 0; k < rounds; k++) {
+            b64_encode(b, c->text, c->data, block);
+            __asm__ volatile("" ::"r"(c->text) : "memory");
+        }
         double t = now() - t0;
         best = t < best ? t : best;
-        EVP_MD_CTX_free(layer);
     }
-    return best;
+    return best / (double)(rounds * block) * (double)c->len;
 }
 
 static double gbs(size_t n, double t)
@@ -167,38 +180,49 @@ int main(int argc, char **argv)
             continue;
         }
         double t = t_encode(&c, all[i]);
-        printf("base64 %-15s %7.2f GB/s in  %5.2f x memcpy\n", b64_backend_name(all[i]),
-               gbs(c.len, t), tm / t);
+        double th = t_encode_hot(&c, all[i]);
+        printf("base64 %-15s %7.2f GB/s in  %5.2f x memcpy | 48 KiB in cache %6.2f GB/s\n",
+               b64_backend_name(all[i]), gbs(c.len, t), tm / t, gbs(c.len, th));
     }
 
     /* The floor: the two SHA-256 passes alone, over the raw bytes and over a real body. */
     struct payload_result res;
     part.data = c.data;
     payload_write(&part, NULL, c.body, c.body_cap, &res);
-    double traw = t_sha(c.data, c.len), tbody = t_sha(c.body, res.body_len);
+    /* Interleaved: every repetition measures the floor and every variant once, so drift in
+     * a shared machine's load hits them alike; the best of each is kept. */
+    static const size_t blocks[] = {16383, 49152, 196608, 1048575, SIZE_MAX};
+    enum { NB = sizeof blocks / sizeof blocks[0] };
+    double traw = 1e9, tbody = 1e9, tp[NB], tk[NB];
+    for (size_t i = 0; i < NB; i++)
+        tp[i] = tk[i] = 1e9;
+    for (int r = 0; r < reps; r++) {
+        keep_min(&traw, once_sha(c.data, c.len));
+        keep_min(&tbody, once_sha(c.body, res.body_len));
+        for (size_t i = 0; i < NB; i++) {
+            keep_min(&tp[i], once_prepare(&c, true, blocks[i]));
+            keep_min(&tk[i], once_prepare(&c, false, blocks[i]));
+        }
+    }
     double floor_t = traw + tbody;
     printf("\nsha256 raw part        %7.2f GB/s\n", gbs(c.len, traw));
     printf("sha256 body            %7.2f GB/s (%zu bytes)\n", gbs(res.body_len, tbody),
            res.body_len);
     printf("floor (both passes)    %7.2f GB/s of part\n\n", gbs(c.len, floor_t));
-
-    static const size_t blocks[] = {16383, 49152, 196608, 1048575, SIZE_MAX};
     double best_ratio = 0, best_known = 0;
-    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+    for (size_t i = 0; i < NB; i++) {
         char label[32];
         if (blocks[i] == SIZE_MAX)
             snprintf(label, sizeof label, "whole part");
         else
-            snprintf(label, sizeof label, "%zu KiB blocks", blocks[i] >> 10);
-        double tp = t_prepare(&c, true, blocks[i]);
-        double tk = t_prepare(&c, false, blocks[i]);
-        printf("prepare, %-14s %6.2f GB/s  %.3f x floor | digest known %6.2f GB/s  %.3f x "
+            snprintf(label, sizeof label, "%zu KiB blocks", (blocks[i] + 1023) >> 10);
+        printf("prepare, %-15s %5.2f GB/s  %.3f x floor | digest known %5.2f GB/s  %.3f x "
                "body-hash floor%s\n",
-               label, gbs(c.len, tp), floor_t / tp, gbs(c.len, tk), tbody / tk,
+               label, gbs(c.len, tp[i]), floor_t / tp[i], gbs(c.len, tk[i]), tbody / tk[i],
                blocks[i] == PAYLOAD_DEFAULT_BLOCK ? "  (default)" : "");
         if (blocks[i] == PAYLOAD_DEFAULT_BLOCK) {
-            best_ratio = floor_t / tp;
-            best_known = tbody / tk;
+            best_ratio = floor_t / tp[i];
+            best_known = tbody / tk[i];
         }
     }
     printf("\ntargets: prepare >= 0.95 x floor: %.3f %s; digest known >= 0.95 x body-hash "

@@ -56,7 +56,7 @@ static unsigned probe_cpu(void)
     if (!(c & (1u << 27))) /* OSXSAVE: XGETBV usable */
         return mask;
     uint64_t xcr0 = xgetbv(0);
-    unsigned max_leaf = __get_cpuid_max(0, NULL);
+    unsigned max_leaf = (unsigned)__get_cpuid_max(0, NULL);
     if (max_leaf < 7)
         return mask;
     __cpuid_count(7, 0, a, b, c, d);
