@@ -101,7 +101,9 @@ static double once_sha(const void *p, size_t n)
 
 static double once_prepare(struct ctx *c, bool raw_hash, size_t block)
 {
-    struct payload_part part = {.data = c->data, .len = c->len, .first_byte = 0,
+    struct payload_part part = {.data = c->data,
+                                .len = c->len,
+                                .first_byte = 0,
                                 .repository_name = "bench/layer",
                                 .upload_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"};
     EVP_MD_CTX *layer = raw_hash ? EVP_MD_CTX_new() : NULL;
@@ -155,7 +157,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_payload: bad size or %s\n", B64_ENV);
         return 2;
     }
-    struct payload_part part = {.data = (const uint8_t *)"", .len = c.len,
+    struct payload_part part = {.data = (const uint8_t *)"",
+                                .len = c.len,
                                 .repository_name = "bench/layer",
                                 .upload_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"};
     c.body_cap = payload_body_size(&part);
