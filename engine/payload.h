@@ -19,8 +19,9 @@
 #include <ecrup.h>
 #include <openssl/evp.h>
 
-/* Raw bytes per block when payload_options.block is 0: 48 KiB in, 64 KiB of text out. */
-#define PAYLOAD_DEFAULT_BLOCK (48u * 1024u)
+/* Raw bytes per block when payload_options.block is 0: 12 KiB in, 16 KiB of text out, so a
+ * block and its text fit in a 32 KiB L1 data cache together (docs/payload.md). */
+#define PAYLOAD_DEFAULT_BLOCK (12u * 1024u)
 
 /* One part of one layer upload. Every pointer is borrowed for the duration of the call. */
 struct payload_part {
