@@ -139,7 +139,7 @@ static ecrup_status hash_prefetching(EVP_MD_CTX *ctx, const char *text, size_t n
                                      const uint8_t *raw, size_t raw_n, char *dst)
 {
     enum { SLICES = 16, LINE = 64 };
-    size_t dst_n = raw_n / 3 * 4 + 4, step = (n + SLICES - 1) / SLICES;
+    size_t dst_n = b64_encoded_len(raw_n), step = (n + SLICES - 1) / SLICES;
     size_t raw_step = (raw_n + SLICES - 1) / SLICES, dst_step = (dst_n + SLICES - 1) / SLICES;
     for (size_t k = 0, done = 0; done < n; k++) {
         for (size_t off = k * raw_step; off < (k + 1) * raw_step && off < raw_n; off += LINE)
