@@ -1,0 +1,231 @@
+/* UploadLayerPart bodies: JSON members around a base64 blob, hashed as they are written. */
+#include "engine/payload.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "engine/base64.h"
+
+#define MAX_LONG ((uint64_t)INT64_MAX) /* ECR's partFirstByte/partLastByte are Longs */
+
+/* Bytes `s` takes as the inside of a JSON string. */
+static size_t escaped_len(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\' || *p == '\b' || *p == '\f' || *p == '\n' || *p == '\r' ||
+            *p == '\t')
+            n += 2;
+        else if (*p < 0x20)
+            n += 6; /* \u00XX */
+        else
+            n += 1;
+    }
+    return n;
+}
+
+static char *put_escaped(char *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char short_form = 0;
+        switch (*p) {
+        case '"':
+            short_form = '"';
+            break;
+        case '\\':
+            short_form = '\\';
+            break;
+        case '\b':
+            short_form = 'b';
+            break;
+        case '\f':
+            short_form = 'f';
+            break;
+        case '\n':
+            short_form = 'n';
+            break;
+        case '\r':
+            short_form = 'r';
+            break;
+        case '\t':
+            short_form = 't';
+            break;
+        default:
+            break;
+        }
+        if (short_form) {
+            *o++ = '\\';
+            *o++ = short_form;
+        } else if (*p < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[*p >> 4];
+            o[5] = hex[*p & 15];
+            o += 6;
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    return o;
+}
+
+static size_t digits(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+static char *put_u64(char *o, uint64_t v)
+{
+    size_t n = digits(v);
+    for (size_t i = n; i-- > 0; v /= 10)
+        o[i] = (char)('0' + v % 10);
+    return o + n;
+}
+
+static char *put(char *o, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+#define K_REGISTRY   "{\"registryId\":\""
+#define K_REPOSITORY "\"repositoryName\":\""
+#define K_UPLOAD     "\",\"uploadId\":\""
+#define K_FIRST      "\",\"partFirstByte\":"
+#define K_LAST       ",\"partLastByte\":"
+#define K_BLOB       ",\"layerPartBlob\":\""
+#define K_END        "\"}"
+
+static bool part_valid(const struct payload_part *part)
+{
+    return part && part->data && part->len && part->repository_name && part->upload_id &&
+           part->first_byte <= MAX_LONG && part->len - 1 <= MAX_LONG - part->first_byte;
+}
+
+size_t payload_body_size(const struct payload_part *part)
+{
+    if (!part_valid(part))
+        return 0;
+    /* Every term is far below SIZE_MAX except the blob and, in theory, the names. */
+    size_t n = sizeof K_REPOSITORY - 1 + sizeof K_UPLOAD - 1 + sizeof K_FIRST - 1 + sizeof K_LAST -
+               1 + sizeof K_BLOB - 1 + sizeof K_END - 1 + digits(part->first_byte) +
+               digits(part->first_byte + (part->len - 1));
+    n += part->registry_id ? sizeof K_REGISTRY - 1 + sizeof "\"," - 1 : 1; /* or just '{' */
+    const char *names[] = {part->registry_id, part->repository_name, part->upload_id};
+    for (size_t i = 0; i < 3; i++) {
+        if (names[i] && __builtin_add_overflow(n, escaped_len(names[i]), &n))
+            return 0;
+    }
+    size_t blob = b64_encoded_len(part->len);
+    if (blob == SIZE_MAX || __builtin_add_overflow(n, blob, &n))
+        return 0;
+    return n;
+}
+
+static ecrup_status hash_update(EVP_MD_CTX *ctx, const void *p, size_t n)
+{
+    return EVP_DigestUpdate(ctx, p, n) == 1 ? ECRUP_OK : ECRUP_E_INTERNAL;
+}
+
+/* Hash `n` bytes of text in slices; between slices, prefetch a matching share of the next
+ * raw block (`raw`, `raw_n` bytes) and of the text it will become (`dst`, for writing). */
+static ecrup_status hash_prefetching(EVP_MD_CTX *ctx, const char *text, size_t n,
+                                     const uint8_t *raw, size_t raw_n, char *dst)
+{
+    enum { SLICES = 16, LINE = 64 };
+    size_t dst_n = b64_encoded_len(raw_n), step = (n + SLICES - 1) / SLICES;
+    size_t raw_step = (raw_n + SLICES - 1) / SLICES, dst_step = (dst_n + SLICES - 1) / SLICES;
+    for (size_t k = 0, done = 0; done < n; k++) {
+        for (size_t off = k * raw_step; off < (k + 1) * raw_step && off < raw_n; off += LINE)
+            __builtin_prefetch(raw + off, 0, 3);
+        for (size_t off = k * dst_step; off < (k + 1) * dst_step && off < dst_n; off += LINE)
+            __builtin_prefetch(dst + off, 1, 3);
+        size_t m = n - done < step ? n - done : step;
+        if (EVP_DigestUpdate(ctx, text + done, m) != 1)
+            return ECRUP_E_INTERNAL;
+        done += m;
+    }
+    return ECRUP_OK;
+}
+
+ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
+                           char *body, size_t cap, struct payload_result *result)
+{
+    static const struct payload_options defaults = {0};
+    if (!options)
+        options = &defaults;
+    size_t size = payload_body_size(part);
+    if (!size || !body || !result || cap < size)
+        return ECRUP_E_INVALID_ARGUMENT;
+    ecrup_base64_backend backend = options->backend;
+    if (backend == ECRUP_BASE64_AUTO || !b64_backend_available(backend))
+        backend = b64_backend_best();
+    size_t block = options->block ? options->block : PAYLOAD_DEFAULT_BLOCK;
+    block = block < 3 ? 3 : block - block % 3;
+
+    char *o = body;
+    if (part->registry_id) {
+        o = put(o, K_REGISTRY);
+        o = put_escaped(o, part->registry_id);
+        o = put(o, "\",");
+    } else {
+        *o++ = '{';
+    }
+    o = put(o, K_REPOSITORY);
+    o = put_escaped(o, part->repository_name);
+    o = put(o, K_UPLOAD);
+    o = put_escaped(o, part->upload_id);
+    o = put(o, K_FIRST);
+    o = put_u64(o, part->first_byte);
+    o = put(o, K_LAST);
+    o = put_u64(o, part->first_byte + (part->len - 1));
+    o = put(o, K_BLOB);
+
+    EVP_MD_CTX *body_sha = EVP_MD_CTX_new();
+    if (!body_sha)
+        return ECRUP_E_NOMEM;
+    ecrup_status st =
+        EVP_DigestInit_ex(body_sha, EVP_sha256(), NULL) == 1 ? ECRUP_OK : ECRUP_E_INTERNAL;
+    if (st == ECRUP_OK)
+        st = hash_update(body_sha, body, (size_t)(o - body));
+    /* Block by block: the raw block is hashed (pulling it into cache), encoded from cache,
+     * and its text hashed while it is still in cache. While that text is hashed (SHA-256 is
+     * compute bound) the next block's bytes and text destination are prefetched, so neither
+     * the encoder nor the raw hash waits for memory. */
+    for (size_t i = 0; st == ECRUP_OK && i < part->len; i += block) {
+        size_t n = part->len - i < block ? part->len - i : block;
+        if (options->layer_sha256)
+            st = hash_update(options->layer_sha256, part->data + i, n);
+        size_t text = b64_encode(backend, o, part->data + i, n);
+        size_t next = part->len - i - n < block ? part->len - i - n : block;
+        if (st == ECRUP_OK && next)
+            st = hash_prefetching(body_sha, o, text, part->data + i + n, next, o + text);
+        else if (st == ECRUP_OK)
+            st = hash_update(body_sha, o, text);
+        o += text;
+    }
+    o = put(o, K_END);
+    unsigned char md[32];
+    unsigned int md_len = 0;
+    if (st == ECRUP_OK)
+        st = hash_update(body_sha, o - 2, 2);
+    if (st == ECRUP_OK && (EVP_DigestFinal_ex(body_sha, md, &md_len) != 1 || md_len != 32))
+        st = ECRUP_E_INTERNAL;
+    EVP_MD_CTX_free(body_sha);
+    if (st != ECRUP_OK)
+        return st;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 32; i++) {
+        result->body_sha256_hex[2 * i] = hex[md[i] >> 4];
+        result->body_sha256_hex[2 * i + 1] = hex[md[i] & 15];
+    }
+    result->body_sha256_hex[64] = '\0';
+    result->body_len = (size_t)(o - body);
+    return (size_t)(o - body) == size ? ECRUP_OK : ECRUP_E_INTERNAL;
+}

@@ -1,0 +1,65 @@
+/* The UploadLayerPart request body, written straight from a part's bytes:
+ *
+ *   {"registryId":"R","repositoryName":"N","uploadId":"U","partFirstByte":F,
+ *    "partLastByte":L,"layerPartBlob":"<base64>"}
+ *
+ * (one line, no spaces; registryId only when given; the member order botocore uses). The
+ * size is known before writing, so the caller allocates the body once (a pool slot) and
+ * nothing is reallocated. While writing, the raw bytes go to the layer's running SHA-256 and
+ * the body to its own SHA-256 (the SigV4 payload hash), in cache-sized blocks so each byte is
+ * hashed while it is still in cache (docs/payload.md has the measurements).
+ *
+ * Thread safety: reentrant. One part at a time per layer digest context, in order. */
+#ifndef ECRUP_ENGINE_PAYLOAD_H
+#define ECRUP_ENGINE_PAYLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ecrup.h>
+#include <openssl/evp.h>
+
+/* Raw bytes per block when payload_options.block is 0: 12 KiB in, 16 KiB of text out, so a
+ * block and its text fit in a 32 KiB L1 data cache together (docs/payload.md). */
+#define PAYLOAD_DEFAULT_BLOCK (12u * 1024u)
+
+/* One part of one layer upload. Every pointer is borrowed for the duration of the call. */
+struct payload_part {
+    const uint8_t *data;         /* the part's bytes; at least 1 */
+    size_t len;                  /* partLastByte = first_byte + len - 1 */
+    uint64_t first_byte;         /* partFirstByte: offset of data[0] in the layer */
+    const char *repository_name; /* NUL-terminated; any bytes, JSON-escaped as needed */
+    const char *registry_id;     /* NULL: the member is omitted (the caller's account) */
+    const char *upload_id;       /* from InitiateLayerUpload */
+};
+
+struct payload_options {
+    /* Base64 encoder; AUTO (0) means the best this CPU runs (resolve the environment with
+     * b64_resolve() once, up front). */
+    ecrup_base64_backend backend;
+    /* The layer's running SHA-256, owned by the caller, initialised with EVP_sha256(); the
+     * part's raw bytes are added to it. NULL when the layer digest is known already. */
+    EVP_MD_CTX *layer_sha256;
+    /* Raw bytes per block, rounded down to a multiple of 3 (at least 3); 0 means
+     * PAYLOAD_DEFAULT_BLOCK. SIZE_MAX: no blocking, three passes over the whole part. */
+    size_t block;
+};
+
+struct payload_result {
+    size_t body_len;          /* bytes written to the body; no NUL */
+    char body_sha256_hex[65]; /* lowercase hex SHA-256 of the body, NUL-terminated */
+};
+
+/* The exact length of the body for `part`; 0 when the part is invalid (no data, NULL
+ * strings, partLastByte beyond 2^63 - 1) or the length does not fit in size_t. */
+size_t payload_body_size(const struct payload_part *part);
+
+/* Write the body for `part` into `body` (`cap` bytes, at least payload_body_size()), hash it
+ * and, when options->layer_sha256 is set, add the raw bytes to the layer digest.
+ * `options` may be NULL (all defaults). Returns ECRUP_OK; ECRUP_E_INVALID_ARGUMENT when the
+ * part is invalid or `cap` too small (nothing written, nothing hashed); ECRUP_E_NOMEM or
+ * ECRUP_E_INTERNAL when OpenSSL fails (the layer digest is then unusable). */
+ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
+                           char *body, size_t cap, struct payload_result *result);
+
+#endif

@@ -1,0 +1,262 @@
+/* UploadLayerPart bodies: parsed back with cJSON, blob decoded with OpenSSL, hashes checked
+ * against OpenSSL one-shot digests, the size function exact, names escaped. */
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base64.h"
+#include "engine/payload.h"
+#include "test.h"
+
+static void sha256_hex(const void *p, size_t n, char hex[65])
+{
+    unsigned char md[32];
+    REQUIRE(EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL) == 1);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Decode standard padded base64 with OpenSSL; NULL when malformed. *len set. */
+static uint8_t *decode(const char *text, size_t *len)
+{
+    size_t n = strlen(text);
+    if (n % 4)
+        return NULL;
+    uint8_t *out = malloc(n / 4 * 3 + 1);
+    REQUIRE(out);
+    int got = EVP_DecodeBlock(out, (const unsigned char *)text, (int)n);
+    if (got < 0) {
+        free(out);
+        return NULL;
+    }
+    size_t pad = (size_t)(n && text[n - 1] == '=') + (size_t)(n > 1 && text[n - 2] == '=');
+    *len = (size_t)got - pad;
+    return out;
+}
+
+/* cJSON keeps numbers as doubles: exact for the offsets used here (below 2^53); the
+ * largest values are checked on the exact text instead. */
+static bool is_uint(const cJSON *item, uint64_t want)
+{
+    return cJSON_IsNumber(item) && item->valuedouble == (double)want;
+}
+
+static bool contains(const char *body, size_t len, const char *needle)
+{
+    return memmem(body, len, needle, strlen(needle)) != NULL;
+}
+
+/* Write the body for `part` with `opts`, check it through and through; returns the body. */
+static char *check_part(const struct payload_part *part, const struct payload_options *opts,
+                        struct payload_result *res)
+{
+    size_t size = payload_body_size(part);
+    REQUIRE(size > 0);
+    char *body = malloc(size + 16);
+    REQUIRE(body);
+    memset(body, '#', size + 16);
+    CHECK_EQ_INT(payload_write(part, opts, body, size - 1, res), ECRUP_E_INVALID_ARGUMENT);
+    CHECK(body[0] == '#'); /* nothing written when the buffer is short */
+    REQUIRE(payload_write(part, opts, body, size, res) == ECRUP_OK);
+    CHECK_EQ_INT(res->body_len, size);
+    CHECK(body[size] == '#');
+
+    char hex[65];
+    sha256_hex(body, size, hex);
+    CHECK_STR(res->body_sha256_hex, hex);
+
+    cJSON *json = cJSON_ParseWithLength(body, size);
+    REQUIRE(json);
+    CHECK_EQ_INT(cJSON_GetArraySize(json), part->registry_id ? 6 : 5);
+    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(json, "registryId");
+    if (part->registry_id)
+        CHECK(cJSON_IsString(reg) && strcmp(reg->valuestring, part->registry_id) == 0);
+    else
+        CHECK(reg == NULL);
+    const cJSON *repo = cJSON_GetObjectItemCaseSensitive(json, "repositoryName");
+    CHECK(cJSON_IsString(repo) && strcmp(repo->valuestring, part->repository_name) == 0);
+    const cJSON *up = cJSON_GetObjectItemCaseSensitive(json, "uploadId");
+    CHECK(cJSON_IsString(up) && strcmp(up->valuestring, part->upload_id) == 0);
+    CHECK(is_uint(cJSON_GetObjectItemCaseSensitive(json, "partFirstByte"), part->first_byte));
+    CHECK(is_uint(cJSON_GetObjectItemCaseSensitive(json, "partLastByte"),
+                  part->first_byte + part->len - 1));
+    const cJSON *blob = cJSON_GetObjectItemCaseSensitive(json, "layerPartBlob");
+    REQUIRE(cJSON_IsString(blob));
+    size_t dlen = 0;
+    uint8_t *dec = decode(blob->valuestring, &dlen);
+    CHECK(dec && dlen == part->len && memcmp(dec, part->data, dlen) == 0);
+    free(dec);
+    cJSON_Delete(json);
+    return body;
+}
+
+static void test_fields_and_hashes(void)
+{
+    uint64_t seed = 3;
+    const size_t max = (5u << 20) + 7;
+    uint8_t *data = malloc(max + 16); /* parts start at data + li */
+    REQUIRE(data);
+    test_rand_bytes(&seed, data, max + 16);
+    const size_t lens[] = {1, 2, 3, 4, 47, 48, 49, 1000, 65536, 49151, 49152, 49153, max};
+    const size_t blocks[] = {0, 1, 3, 4, 1000, 49152, SIZE_MAX};
+    const ecrup_base64_backend backends[] = {ECRUP_BASE64_AUTO, ECRUP_BASE64_SCALAR,
+                                             ECRUP_BASE64_SSSE3, ECRUP_BASE64_AVX2,
+                                             ECRUP_BASE64_AVX512};
+    size_t n = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++) {
+            if (blocks[bi] && blocks[bi] < 1000 && lens[li] > 100000)
+                continue; /* tiny blocks over megabytes: slow and says nothing new */
+            for (size_t ki = 0; ki < sizeof backends / sizeof backends[0]; ki++) {
+                if (!b64_backend_available(backends[ki]))
+                    continue;
+                struct payload_part part = {
+                    .data = data + li, /* odd alignments too */
+                    .len = lens[li],
+                    .first_byte = (uint64_t)li * 10485760u,
+                    .repository_name = "team/app-server",
+                    .registry_id = (li & 1) ? "123456789012" : NULL,
+                    .upload_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                };
+                EVP_MD_CTX *layer = EVP_MD_CTX_new();
+                REQUIRE(layer && EVP_DigestInit_ex(layer, EVP_sha256(), NULL) == 1);
+                struct payload_options opts = {
+                    .backend = backends[ki], .layer_sha256 = layer, .block = blocks[bi]};
+                struct payload_result res;
+                free(check_part(&part, &opts, &res));
+                unsigned char md[32], want[32];
+                unsigned int mdlen;
+                REQUIRE(EVP_DigestFinal_ex(layer, md, &mdlen) == 1);
+                REQUIRE(EVP_Digest(part.data, part.len, want, NULL, EVP_sha256(), NULL) == 1);
+                CHECK(memcmp(md, want, 32) == 0);
+                EVP_MD_CTX_free(layer);
+                n++;
+            }
+        }
+    }
+    printf("%zu bodies parsed back, decoded and hashed correctly\n", n);
+    free(data);
+}
+
+/* Parts written one after another feed one running layer digest; the digest-known path
+ * (no layer context) writes the same body. */
+static void test_layer_digest_across_parts(void)
+{
+    uint64_t seed = 11;
+    const size_t total = 3u << 20, sizes[] = {1u << 20, (1u << 20) + 1, (1u << 20) - 1};
+    uint8_t *data = malloc(total);
+    REQUIRE(data);
+    test_rand_bytes(&seed, data, total);
+    EVP_MD_CTX *layer = EVP_MD_CTX_new();
+    REQUIRE(layer && EVP_DigestInit_ex(layer, EVP_sha256(), NULL) == 1);
+    size_t off = 0;
+    for (size_t i = 0; i < 3; i++) {
+        struct payload_part part = {.data = data + off,
+                                    .len = sizes[i],
+                                    .first_byte = off,
+                                    .repository_name = "r",
+                                    .upload_id = "u"};
+        struct payload_options with = {.layer_sha256 = layer}, without = {0};
+        struct payload_result r1, r2;
+        char *b1 = check_part(&part, &with, &r1);
+        char *b2 = check_part(&part, &without, &r2);
+        CHECK(r1.body_len == r2.body_len && memcmp(b1, b2, r1.body_len) == 0);
+        CHECK_STR(r1.body_sha256_hex, r2.body_sha256_hex);
+        free(b1);
+        free(b2);
+        off += sizes[i];
+    }
+    unsigned char md[32], want[32];
+    REQUIRE(EVP_DigestFinal_ex(layer, md, NULL) == 1);
+    REQUIRE(EVP_Digest(data, total, want, NULL, EVP_sha256(), NULL) == 1);
+    CHECK(memcmp(md, want, 32) == 0);
+    EVP_MD_CTX_free(layer);
+    free(data);
+}
+
+static void test_exact_text_and_escaping(void)
+{
+    const uint8_t bytes[] = "hello";
+    struct payload_part part = {
+        .data = bytes, .len = 5, .first_byte = 0, .repository_name = "a/b", .upload_id = "u-1"};
+    struct payload_result res;
+    char body[2048];
+    REQUIRE(payload_write(&part, NULL, body, sizeof body, &res) == ECRUP_OK);
+    const char *want = "{\"repositoryName\":\"a/b\",\"uploadId\":\"u-1\",\"partFirstByte\":0,"
+                       "\"partLastByte\":4,\"layerPartBlob\":\"aGVsbG8=\"}";
+    CHECK(res.body_len == strlen(want) && memcmp(body, want, res.body_len) == 0);
+
+    part.registry_id = "0123";
+    part.first_byte = 9223372036854775806u; /* the largest partLastByte a Long holds */
+    part.len = 2;
+    REQUIRE(payload_write(&part, NULL, body, sizeof body, &res) == ECRUP_OK);
+    want = "{\"registryId\":\"0123\",\"repositoryName\":\"a/b\",\"uploadId\":\"u-1\","
+           "\"partFirstByte\":9223372036854775806,\"partLastByte\":9223372036854775807,"
+           "\"layerPartBlob\":\"aGU=\"}";
+    CHECK(res.body_len == strlen(want) && memcmp(body, want, res.body_len) == 0);
+
+    /* Quotes, backslashes, every control character, DEL and UTF-8 in every name. */
+    char nasty[64];
+    size_t k = 0;
+    nasty[k++] = '"';
+    nasty[k++] = '\\';
+    for (int c = 1; c < 0x20; c++)
+        nasty[k++] = (char)c;
+    memcpy(nasty + k, "\x7f/\xc3\xa9\"x\\", 8);
+    k += 8;
+    nasty[k] = '\0';
+    part = (struct payload_part){.data = bytes,
+                                 .len = 3,
+                                 .first_byte = 5,
+                                 .repository_name = nasty,
+                                 .registry_id = nasty,
+                                 .upload_id = nasty};
+    struct payload_options opts = {.backend = ECRUP_BASE64_SCALAR};
+    free(check_part(&part, &opts, &res));
+    REQUIRE(payload_write(&part, &opts, body, sizeof body, &res) == ECRUP_OK);
+    CHECK(contains(body, res.body_len, "\\\"\\\\\\u0001\\u0002"));
+    CHECK(contains(body, res.body_len, "\\b\\t\\n\\u000b\\f\\r\\u000e"));
+    CHECK(contains(body, res.body_len, "\\u001f\x7f/\xc3\xa9\\\"x\\\\\""));
+}
+
+static void test_invalid(void)
+{
+    const uint8_t b[4] = {0};
+    char body[256];
+    struct payload_result res;
+    struct payload_part ok = {.data = b, .len = 4, .repository_name = "r", .upload_id = "u"};
+    struct payload_part p = ok;
+    p.len = 0;
+    CHECK_EQ_INT(payload_body_size(&p), 0);
+    CHECK_EQ_INT(payload_write(&p, NULL, body, sizeof body, &res), ECRUP_E_INVALID_ARGUMENT);
+    p = ok;
+    p.data = NULL;
+    CHECK_EQ_INT(payload_body_size(&p), 0);
+    p = ok;
+    p.repository_name = NULL;
+    CHECK_EQ_INT(payload_body_size(&p), 0);
+    p = ok;
+    p.upload_id = NULL;
+    CHECK_EQ_INT(payload_body_size(&p), 0);
+    p = ok;
+    p.first_byte = 9223372036854775805u; /* last byte would be 2^63 */
+    CHECK_EQ_INT(payload_body_size(&p), 0);
+    p.first_byte = UINT64_MAX;
+    CHECK_EQ_INT(payload_body_size(&p), 0);
+    CHECK_EQ_INT(payload_body_size(NULL), 0);
+    CHECK_EQ_INT(payload_write(&ok, NULL, NULL, 100, &res), ECRUP_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(payload_write(&ok, NULL, body, sizeof body, NULL), ECRUP_E_INVALID_ARGUMENT);
+    CHECK(payload_body_size(&ok) > 0);
+}
+
+int main(void)
+{
+    test_exact_text_and_escaping();
+    test_invalid();
+    test_layer_digest_across_parts();
+    test_fields_and_hashes();
+    return test_finish("test_payload");
+}
