@@ -30,6 +30,26 @@ function(ecrup_object_library name)
     endif()
 endfunction()
 
+# Tests and tools link the static library rather than single subsystem objects: object
+# libraries do not carry the objects of the object libraries they use, the archive does.
+function(ecrup_map_libs out)
+    set(libs ${ARGN})
+    list(TRANSFORM libs REPLACE "^ecrup_(util|signer|io|engine)$" "ecrup_static")
+    list(REMOVE_DUPLICATES libs)
+    set(${out} ${libs} PARENT_SCOPE)
+endfunction()
+
+# ecrup_tool(NAME SOURCES... [LIBS lib...]): a helper program for tests or benchmarks.
+function(ecrup_tool name)
+    cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} ${ARG_SOURCES})
+    target_compile_definitions(${name} PRIVATE _GNU_SOURCE)
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}
+        ${PROJECT_SOURCE_DIR}/tests/support)
+    ecrup_map_libs(libs ${ARG_LIBS})
+    target_link_libraries(${name} PRIVATE ${libs})
+endfunction()
+
 # ecrup_test(NAME SOURCES... [LIBS lib...] [ARGS arg...] [LABELS l...] [TIMEOUT s] [ENV k=v...])
 # One small test program per concept; exit 77 means skipped (a kernel feature is missing).
 function(ecrup_test name)
@@ -39,7 +59,8 @@ function(ecrup_test name)
         ECRUP_SOURCE_DIR="${PROJECT_SOURCE_DIR}" ECRUP_BINARY_DIR="${PROJECT_BINARY_DIR}")
     target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}
         ${PROJECT_SOURCE_DIR}/tests/support)
-    target_link_libraries(${name} PRIVATE ecrup_testsupport ${ARG_LIBS})
+    ecrup_map_libs(libs ${ARG_LIBS})
+    target_link_libraries(${name} PRIVATE ecrup_testsupport ${libs})
     add_test(NAME ${name} COMMAND ${name} ${ARG_ARGS})
     if(NOT ARG_TIMEOUT)
         set(ARG_TIMEOUT 300)
@@ -89,7 +110,8 @@ function(ecrup_fuzz_target name)
     target_compile_definitions(${name} PRIVATE _GNU_SOURCE)
     target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}
         ${PROJECT_SOURCE_DIR}/tests/support)
-    target_link_libraries(${name} PRIVATE ${ARG_LIBS})
+    ecrup_map_libs(libs ${ARG_LIBS})
+    target_link_libraries(${name} PRIVATE ${libs})
     add_test(NAME ${name} COMMAND ${name} ${args})
     set_tests_properties(${name} PROPERTIES LABELS "fuzz" TIMEOUT 300)
 endfunction()

@@ -102,7 +102,7 @@ int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_targ
     };
     struct sigv4_request req = {
         .method = "POST",
-        .path = "/",
+        .path = target->path ? target->path : "/",
         .query = "",
         .headers = signed_headers,
         .n_headers = sizeof signed_headers / sizeof signed_headers[0],
@@ -137,7 +137,7 @@ int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_targ
 
     struct ebuf url = EBUF_INIT;
     ebuf_puts(&url, target->url);
-    if (!url.len || url.data[url.len - 1] != '/')
+    if (!target->path && (!url.len || url.data[url.len - 1] != '/'))
         ebuf_putc(&url, '/');
     if (!ebuf_ok(&url)) {
         ebuf_free(&url);

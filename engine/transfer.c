@@ -53,7 +53,8 @@ static double random01(struct transfer *t)
     return (double)(x >> 11) / 9007199254740992.0;
 }
 
-static void logf_line(struct transfer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_line(struct transfer *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void logf_line(struct transfer *t, const char *fmt, ...)
 {
     if (!t->cfg.log)
@@ -169,7 +170,7 @@ static void start_attempt(struct transfer *t, struct xfer_job *job)
         t->running_cap = cap;
     }
     if (curl_multi_add_handle(t->multi, job->priv.easy) != CURLM_OK) {
-        fail_local(t, job, "RequestBuildFailed", "libcurl refused the request");
+        fail_local(t, job, "RequestBuildFailed", "libcurl refused the request handle");
         return;
     }
     job->priv.running_index = t->running_n;
@@ -188,11 +189,16 @@ static void stop_running(struct transfer *t, struct xfer_job *job)
 /* Ask the adaptive limiter; returns true when the job may start now. */
 static bool may_start(struct transfer *t, struct xfer_job *job, double now)
 {
-    if (t->cfg.retry_mode != ECRUP_RETRY_ADAPTIVE || !t->cfg.limiter)
+    if (t->cfg.retry_mode != ECRUP_RETRY_ADAPTIVE || !t->cfg.limiter || job->priv.token_reserved) {
+        job->priv.token_reserved = false;
         return true;
+    }
     double wait = retry_rate_limiter_acquire(t->cfg.limiter, now);
     if (wait <= 0)
         return true;
+    /* The limiter has set a token aside for this job: it starts after `wait` without
+     * asking again. */
+    job->priv.token_reserved = true;
     job->priv.not_before = now + wait;
     return false;
 }
@@ -398,6 +404,7 @@ void transfer_submit(struct transfer *t, struct xfer_job *job)
     job->priv.attempt = 0;
     job->priv.quota_cost = 0;
     job->priv.skew_retried = false;
+    job->priv.token_reserved = false;
     job->priv.not_before = 0;
     atomic_store_explicit(&job->bytes_sent, 0, memory_order_relaxed);
     pthread_mutex_lock(&t->lock);

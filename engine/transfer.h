@@ -47,6 +47,7 @@ struct xfer_job {
         struct xfer_job *next;
         size_t running_index;
         bool skew_retried;
+        bool token_reserved; /* the adaptive limiter already granted this start */
     } priv;
 };
 
@@ -75,7 +76,7 @@ struct transfer_config {
     const struct ecr_target *target; /* borrowed for the transfer's life */
     struct xfer_credentials credentials;
     struct xfer_clock clock;
-    unsigned max_attempts;      /* 0: 3 */
+    unsigned max_attempts; /* 0: 3 */
     ecrup_retry_mode retry_mode;
     struct retry_quota *quota;          /* shared by the engine's transfers; may be NULL */
     struct retry_rate_limiter *limiter; /* adaptive mode; may be NULL */
