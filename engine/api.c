@@ -3,6 +3,8 @@
  * ecrup_engine_run() reports ECRUP_E_UNSUPPORTED for every layer rather than pretending. */
 #include <ecrup.h>
 
+#include "engine/context.h"
+
 #include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -17,6 +19,8 @@ struct layer_entry {
 
 struct ecrup_engine {
     struct ecrup_options options; /* string fields owned */
+    struct ecr_context ctx;       /* region, endpoint, credentials: resolved at creation */
+    bool ctx_ready;
     struct layer_entry *layers;
     size_t n_layers, cap_layers;
     atomic_bool cancelled;
@@ -101,6 +105,17 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
         return ECRUP_E_INVALID_ARGUMENT;
     }
     atomic_init(&e->cancelled, false);
+    struct ebuf msg = EBUF_INIT;
+    ecrup_status st = ecr_context_init(&e->ctx, &e->options, NULL, &msg);
+    if (st != ECRUP_OK) {
+        set_error(error, st, msg.len ? ebuf_str(&msg) : ecrup_strerror(st));
+        ebuf_free(&msg);
+        ecr_context_cleanup(&e->ctx);
+        ecrup_engine_free(e);
+        return st;
+    }
+    ebuf_free(&msg);
+    e->ctx_ready = true;
     *engine = e;
     set_error(error, ECRUP_OK, "");
     return ECRUP_OK;
@@ -209,6 +224,8 @@ void ecrup_engine_free(struct ecrup_engine *engine)
         free((void *)(uintptr_t)l->digest);
     }
     free(engine->layers);
+    if (engine->ctx_ready)
+        ecr_context_cleanup(&engine->ctx);
     free_options(&engine->options);
     free(engine);
 }

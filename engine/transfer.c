@@ -146,7 +146,7 @@ static void start_attempt(struct transfer *t, struct xfer_job *job)
     }
     ebuf_free(&err);
     int rc = ecr_request_prepare(&job->priv.req, job->priv.easy, t->cfg.target, &job->call, &creds,
-                                 now, NULL);
+                                 now, t->cfg.keys);
     t->cfg.credentials.release(t->cfg.credentials.user, token);
     if (rc != 0) {
         fail_local(t, job, "RequestBuildFailed", "cannot build the request (out of memory?)");

@@ -7,6 +7,9 @@ int main(void)
 {
     struct ecrup_options o;
     ecrup_options_init(&o);
+    o.region = "eu-west-1";
+    o.access_key_id = "AKIDEXAMPLE";
+    o.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     struct ecrup_engine *e = NULL;
     struct ecrup_error err;
     if (ecrup_engine_new(&o, &e, &err) != ECRUP_OK)

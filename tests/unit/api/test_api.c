@@ -1,6 +1,8 @@
 /* The public API's contracts that hold before any network is involved. */
 #include <ecrup.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -98,6 +100,75 @@ static void test_engine_lifecycle(void)
     ecrup_engine_free(e);
 }
 
+/* Configuration problems surface at engine creation, each with a message naming the cause.
+ * The process environment is the input here, so the test owns it (single-threaded). */
+static void test_engine_configuration_errors(void)
+{
+    static const char *const cleared[] = {
+        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CA_BUNDLE"};
+    for (size_t i = 0; i < sizeof cleared / sizeof *cleared; i++)
+        unsetenv(cleared[i]);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* never ask a real instance endpoint */
+    char dir[] = "/tmp/ecrup-test-api-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char config[256], creds[256];
+    snprintf(config, sizeof config, "%s/config", dir);
+    snprintf(creds, sizeof creds, "%s/credentials", dir);
+    setenv("AWS_CONFIG_FILE", config, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", creds, 1);
+
+    struct ecrup_options o;
+    ecrup_options_init(&o);
+    struct ecrup_engine *e = NULL;
+    struct ecrup_error err;
+    CHECK_EQ_INT(ecrup_engine_new(&o, &e, &err), ECRUP_E_NO_REGION);
+    CHECK(e == NULL);
+    CHECK(strstr(err.message, "AWS_REGION") != NULL);
+
+    o.region = "us-east-1";
+    CHECK_EQ_INT(ecrup_engine_new(&o, &e, &err), ECRUP_E_NO_CREDENTIALS);
+    CHECK(strstr(err.message, "tried") != NULL);
+    if (!strstr(err.message, "tried"))
+        fprintf(stderr, "message: %s\n", err.message);
+
+    FILE *f = fopen(config, "w");
+    REQUIRE(f);
+    fputs("[default]\nregion = eu-west-1\nthis line is not a setting\n", f);
+    fclose(f);
+    CHECK_EQ_INT(ecrup_engine_new(&o, &e, &err), ECRUP_E_CONFIG);
+    CHECK(strstr(err.message, config) != NULL && strstr(err.message, ":3") != NULL);
+
+    f = fopen(config, "w");
+    REQUIRE(f);
+    fputs("[default]\nregion = eu-west-1\n", f);
+    fclose(f);
+    f = fopen(creds, "w");
+    REQUIRE(f);
+    fputs("[default]\naws_access_key_id = AKIDFROMFILE\n"
+          "aws_secret_access_key = c2VjcmV0/from+file\n",
+          f);
+    fclose(f);
+    o.region = NULL;
+    REQUIRE(ecrup_engine_new(&o, &e, &err) == ECRUP_OK);
+    ecrup_engine_free(e);
+
+    o.profile = "nosuchprofile";
+    CHECK_EQ_INT(ecrup_engine_new(&o, &e, &err), ECRUP_E_NOT_FOUND);
+    CHECK(strstr(err.message, "nosuchprofile") != NULL);
+
+    o.profile = NULL;
+    o.endpoint_url = "ftp://example.com";
+    CHECK_EQ_INT(ecrup_engine_new(&o, &e, &err), ECRUP_E_ENDPOINT);
+    CHECK(strstr(err.message, "ftp") != NULL);
+
+    unlink(config);
+    unlink(creds);
+    rmdir(dir);
+}
+
 int main(void)
 {
     char want[32];
@@ -106,6 +177,7 @@ int main(void)
     CHECK_STR(ecrup_version(), want);
     test_status_table();
     test_options_default_zero();
+    test_engine_configuration_errors();
     test_engine_lifecycle();
     return test_finish("test_api");
 }

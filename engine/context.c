@@ -1,0 +1,170 @@
+#include "engine/context.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ecrup_status fail(struct ebuf *message, ecrup_status st, const char *what)
+{
+    if (message && what)
+        ebuf_puts(message, what);
+    return st;
+}
+
+static ecrup_status resolve_ca_bundle(struct ecr_context *ctx, const struct ecrup_options *o,
+                                      struct ebuf *message)
+{
+    const char *v = o->ca_bundle;
+    ctx->ca_bundle_source = "--ca-bundle";
+    if (!v || !*v) {
+        v = env_get(&ctx->env, "AWS_CA_BUNDLE");
+        ctx->ca_bundle_source = "AWS_CA_BUNDLE";
+    }
+    if (!v || !*v) {
+        v = profile_get(ctx->profiles, ctx->profile, "ca_bundle");
+        ctx->ca_bundle_source = "profile";
+    }
+    if (!v || !*v) {
+        ctx->ca_bundle_source = "system";
+        return ECRUP_OK;
+    }
+    ctx->ca_bundle = strdup(v);
+    if (!ctx->ca_bundle)
+        return fail(message, ECRUP_E_NOMEM, "out of memory");
+    return ECRUP_OK;
+}
+
+ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_options *o,
+                              const struct env_reader *env, struct ebuf *message)
+{
+    memset(ctx, 0, sizeof *ctx);
+    sigv4_clock_init(&ctx->clock);
+    if (env)
+        ctx->env = *env;
+
+    struct ebuf err = EBUF_INIT;
+    ctx->profiles = profile_load_env(&ctx->env, &err);
+    if (!ctx->profiles) {
+        if (message)
+            ebuf_puts(message, ebuf_str(&err));
+        ebuf_free(&err);
+        return ECRUP_E_CONFIG;
+    }
+    ctx->profile = strdup(profile_name(&ctx->env, o->profile));
+    if (!ctx->profile)
+        return fail(message, ECRUP_E_NOMEM, "out of memory");
+    /* A profile asked for by name must exist; the implicit "default" need not. */
+    bool named = (o->profile && *o->profile) || env_get(&ctx->env, "AWS_PROFILE");
+    if (named && !profile_exists(ctx->profiles, ctx->profile)) {
+        if (message)
+            ebuf_printf(message,
+                        "profile '%s' is not in the shared config or credentials file "
+                        "(AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)",
+                        ctx->profile);
+        return ECRUP_E_NOT_FOUND;
+    }
+
+    struct endpoint_inputs in = {
+        .region = o->region,
+        .endpoint_url = o->endpoint_url,
+        .env = &ctx->env,
+        .profile_name = ctx->profile,
+        .profile_region = profile_get(ctx->profiles, ctx->profile, "region"),
+        .profile_endpoint_url = profile_get(ctx->profiles, ctx->profile, "endpoint_url"),
+        .profile_use_fips_endpoint = profile_get(ctx->profiles, ctx->profile, "use_fips_endpoint"),
+        .profile_use_dualstack_endpoint =
+            profile_get(ctx->profiles, ctx->profile, "use_dualstack_endpoint"),
+        .profile_ignore_configured_endpoint_urls =
+            profile_get(ctx->profiles, ctx->profile, "ignore_configured_endpoint_urls"),
+    };
+    ecrup_status st = endpoint_resolve(&in, &ctx->endpoint, message);
+    if (st != ECRUP_OK)
+        return st;
+
+    st = resolve_ca_bundle(ctx, o, message);
+    if (st != ECRUP_OK)
+        return st;
+    ctx->insecure = o->insecure_skip_tls_verify != 0;
+
+    struct cred_config cc = {
+        .access_key_id = o->access_key_id,
+        .secret_access_key = o->secret_access_key,
+        .session_token = o->session_token,
+        .profile = o->profile, /* NULL lets the chain tell "default" from a named profile */
+        .env = &ctx->env,
+    };
+    ctx->creds = cred_cache_new(&cc);
+    ctx->keys = sigv4_key_cache_new();
+    if (!ctx->creds || !ctx->keys)
+        return fail(message, ECRUP_E_NOMEM, "out of memory");
+    struct cred_snapshot *snap = NULL;
+    if (cred_cache_get(ctx->creds, sigv4_clock_now(&ctx->clock), &snap, &err) != 0) {
+        bool none = strstr(ebuf_str(&err), "no credentials") != NULL;
+        if (message)
+            ebuf_puts(message, ebuf_str(&err));
+        ebuf_free(&err);
+        return none ? ECRUP_E_NO_CREDENTIALS : ECRUP_E_CREDENTIALS;
+    }
+    ebuf_free(&err);
+    snprintf(ctx->creds_provider, sizeof ctx->creds_provider, "%s", snap->provider);
+    cred_snapshot_release(snap);
+
+    ctx->target = (struct ecr_target){
+        .url = ctx->endpoint.parsed.base_url,
+        .path = ctx->endpoint.parsed.path,
+        .host_header = ctx->endpoint.parsed.host_header,
+        .region = ctx->endpoint.region,
+        .ca_bundle = ctx->ca_bundle,
+        .insecure = ctx->insecure,
+    };
+    return ECRUP_OK;
+}
+
+void ecr_context_cleanup(struct ecr_context *ctx)
+{
+    cred_cache_free(ctx->creds);
+    sigv4_key_cache_free(ctx->keys);
+    endpoint_resolution_free(&ctx->endpoint);
+    profile_set_free(ctx->profiles);
+    free(ctx->profile);
+    free(ctx->ca_bundle);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+static int creds_acquire(void *user, time_t now, struct sigv4_credentials *creds, void **token,
+                         struct ebuf *err)
+{
+    struct ecr_context *ctx = user;
+    struct cred_snapshot *snap = NULL;
+    if (cred_cache_get(ctx->creds, now, &snap, err) != 0)
+        return -1;
+    *creds = cred_snapshot_sigv4(snap);
+    *token = snap;
+    return 0;
+}
+
+static void creds_release(void *user, void *token)
+{
+    (void)user;
+    cred_snapshot_release(token);
+}
+
+struct xfer_credentials ecr_context_credentials(struct ecr_context *ctx)
+{
+    return (struct xfer_credentials){creds_acquire, creds_release, ctx};
+}
+
+static time_t clock_now(void *user)
+{
+    return sigv4_clock_now(user);
+}
+
+static bool clock_correct(void *user, const char *date)
+{
+    return sigv4_clock_correct_from_date_header(user, date);
+}
+
+struct xfer_clock ecr_context_clock(struct ecr_context *ctx)
+{
+    return (struct xfer_clock){clock_now, clock_correct, &ctx->clock};
+}
