@@ -42,8 +42,8 @@ struct sigv4_credentials {
 
 /* What sigv4_sign() produces: the headers the caller must add to the request it sends. */
 struct sigv4_signature {
-    char amz_date[17];       /* X-Amz-Date value, "YYYYMMDDTHHMMSSZ" */
-    char signature[65];      /* hex; a secret: never log it */
+    char amz_date[17];         /* X-Amz-Date value, "YYYYMMDDTHHMMSSZ" */
+    char signature[65];        /* hex; a secret: never log it */
     struct ebuf authorization; /* Authorization header value; owned, free with ebuf_free */
 };
 
@@ -67,22 +67,22 @@ void sigv4_string_to_sign(const char *canonical_request, size_t len, const char 
  * caller sends them (X-Amz-Date: sig->amz_date, X-Amz-Security-Token: the token) with
  * `Authorization: sig->authorization`. `cache` may be NULL. Returns 0 or -1. */
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-               const char *region, const char *service, time_t now,
-               struct sigv4_key_cache *cache, struct sigv4_signature *sig);
+               const char *region, const char *service, time_t now, struct sigv4_key_cache *cache,
+               struct sigv4_signature *sig);
 void sigv4_signature_free(struct sigv4_signature *sig);
 
 /* Outcome of checking a received request, as ECR would answer it. */
 enum sigv4_verdict {
     SIGV4_OK = 0,
-    SIGV4_MISSING_AUTH,      /* no Authorization header: MissingAuthenticationTokenException */
-    SIGV4_MALFORMED_AUTH,    /* unparsable Authorization or scope: IncompleteSignatureException */
-    SIGV4_MISSING_DATE,      /* no X-Amz-Date: IncompleteSignatureException */
-    SIGV4_UNKNOWN_KEY,       /* access key not accepted: UnrecognizedClientException */
-    SIGV4_BAD_TOKEN,         /* session token missing or wrong: UnrecognizedClientException */
-    SIGV4_STALE,             /* X-Amz-Date more than max_skew off: InvalidSignatureException
-                                ("Signature expired") */
-    SIGV4_BAD_SIGNATURE,     /* InvalidSignatureException */
-    SIGV4_WRONG_SCOPE,       /* region or service in the scope does not match */
+    SIGV4_MISSING_AUTH,   /* no Authorization header: MissingAuthenticationTokenException */
+    SIGV4_MALFORMED_AUTH, /* unparsable Authorization or scope: IncompleteSignatureException */
+    SIGV4_MISSING_DATE,   /* no X-Amz-Date: IncompleteSignatureException */
+    SIGV4_UNKNOWN_KEY,    /* access key not accepted: UnrecognizedClientException */
+    SIGV4_BAD_TOKEN,      /* session token missing or wrong: UnrecognizedClientException */
+    SIGV4_STALE,          /* X-Amz-Date more than max_skew off: InvalidSignatureException
+                             ("Signature expired") */
+    SIGV4_BAD_SIGNATURE,  /* InvalidSignatureException */
+    SIGV4_WRONG_SCOPE,    /* region or service in the scope does not match */
 };
 
 /* Looks up the secret (and the session token that must accompany it, or NULL) for an
@@ -98,8 +98,18 @@ enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *reg
                                 sigv4_secret_lookup lookup, void *lookup_user,
                                 struct ebuf *message);
 
+/* The ECR exception name for a verdict ("InvalidSignatureException", ...); "" for SIGV4_OK. */
+const char *sigv4_verdict_exception(enum sigv4_verdict v);
+
 /* "YYYYMMDDTHHMMSSZ" for `t`; parse the same back (false when malformed). */
 void sigv4_format_amz_date(time_t t, char out[17]);
 bool sigv4_parse_amz_date(const char *s, time_t *out);
+
+/* The Host header value to send and sign for an endpoint URL, as botocore derives it:
+ * lowercase host, IPv6 literal kept in brackets, userinfo dropped, port kept only when it
+ * is not the scheme's default (80 for http, 443 for https). Replaces the contents of `out`.
+ * Returns 0, or -1 when the URL has no scheme or host. The engine must send exactly this
+ * value as Host (set it explicitly: libcurl would keep the URL's letter case). */
+int sigv4_host_from_url(const char *url, struct ebuf *out);
 
 #endif

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
                     len = at;
                     break;
                 default:
-                    buf[at] = "[]=\n\r\t #;\"\\{}:,"[next() % 16];
+                    buf[at] = (uint8_t)"[]=\n\r\t #;\"\\{}:,"[next() % 16];
                 }
             }
         } else {
