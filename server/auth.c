@@ -40,7 +40,7 @@ void srv_auth_free(struct srv_auth *a)
     free(a);
 }
 
-__attribute__((unused)) static bool lookup(const char *akid, const char **secret, const char **token, void *user)
+static bool lookup(const char *akid, const char **secret, const char **token, void *user)
 {
     const struct srv_auth *a = user;
     if (strcmp(akid, a->akid) != 0)
@@ -77,39 +77,6 @@ static void scope_region(const struct sigv4_header *h, size_t n, char out[64])
     }
 }
 
-#if !ECRUP_SERVER_HAVE_SIGV4
-static enum sigv4_verdict fallback_verify(const struct sigv4_header *h, size_t n, time_t now,
-                                          const struct srv_auth *a)
-{
-    const char *auth = NULL, *date = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!strcasecmp(h[i].name, "authorization"))
-            auth = h[i].value;
-        else if (!strcasecmp(h[i].name, "x-amz-date"))
-            date = h[i].value;
-    }
-    if (!auth)
-        return SIGV4_MISSING_AUTH;
-    const char *c = strstr(auth, "Credential=");
-    if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0 || !c)
-        return SIGV4_MALFORMED_AUTH;
-    if (!date)
-        return SIGV4_MISSING_DATE;
-    c += strlen("Credential=");
-    size_t len = strcspn(c, "/");
-    if (len != strlen(a->akid) || strncmp(c, a->akid, len) != 0)
-        return SIGV4_UNKNOWN_KEY;
-    struct tm tm = {0};
-    const char *end = strptime(date, "%Y%m%dT%H%M%SZ", &tm);
-    if (!end || *end)
-        return SIGV4_MALFORMED_AUTH;
-    time_t t = timegm(&tm);
-    if (t > now + SRV_AUTH_MAX_SKEW || t < now - SRV_AUTH_MAX_SKEW)
-        return SIGV4_STALE;
-    return SIGV4_OK;
-}
-#endif
-
 bool srv_auth_check(const struct srv_auth *a, const char *method, const char *path,
                     const struct sigv4_header *headers, size_t n_headers,
                     const char *payload_sha256, time_t now, struct srv_reply *out)
@@ -129,14 +96,8 @@ bool srv_auth_check(const struct srv_auth *a, const char *method, const char *pa
         .normalize_path = true,
     };
     struct ebuf msg = EBUF_INIT;
-#if ECRUP_SERVER_HAVE_SIGV4
     enum sigv4_verdict v = sigv4_verify(&req, region[0] ? region : "us-east-1", "ecr", now,
                                         SRV_AUTH_MAX_SKEW, lookup, (void *)(uintptr_t)a, &msg);
-#else
-    /* Built before signer/sigv4.c landed: check the form, key and date only. */
-    (void)req;
-    enum sigv4_verdict v = fallback_verify(headers, n_headers, now, a);
-#endif
     if (v == SIGV4_BAD_SIGNATURE && !payload_sha256)
         v = SIGV4_OK;
     const char *m = msg.len ? ebuf_str(&msg) : NULL;
