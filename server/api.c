@@ -38,9 +38,9 @@ struct srv_call {
     char target[128];
     size_t body_len;
     bool too_big;
-    struct ebuf body;              /* small operations */
-    struct partbody *pb;           /* UploadLayerPart */
-    struct registry_part *part;    /* UploadLayerPart's bytes so far */
+    struct ebuf body;           /* small operations */
+    struct partbody *pb;        /* UploadLayerPart */
+    struct registry_part *part; /* UploadLayerPart's bytes so far */
     bool part_failed;
 };
 
@@ -122,8 +122,8 @@ struct args {
 static bool fail_type(struct args *a, const char *member, const char *want)
 {
     if (!a->failed)
-        srv_reply_error(a->out, 400, "SerializationException",
-                        "Member '%s' must be %s", member, want);
+        srv_reply_error(a->out, 400, "SerializationException", "Member '%s' must be %s", member,
+                        want);
     a->failed = true;
     return false;
 }
@@ -147,8 +147,8 @@ static bool fail_missing(struct args *a, const char *member)
     return false;
 }
 
-#define REPO_PATTERN_MSG                                                                         \
-    "must satisfy regular expression "                                                         \
+#define REPO_PATTERN_MSG                                                                           \
+    "must satisfy regular expression "                                                             \
     "'[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*' and have 2 to "  \
     "256 characters"
 
@@ -229,8 +229,9 @@ static const char *get_upload_id(struct args *a)
 {
     const char *id = get_str(a, "uploadId", true);
     if (id && !valid_upload_id(id)) {
-        fail_param(a, "uploadId", "must satisfy regular expression '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-"
-                                     "[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'");
+        fail_param(a, "uploadId",
+                   "must satisfy regular expression '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-"
+                   "[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'");
         return NULL;
     }
     return id;
@@ -239,7 +240,8 @@ static const char *get_upload_id(struct args *a)
 static bool check_digest(struct args *a, const char *member, const char *d)
 {
     if (!valid_layer_digest(d))
-        return fail_param(a, member, "must satisfy regular expression '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
+        return fail_param(a, member,
+                          "must satisfy regular expression '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
     return true;
 }
 
@@ -304,8 +306,8 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
         const cJSON *ds = get_list(&a, "layerDigests", true, 1, 100, true);
         const cJSON *it;
         if (ds)
-            cJSON_ArrayForEach(it, ds) if (!check_digest(&a, "layerDigests", it->valuestring))
-                break;
+            cJSON_ArrayForEach(it,
+                               ds) if (!check_digest(&a, "layerDigests", it->valuestring)) break;
         if (!a.failed)
             registry_complete_upload(reg, name, id, ds->child->valuestring, out);
         break;
@@ -381,17 +383,15 @@ void srv_call_finish(struct srv_call *c, struct srv_reply *out)
     out->error_type = NULL;
     if (c->op == OP_UNKNOWN) {
         if (!c->target[0])
-            srv_reply_error(out, 400, "UnknownOperationException",
-                            "Missing X-Amz-Target header");
+            srv_reply_error(out, 400, "UnknownOperationException", "Missing X-Amz-Target header");
         else
-            srv_reply_error(out, 400, "UnknownOperationException",
-                            "Unknown operation %.100s", c->target);
+            srv_reply_error(out, 400, "UnknownOperationException", "Unknown operation %.100s",
+                            c->target);
     } else if (c->too_big) {
-        srv_reply_error(out, 413, "SerializationException",
-                        "The request body of %zu bytes exceeds the limit of %u bytes for %s",
-                        c->body_len,
-                        c->op == OP_UPLOAD_PART ? SRV_MAX_PART_BODY : SRV_MAX_SMALL_BODY,
-                        op_names[c->op]);
+        srv_reply_error(
+            out, 413, "SerializationException",
+            "The request body of %zu bytes exceeds the limit of %u bytes for %s", c->body_len,
+            c->op == OP_UPLOAD_PART ? SRV_MAX_PART_BODY : SRV_MAX_SMALL_BODY, op_names[c->op]);
     } else if (c->op == OP_UPLOAD_PART) {
         run_upload_part(c, out);
     } else {

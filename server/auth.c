@@ -119,8 +119,7 @@ bool srv_auth_check(const struct srv_auth *a, const char *method, const char *pa
                         m ? m : "The security token included in the request is invalid.");
         break;
     case SIGV4_STALE:
-        srv_reply_error(out, 403, "InvalidSignatureException", "%s",
-                        m ? m : "Signature expired");
+        srv_reply_error(out, 403, "InvalidSignatureException", "%s", m ? m : "Signature expired");
         break;
     case SIGV4_BAD_SIGNATURE:
     case SIGV4_WRONG_SCOPE:

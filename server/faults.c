@@ -11,10 +11,23 @@ static bool parse_size(const char *s, uint64_t *out)
         return false;
     uint64_t mult = 1;
     switch (*end) {
-    case 'K': case 'k': mult = 1ull << 10; end++; break;
-    case 'M': case 'm': mult = 1ull << 20; end++; break;
-    case 'G': case 'g': mult = 1ull << 30; end++; break;
-    default: break;
+    case 'K':
+    case 'k':
+        mult = 1ull << 10;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        mult = 1ull << 20;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        mult = 1ull << 30;
+        end++;
+        break;
+    default:
+        break;
     }
     if (*end != '\0')
         return false;

@@ -104,9 +104,9 @@ static int key_done(struct partbody *p)
         const char *name;
         int field;
     } keys[] = {
-        {"registryId", F_REGISTRY_ID},   {"repositoryName", F_REPOSITORY_NAME},
-        {"uploadId", F_UPLOAD_ID},       {"partFirstByte", F_FIRST},
-        {"partLastByte", F_LAST},        {"layerPartBlob", F_BLOB},
+        {"registryId", F_REGISTRY_ID}, {"repositoryName", F_REPOSITORY_NAME},
+        {"uploadId", F_UPLOAD_ID},     {"partFirstByte", F_FIRST},
+        {"partLastByte", F_LAST},      {"layerPartBlob", F_BLOB},
     };
     p->field = F_UNKNOWN;
     if (!p->key_long)
@@ -118,8 +118,13 @@ static int key_done(struct partbody *p)
 
 static int wrong_type(struct partbody *p)
 {
-    static const char *names[] = {"",         "registryId",    "repositoryName", "uploadId",
-                                  "partFirstByte", "partLastByte", "layerPartBlob"};
+    static const char *names[] = {"",
+                                  "registryId",
+                                  "repositoryName",
+                                  "uploadId",
+                                  "partFirstByte",
+                                  "partLastByte",
+                                  "layerPartBlob"};
     partbody_fail(p, "SerializationException", "Wrong type for member %s", names[p->field]);
     return -1;
 }
@@ -416,16 +421,36 @@ int partbody_feed(struct partbody *p, const void *data, size_t n)
                 p->esc = false;
                 char e = 0;
                 switch (c) {
-                case '"': e = '"'; break;
-                case '\\': e = '\\'; break;
-                case '/': e = '/'; break;
-                case 'b': e = '\b'; break;
-                case 'f': e = '\f'; break;
-                case 'n': e = '\n'; break;
-                case 'r': e = '\r'; break;
-                case 't': e = '\t'; break;
-                case 'u': e = '?'; p->sval_long = true; break; /* never valid in these members */
-                default: return bad_json(p, "bad escape in a string");
+                case '"':
+                    e = '"';
+                    break;
+                case '\\':
+                    e = '\\';
+                    break;
+                case '/':
+                    e = '/';
+                    break;
+                case 'b':
+                    e = '\b';
+                    break;
+                case 'f':
+                    e = '\f';
+                    break;
+                case 'n':
+                    e = '\n';
+                    break;
+                case 'r':
+                    e = '\r';
+                    break;
+                case 't':
+                    e = '\t';
+                    break;
+                case 'u':
+                    e = '?';
+                    p->sval_long = true;
+                    break; /* never valid in these members */
+                default:
+                    return bad_json(p, "bad escape in a string");
                 }
                 c = e;
             } else if (c == '\\') {
@@ -522,8 +547,7 @@ int partbody_finish(struct partbody *p)
                           : !p->has_blob          ? "layerPartBlob"
                                                   : NULL;
     if (missing) {
-        partbody_fail(p, "InvalidParameterException", "Missing required parameter: %s",
-                      missing);
+        partbody_fail(p, "InvalidParameterException", "Missing required parameter: %s", missing);
         return -1;
     }
     return 0;

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MIN_PART (5u * 1024 * 1024)
-#define MAX_BLOB 20971520u
+#define MIN_PART           (5u * 1024 * 1024)
+#define MAX_BLOB           20971520u
 #define DEFAULT_MEDIA_TYPE "application/vnd.docker.distribution.manifest.v2+json"
 
 /* ---- replies ---- */
@@ -103,8 +103,7 @@ bool valid_layer_digest(const char *s)
 {
     size_t i = 0;
     while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-           (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '+' ||
-           s[i] == '.')
+           (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '+' || s[i] == '.')
         i++;
     if (i == 0 || s[i] != ':')
         return false;
@@ -120,8 +119,7 @@ bool valid_upload_id(const char *s)
     static const int groups[] = {8, 4, 4, 4, 12};
     for (int g = 0; g < 5; g++) {
         for (int k = 0; k < groups[g]; k++, s++)
-            if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
-                  (*s >= 'A' && *s <= 'F')))
+            if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
                 return false;
         if (*s != (g == 4 ? '\0' : '-'))
             return false;
@@ -181,11 +179,11 @@ struct repo {
 struct upload {
     char id[37];
     char repo[257];
-    uint64_t length;      /* bytes acknowledged */
+    uint64_t length; /* bytes acknowledged */
     uint32_t parts;
-    uint64_t last_part;   /* size of the latest part */
-    bool small_nonlast;   /* a part other than the last was under 5 MiB */
-    bool busy;            /* a request is writing or hashing it outside the lock */
+    uint64_t last_part; /* size of the latest part */
+    bool small_nonlast; /* a part other than the last was under 5 MiB */
+    bool busy;          /* a request is writing or hashing it outside the lock */
 };
 
 struct registry {
@@ -201,16 +199,16 @@ struct registry {
     size_t n_uploads, cap_uploads;
 };
 
-#define GROW(arr, n, cap)                                                                    \
-    do {                                                                                     \
-        if ((n) == (cap)) {                                                                  \
-            size_t nc_ = (cap) ? (cap) * 2 : 8;                                              \
-            void *p_ = realloc((arr), nc_ * sizeof *(arr));                                  \
-            if (!p_)                                                                         \
-                abort();                                                                     \
-            (arr) = p_;                                                                      \
-            (cap) = nc_;                                                                     \
-        }                                                                                    \
+#define GROW(arr, n, cap)                                                                          \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            size_t nc_ = (cap) ? (cap)*2 : 8;                                                      \
+            void *p_ = realloc((arr), nc_ * sizeof *(arr));                                        \
+            if (!p_)                                                                               \
+                abort();                                                                           \
+            (arr) = p_;                                                                            \
+            (cap) = nc_;                                                                           \
+        }                                                                                          \
     } while (0)
 
 const char *registry_account(const struct registry *reg)
@@ -768,9 +766,9 @@ static void new_uuid(char out[37])
         abort();
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 void registry_initiate_upload(struct registry *reg, const char *repo, struct srv_reply *out)
@@ -922,8 +920,8 @@ static int copy_spool(int from, int to, uint64_t off, uint64_t n)
 }
 
 void registry_part_finish(struct registry *reg, struct registry_part *part, const char *repo,
-                          const char *upload_id, int64_t first, int64_t last,
-                          uint64_t blob_size, struct srv_reply *out)
+                          const char *upload_id, int64_t first, int64_t last, uint64_t blob_size,
+                          struct srv_reply *out)
 {
     bool rollback = true;
     pthread_mutex_lock(&reg->mu);
@@ -963,8 +961,7 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
     if (blob_size > reg->part_size || (part && part->too_big)) {
         srv_reply_error_fields(out, 400, "InvalidLayerPartException", fields,
                                "The part of %llu bytes is larger than the upload's partSize %llu",
-                               (unsigned long long)blob_size,
-                               (unsigned long long)reg->part_size);
+                               (unsigned long long)blob_size, (unsigned long long)reg->part_size);
         goto done;
     }
     cJSON_Delete(fields);
@@ -1077,20 +1074,18 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
         goto done;
     }
     if (u->busy) {
-        srv_reply_error(out, 400, "InvalidLayerException",
-                        "Upload '%s' is still receiving a part", u->id);
+        srv_reply_error(out, 400, "InvalidLayerException", "Upload '%s' is still receiving a part",
+                        u->id);
         goto done;
     }
     if (!normal_sha256(digest_in, digest)) {
         srv_reply_error(out, 400, "InvalidLayerException",
-                        "Invalid layer digest '%s': only sha256 digests are supported",
-                        digest_in);
+                        "Invalid layer digest '%s': only sha256 digests are supported", digest_in);
         goto done;
     }
     if (u->length == 0) {
         srv_reply_error(out, 400, "EmptyUploadException",
-                        "The upload '%s' in repository '%s' contains no layer parts", u->id,
-                        repo);
+                        "The upload '%s' in repository '%s' contains no layer parts", u->id, repo);
         goto done;
     }
     if (u->small_nonlast) {

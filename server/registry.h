@@ -36,10 +36,10 @@ void srv_reply_error_fields(struct srv_reply *r, int status, const char *type, c
                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 struct registry_config {
-    const char *data_dir;  /* NULL for a sink */
-    bool sink;             /* keep no bytes; trust digests */
-    uint64_t part_size;    /* InitiateLayerUpload's partSize; 0 = 10485760 */
-    const char *base_url;  /* "http://127.0.0.1:5000": download URLs and repositoryUri */
+    const char *data_dir; /* NULL for a sink */
+    bool sink;            /* keep no bytes; trust digests */
+    uint64_t part_size;   /* InitiateLayerUpload's partSize; 0 = 10485760 */
+    const char *base_url; /* "http://127.0.0.1:5000": download URLs and repositoryUri */
 };
 
 struct registry;
@@ -70,8 +70,7 @@ void registry_download_url(struct registry *reg, const char *repo, const char *d
                            struct srv_reply *out);
 /* Open a layer for the download endpoint: an fd and its size, or -1 when the repository
  * does not hold that layer. */
-int registry_open_layer(struct registry *reg, const char *repo, const char *digest,
-                        uint64_t *size);
+int registry_open_layer(struct registry *reg, const char *repo, const char *digest, uint64_t *size);
 /* True when `repo` exists. */
 bool registry_has_repository(struct registry *reg, const char *repo);
 
@@ -83,8 +82,8 @@ struct registry_part *registry_part_begin(struct registry *reg, const char *uplo
 int registry_part_write(struct registry_part *part, const uint8_t *data, size_t n);
 /* part may be NULL (no blob seen); blob_size is the decoded size. Frees part. */
 void registry_part_finish(struct registry *reg, struct registry_part *part, const char *repo,
-                          const char *upload_id, int64_t first, int64_t last,
-                          uint64_t blob_size, struct srv_reply *out);
+                          const char *upload_id, int64_t first, int64_t last, uint64_t blob_size,
+                          struct srv_reply *out);
 void registry_part_abort(struct registry_part *part);
 
 /* Model checks (pure). */

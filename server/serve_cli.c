@@ -121,10 +121,10 @@ int server_cli_main(int argc, char **argv)
         } else if (!strcmp(a, "--sink")) {
             cfg.sink = true;
             takes = false;
-        } else if (!v && (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") ||
-                          !strcmp(a, "--faults") || !strcmp(a, "--tls-cert") ||
-                          !strcmp(a, "--tls-key") || !strcmp(a, "--repository") ||
-                          !strcmp(a, "--part-size"))) {
+        } else if (!v &&
+                   (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") || !strcmp(a, "--faults") ||
+                    !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") ||
+                    !strcmp(a, "--repository") || !strcmp(a, "--part-size"))) {
             free(repos);
             return usage_error("missing value for", a);
         } else if (!strcmp(a, "--listen")) {

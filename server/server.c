@@ -59,9 +59,8 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, struct srv_reply *r
 {
     size_t len = r->body.len;
     char *body = ebuf_take(&r->body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
-                                                                             : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(body);
         return MHD_NO;
@@ -71,9 +70,10 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, struct srv_reply *r
     uint8_t b[16];
     if (RAND_bytes(b, sizeof b) != 1)
         memset(b, 0, sizeof b);
-    snprintf(rid, sizeof rid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(rid, sizeof rid,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
     MHD_add_response_header(resp, "x-amzn-RequestId", rid);
     if (r->error_type)
         MHD_add_response_header(resp, "x-amzn-ErrorType", r->error_type);
@@ -145,9 +145,8 @@ static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, co
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct server *s = cls;
@@ -210,8 +209,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct srv_reply reply = {0, EBUF_INIT, NULL};
     struct header_vec hv = {.n = 0};
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &hv);
-    if (!srv_auth_check(s->auth, method, url, hv.h, hv.n, rq->body_hash ? hex : NULL,
-                        time(NULL), &reply))
+    if (!srv_auth_check(s->auth, method, url, hv.h, hv.n, rq->body_hash ? hex : NULL, time(NULL),
+                        &reply))
         return queue_reply(c, &reply);
 
     const char *op = srv_call_operation(rq->call);
@@ -379,10 +378,8 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
         s->tmpdir = strdup(tmpl);
         dir = s->tmpdir;
     }
-    struct registry_config rc = {.data_dir = dir,
-                                 .sink = cfg->sink,
-                                 .part_size = cfg->part_size,
-                                 .base_url = s->url};
+    struct registry_config rc = {
+        .data_dir = dir, .sink = cfg->sink, .part_size = cfg->part_size, .base_url = s->url};
     s->reg = registry_open(&rc, err);
     if (!s->reg)
         goto fail;

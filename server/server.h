@@ -14,13 +14,13 @@
 #include "util/buf.h"
 
 struct server_config {
-    const char *listen;      /* "HOST:PORT"; NULL = 127.0.0.1:5000; port 0 picks a free one */
-    const char *data_dir;    /* NULL: a temporary directory removed by server_stop() */
-    bool sink;               /* keep nothing (see docs/server.md) */
-    const char *faults;      /* SPEC (faults.h) or NULL */
-    const char *tls_cert;    /* PEM files for HTTPS, both or neither */
+    const char *listen;   /* "HOST:PORT"; NULL = 127.0.0.1:5000; port 0 picks a free one */
+    const char *data_dir; /* NULL: a temporary directory removed by server_stop() */
+    bool sink;            /* keep nothing (see docs/server.md) */
+    const char *faults;   /* SPEC (faults.h) or NULL */
+    const char *tls_cert; /* PEM files for HTTPS, both or neither */
     const char *tls_key;
-    uint64_t part_size;      /* 0 = 10485760 */
+    uint64_t part_size;              /* 0 = 10485760 */
     const char *const *repositories; /* created at start when missing */
     size_t n_repositories;
     const char *access_key_id; /* the accepted key pair (copied) */
