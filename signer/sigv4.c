@@ -799,10 +799,10 @@ enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *reg
 
     /* Credential=AKID/YYYYMMDD/region/service/aws4_request */
     const char *f[5];
-    size_t fl[5], nf = 0;
+    size_t fl[5], nf = 0, slashes = 0;
     for (size_t i = 0; i < pa.cred_len; i++)
-        nf += pa.cred[i] == '/';
-    if (nf == 4) {
+        slashes += pa.cred[i] == '/';
+    if (slashes == 4) {
         size_t k = 0, start = 0;
         for (size_t i = 0; i <= pa.cred_len; i++) {
             if (i == pa.cred_len || pa.cred[i] == '/') {

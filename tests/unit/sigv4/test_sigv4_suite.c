@@ -345,6 +345,10 @@ static int run_case(const char *suite, const char *name, struct sigv4_key_cache 
                          "aws4_request, SignedHeaders=x-amz-date, Signature=00");
     CHECK_EQ_INT(verify(&r, &rx, payload, normalize, now, &k, region, &msg), SIGV4_MALFORMED_AUTH);
     ebuf_reset(&bad_auth);
+    ebuf_puts(&bad_auth, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+                         "aws4_request/x, SignedHeaders=host;x-amz-date, Signature=00");
+    CHECK_EQ_INT(verify(&r, &rx, payload, normalize, now, &k, region, &msg), SIGV4_MALFORMED_AUTH);
+    ebuf_reset(&bad_auth);
     ebuf_puts(&bad_auth, "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date");
     CHECK_EQ_INT(verify(&r, &rx, payload, normalize, now, &k, region, &msg), SIGV4_MALFORMED_AUTH);
     CHECK_STR(ebuf_str(&msg), "Authorization header requires 'Credential' parameter. "
