@@ -924,6 +924,8 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
                           struct srv_reply *out)
 {
     bool rollback = true;
+    /* Flush outside the lock; a part refused below is truncated away afterwards. */
+    bool synced = part && part->owned && !part->io_error && fdatasync(part->fd) == 0;
     pthread_mutex_lock(&reg->mu);
     struct upload *u = find_upload(reg, upload_id);
     if (!find_repo(reg, repo)) {
@@ -988,7 +990,7 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
                 srv_reply_error(out, 500, "ServerException", "could not store the layer part");
                 goto done;
             }
-        } else if (fdatasync(part->fd) != 0) {
+        } else if (!synced) {
             srv_reply_error(out, 500, "ServerException", "could not store the layer part");
             goto done;
         }

@@ -119,10 +119,11 @@ static void *run(void *arg)
     for (long i = 0; i < parts; i++) {
         char prefix[512];
         unsigned long long first = (unsigned long long)i * PART;
-        int pl = snprintf(prefix, sizeof prefix,
-                          "{\"repositoryName\":\"bench\",\"uploadId\":\"%s\",\"partFirstByte\":%llu,"
-                          "\"partLastByte\":%llu,\"layerPartBlob\":\"",
-                          upload, first, first + PART - 1);
+        int pl =
+            snprintf(prefix, sizeof prefix,
+                     "{\"repositoryName\":\"bench\",\"uploadId\":\"%s\",\"partFirstByte\":%llu,"
+                     "\"partLastByte\":%llu,\"layerPartBlob\":\"",
+                     upload, first, first + PART - 1);
         char date[17];
         sigv4_format_amz_date(time(NULL), date);
         hl = snprintf(head, sizeof head,
@@ -132,8 +133,8 @@ static void *run(void *arg)
                       "us-east-1/ecr/aws4_request, SignedHeaders=content-type;host;x-amz-date;"
                       "x-amz-target, Signature=%064d\r\nContent-Length: %zu\r\n\r\n",
                       hostport, date, akid, date, 0, (size_t)pl + blob_len + 2);
-        struct iovec iv[4] = {{head, (size_t)hl}, {prefix, (size_t)pl}, {blob, blob_len},
-                              {(char *)"\"}", 2}};
+        struct iovec iv[4] = {
+            {head, (size_t)hl}, {prefix, (size_t)pl}, {blob, blob_len}, {(char *)"\"}", 2}};
         if (send_all(fd, iv, 4) != 0 || read_reply(fd, reply, sizeof reply) != 200) {
             fprintf(stderr, "UploadLayerPart failed: %s\n", reply);
             exit(1);
@@ -166,8 +167,9 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     double bytes = (double)parts * conns * (double)(blob_len + 200);
-    printf("%d connection(s) x %ld parts of 10 MiB: %.2f GB of request body in %.2f s = %.2f GB/s\n",
-           conns, parts, bytes / 1e9, s, bytes / 1e9 / s);
+    printf(
+        "%d connection(s) x %ld parts of 10 MiB: %.2f GB of request body in %.2f s = %.2f GB/s\n",
+        conns, parts, bytes / 1e9, s, bytes / 1e9 / s);
     free(blob);
     return 0;
 }
