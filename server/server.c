@@ -120,7 +120,9 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, const char *url)
 {
     /* /v2/<repository>/blobs/<digest> */
-    const char *blobs = strstr(url, "/blobs/");
+    const char *blobs = NULL; /* the last "/blobs/": repository names may contain "blobs" */
+    for (const char *p = strstr(url, "/blobs/"); p; p = strstr(p + 1, "/blobs/"))
+        blobs = p;
     if (strncmp(url, "/v2/", 4) != 0 || !blobs || blobs <= url + 4)
         return error_reply(c, 404, "NotFoundException", "No such resource");
     char repo[260];
