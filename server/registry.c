@@ -561,6 +561,12 @@ static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
     /* Bytes past the acknowledged length belong to a part that never completed. */
     path_of(reg, path, sizeof path, "uploads/%s.data", id);
     if (truncate(path, (off_t)u->length) != 0) {
+        if (errno == ENOENT) {
+            /* Completed into the blob store just before a crash: the upload is over. */
+            free(u);
+            unlink_upload_files(reg, id);
+            return 0;
+        }
         ebuf_printf(err, "upload data %s: %s", path, strerror(errno));
         free(u);
         return -1;

@@ -567,7 +567,13 @@ def main():
         uid = c.initiate_layer_upload(repositoryName="team/app")["uploadId"]
         c.upload_layer_part(repositoryName="team/app", uploadId=uid, partFirstByte=0,
                             partLastByte=5 * MiB - 1, layerPartBlob=pending[:5 * MiB])
+        # Another one whose bytes reached the blob store just before a crash.
+        gone = c.initiate_layer_upload(repositoryName="team/app")["uploadId"]
         srv.stop()
+        # A part being received at a crash leaves bytes past the acknowledged length.
+        with open(os.path.join(data_dir, "uploads", uid + ".data"), "ab") as f:
+            f.write(b"torn part" * 1000)
+        os.remove(os.path.join(data_dir, "uploads", gone + ".data"))
 
         srv = Server("--data-dir", data_dir)
         c = srv.client()
@@ -585,6 +591,8 @@ def main():
                             partLastByte=len(pending) - 1, layerPartBlob=pending[5 * MiB:])
         c.complete_layer_upload(repositoryName="team/app", uploadId=uid, layerDigests=[digest(pending)])
         check(download(c, "team/app", digest(pending)) == pending, "resumed upload reads back")
+        expect_error(c.upload_layer_part, "UploadNotFoundException", repositoryName="team/app",
+                     uploadId=gone, partFirstByte=0, partLastByte=0, layerPartBlob=b"x")
         srv.stop()
 
         test_sink()
