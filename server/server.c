@@ -401,7 +401,7 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL};
     /* A big read buffer lets MHD take a part's body in few large recv() calls. */
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                         (intptr_t)(single ? 4u << 20 : 1u << 20), NULL};
+                                         (intptr_t)(single ? 256u << 10 : 1u << 20), NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     if (cfg->tls_cert) {
