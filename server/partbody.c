@@ -1,5 +1,6 @@
 #include "server/partbody.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,27 +33,21 @@ enum {
     F_BLOB,
 };
 
-/* base64 alphabet to value; 0x80 for everything else. */
+/* base64 alphabet to value; 0x80 for everything else. Filled once, read by every thread. */
 static uint8_t b64val[256];
-static bool b64val_ready;
+static pthread_once_t b64val_once = PTHREAD_ONCE_INIT;
 
-static void b64_table(void)
+static void b64_fill(void)
 {
-    if (b64val_ready)
-        return;
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    uint8_t t[256];
-    memset(t, 0x80, sizeof t);
+    memset(b64val, 0x80, sizeof b64val);
     for (unsigned i = 0; i < 64; i++)
-        t[(unsigned char)abc[i]] = (uint8_t)i;
-    /* Benign race: every thread writes the same bytes. */
-    memcpy(b64val, t, sizeof t);
-    __atomic_store_n(&b64val_ready, true, __ATOMIC_RELEASE);
+        b64val[(unsigned char)abc[i]] = (uint8_t)i;
 }
 
 void partbody_init(struct partbody *p, bool count_only, const struct partbody_hooks *hooks)
 {
-    b64_table();
+    pthread_once(&b64val_once, b64_fill);
     memset(p, 0, offsetof(struct partbody, out));
     p->out_len = 0;
     p->error_type = "";

@@ -32,6 +32,8 @@ void srv_reply_json(struct srv_reply *r, cJSON *obj)
 }
 
 static void reply_verror(struct srv_reply *r, int status, const char *type, cJSON *fields,
+                         const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void reply_verror(struct srv_reply *r, int status, const char *type, cJSON *fields,
                          const char *fmt, va_list ap)
 {
     char msg[600];
@@ -184,6 +186,8 @@ struct upload {
     uint64_t last_part; /* size of the latest part */
     bool small_nonlast; /* a part other than the last was under 5 MiB */
     bool busy;          /* a request is writing or hashing it outside the lock */
+    EVP_MD_CTX *hash;   /* SHA-256 of bytes [0, length) when known (not after a restart or a
+                           spooled part): completion then needs no read back */
 };
 
 struct registry {
@@ -282,6 +286,13 @@ static void repo_free(struct repo *r)
     free(r);
 }
 
+static void upload_free(struct upload *u)
+{
+    if (u)
+        EVP_MD_CTX_free(u->hash);
+    free(u);
+}
+
 static void remove_upload(struct registry *reg, struct upload *u)
 {
     for (size_t i = 0; i < reg->n_uploads; i++)
@@ -289,7 +300,7 @@ static void remove_upload(struct registry *reg, struct upload *u)
             reg->uploads[i] = reg->uploads[--reg->n_uploads];
             break;
         }
-    free(u);
+    upload_free(u);
 }
 
 static void not_found(struct registry *reg, const char *repo, struct srv_reply *out)
@@ -658,7 +669,7 @@ void registry_free(struct registry *reg)
     for (size_t i = 0; i < reg->n_repos; i++)
         repo_free(reg->repos[i]);
     for (size_t i = 0; i < reg->n_uploads; i++)
-        free(reg->uploads[i]);
+        upload_free(reg->uploads[i]);
     free(reg->repos);
     free(reg->uploads);
     free(reg->dir);
@@ -790,11 +801,16 @@ void registry_initiate_upload(struct registry *reg, const char *repo, struct srv
     new_uuid(u->id);
     snprintf(u->repo, sizeof u->repo, "%s", repo);
     if (reg->dir) {
+        u->hash = EVP_MD_CTX_new();
+        if (!u->hash || EVP_DigestInit_ex(u->hash, EVP_sha256(), NULL) != 1) {
+            EVP_MD_CTX_free(u->hash);
+            u->hash = NULL;
+        }
         char path[1024];
         path_of(reg, path, sizeof path, "uploads/%s.data", u->id);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || close(fd) != 0 || persist_upload(reg, u) != 0) {
-            free(u);
+            upload_free(u);
             srv_reply_error(out, 500, "ServerException", "could not create the upload");
             goto done;
         }
@@ -819,6 +835,7 @@ struct registry_part {
     uint64_t written;
     bool too_big;
     bool io_error;
+    EVP_MD_CTX *hash; /* the upload's running hash carried on through this part, or NULL */
 };
 
 static void upload_not_found(struct srv_reply *out, const char *id, const char *repo,
@@ -848,6 +865,13 @@ struct registry_part *registry_part_begin(struct registry *reg, const char *uplo
             u->busy = true;
             p->owned = u;
             p->base = u->length;
+            if (u->hash) {
+                p->hash = EVP_MD_CTX_new();
+                if (p->hash && EVP_MD_CTX_copy_ex(p->hash, u->hash) != 1) {
+                    EVP_MD_CTX_free(p->hash);
+                    p->hash = NULL;
+                }
+            }
         }
     }
     pthread_mutex_unlock(&reg->mu);
@@ -886,6 +910,8 @@ int registry_part_write(struct registry_part *p, const uint8_t *data, size_t n)
         done += (size_t)w;
     }
     p->written += n;
+    if (p->hash)
+        EVP_DigestUpdate(p->hash, data, n);
     return 0;
 }
 
@@ -897,6 +923,7 @@ static void part_release(struct registry_part *p, bool rollback)
         (void)!ftruncate(p->fd, (off_t)p->base);
     if (p->fd >= 0)
         close(p->fd);
+    EVP_MD_CTX_free(p->hash);
     if (p->owned) {
         pthread_mutex_lock(&p->reg->mu);
         p->owned->busy = false;
@@ -940,6 +967,12 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
     }
     if (!u || strcmp(u->repo, repo) != 0) {
         upload_not_found(out, upload_id, repo, reg->account);
+        goto done;
+    }
+    if (part && part->owned && part->owned != u) {
+        /* The body named one upload before its blob and another after it. */
+        srv_reply_error(out, 400, "InvalidParameterException",
+                        "Invalid parameter at 'uploadId': given twice with different values");
         goto done;
     }
     cJSON *fields = cJSON_CreateObject();
@@ -1015,6 +1048,11 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
         goto done;
     }
     rollback = false;
+    /* The running hash now covers this part too, or is unknown after a spooled one. */
+    EVP_MD_CTX_free(u->hash);
+    u->hash = part && part->owned == u ? part->hash : NULL;
+    if (part)
+        part->hash = part->owned == u ? NULL : part->hash;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "registryId", reg->account);
     cJSON_AddStringToObject(o, "repositoryName", repo);
@@ -1027,6 +1065,18 @@ done:
 }
 
 /* ---- CompleteLayerUpload ---- */
+
+static int sha256_final(EVP_MD_CTX *ctx, char out[72])
+{
+    uint8_t md[32];
+    unsigned mdlen = 0;
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+        return -1;
+    memcpy(out, "sha256:", 7);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
 
 static int sha256_file(int fd, char out[72])
 {
@@ -1117,14 +1167,29 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
     if (reg->dir) {
         /* Hash and move the file without the lock; busy keeps parts out meanwhile. */
         u->busy = true;
+        EVP_MD_CTX *running = NULL;
+        if (u->hash) {
+            running = EVP_MD_CTX_new();
+            if (running && EVP_MD_CTX_copy_ex(running, u->hash) != 1) {
+                EVP_MD_CTX_free(running);
+                running = NULL;
+            }
+        }
         pthread_mutex_unlock(&reg->mu);
         char path[1024], blob[1024], got[72] = "";
         path_of(reg, path, sizeof path, "uploads/%s.data", id);
         path_of(reg, blob, sizeof blob, "blobs/sha256/%s", digest + 7);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        int rc = fd < 0 ? -1 : sha256_file(fd, got);
-        if (fd >= 0)
-            close(fd);
+        /* Bytes past the acknowledged length (a part that failed late) are not the layer. */
+        int rc = truncate(path, (off_t)size);
+        if (rc == 0 && running) {
+            rc = sha256_final(running, got);
+        } else if (rc == 0) {
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            rc = fd < 0 ? -1 : sha256_file(fd, got);
+            if (fd >= 0)
+                close(fd);
+        }
+        EVP_MD_CTX_free(running);
         bool match = rc == 0 && !strcmp(got, digest);
         if (match) {
             struct stat st;
