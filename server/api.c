@@ -95,12 +95,17 @@ const char *srv_call_operation(const struct srv_call *c)
     return op_names[c->op];
 }
 
+size_t srv_call_body_limit(const struct srv_call *c)
+{
+    return c->op == OP_UPLOAD_PART ? SRV_MAX_PART_BODY : SRV_MAX_SMALL_BODY;
+}
+
 void srv_call_feed(struct srv_call *c, const void *data, size_t n)
 {
     c->body_len += n;
     if (c->too_big || c->op == OP_UNKNOWN)
         return;
-    if (c->body_len > (c->op == OP_UPLOAD_PART ? SRV_MAX_PART_BODY : SRV_MAX_SMALL_BODY)) {
+    if (c->body_len > srv_call_body_limit(c)) {
         c->too_big = true;
         ebuf_free(&c->body);
         return;

@@ -25,6 +25,8 @@ struct srv_call;
 struct srv_call *srv_call_begin(struct registry *reg, const char *target);
 /* The operation name ("UploadLayerPart"), or "" when the target is unknown. */
 const char *srv_call_operation(const struct srv_call *c);
+/* The largest body this call accepts (its operation's limit). */
+size_t srv_call_body_limit(const struct srv_call *c);
 /* Next chunk of the body. Never fails: errors are kept for the reply. */
 void srv_call_feed(struct srv_call *c, const void *data, size_t n);
 /* The body ended: run the operation and fill `out` (whose body buffer the caller owns). */

@@ -169,6 +169,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->call = srv_call_begin(s->reg, target);
         if (!rq->call)
             return MHD_NO;
+        /* A declared length over the limit is refused before the body is read (MHD then
+         * closes the connection rather than drain it). */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > srv_call_body_limit(rq->call)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "The request body of %s bytes exceeds the limit of %zu bytes",
+                     cl, srv_call_body_limit(rq->call));
+            return error_reply(c, 413, "SerializationException", msg);
+        }
         bool hash = !(s->sink && !strcmp(srv_call_operation(rq->call), "UploadLayerPart"));
         if (hash) {
             rq->body_hash = EVP_MD_CTX_new();

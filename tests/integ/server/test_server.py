@@ -384,6 +384,15 @@ def test_robustness(srv, c):
               "%s %r -> %s, got %d %s" % (target, body[:40], code, r.status_code, r.text[:200]))
     r = raw("InitiateLayerUpload", b'{"repositoryName":"team/app","x":"' + b"a" * (17 * MiB) + b'"}')
     check(r.status_code == 413 and r.json()["__type"] == "SerializationException", "oversized body refused")
+    # A declared length far over the limit is refused without reading the body.
+    s = socket.create_connection(("127.0.0.1", int(srv.url.rsplit(":", 1)[1])))
+    s.settimeout(20)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonEC2ContainerRegistry_V20150921."
+              b"UploadLayerPart\r\nContent-Length: 100000000000\r\n\r\n{")
+    head = s.recv(65536)
+    s.close()
+    check(head.startswith(b"HTTP/1.1 413") and b"SerializationException" in head,
+          "huge Content-Length refused at once: %r" % head[:200])
     # No target at all.
     r = requests.post(srv.url + "/", data=b"{}", timeout=10)
     check(r.status_code in (400, 403), "no target: %d" % r.status_code)
