@@ -234,13 +234,15 @@ static int append_canonical_query(struct ebuf *out, const char *query)
     }
     int rc = ebuf_ok(&enc) && ebuf_ok(&tmp) ? 0 : -1;
     if (rc == 0 && np) {
-        qsort_r(p, np, sizeof *p, qparam_cmp_r, enc.data);
+        /* "=" alone encodes to nothing: enc.data may still be NULL */
+        char *base = (char *)(uintptr_t)ebuf_str(&enc);
+        qsort_r(p, np, sizeof *p, qparam_cmp_r, base);
         for (size_t k = 0; k < np; k++) {
             if (k)
                 ebuf_putc(out, '&');
-            ebuf_append(out, enc.data + p[k].name_off, p[k].name_len);
+            ebuf_append(out, base + p[k].name_off, p[k].name_len);
             ebuf_putc(out, '=');
-            ebuf_append(out, enc.data + p[k].value_off, p[k].value_len);
+            ebuf_append(out, base + p[k].value_off, p[k].value_len);
         }
     }
     ebuf_free(&enc);

@@ -17,6 +17,10 @@
 
 #include "util/buf.h"
 
+/* SHA-256 of the empty body, for requests without one. */
+#define SIGV4_EMPTY_PAYLOAD_SHA256                                                                 \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 /* One request header. Name in any case; value as sent (trimmed and folded when signed). */
 struct sigv4_header {
     const char *name;
@@ -63,9 +67,12 @@ void sigv4_string_to_sign(const char *canonical_request, size_t len, const char 
                           const char *region, const char *service, struct ebuf *out);
 
 /* Sign `req` at time `now` (Unix seconds). The signer adds x-amz-date and, when
- * creds->session_token is set, x-amz-security-token to the signed headers itself; the
- * caller sends them (X-Amz-Date: sig->amz_date, X-Amz-Security-Token: the token) with
- * `Authorization: sig->authorization`. `cache` may be NULL. Returns 0 or -1. */
+ * creds->session_token is set, x-amz-security-token to the signed headers itself (any
+ * Authorization, X-Amz-Date or X-Amz-Security-Token in req->headers is ignored, so a retry
+ * may pass the previous attempt's list); the caller sends them (X-Amz-Date: sig->amz_date,
+ * X-Amz-Security-Token: the token) with `Authorization: sig->authorization`. `cache` may be
+ * NULL. The access key id, region and service must not contain '/', ',', ';', '=' or
+ * whitespace. `sig` is always initialised (free it either way). Returns 0 or -1. */
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
                const char *region, const char *service, time_t now, struct sigv4_key_cache *cache,
                struct sigv4_signature *sig);
@@ -92,7 +99,10 @@ typedef bool (*sigv4_secret_lookup)(const char *access_key_id, const char **secr
 
 /* Check a received request. `req->headers` are all headers as received (the verifier picks
  * the ones the Authorization header lists); `req->payload_sha256` is the hash of the body
- * as received. `message` (may be NULL) gets an ECR-style explanation without secrets. */
+ * as received. `region`/`service` NULL accept any scope. `max_skew_seconds` <= 0 means 300
+ * (ECR's 5 minutes). A session token header must equal the one the lookup returns (signed
+ * or not), and must be absent when the lookup returns none. `message` (may be NULL) gets an
+ * ECR-style explanation appended, never containing a secret, token or signature. */
 enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *region,
                                 const char *service, time_t now, int max_skew_seconds,
                                 sigv4_secret_lookup lookup, void *lookup_user,

@@ -41,6 +41,8 @@ static void test_query(void)
         {"&&a=1&", "a=1"},
         {"a=", "a="},
         {"=v", "=v"},
+        {"=", "="},
+        {"=&=", "=&="},
         {"a==b", "a=%3Db"},
         {"Z=1&a=1&_=1&~=1&-=1", "-=1&Z=1&_=1&a=1&~=1"}, /* byte order of the encoded names */
         {"%E1%88%B4=%e1%88%b4", "%E1%88%B4=%E1%88%B4"},
@@ -234,15 +236,18 @@ static char expected[3][3][2][65];
 static struct sigv4_key_cache *shared_cache;
 static int thread_mismatches[THREADS];
 
-static void sign_one(int s, int rg, int day, struct sigv4_key_cache *cache, char out[65])
+/* Called from several threads: reports failure instead of touching the test counters. */
+static bool sign_one(int s, int rg, int day, struct sigv4_key_cache *cache, char out[65])
 {
     struct sigv4_header h[] = {{"Host", "api.ecr.example.com"}};
     struct sigv4_request r = {"POST", "/", NULL, h, 1, EMPTY, true};
     struct sigv4_credentials c = {"AKID", secrets[s], NULL};
     struct sigv4_signature sig;
-    REQUIRE(sigv4_sign(&r, &c, regions[rg], "ecr", 1440938160 + day * 86400, cache, &sig) == 0);
+    if (sigv4_sign(&r, &c, regions[rg], "ecr", 1440938160 + day * 86400, cache, &sig) != 0)
+        return false;
     memcpy(out, sig.signature, 65);
     sigv4_signature_free(&sig);
+    return true;
 }
 
 static void *signer_thread(void *arg)
@@ -253,8 +258,7 @@ static void *signer_thread(void *arg)
         int s = (int)(test_rand(&rng) % 3), rg = (int)(test_rand(&rng) % 3),
             day = (int)(test_rand(&rng) % 2);
         char got[65];
-        sign_one(s, rg, day, shared_cache, got);
-        if (strcmp(got, expected[s][rg][day]) != 0)
+        if (!sign_one(s, rg, day, shared_cache, got) || strcmp(got, expected[s][rg][day]) != 0)
             thread_mismatches[id]++;
     }
     return NULL;
@@ -265,7 +269,7 @@ static void test_cache_threads(void)
     for (int s = 0; s < 3; s++)
         for (int rg = 0; rg < 3; rg++)
             for (int day = 0; day < 2; day++)
-                sign_one(s, rg, day, NULL, expected[s][rg][day]);
+                REQUIRE(sign_one(s, rg, day, NULL, expected[s][rg][day]));
     CHECK(strcmp(expected[0][0][0], expected[1][0][0]) != 0);
     CHECK(strcmp(expected[0][0][0], expected[0][1][0]) != 0);
     CHECK(strcmp(expected[0][0][0], expected[0][0][1]) != 0);
