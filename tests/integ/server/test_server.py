@@ -35,9 +35,13 @@ checks = 0
 failures = []
 
 
+checks_lock = threading.Lock()
+
+
 def check(cond, what):
     global checks
-    checks += 1
+    with checks_lock:  # concurrent uploads check from several threads
+        checks += 1
     if not cond:
         failures.append(what)
         print("FAIL:", what, flush=True)
