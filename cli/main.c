@@ -1,5 +1,6 @@
 /* ecrup: the command-line front end of libecrup. */
 #include "cli/cli.h"
+#include "server/serve_cli.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static int not_in_build(int argc, char **argv)
 static const struct command commands[] = {
     {"upload-layer", not_in_build},
     {"push", not_in_build},
-    {"serve", not_in_build},
+    {"serve", server_cli_main},
 };
 
 static const struct command *find_command(const char *name)

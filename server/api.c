@@ -1,0 +1,415 @@
+#include "server/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/partbody.h"
+
+enum op {
+    OP_UNKNOWN,
+    OP_CREATE_REPOSITORY,
+    OP_DESCRIBE_REPOSITORIES,
+    OP_INITIATE,
+    OP_UPLOAD_PART,
+    OP_COMPLETE,
+    OP_CHECK,
+    OP_PUT_IMAGE,
+    OP_GET_IMAGE,
+    OP_DOWNLOAD_URL,
+};
+
+static const char *const op_names[] = {
+    "",
+    "CreateRepository",
+    "DescribeRepositories",
+    "InitiateLayerUpload",
+    "UploadLayerPart",
+    "CompleteLayerUpload",
+    "BatchCheckLayerAvailability",
+    "PutImage",
+    "BatchGetImage",
+    "GetDownloadUrlForLayer",
+};
+
+struct srv_call {
+    struct registry *reg;
+    enum op op;
+    char target[128];
+    size_t body_len;
+    bool too_big;
+    struct ebuf body;           /* small operations */
+    struct partbody *pb;        /* UploadLayerPart */
+    struct registry_part *part; /* UploadLayerPart's bytes so far */
+    bool part_failed;
+};
+
+static int hook_blob_start(void *user, struct partbody *p)
+{
+    struct srv_call *c = user;
+    if (registry_is_sink(c->reg))
+        return 0;
+    c->part = registry_part_begin(c->reg, p->has_upload_id ? p->upload_id : NULL);
+    if (!c->part) {
+        partbody_fail(p, "ServerException", "could not store the layer part");
+        return -1;
+    }
+    return 0;
+}
+
+static int hook_blob_data(void *user, struct partbody *p, const uint8_t *data, size_t n)
+{
+    struct srv_call *c = user;
+    (void)p;
+    return c->part ? registry_part_write(c->part, data, n) : 0;
+}
+
+struct srv_call *srv_call_begin(struct registry *reg, const char *target)
+{
+    struct srv_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->reg = reg;
+    snprintf(c->target, sizeof c->target, "%s", target ? target : "");
+    size_t plen = strlen(SRV_TARGET_PREFIX);
+    if (target && !strncmp(target, SRV_TARGET_PREFIX, plen))
+        for (size_t i = 1; i < sizeof op_names / sizeof op_names[0]; i++)
+            if (!strcmp(target + plen, op_names[i]))
+                c->op = (enum op)i;
+    if (c->op == OP_UPLOAD_PART) {
+        c->pb = malloc(sizeof *c->pb);
+        if (!c->pb) {
+            free(c);
+            return NULL;
+        }
+        struct partbody_hooks hooks = {hook_blob_start, hook_blob_data, c};
+        if (registry_is_sink(reg))
+            hooks.blob_data = NULL;
+        partbody_init(c->pb, registry_is_sink(reg), &hooks);
+    }
+    return c;
+}
+
+const char *srv_call_operation(const struct srv_call *c)
+{
+    return op_names[c->op];
+}
+
+size_t srv_call_body_limit(const struct srv_call *c)
+{
+    return c->op == OP_UPLOAD_PART ? SRV_MAX_PART_BODY : SRV_MAX_SMALL_BODY;
+}
+
+void srv_call_feed(struct srv_call *c, const void *data, size_t n)
+{
+    c->body_len += n;
+    if (c->too_big || c->op == OP_UNKNOWN)
+        return;
+    if (c->body_len > srv_call_body_limit(c)) {
+        c->too_big = true;
+        ebuf_free(&c->body);
+        return;
+    }
+    if (c->op == OP_UPLOAD_PART)
+        partbody_feed(c->pb, data, n);
+    else
+        ebuf_append(&c->body, data, n);
+}
+
+/* ---- member access with the model's types ---- */
+
+struct args {
+    cJSON *root;
+    struct srv_reply *out;
+    bool failed;
+};
+
+static bool fail_type(struct args *a, const char *member, const char *want)
+{
+    if (!a->failed)
+        srv_reply_error(a->out, 400, "SerializationException", "Member '%s' must be %s", member,
+                        want);
+    a->failed = true;
+    return false;
+}
+
+static bool fail_param(struct args *a, const char *member, const char *why)
+{
+    if (!a->failed)
+        srv_reply_error(a->out, 400, "InvalidParameterException",
+                        "Invalid parameter at '%s' failed to satisfy constraint: '%s'", member,
+                        why);
+    a->failed = true;
+    return false;
+}
+
+static bool fail_missing(struct args *a, const char *member)
+{
+    if (!a->failed)
+        srv_reply_error(a->out, 400, "InvalidParameterException",
+                        "Missing required parameter in input: '%s'", member);
+    a->failed = true;
+    return false;
+}
+
+#define REPO_PATTERN_MSG                                                                           \
+    "must satisfy regular expression "                                                             \
+    "'[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*' and have 2 to "  \
+    "256 characters"
+
+static const char *get_str(struct args *a, const char *member, bool required)
+{
+    if (a->failed)
+        return NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(a->root, member);
+    if (!v || cJSON_IsNull(v)) {
+        if (required)
+            fail_missing(a, member);
+        return NULL;
+    }
+    if (!cJSON_IsString(v)) {
+        fail_type(a, member, "a string");
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+static const cJSON *get_list(struct args *a, const char *member, bool required, int min, int max,
+                             bool strings)
+{
+    if (a->failed)
+        return NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(a->root, member);
+    if (!v || cJSON_IsNull(v)) {
+        if (required)
+            fail_missing(a, member);
+        return NULL;
+    }
+    if (!cJSON_IsArray(v)) {
+        fail_type(a, member, "a list");
+        return NULL;
+    }
+    int n = cJSON_GetArraySize(v);
+    if (n < min || n > max) {
+        fail_param(a, member, "wrong number of members");
+        return NULL;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v) if (strings ? !cJSON_IsString(it) : !cJSON_IsObject(it))
+    {
+        fail_type(a, member, strings ? "a list of strings" : "a list of structures");
+        return NULL;
+    }
+    return v;
+}
+
+/* registryId (optional) must be this registry; repositoryName must match the pattern. */
+static const char *get_repo(struct args *a, struct registry *reg)
+{
+    const char *rid = get_str(a, "registryId", false);
+    const char *name = get_str(a, "repositoryName", true);
+    if (a->failed)
+        return NULL;
+    if (rid && strcmp(rid, registry_account(reg)) != 0) {
+        bool digits = strlen(rid) == 12 && strspn(rid, "0123456789") == 12;
+        if (!digits)
+            fail_param(a, "registryId", "must satisfy regular expression '[0-9]{12}'");
+        else if (!a->failed) {
+            srv_reply_error(a->out, 400, "RepositoryNotFoundException",
+                            "The repository with name '%s' does not exist in the registry with "
+                            "id '%s'",
+                            name, rid);
+            a->failed = true;
+        }
+        return NULL;
+    }
+    if (!valid_repository_name(name)) {
+        fail_param(a, "repositoryName", REPO_PATTERN_MSG);
+        return NULL;
+    }
+    return name;
+}
+
+static const char *get_upload_id(struct args *a)
+{
+    const char *id = get_str(a, "uploadId", true);
+    if (id && !valid_upload_id(id)) {
+        fail_param(a, "uploadId",
+                   "must satisfy regular expression '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-"
+                   "[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'");
+        return NULL;
+    }
+    return id;
+}
+
+static bool check_digest(struct args *a, const char *member, const char *d)
+{
+    if (!valid_layer_digest(d))
+        return fail_param(a, member,
+                          "must satisfy regular expression '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
+    return true;
+}
+
+static void run_small(struct srv_call *c, struct srv_reply *out)
+{
+    struct args a = {NULL, out, false};
+    a.root = cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
+    if (!cJSON_IsObject(a.root)) {
+        srv_reply_error(out, 400, "SerializationException",
+                        "The request body is not a JSON object");
+        cJSON_Delete(a.root);
+        return;
+    }
+    struct registry *reg = c->reg;
+    switch (c->op) {
+    case OP_CREATE_REPOSITORY: {
+        const char *name = get_repo(&a, reg);
+        const char *mut = get_str(&a, "imageTagMutability", false);
+        if (mut && strcmp(mut, "MUTABLE") && strcmp(mut, "IMMUTABLE") &&
+            strcmp(mut, "IMMUTABLE_WITH_EXCLUSION") && strcmp(mut, "MUTABLE_WITH_EXCLUSION"))
+            fail_param(&a, "imageTagMutability", "not a known value");
+        if (!a.failed)
+            registry_create_repository(reg, name, mut, out);
+        break;
+    }
+    case OP_DESCRIBE_REPOSITORIES: {
+        const char *rid = get_str(&a, "registryId", false);
+        const cJSON *names = get_list(&a, "repositoryNames", false, 1, 100, true);
+        const char *tok = get_str(&a, "nextToken", false);
+        const cJSON *mr = cJSON_GetObjectItemCaseSensitive(a.root, "maxResults");
+        int max = 0;
+        if (mr && !cJSON_IsNull(mr)) {
+            if (!cJSON_IsNumber(mr))
+                fail_type(&a, "maxResults", "an integer");
+            else if (mr->valuedouble < 1 || mr->valuedouble > 1000)
+                fail_param(&a, "maxResults", "must be between 1 and 1000");
+            else
+                max = mr->valueint;
+        }
+        if (!a.failed && rid && strcmp(rid, registry_account(reg)))
+            fail_param(&a, "registryId", "not this registry");
+        const cJSON *it;
+        if (names && !a.failed)
+            cJSON_ArrayForEach(it, names) if (!valid_repository_name(it->valuestring))
+            {
+                fail_param(&a, "repositoryNames", REPO_PATTERN_MSG);
+                break;
+            }
+        if (!a.failed)
+            registry_describe_repositories(reg, names, max, tok, out);
+        break;
+    }
+    case OP_INITIATE: {
+        const char *name = get_repo(&a, reg);
+        if (!a.failed)
+            registry_initiate_upload(reg, name, out);
+        break;
+    }
+    case OP_COMPLETE: {
+        const char *name = get_repo(&a, reg);
+        const char *id = get_upload_id(&a);
+        const cJSON *ds = get_list(&a, "layerDigests", true, 1, 100, true);
+        const cJSON *it;
+        if (ds)
+            cJSON_ArrayForEach(it,
+                               ds) if (!check_digest(&a, "layerDigests", it->valuestring)) break;
+        if (!a.failed)
+            registry_complete_upload(reg, name, id, ds->child->valuestring, out);
+        break;
+    }
+    case OP_CHECK: {
+        const char *name = get_repo(&a, reg);
+        const cJSON *ds = get_list(&a, "layerDigests", true, 1, 100, true);
+        if (!a.failed)
+            registry_check_layers(reg, name, ds, out);
+        break;
+    }
+    case OP_PUT_IMAGE: {
+        const char *name = get_repo(&a, reg);
+        const char *manifest = get_str(&a, "imageManifest", true);
+        const char *mt = get_str(&a, "imageManifestMediaType", false);
+        const char *tag = get_str(&a, "imageTag", false);
+        const char *digest = get_str(&a, "imageDigest", false);
+        if (manifest && (manifest[0] == '\0' || strlen(manifest) > 4194304))
+            fail_param(&a, "imageManifest", "length must be 1 to 4194304");
+        if (tag && (tag[0] == '\0' || strlen(tag) > 300))
+            fail_param(&a, "imageTag", "length must be 1 to 300");
+        if (!a.failed)
+            registry_put_image(reg, name, manifest, mt, tag, digest, out);
+        break;
+    }
+    case OP_GET_IMAGE: {
+        const char *name = get_repo(&a, reg);
+        const cJSON *ids = get_list(&a, "imageIds", true, 1, 100, false);
+        if (!a.failed)
+            registry_get_images(reg, name, ids, out);
+        break;
+    }
+    case OP_DOWNLOAD_URL: {
+        const char *name = get_repo(&a, reg);
+        const char *d = get_str(&a, "layerDigest", true);
+        if (d)
+            check_digest(&a, "layerDigest", d);
+        if (!a.failed)
+            registry_download_url(reg, name, d, out);
+        break;
+    }
+    default:
+        break;
+    }
+    cJSON_Delete(a.root);
+}
+
+static void run_upload_part(struct srv_call *c, struct srv_reply *out)
+{
+    struct partbody *p = c->pb;
+    if (partbody_finish(p) != 0) {
+        srv_reply_error(out, 400, p->error_type, "%s", p->error);
+        return;
+    }
+    struct args a = {NULL, out, false};
+    if (!valid_repository_name(p->repository_name))
+        fail_param(&a, "repositoryName", REPO_PATTERN_MSG);
+    else if (!valid_upload_id(p->upload_id))
+        fail_param(&a, "uploadId", "must be an upload id");
+    else if (p->has_registry_id && strcmp(p->registry_id, registry_account(c->reg)))
+        fail_param(&a, "registryId", "not this registry");
+    if (a.failed)
+        return;
+    struct registry_part *part = c->part;
+    c->part = NULL;
+    registry_part_finish(c->reg, part, p->repository_name, p->upload_id, p->part_first_byte,
+                         p->part_last_byte, p->blob_size, out);
+}
+
+void srv_call_finish(struct srv_call *c, struct srv_reply *out)
+{
+    out->status = 200;
+    out->error_type = NULL;
+    if (c->op == OP_UNKNOWN) {
+        if (!c->target[0])
+            srv_reply_error(out, 400, "UnknownOperationException", "Missing X-Amz-Target header");
+        else
+            srv_reply_error(out, 400, "UnknownOperationException", "Unknown operation %.100s",
+                            c->target);
+    } else if (c->too_big) {
+        srv_reply_error(
+            out, 413, "SerializationException",
+            "The request body of %zu bytes exceeds the limit of %u bytes for %s", c->body_len,
+            c->op == OP_UPLOAD_PART ? SRV_MAX_PART_BODY : SRV_MAX_SMALL_BODY, op_names[c->op]);
+    } else if (c->op == OP_UPLOAD_PART) {
+        run_upload_part(c, out);
+    } else {
+        run_small(c, out);
+    }
+}
+
+void srv_call_free(struct srv_call *c)
+{
+    if (!c)
+        return;
+    registry_part_abort(c->part);
+    free(c->pb);
+    ebuf_free(&c->body);
+    free(c);
+}

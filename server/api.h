@@ -1,0 +1,37 @@
+/* The request handler of `ecrup serve`, independent of HTTP and sockets: one call per
+ * request, fed the body in chunks, answering with an ECR reply. The HTTP layer (server.c)
+ * checks the signature and applies faults around it; the fuzz target drives it directly.
+ *
+ * A call is owned by one request and touched by one thread at a time. */
+#ifndef ECRUP_SERVER_API_H
+#define ECRUP_SERVER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/registry.h"
+
+#define SRV_TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
+/* Largest body accepted for any operation but UploadLayerPart (a 4 MiB manifest, escaped). */
+#define SRV_MAX_SMALL_BODY (16u << 20)
+/* Largest UploadLayerPart body: a 20 MiB blob in base64 plus the small members. */
+#define SRV_MAX_PART_BODY (28u << 20)
+
+struct srv_call;
+
+/* Start a call for the X-Amz-Target `target` (NULL when absent). Never NULL unless out of
+ * memory; an unknown target gives a call that drains its body and answers
+ * UnknownOperationException. */
+struct srv_call *srv_call_begin(struct registry *reg, const char *target);
+/* The operation name ("UploadLayerPart"), or "" when the target is unknown. */
+const char *srv_call_operation(const struct srv_call *c);
+/* The largest body this call accepts (its operation's limit). */
+size_t srv_call_body_limit(const struct srv_call *c);
+/* Next chunk of the body. Never fails: errors are kept for the reply. */
+void srv_call_feed(struct srv_call *c, const void *data, size_t n);
+/* The body ended: run the operation and fill `out` (whose body buffer the caller owns). */
+void srv_call_finish(struct srv_call *c, struct srv_reply *out);
+/* Free; a call never finished is rolled back (its partial part discarded). NULL is a no-op. */
+void srv_call_free(struct srv_call *c);
+
+#endif

@@ -1,0 +1,60 @@
+/* Fault injection for `ecrup serve --faults SPEC`, so clients can be tested against a
+ * misbehaving ECR: throttling, server errors, connections reset before or after the server
+ * acted, slow replies and slow links. Repeatable with a seed.
+ *
+ * SPEC is a comma-separated list of items:
+ *   seed=N                 random seed (default 1)
+ *   delay=MS               fixed delay before every reply, in milliseconds
+ *   bandwidth=SIZE         cap per connection on the request body, bytes/s (K, M, G: binary)
+ *   OP:KIND=P[:KIND=P]...  for operation OP (e.g. UploadLayerPart, or * for every operation)
+ *                          the probability P (0..1) of each KIND:
+ *     throttle  HTTP 400 ThrottlingException, the request not acted on
+ *     500       HTTP 500 ServerException, the request not acted on
+ *     503       HTTP 503 ServiceUnavailableException, the request not acted on
+ *     reset     the connection is reset once the request is read, before it is acted on
+ *     lost      the request is acted on (committed), then the connection is reset: the
+ *               reply is lost
+ * Rules for a named operation take precedence over "*".
+ *
+ * Parsed once; draws are serialised by an internal lock, so any thread may draw. */
+#ifndef ECRUP_SERVER_FAULTS_H
+#define ECRUP_SERVER_FAULTS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+enum fault {
+    FAULT_NONE,
+    FAULT_THROTTLE,
+    FAULT_500,
+    FAULT_503,
+    FAULT_RESET,
+    FAULT_LOST,
+};
+
+struct fault_rule {
+    char op[48]; /* "*" for every operation */
+    double p[6]; /* by enum fault */
+};
+
+struct faults {
+    struct fault_rule rules[16];
+    int n_rules;
+    unsigned delay_ms;
+    uint64_t bandwidth; /* bytes/s per connection; 0 = no cap */
+    uint64_t seed;
+    /* Lock-guarded. */
+    pthread_mutex_t mu;
+    uint64_t rng;
+};
+
+/* Parse SPEC into f (initialised here). Returns 0, or -1 with a message in err. */
+int faults_parse(const char *spec, struct faults *f, struct ebuf *err);
+void faults_cleanup(struct faults *f);
+/* The fault to apply to one request of operation `op`. */
+enum fault faults_draw(struct faults *f, const char *op);
+
+#endif

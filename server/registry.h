@@ -1,0 +1,94 @@
+/* The registry behind `ecrup serve`: repositories, layers, images and uploads in progress.
+ *
+ * State lives in memory and, unless the registry is a sink, in a data directory:
+ *   repos/<name with '/' as '+'>.json   a repository: layers, images, tags
+ *   manifests/<hex>                      image manifests by digest
+ *   blobs/sha256/<hex>                   layers, content-addressed
+ *   uploads/<id>.json, uploads/<id>.data an upload in progress: state and bytes so far
+ * Every acknowledged change is fsynced (data, then state written to a temp file and renamed)
+ * before the reply, so a restart loses nothing that was acknowledged.
+ *
+ * Thread safety: every function may be called from any thread; one mutex guards the model.
+ * Long work (hashing a layer, copying a spooled part) runs outside the lock with the upload
+ * marked busy. */
+#ifndef ECRUP_SERVER_REGISTRY_H
+#define ECRUP_SERVER_REGISTRY_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+/* A reply: HTTP status and JSON body. */
+struct srv_reply {
+    int status;
+    struct ebuf body;
+    const char *error_type; /* borrowed static string; NULL on success */
+};
+
+void srv_reply_json(struct srv_reply *r, cJSON *obj); /* 200; consumes obj */
+void srv_reply_error(struct srv_reply *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* An error with the exception's own fields: `fields` (consumed, may be NULL) gets __type and
+ * message added. */
+void srv_reply_error_fields(struct srv_reply *r, int status, const char *type, cJSON *fields,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+struct registry_config {
+    const char *data_dir; /* NULL for a sink */
+    bool sink;            /* keep no bytes; trust digests */
+    uint64_t part_size;   /* InitiateLayerUpload's partSize; 0 = 10485760 */
+    const char *base_url; /* "http://127.0.0.1:5000": download URLs and repositoryUri */
+};
+
+struct registry;
+struct registry *registry_open(const struct registry_config *cfg, struct ebuf *err);
+void registry_free(struct registry *reg);
+const char *registry_account(const struct registry *reg);
+uint64_t registry_part_size(const struct registry *reg);
+bool registry_is_sink(const struct registry *reg);
+
+/* The operations; each fills `out`. Arguments are already validated against the model's
+ * patterns except where noted. */
+void registry_create_repository(struct registry *reg, const char *name, const char *mutability,
+                                struct srv_reply *out);
+/* `names` may be NULL (all repositories, paginated by max_results/next_token). */
+void registry_describe_repositories(struct registry *reg, const cJSON *names, int max_results,
+                                    const char *next_token, struct srv_reply *out);
+void registry_initiate_upload(struct registry *reg, const char *repo, struct srv_reply *out);
+void registry_complete_upload(struct registry *reg, const char *repo, const char *upload_id,
+                              const char *digest, struct srv_reply *out);
+void registry_check_layers(struct registry *reg, const char *repo, const cJSON *digests,
+                           struct srv_reply *out);
+void registry_put_image(struct registry *reg, const char *repo, const char *manifest,
+                        const char *media_type, const char *tag, const char *digest,
+                        struct srv_reply *out);
+void registry_get_images(struct registry *reg, const char *repo, const cJSON *ids,
+                         struct srv_reply *out);
+void registry_download_url(struct registry *reg, const char *repo, const char *digest,
+                           struct srv_reply *out);
+/* Open a layer for the download endpoint: an fd and its size, or -1 when the repository
+ * does not hold that layer. */
+int registry_open_layer(struct registry *reg, const char *repo, const char *digest, uint64_t *size);
+/* True when `repo` exists. */
+bool registry_has_repository(struct registry *reg, const char *repo);
+
+/* One UploadLayerPart in flight. begin() when the blob starts (upload_id may be NULL when the
+ * body has not named it yet: the bytes are then spooled), write() for decoded bytes,
+ * finish() with the parsed fields to validate and commit, or abort(). */
+struct registry_part;
+struct registry_part *registry_part_begin(struct registry *reg, const char *upload_id);
+int registry_part_write(struct registry_part *part, const uint8_t *data, size_t n);
+/* part may be NULL (no blob seen); blob_size is the decoded size. Frees part. */
+void registry_part_finish(struct registry *reg, struct registry_part *part, const char *repo,
+                          const char *upload_id, int64_t first, int64_t last, uint64_t blob_size,
+                          struct srv_reply *out);
+void registry_part_abort(struct registry_part *part);
+
+/* Model checks (pure). */
+bool valid_repository_name(const char *s);
+bool valid_layer_digest(const char *s); /* LayerDigest's pattern */
+bool valid_upload_id(const char *s);
+
+#endif

@@ -1,0 +1,462 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/faults.h"
+#include "server/registry.h"
+
+struct server {
+    struct MHD_Daemon *daemon;
+    struct registry *reg;
+    struct srv_auth *auth;
+    struct faults faults;
+    bool have_faults;
+    bool sink;
+    char *tmpdir; /* ours to remove */
+    char *cert, *key;
+    char url[128];
+    int listen_fd;
+};
+
+/* One request; MHD's con_cls. Touched by the thread serving its connection. */
+struct request {
+    struct srv_call *call;
+    EVP_MD_CTX *body_hash; /* NULL when the body is not hashed */
+    bool get;
+    struct timespec start;
+    uint64_t received;
+};
+
+static int64_t elapsed_ns(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)(now.tv_sec - since->tv_sec) * 1000000000 + (now.tv_nsec - since->tv_nsec);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *c, struct srv_reply *r)
+{
+    size_t len = r->body.len;
+    char *body = ebuf_take(&r->body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/x-amz-json-1.1");
+    char rid[40];
+    uint8_t b[16];
+    if (RAND_bytes(b, sizeof b) != 1)
+        memset(b, 0, sizeof b);
+    snprintf(rid, sizeof rid,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    MHD_add_response_header(resp, "x-amzn-RequestId", rid);
+    if (r->error_type)
+        MHD_add_response_header(resp, "x-amzn-ErrorType", r->error_type);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result error_reply(struct MHD_Connection *c, int status, const char *type,
+                                   const char *msg)
+{
+    struct srv_reply r = {0, EBUF_INIT, NULL};
+    srv_reply_error(&r, status, type, "%s", msg);
+    return queue_reply(c, &r);
+}
+
+/* Abort the connection with a TCP reset rather than a clean close. */
+static enum MHD_Result reset_connection(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+        struct linger l = {1, 0};
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    return MHD_NO;
+}
+
+struct header_vec {
+    struct sigv4_header h[64];
+    size_t n;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct header_vec *v = cls;
+    if (v->n < sizeof v->h / sizeof v->h[0])
+        v->h[v->n++] = (struct sigv4_header){key, value ? value : ""};
+    return MHD_YES;
+}
+
+static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, const char *url)
+{
+    /* /v2/<repository>/blobs/<digest> */
+    const char *blobs = NULL; /* the last "/blobs/": repository names may contain "blobs" */
+    for (const char *p = strstr(url, "/blobs/"); p; p = strstr(p + 1, "/blobs/"))
+        blobs = p;
+    if (strncmp(url, "/v2/", 4) != 0 || !blobs || blobs <= url + 4)
+        return error_reply(c, 404, "NotFoundException", "No such resource");
+    char repo[260];
+    size_t rlen = (size_t)(blobs - (url + 4));
+    if (rlen >= sizeof repo)
+        return error_reply(c, 404, "NotFoundException", "No such resource");
+    memcpy(repo, url + 4, rlen);
+    repo[rlen] = '\0';
+    uint64_t size = 0;
+    int fd = registry_open_layer(s->reg, repo, blobs + 7, &size);
+    if (fd < 0)
+        return error_reply(c, 404, "LayersNotFoundException", "The layer does not exist");
+    struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct server *s = cls;
+    struct request *rq = *con_cls;
+    if (!rq) {
+        if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+            return serve_blob(s, c, url);
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        *con_cls = rq;
+        clock_gettime(CLOCK_MONOTONIC, &rq->start);
+        if (strcmp(method, "POST") != 0 || strcmp(url, "/") != 0) {
+            rq->get = true; /* drain the body, answer at the end */
+            return MHD_YES;
+        }
+        const char *target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
+        rq->call = srv_call_begin(s->reg, target);
+        if (!rq->call)
+            return MHD_NO;
+        /* A declared length over the limit is refused before the body is read (MHD then
+         * closes the connection rather than drain it). */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > srv_call_body_limit(rq->call)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "The request body of %s bytes exceeds the limit of %zu bytes",
+                     cl, srv_call_body_limit(rq->call));
+            return error_reply(c, 413, "SerializationException", msg);
+        }
+        bool hash = !(s->sink && !strcmp(srv_call_operation(rq->call), "UploadLayerPart"));
+        if (hash) {
+            rq->body_hash = EVP_MD_CTX_new();
+            if (!rq->body_hash || EVP_DigestInit_ex(rq->body_hash, EVP_sha256(), NULL) != 1)
+                return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        rq->received += n;
+        if (rq->get)
+            return MHD_YES;
+        if (rq->body_hash)
+            EVP_DigestUpdate(rq->body_hash, upload_data, n);
+        srv_call_feed(rq->call, upload_data, n);
+        if (s->have_faults && s->faults.bandwidth) {
+            /* Hold the connection until the body so far fits the cap. */
+            int64_t due = (int64_t)(rq->received * 1000000000ull / s->faults.bandwidth);
+            int64_t ahead = due - elapsed_ns(&rq->start);
+            if (ahead > 1000000)
+                sleep_ms((unsigned)(ahead / 1000000));
+        }
+        return MHD_YES;
+    }
+    if (rq->get)
+        return error_reply(c, strcmp(method, "POST") ? 405 : 404, "UnknownOperationException",
+                           "The ECR API is served by POST /");
+
+    /* The body is complete. */
+    char hex[65] = "";
+    if (rq->body_hash) {
+        uint8_t md[32];
+        unsigned mdlen = 0;
+        EVP_DigestFinal_ex(rq->body_hash, md, &mdlen);
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    struct srv_reply reply = {0, EBUF_INIT, NULL};
+    struct header_vec hv = {.n = 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &hv);
+    if (!srv_auth_check(s->auth, method, url, hv.h, hv.n, rq->body_hash ? hex : NULL, time(NULL),
+                        &reply))
+        return queue_reply(c, &reply);
+
+    const char *op = srv_call_operation(rq->call);
+    enum fault f = s->have_faults && op[0] ? faults_draw(&s->faults, op) : FAULT_NONE;
+    switch (f) {
+    case FAULT_RESET:
+        return reset_connection(c);
+    case FAULT_THROTTLE:
+        srv_reply_error(&reply, 400, "ThrottlingException", "Rate exceeded");
+        break;
+    case FAULT_500:
+        srv_reply_error(&reply, 500, "ServerException", "Injected server error");
+        break;
+    case FAULT_503:
+        srv_reply_error(&reply, 503, "ServiceUnavailableException", "Service unavailable");
+        break;
+    default:
+        srv_call_finish(rq->call, &reply);
+        break;
+    }
+    if (f == FAULT_LOST) {
+        ebuf_free(&reply.body);
+        return reset_connection(c);
+    }
+    if (s->have_faults && s->faults.delay_ms)
+        sleep_ms(s->faults.delay_ms);
+    return queue_reply(c, &reply);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    struct request *rq = *con_cls;
+    if (!rq)
+        return;
+    srv_call_free(rq->call);
+    EVP_MD_CTX_free(rq->body_hash);
+    free(rq);
+    *con_cls = NULL;
+}
+
+static int bind_listen(const char *listen_at, struct ebuf *err, int *port_out, char *host_out)
+{
+    char host[64] = "127.0.0.1";
+    long port = 5000;
+    if (listen_at) {
+        const char *colon = strrchr(listen_at, ':');
+        size_t hl = colon ? (size_t)(colon - listen_at) : 0;
+        char *end = NULL;
+        if (colon)
+            port = strtol(colon + 1, &end, 10);
+        if (!colon || hl == 0 || hl >= sizeof host || !end || *end || port < 0 || port > 65535) {
+            ebuf_printf(err, "--listen wants HOST:PORT (an IPv4 address), not '%s'", listen_at);
+            return -1;
+        }
+        memcpy(host, listen_at, hl);
+        host[hl] = '\0';
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        ebuf_printf(err, "--listen: '%s' is not an IPv4 address", host);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 128) != 0) {
+        ebuf_printf(err, "cannot listen on %s:%ld: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *port_out = ntohs(sa.sin_port);
+    strcpy(host_out, host);
+    return fd;
+}
+
+static char *slurp(const char *path, struct ebuf *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ebuf_printf(err, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct ebuf b = EBUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ebuf_append(&b, chunk, n);
+    fclose(f);
+    ebuf_puts(&b, "");
+    return ebuf_take(&b);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void repo_reply_ignore(struct registry *reg, const char *name)
+{
+    struct srv_reply r = {0, EBUF_INIT, NULL};
+    if (!registry_has_repository(reg, name))
+        registry_create_repository(reg, name, NULL, &r);
+    ebuf_free(&r.body);
+}
+
+struct server *server_start(const struct server_config *cfg, struct ebuf *err)
+{
+    struct server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->listen_fd = -1;
+    s->sink = cfg->sink;
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        ebuf_printf(err, "--tls-cert and --tls-key go together");
+        goto fail;
+    }
+    if (cfg->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        ebuf_printf(err, "this libmicrohttpd was built without TLS support");
+        goto fail;
+    }
+    if (cfg->tls_cert) {
+        s->cert = slurp(cfg->tls_cert, err);
+        s->key = s->cert ? slurp(cfg->tls_key, err) : NULL;
+        if (!s->key)
+            goto fail;
+    }
+    if (cfg->faults) {
+        if (faults_parse(cfg->faults, &s->faults, err) != 0) {
+            faults_cleanup(&s->faults);
+            goto fail;
+        }
+        s->have_faults = true;
+    }
+    for (size_t i = 0; i < cfg->n_repositories; i++)
+        if (!valid_repository_name(cfg->repositories[i])) {
+            ebuf_printf(err, "--repository '%s' is not a valid repository name",
+                        cfg->repositories[i]);
+            goto fail;
+        }
+    s->auth = srv_auth_new(cfg->access_key_id, cfg->secret_access_key, cfg->session_token);
+    if (!s->auth)
+        goto fail;
+    int port = 0;
+    char host[64];
+    s->listen_fd = bind_listen(cfg->listen, err, &port, host);
+    if (s->listen_fd < 0)
+        goto fail;
+    snprintf(s->url, sizeof s->url, "%s://%s:%d", cfg->tls_cert ? "https" : "http", host, port);
+    const char *dir = cfg->data_dir;
+    if (!dir && !cfg->sink) {
+        const char *t = getenv("TMPDIR");
+        char tmpl[512];
+        snprintf(tmpl, sizeof tmpl, "%s/ecrup-serve-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmpl)) {
+            ebuf_printf(err, "cannot create a temporary directory: %s", strerror(errno));
+            goto fail;
+        }
+        s->tmpdir = strdup(tmpl);
+        dir = s->tmpdir;
+    }
+    struct registry_config rc = {
+        .data_dir = dir, .sink = cfg->sink, .part_size = cfg->part_size, .base_url = s->url};
+    s->reg = registry_open(&rc, err);
+    if (!s->reg)
+        goto fail;
+    for (size_t i = 0; i < cfg->n_repositories; i++)
+        repo_reply_ignore(s->reg, cfg->repositories[i]);
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    bool single = cfg->sink && !s->have_faults;
+    if (single)
+        flags |= MHD_USE_EPOLL;
+    else
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    if (cfg->tls_cert)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem opts[8];
+    int no = 0;
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL};
+    /* A big read buffer lets MHD take a part's body in few large recv() calls. */
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                         (intptr_t)(single ? 256u << 10 : 1u << 20), NULL};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+    if (cfg->tls_cert) {
+        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};
+        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key};
+    }
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
+    if (!s->daemon) {
+        ebuf_printf(err, "could not start the HTTP server%s",
+                    cfg->tls_cert ? " (check the certificate and key)" : "");
+        goto fail;
+    }
+    s->listen_fd = -1; /* the daemon owns and closes it now */
+    return s;
+fail:
+    server_stop(s);
+    return NULL;
+}
+
+const char *server_url(const struct server *s)
+{
+    return s->url;
+}
+
+void server_stop(struct server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    registry_free(s->reg);
+    srv_auth_free(s->auth);
+    if (s->have_faults)
+        faults_cleanup(&s->faults);
+    if (s->tmpdir) {
+        nftw(s->tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(s->tmpdir);
+    }
+    free(s->cert);
+    if (s->key) {
+        explicit_bzero(s->key, strlen(s->key));
+        free(s->key);
+    }
+    free(s);
+}

@@ -1,0 +1,41 @@
+/* `ecrup serve`: the HTTP side of the local ECR endpoint, on libmicrohttpd.
+ *
+ * POST / carries the ECR API (api.h) after SigV4 checking (auth.h) and fault injection
+ * (faults.h); GET /v2/<repository>/blobs/<digest> serves the layers GetDownloadUrlForLayer
+ * points at. In sink mode without faults one epoll thread serves every connection (at most
+ * one core); otherwise each connection has its thread. */
+#ifndef ECRUP_SERVER_SERVER_H
+#define ECRUP_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct server_config {
+    const char *listen;   /* "HOST:PORT"; NULL = 127.0.0.1:5000; port 0 picks a free one */
+    const char *data_dir; /* NULL: a temporary directory removed by server_stop() */
+    bool sink;            /* keep nothing (see docs/server.md) */
+    const char *faults;   /* SPEC (faults.h) or NULL */
+    const char *tls_cert; /* PEM files for HTTPS, both or neither */
+    const char *tls_key;
+    uint64_t part_size;              /* 0 = 10485760 */
+    const char *const *repositories; /* created at start when missing */
+    size_t n_repositories;
+    const char *access_key_id; /* the accepted key pair (copied) */
+    const char *secret_access_key;
+    const char *session_token; /* NULL when none */
+};
+
+struct server;
+
+/* Bind, load the data directory and start serving. NULL with a message in err. */
+struct server *server_start(const struct server_config *cfg, struct ebuf *err);
+/* "http://127.0.0.1:PORT" (https with TLS), the actual port. Borrowed. */
+const char *server_url(const struct server *s);
+/* Stop serving, wait for requests in flight, free everything (the temporary data directory
+ * included). NULL is a no-op. */
+void server_stop(struct server *s);
+
+#endif
