@@ -12,6 +12,10 @@ function(ecrup_setup_warnings)
 endfunction()
 
 function(ecrup_setup_sanitizers)
+    if(ECRUP_FUZZ)
+        # Coverage feedback from the whole library, not only the fuzz entry points.
+        add_compile_options(-fsanitize=fuzzer-no-link)
+    endif()
     if(ECRUP_SANITIZE)
         add_compile_options(-fsanitize=${ECRUP_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
         add_link_options(-fsanitize=${ECRUP_SANITIZE})
