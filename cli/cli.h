@@ -37,4 +37,7 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 
 extern const char cli_common_help[];
 
+/* Subcommands. */
+int cli_config_main(int argc, char **argv);
+
 #endif

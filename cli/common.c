@@ -145,8 +145,12 @@ int cli_common_option(struct cli_common *c, const char *cmd, int argc, char **ar
         c->quiet = true;
         return 1;
     }
-    if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+    if (!strcmp(a, "--verbose")) {
         c->verbose++;
+        return 1;
+    }
+    if (a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
+        c->verbose += (int)strlen(a + 1); /* -v, -vv, -vvv */
         return 1;
     }
     return 0;

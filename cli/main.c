@@ -20,6 +20,7 @@ static const char usage_text[] =
     "                  ecrup serve [--listen 127.0.0.1:PORT] [--data-dir DIR] [--sink]\n"
     "                              [--faults SPEC] [--tls-cert F --tls-key F] [--repository "
     "NAME]...\n"
+    "  config        show the region, endpoint and credentials ecrup would use, and why\n"
     "  help [COMMAND]  show help for a command\n"
     "\n"
     "Credentials come from the usual AWS places, in the AWS SDKs' order: AWS_ACCESS_KEY_ID and\n"
@@ -47,6 +48,7 @@ static const struct command commands[] = {
     {"upload-layer", not_in_build},
     {"push", not_in_build},
     {"serve", server_cli_main},
+    {"config", cli_config_main},
 };
 
 static const struct command *find_command(const char *name)

@@ -26,7 +26,7 @@ struct ecr_context {
     struct profile_set *profiles;
     char *profile; /* the profile name in use */
     struct endpoint_resolution endpoint;
-    char *ca_bundle;             /* NULL: libcurl's default store */
+    char *ca_bundle;              /* NULL: libcurl's default store */
     const char *ca_bundle_source; /* "--ca-bundle", "AWS_CA_BUNDLE", "profile", "system" */
     bool insecure;
     struct cred_cache *creds;

@@ -104,11 +104,17 @@ static void test_engine_lifecycle(void)
  * The process environment is the input here, so the test owns it (single-threaded). */
 static void test_engine_configuration_errors(void)
 {
-    static const char *const cleared[] = {
-        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CA_BUNDLE"};
+    static const char *const cleared[] = {"AWS_REGION",
+                                          "AWS_DEFAULT_REGION",
+                                          "AWS_PROFILE",
+                                          "AWS_ACCESS_KEY_ID",
+                                          "AWS_SECRET_ACCESS_KEY",
+                                          "AWS_SESSION_TOKEN",
+                                          "AWS_ENDPOINT_URL",
+                                          "AWS_ENDPOINT_URL_ECR",
+                                          "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                          "AWS_CA_BUNDLE"};
     for (size_t i = 0; i < sizeof cleared / sizeof *cleared; i++)
         unsetenv(cleared[i]);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* never ask a real instance endpoint */

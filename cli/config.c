@@ -1,0 +1,223 @@
+/* `ecrup config`: what ecrup would use to reach ECR and where each value came from, in the
+ * manner of `aws configure list`. With -vv it also signs a sample request and shows the
+ * canonical request and Authorization header, which is what one needs to debug a
+ * SignatureDoesNotMatch; every line goes through the redaction helper. */
+#include "cli/cli.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/context.h"
+#include "engine/ecr_json.h"
+#include "signer/sigv4.h"
+#include "util/redact.h"
+
+static const char config_help[] =
+    "Usage: ecrup config [OPTIONS]\n"
+    "\n"
+    "Show the region, endpoint, credentials and TLS settings ecrup would use, and where each\n"
+    "came from (a flag, an environment variable, the shared profile files, a credential\n"
+    "provider). Nothing is sent over the network, except to the credential provider that\n"
+    "is configured (container or instance metadata endpoints).\n"
+    "\n"
+    "  -v, --verbose   also show the files read and the credentials' expiry;\n"
+    "                  twice: sign a sample BatchCheckLayerAvailability request and show its\n"
+    "                  canonical request and Authorization header (secrets are masked)\n"
+    "\n"
+    "Examples:\n"
+    "  ecrup config --region eu-west-1\n"
+    "  AWS_PROFILE=ci ecrup config -vv\n"
+    "\n";
+
+/* Print one line with secrets masked. */
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+    struct ebuf raw = EBUF_INIT, safe = EBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    ebuf_vprintf(&raw, fmt, ap);
+    va_end(ap);
+    redact_append(&safe, raw.data ? raw.data : "", raw.len);
+    fputs(ebuf_str(&safe), stdout);
+    ebuf_free(&raw);
+    ebuf_free(&safe);
+}
+
+/* "****************MPLE": enough to recognise a key, as `aws configure list` shows it. */
+static void masked_key(const char *key, char *buf, size_t cap)
+{
+    size_t n = strlen(key);
+    snprintf(buf, cap, "****************%s", n > 8 ? key + n - 4 : "");
+}
+
+static void show_signing_check(struct ecr_context *ctx, const struct sigv4_credentials *creds)
+{
+    const char *digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    char *body = ecr_build_batch_check("example", NULL, &digest, 1);
+    if (!body)
+        return;
+    char target_value[96];
+    snprintf(target_value, sizeof target_value, ECR_TARGET_PREFIX "BatchCheckLayerAvailability");
+    struct sigv4_header headers[] = {
+        {"host", ctx->target.host_header},
+        {"content-type", ECR_CONTENT_TYPE},
+        {"x-amz-target", target_value},
+    };
+    unsigned char md[32];
+    char hash[65];
+    EVP_Digest(body, strlen(body), md, NULL, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(hash + 2 * i, 3, "%02x", md[i]);
+    struct sigv4_request req = {
+        .method = "POST",
+        .path = ctx->target.path ? ctx->target.path : "/",
+        .headers = headers,
+        .n_headers = 3,
+        .payload_sha256 = hash,
+        .normalize_path = true,
+    };
+    struct sigv4_signature sig;
+    time_t now = sigv4_clock_now(&ctx->clock);
+    if (sigv4_sign(&req, creds, ctx->target.region, "ecr", now, ctx->keys, &sig) == 0) {
+        /* The canonical request as the signer built it, with the date and token it added. */
+        struct sigv4_header all[5];
+        memcpy(all, headers, sizeof headers);
+        size_t n = 3;
+        all[n++] = (struct sigv4_header){"x-amz-date", sig.amz_date};
+        if (creds->session_token)
+            all[n++] = (struct sigv4_header){"x-amz-security-token", creds->session_token};
+        req.headers = all;
+        req.n_headers = n;
+        struct ebuf canonical = EBUF_INIT;
+        sigv4_canonical_request(&req, &canonical, NULL);
+        out("\nsigning check (BatchCheckLayerAvailability, not sent):\n");
+        out("  body: %s\n", body);
+        out("  canonical request:\n");
+        for (const char *line = ebuf_str(&canonical); *line;) {
+            const char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            out("    %.*s\n", (int)len, line);
+            line += len + (nl ? 1 : 0);
+        }
+        out("  X-Amz-Date: %s\n", sig.amz_date);
+        if (creds->session_token)
+            out("  X-Amz-Security-Token: %s\n", creds->session_token);
+        out("  Authorization: %s\n", ebuf_str(&sig.authorization));
+        ebuf_free(&canonical);
+    }
+    sigv4_signature_free(&sig);
+    free(body);
+}
+
+int cli_config_main(int argc, char **argv)
+{
+    struct cli_common common = {0};
+    bool insecure = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(config_help, stdout);
+            fputs(cli_common_help, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (!strcmp(a, "--insecure")) {
+            insecure = true;
+            continue;
+        }
+        int rc = cli_common_option(&common, "config", argc, argv, &i);
+        if (rc < 0)
+            return CLI_EXIT_USAGE;
+        if (rc == 0) {
+            cli_error("config", "unknown option '%s'; see 'ecrup config --help'", a);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    struct ecrup_options o;
+    ecrup_options_init(&o);
+    o.region = common.region;
+    o.endpoint_url = common.endpoint_url;
+    o.profile = common.profile;
+    o.ca_bundle = common.ca_bundle;
+    o.insecure_skip_tls_verify = insecure;
+
+    struct ecr_context ctx;
+    struct ebuf msg = EBUF_INIT;
+    ecrup_status st = ecr_context_init(&ctx, &o, NULL, &msg);
+    if (st != ECRUP_OK) {
+        struct ebuf safe = EBUF_INIT;
+        redact_append(&safe, ebuf_str(&msg), msg.len);
+        cli_error("config", "%s", ebuf_str(&safe));
+        ebuf_free(&safe);
+        ebuf_free(&msg);
+        ecr_context_cleanup(&ctx);
+        return CLI_EXIT_FAILED;
+    }
+    ebuf_free(&msg);
+
+    struct cred_snapshot *snap = NULL;
+    struct ebuf err = EBUF_INIT;
+    if (cred_cache_get(ctx.creds, sigv4_clock_now(&ctx.clock), &snap, &err) != 0) {
+        cli_error("config", "%s", ebuf_str(&err));
+        ebuf_free(&err);
+        ecr_context_cleanup(&ctx);
+        return CLI_EXIT_FAILED;
+    }
+    ebuf_free(&err);
+    /* Whatever happens below, these never reach the terminal. */
+    redact_register_secret(snap->secret_access_key);
+    if (snap->session_token)
+        redact_register_secret(snap->session_token);
+
+    struct endpoint_resolution *ep = &ctx.endpoint;
+    char key[32];
+    masked_key(snap->access_key_id, key, sizeof key);
+    out("%-12s %-45s %s\n", "", "value", "from");
+    out("%-12s %-45s %s\n", "profile", ctx.profile,
+        o.profile ? "--profile" : "AWS_PROFILE or default");
+    out("%-12s %-45s %s\n", "region", ep->region, ep->region_source);
+    out("%-12s %-45s %s\n", "endpoint", ep->url, ep->endpoint_source);
+    if (ep->partition)
+        out("%-12s %-45s fips: %s, dual-stack: %s\n", "partition", ep->partition, ep->fips_source,
+            ep->dualstack_source);
+    out("%-12s %-45s %s\n", "access key", key, snap->provider);
+    out("%-12s %-45s %s\n", "secret key", "****************", snap->provider);
+    out("%-12s %-45s %s\n", "token", snap->session_token ? "****************" : "(none)",
+        snap->provider);
+    out("%-12s %-45s %s\n", "tls",
+        ctx.insecure    ? "NOT VERIFIED (--insecure)"
+        : ctx.ca_bundle ? ctx.ca_bundle
+                        : "verified with the system CA store",
+        ctx.ca_bundle_source);
+    if (common.verbose >= 1) {
+        char *cfg = profile_config_path(&ctx.env), *cred = profile_credentials_path(&ctx.env);
+        out("\nconfig file:       %s\ncredentials file:  %s\n", cfg ? cfg : "(none)",
+            cred ? cred : "(none)");
+        free(cfg);
+        free(cred);
+        if (snap->expiration) {
+            char when[64];
+            struct tm tm;
+            gmtime_r(&snap->expiration, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            out("credentials expire: %s\n", when);
+        } else {
+            out("credentials expire: never\n");
+        }
+        out("signing host:      %s (path %s)\n", ctx.target.host_header,
+            ctx.target.path ? ctx.target.path : "/");
+    }
+    if (common.verbose >= 2) {
+        struct sigv4_credentials c = cred_snapshot_sigv4(snap);
+        show_signing_check(&ctx, &c);
+    }
+    fflush(stdout);
+    redact_clear_secrets();
+    cred_snapshot_release(snap);
+    ecr_context_cleanup(&ctx);
+    return CLI_EXIT_OK;
+}
