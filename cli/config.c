@@ -4,7 +4,6 @@
  * SignatureDoesNotMatch; every line goes through the redaction helper. */
 #include "cli/cli.h"
 
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "engine/context.h"
 #include "engine/ecr_json.h"
 #include "signer/sigv4.h"
+#include "util/hex.h"
 #include "util/redact.h"
 
 static const char config_help[] =
@@ -68,11 +68,8 @@ static void show_signing_check(struct ecr_context *ctx, const struct sigv4_crede
         {"content-type", ECR_CONTENT_TYPE},
         {"x-amz-target", target_value},
     };
-    unsigned char md[32];
     char hash[65];
-    EVP_Digest(body, strlen(body), md, NULL, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(hash + 2 * i, 3, "%02x", md[i]);
+    sha256_hex(body, strlen(body), hash);
     struct sigv4_request req = {
         .method = "POST",
         .path = ctx->target.path ? ctx->target.path : "/",

@@ -1,6 +1,8 @@
 /* UploadLayerPart bodies: JSON members around a base64 blob, hashed as they are written. */
 #include "engine/payload.h"
 
+#include "util/hex.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -220,12 +222,7 @@ ecrup_status payload_write(const struct payload_part *part, const struct payload
     EVP_MD_CTX_free(body_sha);
     if (st != ECRUP_OK)
         return st;
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 32; i++) {
-        result->body_sha256_hex[2 * i] = hex[md[i] >> 4];
-        result->body_sha256_hex[2 * i + 1] = hex[md[i] & 15];
-    }
-    result->body_sha256_hex[64] = '\0';
+    hex_encode(md, 32, result->body_sha256_hex);
     result->body_len = (size_t)(o - body);
     return (size_t)(o - body) == size ? ECRUP_OK : ECRUP_E_INTERNAL;
 }

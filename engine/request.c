@@ -1,6 +1,7 @@
 #include "engine/request.h"
 
-#include <openssl/evp.h>
+#include "util/hex.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -49,19 +50,6 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-}
-
 static bool add_header(struct curl_slist **list, const char *name, const char *value)
 {
     struct ebuf line = EBUF_INIT;
@@ -90,8 +78,8 @@ int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_targ
     char body_hash[65];
     if (call->body_sha256)
         snprintf(body_hash, sizeof body_hash, "%s", call->body_sha256);
-    else
-        sha256_hex(call->body, call->body_len, body_hash);
+    else if (!sha256_hex(call->body, call->body_len, body_hash))
+        return -1;
 
     char target_value[128];
     snprintf(target_value, sizeof target_value, ECR_TARGET_PREFIX "%s", call->operation);

@@ -1,5 +1,7 @@
 #include "server/registry.h"
 
+#include "util/hex.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -776,16 +778,11 @@ done:
     pthread_mutex_unlock(&reg->mu);
 }
 
+/* Upload ids are random UUIDs, like ECR's; a failing random source is fatal here. */
 static void new_uuid(char out[37])
 {
-    uint8_t b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
+    if (!uuid4(out))
         abort();
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 void registry_initiate_upload(struct registry *reg, const char *repo, struct srv_reply *out)
@@ -1073,8 +1070,7 @@ static int sha256_final(EVP_MD_CTX *ctx, char out[72])
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
         return -1;
     memcpy(out, "sha256:", 7);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, 32, out + 7);
     return 0;
 }
 
@@ -1098,14 +1094,9 @@ static int sha256_file(int fd, char out[72])
             break;
         EVP_DigestUpdate(ctx, buf, (size_t)n);
     }
-    uint8_t md[32];
-    unsigned mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    int rc = sha256_final(ctx, out);
     EVP_MD_CTX_free(ctx);
-    memcpy(out, "sha256:", 7);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-    return 0;
+    return rc;
 }
 
 static void add_layer(struct repo *r, const char *digest, uint64_t size)
@@ -1282,14 +1273,11 @@ done:
     pthread_mutex_unlock(&reg->mu);
 }
 
-static void sha256_hex(const void *data, size_t n, char out[72])
+/* "sha256:<hex>" of `n` bytes. */
+static void sha256_digest(const void *data, size_t n, char out[72])
 {
-    uint8_t md[32];
-    unsigned mdlen = 0;
-    EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL);
     memcpy(out, "sha256:", 7);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+    sha256_hex(data, n, out + 7);
 }
 
 /* The blobs a manifest references: config and layers (image manifests), or nothing for an
@@ -1333,7 +1321,7 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
         goto done;
     }
     char digest[72];
-    sha256_hex(manifest, strlen(manifest), digest);
+    sha256_digest(manifest, strlen(manifest), digest);
     if (want_digest && strcmp(want_digest, digest) != 0) {
         srv_reply_error(out, 400, "ImageDigestDoesNotMatchException",
                         "Provided image digest '%s' does not match the calculated digest '%s'",

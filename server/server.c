@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include "util/hex.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
@@ -66,14 +68,8 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, struct srv_reply *r
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", "application/x-amz-json-1.1");
-    char rid[40];
-    uint8_t b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        memset(b, 0, sizeof b);
-    snprintf(rid, sizeof rid,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    char rid[37];
+    uuid4(rid);
     MHD_add_response_header(resp, "x-amzn-RequestId", rid);
     if (r->error_type)
         MHD_add_response_header(resp, "x-amzn-ErrorType", r->error_type);
@@ -214,8 +210,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         uint8_t md[32];
         unsigned mdlen = 0;
         EVP_DigestFinal_ex(rq->body_hash, md, &mdlen);
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, 32, hex);
     }
     struct srv_reply reply = {0, EBUF_INIT, NULL};
     struct header_vec hv = {.n = 0};

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util/civil.h"
+
 void sigv4_clock_init(struct sigv4_clock *c)
 {
     atomic_init(&c->offset, 0);
@@ -94,32 +96,6 @@ static bool take_time(const char **p, int *h, int *m, int *s)
            take_digits(p, 2, s);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm): no
- * dependence on the TZ environment or locale. */
-static long long days_from_civil(long long y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (long long)doe - 719468;
-}
-
-static bool valid_and_store(int y, int mo, int d, int h, int mi, int s, time_t *out)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
-        s > 60)
-        return false;
-    long long t =
-        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL + h * 3600LL + mi * 60LL + s;
-    if (out)
-        *out = (time_t)t;
-    return true;
-}
-
 bool sigv4_parse_http_date(const char *s, time_t *out)
 {
     if (!s)
@@ -160,5 +136,5 @@ bool sigv4_parse_http_date(const char *s, time_t *out)
         p++;
     if (*p)
         return false;
-    return valid_and_store(y, mo + 1, d, h, mi, se, out);
+    return civil_to_unix(y, mo + 1, d, h, mi, se, out);
 }

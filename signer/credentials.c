@@ -2,6 +2,8 @@
  * thread rules, docs/credentials.md for the choices. */
 #include "signer/credentials.h"
 
+#include "util/civil.h"
+
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -103,27 +105,14 @@ void cred_snapshot_release(const struct cred_snapshot *snap)
 
 /* ---- time ---- */
 
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
 bool cred_parse_time(const char *s, time_t *out)
 {
     int y, mo, d, h, mi, sec;
-    if (!s || strlen(s) < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (!s || strlen(s) < 19 || !civil_digits(s, 4, &y) || s[4] != '-' ||
+        !civil_digits(s + 5, 2, &mo) || s[7] != '-' || !civil_digits(s + 8, 2, &d) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !civil_digits(s + 11, 2, &h) ||
+        s[13] != ':' || !civil_digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !civil_digits(s + 17, 2, &sec))
         return false;
     const char *p = s + 19;
     if (*p == '.') {
@@ -138,7 +127,8 @@ bool cred_parse_time(const char *s, time_t *out)
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
+        if (!civil_digits(p + 1, 2, &oh) || p[3] != ':' || !civil_digits(p + 4, 2, &om) ||
+            oh > 23 || om > 59)
             return false;
         offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
         p += 6;
@@ -147,14 +137,8 @@ bool cred_parse_time(const char *s, time_t *out)
     }
     if (*p)
         return false;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
+    time_t t;
+    if (!civil_to_unix(y, mo, d, h, mi, sec, &t))
         return false;
     *out = t - offset;
     return true;

@@ -14,25 +14,18 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "util/civil.h"
+#include "util/hex.h"
+
 #define ALGORITHM        "AWS4-HMAC-SHA256"
 #define EMPTY_SHA256     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define DEFAULT_MAX_SKEW 300
 #define KEY_CACHE_SLOTS  8
 #define SCOPE_FIELD_MAX  64
 
-static const char hexdig_lower[] = "0123456789abcdef";
 static const char hexdig_upper[] = "0123456789ABCDEF";
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdig_lower[in[i] >> 4];
-        out[2 * i + 1] = hexdig_lower[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 static bool is_unreserved(unsigned char c)
 {
@@ -359,16 +352,6 @@ done:
 
 /* ---- string to sign, keys ------------------------------------------------------------- */
 
-static bool sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        return false;
-    to_hex(md, 32, out);
-    return true;
-}
-
 void sigv4_string_to_sign(const char *canonical_request, size_t len, const char *amz_date,
                           const char *region, const char *service, struct ebuf *out)
 {
@@ -529,7 +512,7 @@ static bool compute_signature(struct sigv4_key_cache *cache, const char *secret,
     bool ok = signing_key(cache, secret, date8, region, service, key) &&
               hmac_sha256(key, 32, ebuf_str(sts), sts->len, mac);
     if (ok)
-        to_hex(mac, 32, out);
+        hex_encode(mac, 32, out);
     OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(mac, sizeof mac);
     return ok;
@@ -558,46 +541,13 @@ void sigv4_format_amz_date(time_t t, char out[17])
     *p = '\0';
 }
 
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : d[m - 1];
-}
-
 bool sigv4_parse_amz_date(const char *s, time_t *out)
 {
     int y, mo, d, h, mi, se;
-    if (!s || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z' || !digits(s, 4, &y) ||
-        !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) || !digits(s + 9, 2, &h) ||
-        !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &se))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
-        return false;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1 && !(y == 1969 && mo == 12 && d == 31 && h == 23 && mi == 59))
-        return false;
-    if (out)
-        *out = t;
-    return true;
+    return s && strlen(s) == 16 && s[8] == 'T' && s[15] == 'Z' && civil_digits(s, 4, &y) &&
+           civil_digits(s + 4, 2, &mo) && civil_digits(s + 6, 2, &d) &&
+           civil_digits(s + 9, 2, &h) && civil_digits(s + 11, 2, &mi) &&
+           civil_digits(s + 13, 2, &se) && civil_to_unix(y, mo, d, h, mi, se, out);
 }
 
 /* ---- signing -------------------------------------------------------------------------- */
@@ -816,7 +766,7 @@ enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *reg
         nf = k;
     }
     int dummy;
-    if (nf != 5 || fl[0] == 0 || fl[1] != 8 || !digits(f[1], 8, &dummy) || fl[2] == 0 ||
+    if (nf != 5 || fl[0] == 0 || fl[1] != 8 || !civil_digits(f[1], 8, &dummy) || fl[2] == 0 ||
         fl[3] == 0 || fl[4] != 12 || memcmp(f[4], "aws4_request", 12) != 0 || fl[0] >= 256 ||
         fl[2] >= SCOPE_FIELD_MAX || fl[3] >= SCOPE_FIELD_MAX)
         return fail(message, SIGV4_MALFORMED_AUTH,
