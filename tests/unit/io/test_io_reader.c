@@ -196,6 +196,13 @@ static void test_reads(ecrup_io_backend backend)
     env_close(&e);
 }
 
+/* An unprivileged uid of this process's own: the kernel charges io_uring's locked memory to
+ * the user, so sharing "nobody" with other programs would share (and exhaust) its account. */
+static uid_t unprivileged_id(void)
+{
+    return (uid_t)(200000 + getpid() % 100000);
+}
+
 /* Without CAP_IPC_LOCK and with a small RLIMIT_MEMLOCK the raw areas cannot be registered:
  * io_uring then reads into them unregistered, and the bytes must still be right. */
 static void test_unregistered(void)
@@ -214,7 +221,7 @@ static void test_unregistered(void)
         struct rlimit lim = {64 << 10, 64 << 10};
         if (setrlimit(RLIMIT_MEMLOCK, &lim) != 0)
             _exit(2);
-        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        if (geteuid() == 0 && (setgid(unprivileged_id()) != 0 || setuid(unprivileged_id()) != 0))
             _exit(3);
         struct env e;
         env_open(&e, ECRUP_IO_URING, 6);
@@ -328,7 +335,7 @@ static void test_open_errors(ecrup_io_backend backend)
     env_close(&e);
 }
 
-/* Permission denied: root reads anything, so a child drops to "nobody" first. */
+/* Permission denied: root reads anything, so a child drops to an unprivileged uid first. */
 static void test_permission(ecrup_io_backend backend)
 {
     const char *p = path_of("secret");
@@ -338,7 +345,7 @@ static void test_permission(ecrup_io_backend backend)
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        if (geteuid() == 0 && (setgid(unprivileged_id()) != 0 || setuid(unprivileged_id()) != 0))
             _exit(2);
         struct env e;
         env_open(&e, backend, 1);
