@@ -77,7 +77,7 @@ struct transfer_config {
     struct xfer_credentials credentials;
     struct xfer_clock clock;
     struct sigv4_key_cache *keys; /* shared signing-key cache; may be NULL */
-    unsigned max_attempts; /* 0: 3 */
+    unsigned max_attempts;        /* 0: 3 */
     ecrup_retry_mode retry_mode;
     struct retry_quota *quota;          /* shared by the engine's transfers; may be NULL */
     struct retry_rate_limiter *limiter; /* adaptive mode; may be NULL */
