@@ -4,8 +4,10 @@ botocore (an independent SigV4 implementation) and compares, then answers like E
 import hashlib
 import json
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -72,13 +74,30 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def call(port, op, body, token=None):
+def make_ca(dirname, name):
+    """A private CA and a certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    ca_key, ca_crt = os.path.join(dirname, name + "-ca.key"), os.path.join(dirname, name + "-ca.pem")
+    key, csr, crt = (os.path.join(dirname, name + ext) for ext in (".key", ".csr", ".pem"))
+    ext = os.path.join(dirname, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run = lambda *a: subprocess.run(["openssl"] + list(a), check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+        "-days", "2", "-subj", "/CN=ecrup test CA " + name)
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
+        "-days", "2", "-extfile", ext)
+    return ca_crt, crt, key
+
+
+def call(port, op, body, token=None, tls=None):
     env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
     env.pop("AWS_SESSION_TOKEN", None)
     if token:
         env["AWS_SESSION_TOKEN"] = token
-    url = "http://127.0.0.1:%d" % port
-    out = subprocess.run([TOOL, url, "127.0.0.1:%d" % port, REGION, op, "-"], env=env,
+    url = "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
+    extra = [tls] if tls else []
+    out = subprocess.run([TOOL, url, "127.0.0.1:%d" % port, REGION, op, "-"] + extra, env=env,
                          input=body, capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         sys.exit("ecr_call failed: %s" % out.stderr)
@@ -131,6 +150,27 @@ def main():
     check(r["exception"] == "ThrottlingException" and r["retry"] == "2", "throttling: %r" % r)
     r = call(port, "PutImage", "{}")
     check(r["status"] == "500" and r["retry"] == "1", "5xx is transient: %r" % r)
+
+    # HTTPS with a private CA: trusted when given, refused with a clear TLS error otherwise,
+    # and not retried (a certificate does not get better by asking again).
+    tmp = tempfile.mkdtemp(prefix="ecrup-tls-")
+    ca, crt, key = make_ca(tmp, "good")
+    other_ca, _, _ = make_ca(tmp, "other")
+    tls_server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    tls_server.socket = ctx.wrap_socket(tls_server.socket, server_side=True)
+    tls_port = tls_server.server_address[1]
+    threading.Thread(target=tls_server.serve_forever, daemon=True).start()
+    r = call(tls_port, "InitiateLayerUpload", "{}", tls=ca)
+    check(r["ok"] == "1" and seen[-1]["sig_ok"], "HTTPS with the private CA: %r" % r)
+    r = call(tls_port, "InitiateLayerUpload", "{}", tls=other_ca)
+    check(r["ok"] == "0" and r["retry"] == "0" and "certificate" in r["describe"].lower(),
+          "wrong CA refused clearly: %r" % r)
+    r = call(tls_port, "InitiateLayerUpload", "{}", tls="-insecure")
+    check(r["ok"] == "1", "verification off only when asked: %r" % r)
+    tls_server.shutdown()
+    tls_server.server_close()
 
     server.shutdown()
     server.server_close()
