@@ -1485,6 +1485,17 @@ static void sched_teardown(struct sched *s)
 
 ecrup_status engine_run_layers(struct ecrup_engine *e)
 {
+    if (atomic_load(&e->cancelled)) {
+        /* Cancelled before the run: nothing is touched, every layer ends Cancelled. */
+        for (size_t i = 0; i < e->n_layers; i++) {
+            struct layer_entry *le = &e->layers[i];
+            le->result.outcome = ECRUP_OUTCOME_FAILED;
+            le->result.status = ECRUP_E_CANCELLED;
+            le->result.exception = "Cancelled";
+            le->result.message = "cancelled before the upload started";
+        }
+        return e->n_layers ? ECRUP_E_CANCELLED : ECRUP_OK;
+    }
     struct sched sched = {0}, *s = &sched;
     ecrup_status st = sched_setup(s, e);
     if (st != ECRUP_OK) {
