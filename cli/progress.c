@@ -362,12 +362,12 @@ void progress_view_final(struct progress_view *v, size_t i, enum progress_final 
     pthread_mutex_unlock(&v->lock);
 }
 
-void progress_view_interrupted(struct progress_view *v)
+void progress_view_interrupted(struct progress_view *v, bool on)
 {
     if (!v)
         return;
     pthread_mutex_lock(&v->lock);
-    v->interrupted = true;
+    v->interrupted = on;
     pthread_mutex_unlock(&v->lock);
 }
 

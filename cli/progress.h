@@ -42,8 +42,9 @@ void progress_view_print(struct progress_view *v, FILE *f, const char *text);
 /* Fix layer `i`'s final state; `reason` (copied) follows "Failed: ". */
 void progress_view_final(struct progress_view *v, size_t i, enum progress_final final,
                          const char *reason);
-/* Add a last line saying the upload is being stopped (after Ctrl-C). */
-void progress_view_interrupted(struct progress_view *v);
+/* Show (or, once the run is over, drop) a last line saying the upload is being stopped
+ * after Ctrl-C. */
+void progress_view_interrupted(struct progress_view *v, bool on);
 /* Redraw now, whatever the time since the last draw. */
 void progress_view_draw(struct progress_view *v);
 

@@ -417,8 +417,9 @@ static void print_plain_line(FILE *f, const struct outcome *o)
     struct ebuf msg = EBUF_INIT;
     switch (o->outcome) {
     case ECRUP_OUTCOME_UPLOADED:
-        fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u parts, %u requests)\n", o->file,
-                o->digest ? o->digest : "-", o->size, o->parts, o->attempts);
+        fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s)\n", o->file,
+                o->digest ? o->digest : "-", o->size, o->parts, o->parts == 1 ? "" : "s",
+                o->attempts, o->attempts == 1 ? "" : "s");
         break;
     case ECRUP_OUTCOME_EXISTS:
         fprintf(f, "%s: already exists %s (%" PRIu64 " bytes)\n", o->file,
@@ -467,7 +468,7 @@ static void on_progress(const struct ecrup_progress *ev, void *user)
         return;
     if (!ui->marked_interrupt && atomic_load(&sigint_count) > 0) {
         ui->marked_interrupt = true;
-        progress_view_interrupted(ui->view);
+        progress_view_interrupted(ui->view, true);
     }
     progress_view_event(ui->view, f->index, ev->phase, ev->bytes_done, ev->bytes_total);
 }
@@ -658,8 +659,7 @@ static int run(const struct args *a, struct file_entry *files)
     }
     bool interrupted = atomic_load(&sigint_count) > 0;
     if (tty) {
-        if (interrupted)
-            progress_view_interrupted(ui.view);
+        progress_view_interrupted(ui.view, false); /* the report below says it */
         progress_view_draw(ui.view);
     }
     if (a->json) {
