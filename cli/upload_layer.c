@@ -107,6 +107,7 @@ static atomic_bool handler_quiet; /* true while a progress block owns the termin
 static void on_sigint(int sig)
 {
     (void)sig;
+    int saved_errno = errno;
     if (atomic_fetch_add(&sigint_count, 1) > 0) {
         static const char again[] = "\necrup upload-layer: interrupted again; quitting now\n";
         ssize_t w = write(STDERR_FILENO, again, sizeof again - 1);
@@ -122,6 +123,7 @@ static void on_sigint(int sig)
         ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
         (void)w;
     }
+    errno = saved_errno;
 }
 
 /* ---- command line ----------------------------------------------------------------------- */
