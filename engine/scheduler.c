@@ -735,20 +735,36 @@ static void rewind_to(struct layer *l, uint64_t r)
             l->hash_broken && l->raw_hash ? " (digest recomputed at the end)" : "");
 }
 
-/* PUSHING: keep one part on the wire and the next one read and prepared. */
-static void push_step(struct layer *l)
+/* PUSHING: send the next part when it is ready and nothing of this layer is on the wire. */
+static void push_send(struct layer *l)
+{
+    struct sched *s = l->s;
+    size_t npb = sizeof l->pb / sizeof l->pb[0];
+    for (size_t i = 0; i < npb; i++)
+        if (l->pb[i].st == PB_WIRE)
+            return;
+    for (size_t i = 0; i < npb; i++) {
+        struct part_buf *pb = &l->pb[i];
+        if (pb->st == PB_READY && !pb->discard && pb->off == l->acked) {
+            if (!bucket_take(s, &s->b_part))
+                return;
+            pb->st = PB_WIRE;
+            submit_layer_call(l, "UploadLayerPart", (const char *)pb->slot->body, pb->pr.body_len,
+                              pb->pr.body_sha256_hex);
+            return;
+        }
+    }
+}
+
+/* PUSHING: keep the part after the one on the wire read and prepared. */
+static void push_fill(struct layer *l)
 {
     struct sched *s = l->s;
     size_t npb = sizeof l->pb / sizeof l->pb[0];
     unsigned live = 0;
-    struct part_buf *wire = NULL;
-    for (size_t i = 0; i < npb; i++) {
-        if (l->pb[i].st != PB_FREE && !l->pb[i].discard) {
+    for (size_t i = 0; i < npb; i++)
+        if (l->pb[i].st != PB_FREE && !l->pb[i].discard)
             live++;
-            if (l->pb[i].st == PB_WIRE)
-                wire = &l->pb[i];
-        }
-    }
     /* read ahead */
     while (live < 2 && l->next_off < l->size) {
         struct part_buf *pb = NULL;
@@ -795,20 +811,6 @@ static void push_step(struct layer *l)
             l->prep_busy = true;
             l->inflight++;
             workers_submit(s->workers, &l->prep.w, true);
-        }
-    }
-    /* send */
-    if (!wire) {
-        for (size_t i = 0; i < npb; i++) {
-            struct part_buf *pb = &l->pb[i];
-            if (pb->st == PB_READY && !pb->discard && pb->off == l->acked) {
-                if (!bucket_take(s, &s->b_part))
-                    break;
-                pb->st = PB_WIRE;
-                submit_layer_call(l, "UploadLayerPart", (const char *)pb->slot->body,
-                                  pb->pr.body_len, pb->pr.body_sha256_hex);
-                break;
-            }
         }
     }
 }
@@ -1224,6 +1226,11 @@ static unsigned flying(struct sched *s)
 /* One pass over every layer: take every step that can be taken now. */
 static void advance(struct sched *s)
 {
+    /* Sends first: a read submitted with io_uring may copy a whole part inside the call, and
+     * no connection should wait for that. */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->order[i]->st == L_PUSHING && !s->order[i]->failing)
+            push_send(s->order[i]);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = s->order[i];
         if (l->st == L_DONE)
@@ -1241,7 +1248,8 @@ static void advance(struct sched *s)
             continue;
         }
         if (l->st == L_PUSHING) {
-            push_step(l);
+            push_fill(l);
+            push_send(l);
             if (!l->failing && l->acked == l->size && !l->inflight && !wire_buf(l))
                 parts_finished(l);
         } else if (l->st == L_DRAINING && !l->inflight) {
@@ -1333,6 +1341,8 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     s->o = &e->options;
     s->n = e->n_layers;
     pthread_mutex_init(&s->ev_lock, NULL);
+    retry_quota_init(&s->quota);
+    retry_rate_limiter_init(&s->limiter, mono_now());
     s->layers = calloc(s->n ? s->n : 1, sizeof *s->layers);
     s->order = calloc(s->n ? s->n : 1, sizeof *s->order);
     if (!s->layers || !s->order)
@@ -1344,8 +1354,6 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     bucket_init(&s->b_initiate, 100, now);
     bucket_init(&s->b_complete, 100, now);
     bucket_init(&s->b_check, 1000, now);
-    retry_quota_init(&s->quota);
-    retry_rate_limiter_init(&s->limiter, now);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = &s->layers[i];
         l->s = s;

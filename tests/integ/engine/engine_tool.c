@@ -46,10 +46,24 @@ static void on_progress(const struct ecrup_progress *ev, void *user)
     atomic_fetch_sub(&in_progress, 1);
 }
 
+static bool verbose;
+static atomic_uint log_resumes, log_restarts, log_rehashes, log_secrets;
+
+/* Counts the recoveries the engine logs, so the test knows which paths a run took. */
 static void on_log(ecrup_log_level level, const char *line, void *user)
 {
     (void)user;
-    fprintf(stderr, "[%d] %s\n", (int)level, line);
+    if (strstr(line, "resuming at byte"))
+        atomic_fetch_add(&log_resumes, 1);
+    if (strstr(line, "starting the upload over"))
+        atomic_fetch_add(&log_restarts, 1);
+    if (strstr(line, "hashing again"))
+        atomic_fetch_add(&log_rehashes, 1);
+    const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
+    if (secret && *secret && strstr(line, secret))
+        atomic_fetch_add(&log_secrets, 1);
+    if (verbose)
+        fprintf(stderr, "[%d] %s\n", (int)level, line);
 }
 
 struct canceller {
@@ -122,8 +136,7 @@ int main(int argc, char **argv)
             cancel_after = strtoull(argv[++i], NULL, 10);
             cancel = true;
         } else if (!strcmp(a, "--verbose")) {
-            o.log = on_log;
-            o.log_level = ECRUP_LOG_DEBUG;
+            verbose = true;
         } else if (a[0] == '-') {
             fprintf(stderr, "engine_tool: unknown option %s\n", a);
             return 2;
@@ -141,6 +154,8 @@ int main(int argc, char **argv)
         return 2;
     }
     o.progress = on_progress;
+    o.log = on_log;
+    o.log_level = ECRUP_LOG_DEBUG;
     if (ecrup_global_init() != ECRUP_OK)
         return 1;
     struct ecrup_error err;
@@ -194,9 +209,12 @@ int main(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("{\"summary\":true,\"status\":%d,\"seconds\":%.3f,\"maxrss_kb\":%ld,"
            "\"progress_events\":%u,\"progress_overlaps\":%u,\"progress_backwards\":%u,"
-           "\"phases_seen\":%u}\n",
+           "\"phases_seen\":%u,\"resumes\":%u,\"restarts\":%u,\"rehashes\":%u,"
+           "\"secrets_logged\":%u}\n",
            (int)st, secs, ru.ru_maxrss, atomic_load(&progress_events),
-           atomic_load(&progress_overlaps), atomic_load(&progress_backwards), phases_seen);
+           atomic_load(&progress_overlaps), atomic_load(&progress_backwards), phases_seen,
+           atomic_load(&log_resumes), atomic_load(&log_restarts), atomic_load(&log_rehashes),
+           atomic_load(&log_secrets));
     ecrup_engine_free(engine);
     ecrup_global_cleanup();
     for (size_t i = 0; i < n; i++)

@@ -40,10 +40,10 @@ def check(cond, what):
 
 
 class Server:
-    def __init__(self, root, *extra):
+    def __init__(self, root, *extra, listen="127.0.0.1:0"):
         self.data = tempfile.mkdtemp(dir=root, prefix="data-")
         self.proc = subprocess.Popen(
-            [ECRUP, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data,
+            [ECRUP, "serve", "--listen", listen, "--data-dir", self.data,
              "--repository", REPO] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV, text=True)
         line = self.proc.stdout.readline()
@@ -97,7 +97,10 @@ def run(server, files, *opts, env=None, timeout=300, repo=REPO):
         print(p.stdout, p.stderr, file=sys.stderr)
         raise SystemExit("engine_tool gave no summary (rc %d)" % p.returncode)
     check(summary["progress_overlaps"] == 0, "progress callback ran concurrently with itself")
-    check(summary["progress_backwards"] == 0, "progress bytes went backwards")
+    # acknowledged bytes fall only when the upload started over or the server fell behind
+    check(summary["progress_backwards"] == 0 or summary["restarts"] or summary["resumes"],
+          "progress bytes went backwards: %s" % summary)
+    check(summary["secrets_logged"] == 0, "a log line contained the secret key")
     return results, summary, p
 
 
@@ -199,7 +202,10 @@ def scenarios(root):
               "--part-size 5 MiB: 20 MiB in 4 parts, one byte more in 5: %s" %
               [r["parts"] for r in res])
         peak = summ["maxrss_kb"] * 1024
-        allowed = base["maxrss_kb"] * 1024 + limit + 48 * MiB
+        # sanitizers shadow the part buffers too: allow the limit twice there
+        sanitized = "ECRUP_SANITIZE:STRING=" in open(os.path.join(BIN, "CMakeCache.txt")).read() \
+            and "ECRUP_SANITIZE:STRING=\n" not in open(os.path.join(BIN, "CMakeCache.txt")).read()
+        allowed = base["maxrss_kb"] * 1024 + limit * (2 if sanitized else 1) + 48 * MiB
         print("memory: limit %d MiB, baseline %d MiB, peak %d MiB" %
               (limit // MiB, base["maxrss_kb"] // 1024, peak // MiB))
         check(peak <= allowed, "peak RSS %d MiB over limit + constant (%d MiB)" %
@@ -228,8 +234,11 @@ def scenarios(root):
 
     # --- faults: each kind alone on every operation, then all mixed (with and without check)
     fenv = dict(ENV, AWS_MAX_ATTEMPTS="12")
+    resumes = 0
     kinds = [("throttle", "*:throttle=0.15"), ("500", "*:500=0.15"), ("503", "*:503=0.15"),
-             ("reset", "*:reset=0.15"), ("lost", "*:lost=0.2"),
+             ("reset", "*:reset=0.15"),
+             ("lost", "UploadLayerPart:lost=0.4,InitiateLayerUpload:lost=0.2,"
+                      "CompleteLayerUpload:lost=0.3,BatchCheckLayerAvailability:lost=0.2"),
              ("mixed", "*:throttle=0.05:500=0.05:503=0.05:reset=0.05:lost=0.08")]
     for i, (name, spec) in enumerate(kinds):
         srv = Server(root, "--faults", "seed=%d,%s" % (11 + i, spec))
@@ -239,13 +248,43 @@ def scenarios(root):
             res, summ, p = run(srv, ff, env=fenv)
             verify_uploaded(srv, ff, res, "faults %s" % name)
             check(summ["status"] == 0, "faults %s: status OK" % name)
-            nc = [make(root, "fault-nc-%s-%d" % (name, j), s) for j, s in
-                  enumerate((4 * MiB, 31 * MiB + 1))]
+            nc_sizes = (4 * MiB, 31 * MiB + 1) + ((50 * MiB - 1,) if name == "lost" else ())
+            nc = [make(root, "fault-nc-%s-%d" % (name, j), s) for j, s in enumerate(nc_sizes)]
             res, summ, p = run(srv, nc, "--no-check", env=fenv)
             verify_uploaded(srv, nc, res, "faults %s, no check" % name)
-            retried = sum(r["attempts"] for r in res)
-            check(retried > 0, "faults %s: attempts counted" % name)
+            check(all(r["attempts"] >= r["parts"] + 2 for r in res),
+                  "faults %s: attempts counted" % name)
+            if name == "lost":
+                resumes += summ["resumes"]
         finally:
+            srv.stop()
+
+    check(resumes > 0, "lost part replies were resumed from lastValidByteReceived")
+
+    # --- the server restarts without its uploads: UploadNotFoundException during parts starts
+    # the layer over; with --no-check the running hash cannot follow, so the digest is
+    # recomputed by a separate pass before CompleteLayerUpload
+    srv = Server(root, "--faults", "delay=200")
+    port = srv.url.rsplit(":", 1)[1]
+    try:
+        path = make(root, "restart", 45 * MiB + 3)
+        holder = {}
+
+        def go_restart():
+            holder["r"] = run(srv, [path], "--no-check", env=fenv)
+        t = threading.Thread(target=go_restart)
+        t.start()
+        time.sleep(1.0)
+        srv.stop()
+        srv2 = Server(root, listen="127.0.0.1:" + port)
+        t.join(180)
+        res, summ, _ = holder["r"]
+        verify_uploaded(srv2, [path], res, "server restart")
+        check(summ["restarts"] >= 1 and summ["rehashes"] >= 1,
+              "server restart: the layer started over and was hashed again: %s" % summ)
+        srv2.stop()
+    finally:
+        if srv.proc.poll() is None:
             srv.stop()
 
     # --- a file changed mid-upload (append, then truncate) fails FileChanged
