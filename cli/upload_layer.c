@@ -537,10 +537,11 @@ static int run(const struct args *a, struct file_entry *files)
     FILE *tty = pick_tty(a);
     struct run_ui ui = {
         .view = NULL,
-        .log_level = a->common.quiet          ? ECRUP_LOG_ERROR
-                     : a->common.verbose >= 2 ? ECRUP_LOG_DEBUG
+        /* Without -v only errors: the engine's warnings about failed layers would repeat
+         * what the result lines say. */
+        .log_level = a->common.verbose >= 2   ? ECRUP_LOG_DEBUG
                      : a->common.verbose == 1 ? ECRUP_LOG_INFO
-                                              : ECRUP_LOG_WARN,
+                                              : ECRUP_LOG_ERROR,
     };
     struct outcome *outs = calloc(n, sizeof *outs);
     ui.view = progress_view_new(tty, n);
@@ -653,8 +654,13 @@ static int run(const struct args *a, struct file_entry *files)
         } else {
             failed++;
             struct ebuf m = EBUF_INIT;
-            ebuf_printf(&m, "%s: ", oc->error);
-            redact_puts(&m, oc->message);
+            const struct ecrup_result *r = ecrup_engine_result(engine, i);
+            if (r && r->status == ECRUP_E_CANCELLED) {
+                ebuf_puts(&m, "interrupted");
+            } else {
+                ebuf_printf(&m, "%s: ", oc->error);
+                redact_puts(&m, oc->message);
+            }
             progress_view_final(ui.view, i, PROGRESS_FAILED, ebuf_ok(&m) ? ebuf_str(&m) : NULL);
             ebuf_free(&m);
         }

@@ -281,8 +281,8 @@ def test_interrupt(tmp):
         rc, out = run_pty(["upload-layer", "--repository", "cli/slow", "--part-size", "5M",
                            "--no-check", a], env, on_output=interrupt_when_pushing)
         check(sent and rc == 130, "Ctrl-C on a terminal: exit 130 (%s %r)" % (rc, out[-1500:]))
-        check("Interrupted" in out and "not pushed" in out,
-              "Ctrl-C on a terminal: the view and the report say so")
+        check("Failed: interrupted" in out and "not pushed" in out,
+              "Ctrl-C on a terminal: the view and the report say so (%r)" % out[-1500:])
     finally:
         server.stop()
 
