@@ -213,6 +213,14 @@ def test_terminal(tmp):
         check(drawn and width < 100, "terminal: no drawn line is as wide as the terminal (%d)"
               % width)
 
+        # More layers than the terminal has rows: one line stands for them all.
+        many = [make_file(tmp, "many-%02d.bin" % i, 1000 + i, seed=8) for i in range(12)]
+        rc, out = run_pty(["upload-layer", "--repository", "cli/tty", *many], env, rows=10)
+        check(rc == 0 and "12 layers (12 done, 0 failed)" in out and "many-00.bin: " not in
+              out.split("12 layers")[0], "terminal, 12 layers on 10 rows: one aggregate line "
+              "(%d %r)" % (rc, out[-1500:]))
+        check("12 pushed, 0 existed, 0 failed" in out, "terminal, 12 layers: the summary")
+
         rc, out = run_pty(["upload-layer", "--repository", "cli/tty", a], env)
         check(rc == 0 and "Layer already exists" in out, "terminal again: Layer already exists")
         rc, out = run_pty(["upload-layer", "--repository", "cli/nothere", b], env)
