@@ -457,7 +457,7 @@ static void print_summary(FILE *f, size_t pushed, size_t existed, size_t failed,
 /* ---- engine callbacks ------------------------------------------------------------------- */
 
 struct run_ui {
-    struct progress_view *view; /* NULL with --json or --quiet */
+    struct progress_view *view; /* never NULL; draws only on a terminal */
     int log_level;              /* highest level printed */
     bool marked_interrupt;      /* progress callback thread only */
 };
