@@ -159,6 +159,11 @@ def scenarios(root):
         res, summ, _ = run(srv, [wrong + "=sha256:" + "0" * 64])
         check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 18,
               "a wrong digest given fails as a digest mismatch: %s" % res[0])
+        res, summ, _ = run(srv, [wrong + "=sha256:" + "0" * 64], "--no-check")
+        check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 18 and
+              res[0]["exception"] == "InvalidLayerException",
+              "a wrong digest given with --no-check is refused at completion: %s" % res[0])
+        check(srv.blob_sha("sha256:" + "0" * 64) is None, "nothing stored under a wrong digest")
 
         # --- --no-check: digest computed during the upload (running hash), given or not
         nc = [make(root, "nocheck-%d" % i, s) for i, s in enumerate((1, 7 * MiB, 21 * MiB + 5))]
