@@ -7,7 +7,9 @@
 - plain output when not a terminal; the progress view on a terminal (a pty);
 - Ctrl-C mid-push (a slow server) exits 130 and says what was and was not pushed;
 - -v -v with credentials and a session token from the environment: the server accepts the
-  token, log lines appear, and no secret, token or signature is printed anywhere."""
+  token, log lines appear, and no secret, token or signature is printed anywhere;
+- HTTPS with a private certificate: refused, then trusted by --ca-bundle / AWS_CA_BUNDLE,
+  or skipped with --insecure and a warning."""
 import json
 import os
 import pty
@@ -319,6 +321,39 @@ def test_verbose_secrets(server, tmp):
           "a wrong session token is refused (%d %r)" % (r.returncode, r.stdout))
 
 
+def test_tls(tmp):
+    """HTTPS with a private certificate: refused by default with a clear TLS error, accepted
+    with --ca-bundle or AWS_CA_BUNDLE, and with --insecure after a warning."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True)
+    check(r.returncode == 0, "openssl makes a test certificate (%r)" % r.stderr[-500:])
+    if r.returncode != 0:
+        return
+    server = Server("--repository", "cli/tls", "--tls-cert", cert, "--tls-key", key)
+    try:
+        check(server.url.startswith("https://"), "TLS: the server speaks HTTPS")
+        layer = make_file(tmp, "tls.bin", 2 * MiB, seed=10)
+        env = creds_env(server.url)
+        args = ["upload-layer", "--json", "--no-check", "--repository", "cli/tls", layer]
+        r = run(args, env)
+        d = json.loads(r.stdout) if r.stdout.count("\n") == 1 else {}
+        check(r.returncode == 1 and d.get("status") == "failed" and
+              re.search(r"TLS|SSL|certificate", d.get("error", "") + d.get("message", ""), re.I),
+              "TLS: an untrusted certificate fails clearly (%d %r)" % (r.returncode, r.stdout))
+        r = run(args[:1] + ["--ca-bundle", cert] + args[1:], env)
+        check(r.returncode == 0 and '"status":"uploaded"' in r.stdout,
+              "TLS: --ca-bundle trusts the private CA (%d %r)" % (r.returncode, r.stdout))
+        r = run(args, dict(env, AWS_CA_BUNDLE=cert))
+        check(r.returncode == 0, "TLS: AWS_CA_BUNDLE too (%d %r)" % (r.returncode, r.stdout))
+        r = run(args[:1] + ["--insecure"] + args[1:], env)
+        check(r.returncode == 0 and "warning: --insecure" in r.stderr,
+              "TLS: --insecure connects, and warns (%d %r)" % (r.returncode, r.stderr))
+    finally:
+        server.stop()
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-cli-")
     server = Server("--repository", "cli/json", "--repository", "cli/parts", "--repository",
@@ -331,6 +366,7 @@ def main():
         server.stop()
     test_terminal(tmp)
     test_interrupt(tmp)
+    test_tls(tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     finish("test_cli_upload")
 
