@@ -87,6 +87,15 @@ def test_json(server, tmp):
         check([k for k, _ in pairs] == KEYS and d["status"] == "exists" and d["parts"] == 0,
               "json again: exists, no parts (%r)" % d)
         check(d["digest"] == sha256_file(d["file"]), "json again: digest (%r)" % d)
+        check(d["size"] == os.path.getsize(d["file"]), "json again: size (%r)" % d)
+
+    # Names are escaped: quotes, backslashes, a newline, a tab, non-ASCII.
+    odd = make_file(tmp, 'we"ird\\name\n\t\u20ac.bin', 4096, seed=11)
+    r = run(["upload-layer", "--json", "--repository", "cli/json", odd], env)
+    lines = r.stdout.splitlines()
+    d = json.loads(lines[0]) if len(lines) == 1 else {}
+    check(r.returncode == 0 and d.get("file") == odd and d.get("status") == "uploaded",
+          "json: an odd file name is escaped, one line (%d %r)" % (r.returncode, r.stdout))
 
     # --part-size is honoured: 13 MiB in 5 MiB parts is 3 parts (another repository, where
     # the layer is not yet).
