@@ -32,6 +32,11 @@ struct cli_common {
 int cli_common_option(struct cli_common *c, const char *cmd, int argc, char **argv, int *i);
 /* Parse "512M", "1GiB", "20971520": binary units. False on garbage or overflow. */
 bool cli_parse_size(const char *s, uint64_t *out);
+/* The value of option argv[*i]: after its '=', else the next argument (*i advances).
+ * NULL after printing an error when there is none. */
+const char *cli_take_value(const char *cmd, int argc, char **argv, int *i);
+/* True when `arg` is option `name` itself or `name=value`. */
+bool cli_opt_is(const char *arg, const char *name);
 /* Print "ecrup CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -19,7 +19,7 @@ const char cli_common_help[] =
     "  --memory-limit SIZE  memory for part buffers, e.g. 512M, 2G (default 512M)\n"
     "  --part-size SIZE     bytes per part, 5M..20M (default: what the service says)\n"
     "  --quiet              print errors only\n"
-    "  --verbose            one line per request; twice for more (secrets are never printed)\n";
+    "  -v, --verbose        one line per request; -vv for more (secrets are never printed)\n";
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -72,7 +72,7 @@ bool cli_parse_size(const char *s, uint64_t *out)
     return true;
 }
 
-static const char *take_value(const char *cmd, int argc, char **argv, int *i)
+const char *cli_take_value(const char *cmd, int argc, char **argv, int *i)
 {
     const char *opt = argv[*i];
     const char *eq = strchr(opt, '=');
@@ -85,7 +85,7 @@ static const char *take_value(const char *cmd, int argc, char **argv, int *i)
     return argv[++*i];
 }
 
-static bool opt_is(const char *arg, const char *name)
+bool cli_opt_is(const char *arg, const char *name)
 {
     size_t n = strlen(name);
     return !strncmp(arg, name, n) && (arg[n] == '\0' || arg[n] == '=');
@@ -97,8 +97,8 @@ int cli_common_option(struct cli_common *c, const char *cmd, int argc, char **ar
     const char **strs[] = {&c->region, &c->endpoint_url, &c->profile, &c->ca_bundle};
     const char *names[] = {"--region", "--endpoint-url", "--profile", "--ca-bundle"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        if (opt_is(a, names[k])) {
-            const char *v = take_value(cmd, argc, argv, i);
+        if (cli_opt_is(a, names[k])) {
+            const char *v = cli_take_value(cmd, argc, argv, i);
             if (!v)
                 return -1;
             if (!*v) {
@@ -109,9 +109,9 @@ int cli_common_option(struct cli_common *c, const char *cmd, int argc, char **ar
             return 1;
         }
     }
-    if (opt_is(a, "--memory-limit") || opt_is(a, "--part-size")) {
-        bool mem = opt_is(a, "--memory-limit");
-        const char *v = take_value(cmd, argc, argv, i);
+    if (cli_opt_is(a, "--memory-limit") || cli_opt_is(a, "--part-size")) {
+        bool mem = cli_opt_is(a, "--memory-limit");
+        const char *v = cli_take_value(cmd, argc, argv, i);
         if (!v)
             return -1;
         uint64_t n;
@@ -127,8 +127,8 @@ int cli_common_option(struct cli_common *c, const char *cmd, int argc, char **ar
         *(mem ? &c->memory_limit : &c->part_size) = n;
         return 1;
     }
-    if (opt_is(a, "--concurrency")) {
-        const char *v = take_value(cmd, argc, argv, i);
+    if (cli_opt_is(a, "--concurrency")) {
+        const char *v = cli_take_value(cmd, argc, argv, i);
         if (!v)
             return -1;
         char *end;
@@ -150,7 +150,8 @@ int cli_common_option(struct cli_common *c, const char *cmd, int argc, char **ar
         return 1;
     }
     if (a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
-        c->verbose += (int)strlen(a + 1); /* -v, -vv, -vvv */
+        /* -v, -vv, -vvv: one level each */
+        c->verbose += (int)strlen(a + 1);
         return 1;
     }
     return 0;

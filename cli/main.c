@@ -1,5 +1,6 @@
 /* ecrup: the command-line front end of libecrup. */
 #include "cli/cli.h"
+#include "cli/upload_layer.h"
 #include "server/serve_cli.h"
 
 #include <stdio.h>
@@ -45,7 +46,7 @@ static int not_in_build(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-    {"upload-layer", not_in_build},
+    {"upload-layer", upload_layer_main},
     {"push", not_in_build},
     {"serve", server_cli_main},
     {"config", cli_config_main},
@@ -65,7 +66,7 @@ static void print_usage(FILE *f)
     fputs(cli_common_help, f);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -99,4 +100,16 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    /* libcurl and OpenSSL are initialised once, before any thread exists. */
+    if (ecrup_global_init() != ECRUP_OK) {
+        cli_error(NULL, "cannot initialise libcurl");
+        return CLI_EXIT_FAILED;
+    }
+    int rc = dispatch(argc, argv);
+    ecrup_global_cleanup();
+    return rc;
 }

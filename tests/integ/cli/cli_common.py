@@ -1,0 +1,123 @@
+"""Shared pieces of the CLI tests: the binary, a clean environment, checks, `ecrup serve`.
+
+Every server is started here on 127.0.0.1:0 with its own temporary data directory and a
+known key pair, and stopped at the end; nothing leaves loopback."""
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+BUILD = os.environ.get("ECRUP_BINARY_DIR", "build")
+SOURCE = os.environ.get("ECRUP_SOURCE_DIR", ".")
+BIN = os.path.abspath(os.path.join(BUILD, "ecrup"))
+AKID = "AKIDECRUPCLITEST0001"
+SECRET = "cli-test-secret/KEY+0123456789abcdefghijklmn"
+TOKEN = "IQoJb3JpZ2luX2VjEcliTestSessionToken/0123456789+abcdefghijklmnopqrstuvwxyz=="
+REGION = "us-east-1"
+MiB = 1024 * 1024
+
+checks = 0
+failures = []
+_home = tempfile.mkdtemp(prefix="ecrup-cli-home-")  # empty: no ~/.aws of the caller's
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+def finish(name):
+    """The closing line ctest and CI read; exit 1 on any failed check."""
+    shutil.rmtree(_home, ignore_errors=True)
+    print("%s: %d passed, %d failed" % (name, checks - len(failures), len(failures)))
+    sys.exit(1 if failures else 0)
+
+
+def clean_env(**extra):
+    """The environment of a client run: no AWS settings from the caller's machine, no IMDS,
+    no shared files, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    home = _home
+    env.update(HOME=home, AWS_EC2_METADATA_DISABLED="true",
+               AWS_CONFIG_FILE=os.path.join(home, "config"),
+               AWS_SHARED_CREDENTIALS_FILE=os.path.join(home, "credentials"))
+    env.update(extra)
+    return env
+
+
+def creds_env(url, token=True, **extra):
+    """A client environment pointing at `url` with the test key pair (and session token)."""
+    env = clean_env(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION=REGION,
+                    AWS_ENDPOINT_URL=url, **extra)
+    if token:
+        env["AWS_SESSION_TOKEN"] = TOKEN
+    return env
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def make_file(directory, name, size, seed=0):
+    """A file of `size` pseudo-random (incompressible) bytes."""
+    path = os.path.join(directory, name)
+    rnd = __import__("random").Random(seed * 7919 + size)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, MiB)
+            f.write(rnd.randbytes(n))
+            left -= n
+    return path
+
+
+class Server:
+    """`ecrup serve` on 127.0.0.1:0 with a temporary data directory."""
+
+    def __init__(self, *args, token=True):
+        self.data = tempfile.mkdtemp(prefix="ecrup-cli-data-")
+        env = clean_env(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
+        if token:
+            env["AWS_SESSION_TOKEN"] = TOKEN
+        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                                      self.data, *args], env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ecrup serve: listening on "):
+            raise RuntimeError("server did not start: %r %s" % (line, self.proc.stderr.read()))
+        self.url = line.split()[-1]
+
+    def blob(self, digest):
+        """The bytes the server stored for `digest`, or None."""
+        path = os.path.join(self.data, "blobs", "sha256", digest.split(":", 1)[1])
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        check(rc == 0, "server exits 0 on SIGTERM (got %s)" % rc)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def run(args, env, timeout=120, **kw):
+    return subprocess.run([BIN, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, **kw)

@@ -1,0 +1,112 @@
+/* cli/progress.c's formatting: byte units as docker prints them, and layer lines that never
+ * wrap whatever the terminal width, label or state. */
+#include "cli/progress.h"
+#include "test.h"
+
+static int cols_of(const char *s)
+{
+    int c = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            c++;
+    return c;
+}
+
+static const char *line(struct ebuf *b, const char *label, int width, ecrup_phase phase,
+                        enum progress_final final, const char *reason, uint64_t done,
+                        uint64_t total, double rate, int cols)
+{
+    ebuf_reset(b);
+    progress_format_line(b, label, width, phase, final, reason, done, total, rate, cols);
+    return ebuf_str(b);
+}
+
+static void test_bytes(void)
+{
+    char s[16];
+    const struct {
+        uint64_t n;
+        const char *want;
+    } cases[] = {
+        {0, "0B"},
+        {999, "999B"},
+        {1000, "1.00kB"},
+        {12345678, "12.3MB"},
+        {268435456, "268MB"},
+        {1500000000, "1.50GB"},
+        {99999, "100.0kB"},
+        {UINT64_MAX, "18446744TB"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        progress_format_bytes(s, sizeof s, cases[i].n);
+        CHECK_STR(s, cases[i].want);
+    }
+}
+
+static void test_states(void)
+{
+    struct ebuf b = EBUF_INIT;
+    CHECK_STR(line(&b, "a.tar", 8, ECRUP_PHASE_WAITING, PROGRESS_NONE, NULL, 0, 10, 0, 80),
+              "a.tar:    Waiting");
+    CHECK_STR(line(&b, "a.tar", 0, ECRUP_PHASE_HASHING, PROGRESS_NONE, NULL, 0, 10, 0, 80),
+              "a.tar: Hashing");
+    CHECK_STR(line(&b, "a.tar", 0, ECRUP_PHASE_DONE, PROGRESS_PUSHED, NULL, 10, 10, 0, 80),
+              "a.tar: Pushed");
+    CHECK_STR(line(&b, "a.tar", 0, ECRUP_PHASE_DONE, PROGRESS_EXISTS, NULL, 0, 10, 0, 80),
+              "a.tar: Layer already exists");
+    CHECK_STR(line(&b, "a.tar", 0, ECRUP_PHASE_DONE, PROGRESS_FAILED,
+                   "RepositoryNotFoundException: no repo", 0, 10, 0, 80),
+              "a.tar: Failed: RepositoryNotFoundException: no repo");
+    /* Half done: the bar is half full, then the bytes and the rate. */
+    const char *s =
+        line(&b, "x", 0, ECRUP_PHASE_PUSHING, PROGRESS_NONE, NULL, 25000000, 50000000, 310e6, 80);
+    CHECK(strstr(s, "x: Pushing [") == s);
+    CHECK(strstr(s, "] 25.0MB/50.0MB  310 MB/s") != NULL);
+    const char *open = strchr(s, '['), *close = strchr(s, ']');
+    REQUIRE(open && close);
+    int width = (int)(close - open - 1), eq = 0;
+    for (const char *p = open + 1; p < close; p++)
+        eq += *p == '=';
+    CHECK(width >= 10 && width <= 50);
+    CHECK(eq == width / 2);
+    CHECK(strchr(open, '>') == open + 1 + eq);
+    /* No rate yet: no "/s". */
+    s = line(&b, "x", 0, ECRUP_PHASE_PUSHING, PROGRESS_NONE, NULL, 0, 50000000, 0, 80);
+    CHECK(strstr(s, "/s") == NULL && strstr(s, " 0B/50.0MB") != NULL);
+    ebuf_free(&b);
+}
+
+static void test_never_wraps(void)
+{
+    struct ebuf b = EBUF_INIT;
+    const char *labels[] = {"l", "a-rather-long-layer-name.tar.gz",
+                            "\xc3\xa9t\xc3\xa9-\xe2\x82\xac.tar"};
+    for (int cols = 2; cols <= 200; cols++) {
+        for (size_t l = 0; l < sizeof labels / sizeof labels[0]; l++) {
+            for (int ph = ECRUP_PHASE_WAITING; ph <= ECRUP_PHASE_DONE; ph++) {
+                const char *s = line(&b, labels[l], 24, (ecrup_phase)ph, PROGRESS_NONE, NULL,
+                                     123456789, 987654321, 55e6, cols);
+                if (cols_of(s) > cols - 1) {
+                    fprintf(stderr, "cols %d: %d columns: %s\n", cols, cols_of(s), s);
+                    CHECK(0);
+                }
+                /* never cut inside a UTF-8 sequence */
+                size_t n = strlen(s);
+                CHECK(n == 0 || ((unsigned char)s[n - 1] & 0xC0) != 0xC0);
+            }
+            const char *s =
+                line(&b, labels[l], 0, ECRUP_PHASE_DONE, PROGRESS_FAILED,
+                     "a very long failure message that goes on and on and on", 0, 1, 0, cols);
+            CHECK(cols_of(s) <= cols - 1);
+        }
+    }
+    ebuf_free(&b);
+}
+
+int main(void)
+{
+    test_bytes();
+    test_states();
+    test_never_wraps();
+    return test_finish("test_progress");
+}
