@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "util/buf.h"
+#include "util/hex.h"
 #include "util/redact.h"
 
 #include <cjson/cJSON.h>
@@ -128,16 +129,6 @@ static void on_sigint(int sig)
 
 /* ---- command line ----------------------------------------------------------------------- */
 
-static bool valid_digest(const char *d)
-{
-    if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
-        return false;
-    for (const char *p = d + 7; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
 static bool valid_registry_id(const char *id)
 {
     if (strlen(id) != 12)
@@ -225,7 +216,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                 }
                 a->registry_id = v;
             } else {
-                if (!valid_digest(v)) {
+                if (!sha256_digest_valid(v)) {
                     cli_error(CMD,
                               "--digest: '%s' is not a layer digest ('sha256:' and 64 lowercase "
                               "hex digits)",

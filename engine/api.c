@@ -4,6 +4,7 @@
 
 #include "engine/engine_impl.h"
 #include "engine/retry.h"
+#include "util/hex.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -124,22 +125,12 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
     return ECRUP_OK;
 }
 
-static bool valid_digest(const char *d)
-{
-    if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
-        return false;
-    for (const char *p = d + 7; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
 ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine, const struct ecrup_layer *layer,
                                     uint64_t *layer_id)
 {
     if (!engine || !layer || !layer->path || !layer->repository || engine->ran)
         return ECRUP_E_INVALID_ARGUMENT;
-    if (layer->digest && !valid_digest(layer->digest))
+    if (layer->digest && !sha256_digest_valid(layer->digest))
         return ECRUP_E_INVALID_ARGUMENT;
     if (engine->n_layers == engine->cap_layers) {
         size_t cap = engine->cap_layers ? engine->cap_layers * 2 : 8;

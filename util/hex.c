@@ -16,6 +16,16 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+bool sha256_digest_valid(const char *d)
+{
+    if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
+        return false;
+    for (const char *p = d + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
 bool uuid4(char out[37])
 {
     uint8_t b[16];

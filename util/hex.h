@@ -12,6 +12,10 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
  * when OpenSSL fails. */
 bool sha256_hex(const void *data, size_t len, char out[65]);
 
+/* True for "sha256:" followed by exactly 64 lowercase hex digits, the only digest form ECR's
+ * layer APIs take. */
+bool sha256_digest_valid(const char *digest);
+
 /* A random (version 4) UUID, lowercase, NUL-terminated. False when the random source fails
  * (out then holds all zeros, still well formed). */
 bool uuid4(char out[37]);
