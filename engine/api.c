@@ -1,31 +1,19 @@
-/* The public engine handle: options, queued layers and their result records.
- * The transfer pipeline itself lands with the engine (docs/engine.md); until then
- * ecrup_engine_run() reports ECRUP_E_UNSUPPORTED for every layer rather than pretending. */
+/* The public engine handle: options, queued layers and their result records. The run itself
+ * is the scheduler's (scheduler.c, docs/engine.md). */
 #include <ecrup.h>
 
-#include "engine/context.h"
+#include "engine/engine_impl.h"
+#include "engine/retry.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct layer_entry {
-    struct ecrup_layer layer; /* strings owned */
-    struct ecrup_result result;
-};
-
-struct ecrup_engine {
-    struct ecrup_options options; /* string fields owned */
-    struct ecr_context ctx;       /* region, endpoint, credentials: resolved at creation */
-    bool ctx_ready;
-    struct layer_entry *layers;
-    size_t n_layers, cap_layers;
-    atomic_bool cancelled;
-    bool ran;
-};
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 ecrup_status ecrup_global_init(void)
 {
@@ -81,6 +69,7 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
         set_error(error, ECRUP_E_NOMEM, "out of memory");
         return ECRUP_E_NOMEM;
     }
+    e->wake_fd = -1;
     struct ecrup_options defaults;
     ecrup_options_init(&defaults);
     const struct ecrup_options *in = options ? options : &defaults;
@@ -105,6 +94,20 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
         return ECRUP_E_INVALID_ARGUMENT;
     }
     atomic_init(&e->cancelled, false);
+    e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (e->wake_fd < 0) {
+        set_error(error, ECRUP_E_INTERNAL, "cannot create an eventfd");
+        ecrup_engine_free(e);
+        return ECRUP_E_INTERNAL;
+    }
+    char rmsg[256] = "";
+    ecrup_status rst = retry_config_resolve(o->retry_mode, o->max_attempts, NULL, &e->retry_mode,
+                                            &e->max_attempts, rmsg, sizeof rmsg);
+    if (rst != ECRUP_OK) {
+        set_error(error, rst, rmsg[0] ? rmsg : ecrup_strerror(rst));
+        ecrup_engine_free(e);
+        return rst;
+    }
     struct ebuf msg = EBUF_INIT;
     ecrup_status st = ecr_context_init(&e->ctx, &e->options, NULL, &msg);
     if (st != ECRUP_OK) {
@@ -182,22 +185,22 @@ ecrup_status ecrup_engine_run(struct ecrup_engine *engine)
     if (!engine || engine->ran)
         return ECRUP_E_INVALID_ARGUMENT;
     engine->ran = true;
-    ecrup_status st = atomic_load(&engine->cancelled) ? ECRUP_E_CANCELLED : ECRUP_E_UNSUPPORTED;
-    for (size_t i = 0; i < engine->n_layers; i++) {
-        struct ecrup_result *r = &engine->layers[i].result;
-        r->outcome = ECRUP_OUTCOME_FAILED;
-        r->status = st;
-        r->exception = st == ECRUP_E_CANCELLED ? "Cancelled" : "Unsupported";
-        r->message = st == ECRUP_E_CANCELLED ? "cancelled before the upload started"
-                                             : "the upload engine is not part of this build yet";
-    }
-    return engine->n_layers ? st : ECRUP_OK;
+    return engine_run_layers(engine);
 }
 
+/* Async-signal-safe: an atomic store and write(2). */
 void ecrup_engine_cancel(struct ecrup_engine *engine)
 {
-    if (engine)
-        atomic_store(&engine->cancelled, true);
+    if (!engine)
+        return;
+    int saved = errno;
+    atomic_store(&engine->cancelled, true);
+    uint64_t one = 1;
+    if (engine->wake_fd >= 0) {
+        ssize_t w = write(engine->wake_fd, &one, sizeof one);
+        (void)w;
+    }
+    errno = saved;
 }
 
 size_t ecrup_engine_result_count(const struct ecrup_engine *engine)
@@ -224,6 +227,8 @@ void ecrup_engine_free(struct ecrup_engine *engine)
         free((void *)(uintptr_t)l->digest);
     }
     free(engine->layers);
+    if (engine->wake_fd > 0)
+        close(engine->wake_fd);
     if (engine->ctx_ready)
         ecr_context_cleanup(&engine->ctx);
     free_options(&engine->options);

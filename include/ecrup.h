@@ -186,8 +186,11 @@ struct ecrup_options {
     int insecure_skip_tls_verify; /* 0: verify peer and host name */
 
     /* Resources. */
-    unsigned concurrency;  /* layers in flight; 0: derived from cores and memory_limit */
-    uint64_t memory_limit; /* bytes for part buffers; 0: 512 MiB */
+    unsigned concurrency;  /* layers in flight; 0: 4 per online core (at least 4); never more
+                              than half the part buffers memory_limit holds */
+    uint64_t memory_limit; /* bytes for part buffers (each holds a part and its request body,
+                              ~2.4 x part size); 0: 512 MiB. Peak RSS is about this plus a few
+                              tens of MiB. Too small for two buffers: the layers fail */
     uint64_t part_size;    /* bytes per part; 0: the partSize the service returns, kept within
                               5 MiB..20 MiB, raised when a layer would need over 4,200 parts */
 
@@ -267,7 +270,9 @@ ECRUP_API ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine,
                                               const struct ecrup_layer *layer, uint64_t *layer_id);
 
 /**
- * Upload every queued layer, largest first, and return when all have ended. Returns ECRUP_OK
+ * Upload every queued layer, largest first, and return when all have ended. The calling thread
+ * runs the scheduler; the engine adds one transfer thread and one worker thread per online core
+ * for the duration of the call. Call at most once per engine. Returns ECRUP_OK
  * when every layer was uploaded or already present, else the status of the first failure;
  * per-layer detail is in the result records.
  */

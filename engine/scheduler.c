@@ -1,0 +1,1500 @@
+/* The scheduler: every layer's state machine, driven by one engine thread (the caller of
+ * ecrup_engine_run). Other threads never touch layer state; they post events:
+ *  - the transfer thread posts a finished xfer_job (its `done` callback),
+ *  - prepare/hash workers post a finished task,
+ *  - ecrup_engine_cancel() sets an atomic flag and writes the wake eventfd.
+ * The engine thread sleeps in poll() on the wake eventfd and the reader's eventfd, and owns
+ * the reader (io/reader.h: one owner thread), the buffer pool's acquisitions and every
+ * transfer submission. docs/engine.md describes the life of a layer. */
+#include "engine/engine_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/base64.h"
+#include "engine/ecr_json.h"
+#include "engine/payload.h"
+#include "engine/plan.h"
+#include "engine/transfer.h"
+#include "engine/workers.h"
+#include "io/bufpool.h"
+#include "io/reader.h"
+
+#define MAX_OPEN_LAYERS  128u /* layers holding descriptors at once (admitted, not done) */
+#define MAX_BATCH        100u /* digests per BatchCheckLayerAvailability (the API's limit) */
+#define MAX_RESTARTS     3u   /* uploads started over after UploadNotFoundException */
+#define MAX_REWINDS      32u  /* InvalidLayerPartException resumes per layer */
+#define HASH_CHUNK       (1u << 20)
+#define PROGRESS_SECONDS 0.1
+
+enum lstate {
+    L_WAITING, /* not admitted yet */
+    L_HASHING, /* whole-file hash before the check */
+    L_CHECK_QUEUED,
+    L_CHECKING,
+    L_READY,          /* absent from the repository: waiting for a flight */
+    L_INITIATING,     /* InitiateLayerUpload on the wire (or waiting for a token) */
+    L_PUSHING,        /* parts */
+    L_DRAINING,       /* start over once every read/prepare of the old upload has ended */
+    L_REHASHING,      /* the running hash could not follow a rewind: hash the file again */
+    L_COMPLETING,     /* CompleteLayerUpload */
+    L_CONFIRM_QUEUED, /* a lost Complete reply: is the layer there? */
+    L_CONFIRMING,
+    L_DONE,
+};
+
+enum pbstate { PB_FREE, PB_READING, PB_READ, PB_PREPARING, PB_READY, PB_WIRE };
+
+struct sched;
+struct layer;
+
+/* An event node embedded in whatever posts it: no allocation on the hot path. */
+enum evkind { EV_LAYER_XFER, EV_BATCH_XFER, EV_PREPARED, EV_HASHED };
+struct event {
+    enum evkind kind;
+    void *obj;
+    struct event *next;
+    /* EV_*_XFER: a copy of the xfer_result (the request itself stays in the job) */
+    bool ok, cancelled;
+    unsigned attempts;
+};
+
+/* One part in a pool slot. */
+struct part_buf {
+    enum pbstate st;
+    struct layer *owner; /* set while in use */
+    bool discard;        /* belongs to an abandoned position: free the slot when its op ends */
+    struct io_slot *slot;
+    uint64_t off;
+    size_t len;
+    struct payload_result pr;
+};
+
+struct prep_task {
+    struct worker_task w;
+    struct layer *l;
+    struct part_buf *pb;
+    EVP_MD_CTX *md; /* the layer's running hash, or NULL */
+    ecrup_status status;
+    struct event ev;
+};
+
+struct hash_task {
+    struct worker_task w;
+    struct layer *l;
+    int err; /* 0 or negative errno; -ECANCELED when cancelled */
+    char hex[65];
+    struct event ev;
+};
+
+struct layer {
+    struct sched *s;
+    struct layer_entry *e;
+    enum lstate st;
+    ecrup_phase phase;
+    uint64_t size;
+    struct stat st0; /* identity at admission: a change later is FileChanged */
+    int fd;          /* plain descriptor for whole-file hashes; -1 before admission */
+    struct io_file *file;
+    bool digest_known;
+    bool raw_hash;    /* the digest comes from the parts as they are prepared */
+    bool hash_broken; /* a rewind the running hash cannot follow */
+    uint64_t hashed_off;
+    EVP_MD_CTX *md;
+    struct part_plan plan;
+    char upload_id[160];
+    uint64_t acked, next_off;
+    struct part_buf pb[4];
+    bool prep_busy;
+    unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
+    unsigned restarts, rewinds;
+    bool failing;
+    bool confirm_restart; /* the Complete that needs confirming said UploadNotFound */
+    char confirm_exception[128], confirm_message[512];
+    bool available; /* from the last batch check */
+    struct xfer_job job;
+    char *job_body;
+    struct prep_task prep;
+    struct hash_task hash;
+    struct event ev; /* EV_LAYER_XFER */
+    double last_progress;
+    uint64_t reported_bytes;
+    struct layer *batch_next;
+};
+
+struct batch {
+    struct sched *s;
+    struct xfer_job job;
+    char *body;
+    struct layer *layers; /* chained by batch_next */
+    struct event ev;
+    struct batch *next; /* the scheduler's list of batches, to free them */
+};
+
+struct bucket {
+    double rate, burst, tokens, last;
+};
+
+struct sched {
+    struct ecrup_engine *e;
+    const struct ecrup_options *o;
+    struct layer *layers;
+    size_t n;
+    struct layer **order; /* largest first */
+    struct transfer *xfer;
+    struct retry_quota quota;
+    struct retry_rate_limiter limiter;
+    struct workers *workers;
+    struct io_bufpool *pool;
+    struct io_reader *reader;
+    size_t body_cap;
+    ecrup_status pool_status; /* set when the pool could not be made: later layers fail too */
+    char pool_message[256];
+    bool pool_pending; /* the first InitiateLayerUpload is out: the pool follows its partSize */
+    unsigned flight_limit;
+    unsigned open_layers;
+    ecrup_base64_backend b64;
+    struct bucket b_part, b_initiate, b_complete, b_check;
+    double next_due; /* earliest time a token-limited step may go */
+    bool cancel_seen;
+    size_t done;
+    struct batch *batches;
+
+    pthread_mutex_t ev_lock;
+    struct event *ev_head, *ev_tail; /* guarded by ev_lock */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- events (any thread posts; the engine thread drains) ---- */
+
+static void post(struct sched *s, struct event *ev)
+{
+    ev->next = NULL;
+    pthread_mutex_lock(&s->ev_lock);
+    if (s->ev_tail)
+        s->ev_tail->next = ev;
+    else
+        s->ev_head = ev;
+    s->ev_tail = ev;
+    pthread_mutex_unlock(&s->ev_lock);
+    uint64_t one = 1;
+    ssize_t w = write(s->e->wake_fd, &one, sizeof one);
+    (void)w; /* EAGAIN means the counter is already non-zero: the engine will wake */
+}
+
+static struct event *take_events(struct sched *s)
+{
+    pthread_mutex_lock(&s->ev_lock);
+    struct event *ev = s->ev_head;
+    s->ev_head = s->ev_tail = NULL;
+    pthread_mutex_unlock(&s->ev_lock);
+    return ev;
+}
+
+/* ---- logging and progress (engine thread, except transfer lines) ---- */
+
+static void logf_at(struct sched *s, ecrup_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_at(struct sched *s, ecrup_log_level level, const char *fmt, ...)
+{
+    if (!s->o->log || level > s->o->log_level)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->o->log(level, line, s->o->log_user);
+}
+
+static void transfer_log(void *user, const char *line)
+{
+    struct sched *s = user;
+    if (s->o->log && s->o->log_level >= ECRUP_LOG_INFO)
+        s->o->log(ECRUP_LOG_INFO, line, s->o->log_user);
+}
+
+static void progress(struct layer *l, bool force)
+{
+    const struct ecrup_options *o = l->s->o;
+    if (!o->progress)
+        return;
+    double now = mono_now();
+    if (!force && (l->acked == l->reported_bytes || now - l->last_progress < PROGRESS_SECONDS))
+        return;
+    l->last_progress = now;
+    l->reported_bytes = l->acked;
+    struct ecrup_progress ev = {
+        .layer_id = l->e->result.layer_id,
+        .layer_user = l->e->result.layer_user,
+        .phase = l->phase,
+        .bytes_done = l->acked,
+        .bytes_total = l->size,
+    };
+    o->progress(&ev, o->progress_user);
+}
+
+static void set_phase(struct layer *l, ecrup_phase p)
+{
+    if (l->phase == p)
+        return;
+    l->phase = p;
+    progress(l, true);
+}
+
+/* ---- token buckets: stay under ECR's default per-operation quotas ---- */
+
+static void bucket_init(struct bucket *b, double per_second, double now)
+{
+    /* 90% of the quota as the rate plus a burst of a tenth: never more than the quota in
+     * any one-second window. */
+    b->rate = per_second * 0.9;
+    b->burst = per_second * 0.1 < 1 ? 1 : per_second * 0.1;
+    b->tokens = b->burst;
+    b->last = now;
+}
+
+static bool bucket_take(struct sched *s, struct bucket *b)
+{
+    double now = mono_now();
+    b->tokens += (now - b->last) * b->rate;
+    if (b->tokens > b->burst)
+        b->tokens = b->burst;
+    b->last = now;
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        return true;
+    }
+    double due = now + (1 - b->tokens) / b->rate;
+    if (due < s->next_due)
+        s->next_due = due;
+    return false;
+}
+
+/* ---- results ---- */
+
+static void release_pb(struct sched *s, struct part_buf *pb)
+{
+    if (pb->slot)
+        io_bufpool_release(s->pool, pb->slot);
+    memset(pb, 0, sizeof *pb);
+}
+
+/* Mark the layer failed; it ends once nothing of it is in flight. The first failure wins. */
+static void fail(struct layer *l, ecrup_status st, const char *exception, long http,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail(struct layer *l, ecrup_status st, const char *exception, long http,
+                 const char *fmt, ...)
+{
+    if (l->failing || l->st == L_DONE)
+        return;
+    l->failing = true;
+    struct ecrup_result *r = &l->e->result;
+    r->outcome = ECRUP_OUTCOME_FAILED;
+    r->status = st;
+    r->http_status = http;
+    snprintf(l->e->exception, sizeof l->e->exception, "%s", exception);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->e->message, sizeof l->e->message, fmt, ap);
+    va_end(ap);
+    r->exception = l->e->exception;
+    r->message = l->e->message;
+}
+
+static void finish(struct layer *l)
+{
+    struct sched *s = l->s;
+    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++)
+        release_pb(s, &l->pb[i]);
+    if (l->file)
+        io_reader_close(s->reader, l->file);
+    l->file = NULL;
+    if (l->fd >= 0) {
+        close(l->fd);
+        s->open_layers--;
+    }
+    l->fd = -1;
+    EVP_MD_CTX_free(l->md);
+    l->md = NULL;
+    free(l->job_body);
+    l->job_body = NULL;
+    struct ecrup_result *r = &l->e->result;
+    r->size = l->size;
+    if (l->e->digest[0])
+        r->digest = l->e->digest;
+    if (!l->failing && r->outcome == ECRUP_OUTCOME_PENDING)
+        r->outcome = ECRUP_OUTCOME_FAILED; /* cannot happen: every path sets one */
+    l->st = L_DONE;
+    s->done++;
+    set_phase(l, ECRUP_PHASE_DONE);
+    const char *what = r->outcome == ECRUP_OUTCOME_UPLOADED ? "uploaded"
+                       : r->outcome == ECRUP_OUTCOME_EXISTS ? "exists"
+                                                            : "failed";
+    logf_at(s, r->outcome == ECRUP_OUTCOME_FAILED ? ECRUP_LOG_WARN : ECRUP_LOG_INFO,
+            "layer %s: %s%s%s", l->e->layer.path, what, r->message ? ": " : "",
+            r->message ? r->message : "");
+}
+
+static void succeed(struct layer *l, ecrup_outcome outcome)
+{
+    l->e->result.outcome = outcome;
+    l->e->result.status = ECRUP_OK;
+    if (outcome == ECRUP_OUTCOME_UPLOADED)
+        l->acked = l->size;
+    finish(l);
+}
+
+/* A failed request as a status, for the result record. */
+static ecrup_status request_status(const struct ecr_request *req, bool cancelled)
+{
+    if (cancelled)
+        return ECRUP_E_CANCELLED;
+    const char *x = req->error.exception;
+    if (!strcmp(x, "CredentialsUnavailable"))
+        return ECRUP_E_CREDENTIALS;
+    if (!strcmp(x, "OutOfMemory"))
+        return ECRUP_E_NOMEM;
+    if (!strcmp(x, "RequestBuildFailed"))
+        return ECRUP_E_INTERNAL;
+    if (req->http_status == 0) {
+        switch (req->curl_result) {
+        case CURLE_OPERATION_TIMEDOUT:
+            return ECRUP_E_TIMEOUT;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+            return ECRUP_E_TLS;
+        default:
+            return ECRUP_E_NETWORK;
+        }
+    }
+    if (retry_is_throttling_exception(x))
+        return ECRUP_E_THROTTLED;
+    if (!strcmp(x, "RepositoryNotFoundException"))
+        return ECRUP_E_NOT_FOUND;
+    if (!strcmp(x, "InvalidLayerException"))
+        return ECRUP_E_DIGEST_MISMATCH;
+    if (!strcmp(x, "RequestTimeTooSkewed") ||
+        (!strcmp(x, "InvalidSignatureException") && strstr(req->error.message, "expired")))
+        return ECRUP_E_CLOCK_SKEW;
+    if (!strcmp(x, "UnrecognizedClientException") || !strcmp(x, "InvalidSignatureException") ||
+        !strcmp(x, "AccessDeniedException") || !strcmp(x, "ExpiredTokenException") ||
+        !strcmp(x, "MissingAuthenticationTokenException") ||
+        !strcmp(x, "IncompleteSignatureException") || req->http_status == 401 ||
+        req->http_status == 403)
+        return ECRUP_E_AUTH;
+    if (req->http_status >= 500)
+        return ECRUP_E_SERVER;
+    return x[0] ? ECRUP_E_REMOTE : ECRUP_E_PROTOCOL;
+}
+
+static void fail_request(struct layer *l, const struct event *ev, const struct xfer_job *job)
+{
+    const struct ecr_request *req = &job->priv.req;
+    struct ebuf what = EBUF_INIT;
+    ecr_request_describe(req, &what);
+    ecrup_status st = request_status(req, ev->cancelled);
+    const char *x = ev->cancelled             ? "Cancelled"
+                    : req->error.exception[0] ? req->error.exception
+                    : req->http_status        ? "HttpError"
+                                              : "NetworkError";
+    if (ev->cancelled)
+        fail(l, st, x, 0, "cancelled");
+    else
+        fail(l, st, x, req->http_status, "%s (after %u attempt%s): %s", job->call.operation,
+             ev->attempts, ev->attempts == 1 ? "" : "s", ebuf_str(&what));
+    ebuf_free(&what);
+}
+
+static void fail_io(struct layer *l, int err)
+{
+    char msg[400];
+    io_error_message(err, l->e->layer.path, msg, sizeof msg);
+    ecrup_status st = io_status_from_errno(err);
+    const char *x = st == ECRUP_E_FILE_CHANGED ? "FileChanged"
+                    : st == ECRUP_E_NOT_FOUND  ? "FileNotFound"
+                    : st == ECRUP_E_CANCELLED  ? "Cancelled"
+                                               : "IoError";
+    fail(l, st, x, 0, "%s", msg);
+}
+
+/* ---- the transfer side ---- */
+
+static void layer_done_cb(struct xfer_job *job, const struct xfer_result *res)
+{
+    struct layer *l = job->user;
+    l->ev.ok = res->ok;
+    l->ev.cancelled = res->cancelled;
+    l->ev.attempts = res->attempts;
+    post(l->s, &l->ev);
+}
+
+static void batch_done_cb(struct xfer_job *job, const struct xfer_result *res)
+{
+    struct batch *b = job->user;
+    b->ev.ok = res->ok;
+    b->ev.cancelled = res->cancelled;
+    b->ev.attempts = res->attempts;
+    post(b->s, &b->ev);
+}
+
+static void submit_layer_call(struct layer *l, const char *op, const char *body, size_t len,
+                              const char *body_sha256)
+{
+    l->job.call.operation = op;
+    l->job.call.body = body;
+    l->job.call.body_len = len;
+    l->job.call.body_sha256 = body_sha256;
+    l->inflight++;
+    transfer_submit(l->s->xfer, &l->job);
+}
+
+/* ---- workers ---- */
+
+static void prep_run(struct worker_task *w)
+{
+    struct prep_task *t = (struct prep_task *)w;
+    struct layer *l = t->l;
+    struct part_buf *pb = t->pb;
+    struct payload_part part = {
+        .data = pb->slot->raw,
+        .len = pb->len,
+        .first_byte = pb->off,
+        .repository_name = l->e->layer.repository,
+        .registry_id = l->e->layer.registry_id,
+        .upload_id = l->upload_id,
+    };
+    struct payload_options po = {.backend = l->s->b64, .layer_sha256 = t->md};
+    t->status = payload_write(&part, &po, (char *)pb->slot->body, pb->slot->body_cap, &pb->pr);
+    post(l->s, &t->ev);
+}
+
+/* True when the file at `fd` and `path` is still the one seen at admission. */
+static bool same_file(int fd, const char *path, const struct stat *st0)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) != 0 || stat(path, &b) != 0)
+        return false;
+    const struct stat *v[2] = {&a, &b};
+    for (int i = 0; i < 2; i++)
+        if (v[i]->st_size != st0->st_size || v[i]->st_ino != st0->st_ino ||
+            v[i]->st_dev != st0->st_dev || v[i]->st_mtim.tv_sec != st0->st_mtim.tv_sec ||
+            v[i]->st_mtim.tv_nsec != st0->st_mtim.tv_nsec)
+            return false;
+    return true;
+}
+
+static void hash_run(struct worker_task *w)
+{
+    struct hash_task *t = (struct hash_task *)w;
+    struct layer *l = t->l;
+    t->err = 0;
+    unsigned char *buf = malloc(HASH_CHUNK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        t->err = -ENOMEM;
+    uint64_t off = 0;
+    while (!t->err && off < l->size) {
+        if (atomic_load_explicit(&l->s->e->cancelled, memory_order_relaxed)) {
+            t->err = -ECANCELED;
+            break;
+        }
+        size_t want = l->size - off < HASH_CHUNK ? (size_t)(l->size - off) : HASH_CHUNK;
+        ssize_t n = pread(l->fd, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            t->err = -errno;
+        else if (n == 0)
+            t->err = -ESTALE; /* shorter than at admission */
+        else if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+            t->err = -ENOMEM;
+        else
+            off += (uint64_t)n;
+    }
+    if (!t->err && !same_file(l->fd, l->e->layer.path, &l->st0))
+        t->err = -ESTALE;
+    unsigned char d[32];
+    unsigned dl = 0;
+    if (!t->err && EVP_DigestFinal_ex(md, d, &dl) != 1)
+        t->err = -ENOMEM;
+    for (unsigned i = 0; !t->err && i < 32; i++)
+        snprintf(t->hex + 2 * i, 3, "%02x", d[i]);
+    EVP_MD_CTX_free(md);
+    free(buf);
+    post(l->s, &t->ev);
+}
+
+static void start_hash(struct layer *l, enum lstate st)
+{
+    l->st = st;
+    set_phase(l, ECRUP_PHASE_HASHING);
+    l->inflight++;
+    workers_submit(l->s->workers, &l->hash.w, false);
+}
+
+/* ---- the pool, made when the first InitiateLayerUpload tells the part size ---- */
+
+static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg)
+{
+    size_t ps = (size_t)plan->part_size;
+    size_t repo_max = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t r = strlen(s->layers[i].e->layer.repository);
+        if (s->layers[i].e->layer.registry_id)
+            r += strlen(s->layers[i].e->layer.registry_id);
+        if (r > repo_max)
+            repo_max = r;
+    }
+    /* base64 of a whole part plus the JSON around it, names escaped at worst 6 bytes each */
+    s->body_cap = b64_encoded_len(ps) + 1024 + 6 * repo_max;
+    uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
+    unsigned slots = io_bufpool_slots_for(limit, ps, s->body_cap);
+    if (slots < 2) {
+        ebuf_printf(msg,
+                    "memory limit of %" PRIu64 " bytes holds fewer than 2 buffers of %zu-byte "
+                    "parts (%zu bytes each): raise it",
+                    limit, ps, io_bufpool_slot_bytes(ps, s->body_cap));
+        return ECRUP_E_INVALID_ARGUMENT;
+    }
+    struct io_bufpool_options po = {
+        .part_size = ps, .body_capacity = s->body_cap, .memory_limit = limit};
+    int rc = io_bufpool_new(&po, &s->pool);
+    if (rc != 0) {
+        ebuf_printf(msg, "cannot allocate part buffers: %s", strerror(-rc));
+        return io_status_from_errno(rc);
+    }
+    struct io_reader_options ro = {.backend = s->o->io_backend};
+    rc = io_reader_new(&ro, s->pool, &s->reader);
+    if (rc != 0) {
+        ebuf_printf(msg, "cannot set up the file reader: %s", strerror(-rc));
+        return io_status_from_errno(rc);
+    }
+    unsigned n = io_bufpool_count(s->pool);
+    unsigned limit_f = n / 2;
+    unsigned want = s->o->concurrency;
+    if (!want) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        want = cores > 0 ? (unsigned)cores * 4 : 4;
+        if (want < 4)
+            want = 4;
+    }
+    s->flight_limit = want < limit_f ? want : limit_f;
+    char desc[256];
+    logf_at(s, ECRUP_LOG_DEBUG, "io backend: %s", io_reader_describe(s->reader, desc, sizeof desc));
+    logf_at(s, ECRUP_LOG_DEBUG, "base64 backend: %s", b64_backend_name(s->b64));
+    logf_at(s, ECRUP_LOG_DEBUG,
+            "part buffers: %u slots of %zu + %zu bytes (memory limit %" PRIu64
+            "), %u layers in flight",
+            n, ps, s->body_cap, limit, s->flight_limit);
+    return ECRUP_OK;
+}
+
+/* ---- layer steps ---- */
+
+static void start_initiate(struct layer *l)
+{
+    if (!bucket_take(l->s, &l->s->b_initiate))
+        return;
+    free(l->job_body);
+    l->job_body = ecr_build_initiate(l->e->layer.repository, l->e->layer.registry_id);
+    if (!l->job_body) {
+        fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        return;
+    }
+    l->st = L_INITIATING;
+    set_phase(l, ECRUP_PHASE_PUSHING);
+    submit_layer_call(l, "InitiateLayerUpload", l->job_body, strlen(l->job_body), NULL);
+}
+
+static void start_complete(struct layer *l)
+{
+    if (!bucket_take(l->s, &l->s->b_complete))
+        return;
+    free(l->job_body);
+    l->job_body = ecr_build_complete(l->e->layer.repository, l->e->layer.registry_id, l->upload_id,
+                                     l->e->digest);
+    if (!l->job_body) {
+        fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        return;
+    }
+    l->st = L_COMPLETING;
+    set_phase(l, ECRUP_PHASE_COMPLETING);
+    submit_layer_call(l, "CompleteLayerUpload", l->job_body, strlen(l->job_body), NULL);
+}
+
+static void set_digest_hex(struct layer *l, const char *hex)
+{
+    snprintf(l->e->digest, sizeof l->e->digest, "sha256:%s", hex);
+    l->e->result.digest = l->e->digest;
+    l->digest_known = true;
+}
+
+/* All bytes are acknowledged: the digest must be whole before CompleteLayerUpload. */
+static void parts_finished(struct layer *l)
+{
+    if (l->raw_hash && !l->hash_broken && l->hashed_off == l->size) {
+        unsigned char d[32];
+        unsigned dl = 0;
+        char hex[65];
+        if (EVP_DigestFinal_ex(l->md, d, &dl) != 1) {
+            fail(l, ECRUP_E_INTERNAL, "HashFailed", 0, "SHA-256 failed");
+            return;
+        }
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        set_digest_hex(l, hex);
+        l->raw_hash = false;
+    }
+    if (!l->digest_known) {
+        logf_at(l->s, ECRUP_LOG_DEBUG, "layer %s: hashing again after a rewind", l->e->layer.path);
+        start_hash(l, L_REHASHING);
+        return;
+    }
+    start_complete(l);
+}
+
+/* Back to the start of a new upload: every slot of the old one is abandoned. */
+static void restart_upload(struct layer *l, const char *why)
+{
+    l->restarts++;
+    if (l->restarts > MAX_RESTARTS) {
+        fail(l, ECRUP_E_REMOTE, "UploadNotFoundException", 400,
+             "the upload was lost %u times (%s); giving up", l->restarts, why);
+        return;
+    }
+    logf_at(l->s, ECRUP_LOG_INFO, "layer %s: starting the upload over (%s)", l->e->layer.path, why);
+    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++) {
+        struct part_buf *pb = &l->pb[i];
+        if (pb->st == PB_READ || pb->st == PB_READY)
+            release_pb(l->s, pb);
+        else if (pb->st != PB_FREE)
+            pb->discard = true;
+    }
+    if (l->raw_hash && l->hashed_off)
+        l->hash_broken = true;
+    l->acked = l->next_off = 0;
+    l->st = L_DRAINING;
+}
+
+/* Resume at byte `r` after InvalidLayerPartException (or an unexpected lastByteReceived). */
+static void rewind_to(struct layer *l, uint64_t r)
+{
+    if (++l->rewinds > MAX_REWINDS) {
+        fail(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
+             "the service kept refusing part positions (%u resumes); giving up", l->rewinds);
+        return;
+    }
+    if (r > l->size) {
+        fail(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
+             "the service reports %" PRIu64 " bytes received of a %" PRIu64 "-byte layer", r,
+             l->size);
+        return;
+    }
+    struct part_buf *kept = NULL;
+    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++) {
+        struct part_buf *pb = &l->pb[i];
+        if (pb->st == PB_FREE || pb->discard)
+            continue;
+        if (pb->off == r && !kept) {
+            kept = pb;
+            continue;
+        }
+        if (pb->st == PB_READ || pb->st == PB_READY)
+            release_pb(l->s, pb);
+        else
+            pb->discard = true;
+    }
+    uint64_t next_fed = kept && kept->st >= PB_PREPARING ? kept->off + kept->len : r;
+    if (l->raw_hash && !l->hash_broken && l->hashed_off != next_fed)
+        l->hash_broken = true;
+    l->acked = r;
+    l->next_off = kept ? kept->off + kept->len : r;
+    logf_at(l->s, ECRUP_LOG_INFO, "layer %s: resuming at byte %" PRIu64 "%s", l->e->layer.path, r,
+            l->hash_broken && l->raw_hash ? " (digest recomputed at the end)" : "");
+}
+
+/* PUSHING: send the next part when it is ready and nothing of this layer is on the wire. */
+static void push_send(struct layer *l)
+{
+    struct sched *s = l->s;
+    size_t npb = sizeof l->pb / sizeof l->pb[0];
+    for (size_t i = 0; i < npb; i++)
+        if (l->pb[i].st == PB_WIRE)
+            return;
+    for (size_t i = 0; i < npb; i++) {
+        struct part_buf *pb = &l->pb[i];
+        if (pb->st == PB_READY && !pb->discard && pb->off == l->acked) {
+            if (!bucket_take(s, &s->b_part))
+                return;
+            pb->st = PB_WIRE;
+            submit_layer_call(l, "UploadLayerPart", (const char *)pb->slot->body, pb->pr.body_len,
+                              pb->pr.body_sha256_hex);
+            return;
+        }
+    }
+}
+
+/* PUSHING: keep the part after the one on the wire read and prepared. */
+static void push_fill(struct layer *l)
+{
+    struct sched *s = l->s;
+    size_t npb = sizeof l->pb / sizeof l->pb[0];
+    unsigned live = 0;
+    for (size_t i = 0; i < npb; i++)
+        if (l->pb[i].st != PB_FREE && !l->pb[i].discard)
+            live++;
+    /* read ahead */
+    while (live < 2 && l->next_off < l->size) {
+        struct part_buf *pb = NULL;
+        for (size_t i = 0; i < npb && !pb; i++)
+            if (l->pb[i].st == PB_FREE)
+                pb = &l->pb[i];
+        struct io_slot *slot = NULL;
+        if (!pb || io_bufpool_acquire(s->pool, 0, &slot) != 0)
+            break;
+        uint64_t left = l->size - l->next_off;
+        pb->len = (size_t)(left < l->plan.part_size ? left : l->plan.part_size);
+        pb->off = l->next_off;
+        pb->slot = slot;
+        pb->owner = l;
+        pb->discard = false;
+        int rc = io_reader_submit(s->reader, l->file, pb->off, pb->len, slot, pb);
+        if (rc != 0) {
+            io_bufpool_release(s->pool, slot);
+            memset(pb, 0, sizeof *pb);
+            fail_io(l, rc);
+            return;
+        }
+        pb->st = PB_READING;
+        l->inflight++;
+        l->next_off += pb->len;
+        live++;
+    }
+    /* prepare the lowest part not prepared yet: one at a time per layer, in order, so the
+     * running hash sees the bytes in order */
+    if (!l->prep_busy) {
+        struct part_buf *low = NULL;
+        for (size_t i = 0; i < npb; i++) {
+            struct part_buf *pb = &l->pb[i];
+            if (pb->st != PB_FREE && !pb->discard && pb->st != PB_WIRE && pb->st != PB_READY &&
+                (!low || pb->off < low->off))
+                low = pb;
+        }
+        if (low && low->st == PB_READ) {
+            low->st = PB_PREPARING;
+            l->prep.pb = low;
+            l->prep.md = l->raw_hash && !l->hash_broken ? l->md : NULL;
+            if (l->prep.md)
+                l->hashed_off = low->off + low->len;
+            l->prep_busy = true;
+            l->inflight++;
+            workers_submit(s->workers, &l->prep.w, true);
+        }
+    }
+}
+
+/* Open the layer's file in the reader; it must still be the file seen at admission. */
+static bool open_in_reader(struct layer *l)
+{
+    if (l->file)
+        return true;
+    int rc = io_reader_open(l->s->reader, l->e->layer.path, &l->file);
+    if (rc != 0) {
+        fail_io(l, rc);
+        return false;
+    }
+    if (!same_file(l->fd, l->e->layer.path, &l->st0)) {
+        fail_io(l, -ESTALE);
+        return false;
+    }
+    return true;
+}
+
+static void on_initiated(struct layer *l, const struct event *ev)
+{
+    struct sched *s = l->s;
+    const struct ecr_request *req = &l->job.priv.req;
+    bool was_pool_pending = s->pool_pending && !s->pool;
+    free(l->job_body);
+    l->job_body = NULL;
+    if (!ev->ok) {
+        if (was_pool_pending)
+            s->pool_pending = false;
+        fail_request(l, ev, &l->job);
+        return;
+    }
+    uint64_t server_part = 0;
+    if (ecr_parse_initiate(req->reply.data, req->reply.len, l->upload_id, sizeof l->upload_id,
+                           &server_part) != 0) {
+        if (was_pool_pending)
+            s->pool_pending = false;
+        fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+             "InitiateLayerUpload: the reply has no uploadId or partSize");
+        return;
+    }
+    ecrup_status st = plan_parts(l->size, s->o->part_size, server_part, &l->plan);
+    if (st != ECRUP_OK) {
+        fail(l, st, st == ECRUP_E_TOO_LARGE ? "TooLarge" : "EmptyLayer", 0, "layer file %s: %s",
+             l->e->layer.path, ecrup_strerror(st));
+        return;
+    }
+    if (!s->pool) {
+        struct ebuf msg = EBUF_INIT;
+        s->pool_pending = false;
+        st = make_pool(s, &l->plan, &msg);
+        if (st != ECRUP_OK) {
+            s->pool_status = st;
+            snprintf(s->pool_message, sizeof s->pool_message, "%s", ebuf_str(&msg));
+            ebuf_free(&msg);
+            fail(l, st, "ResourceSetup", 0, "%s", s->pool_message);
+            return;
+        }
+        ebuf_free(&msg);
+    }
+    if (l->plan.part_size > io_bufpool_slot(s->pool, 0)->raw_cap) {
+        /* Parts as large as the buffers still fit ECR's rules for this layer? */
+        size_t cap = io_bufpool_slot(s->pool, 0)->raw_cap;
+        if (plan_parts(l->size, cap, server_part, &l->plan) != ECRUP_OK ||
+            l->plan.part_size > cap) {
+            fail(l, ECRUP_E_INTERNAL, "PartSize", 0,
+                 "parts of %" PRIu64 " bytes do not fit the %zu-byte buffers", l->plan.part_size,
+                 cap);
+            return;
+        }
+    }
+    if (!open_in_reader(l))
+        return;
+    if (l->raw_hash && !l->md) {
+        l->md = EVP_MD_CTX_new();
+        if (!l->md || EVP_DigestInit_ex(l->md, EVP_sha256(), NULL) != 1) {
+            fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start SHA-256");
+            return;
+        }
+    }
+    l->acked = l->next_off = 0;
+    l->st = L_PUSHING;
+    logf_at(s, ECRUP_LOG_DEBUG, "layer %s: %" PRIu64 " bytes in %" PRIu64 " parts of %" PRIu64,
+            l->e->layer.path, l->size, l->plan.n_parts, l->plan.part_size);
+}
+
+static struct part_buf *wire_buf(struct layer *l)
+{
+    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++)
+        if (l->pb[i].st == PB_WIRE)
+            return &l->pb[i];
+    return NULL;
+}
+
+static void on_part(struct layer *l, const struct event *ev)
+{
+    struct sched *s = l->s;
+    const struct ecr_request *req = &l->job.priv.req;
+    struct part_buf *pb = wire_buf(l);
+    uint64_t end = pb->off + pb->len;
+    release_pb(s, pb);
+    if (l->failing)
+        return;
+    if (ev->ok) {
+        uint64_t last = 0;
+        if (ecr_parse_upload_part(req->reply.data, req->reply.len, &last) != 0) {
+            fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+                 "UploadLayerPart: the reply has no lastByteReceived");
+            return;
+        }
+        l->e->result.parts++;
+        if (last + 1 != end) {
+            rewind_to(l, last + 1);
+        } else {
+            l->acked = end;
+        }
+        progress(l, false);
+        return;
+    }
+    const char *x = req->error.exception;
+    if (!ev->cancelled && !strcmp(x, "InvalidLayerPartException")) {
+        /* -1 (nothing received) does not parse as a byte count: resume from the start */
+        uint64_t r = req->error.has_last_valid_byte ? req->error.last_valid_byte + 1 : 0;
+        rewind_to(l, r);
+        return;
+    }
+    if (!ev->cancelled && !strcmp(x, "UploadNotFoundException")) {
+        restart_upload(l, "UploadNotFoundException during parts");
+        return;
+    }
+    fail_request(l, ev, &l->job);
+}
+
+static void on_completed(struct layer *l, const struct event *ev)
+{
+    const struct ecr_request *req = &l->job.priv.req;
+    free(l->job_body);
+    l->job_body = NULL;
+    if (ev->ok) {
+        char got[160];
+        if (ecr_parse_complete(req->reply.data, req->reply.len, got, sizeof got) != 0) {
+            fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+                 "CompleteLayerUpload: the reply has no layerDigest");
+            return;
+        }
+        if (strcmp(got, l->e->digest) != 0) {
+            fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", req->http_status,
+                 "the service stored %s, expected %s", got, l->e->digest);
+            return;
+        }
+        succeed(l, ECRUP_OUTCOME_UPLOADED);
+        return;
+    }
+    const char *x = req->error.exception;
+    bool exists = !strcmp(x, "LayerAlreadyExistsException");
+    bool lost = !strcmp(x, "UploadNotFoundException");
+    if (!ev->cancelled && (exists || (lost && ev->attempts > 1))) {
+        /* The layer is there, or an earlier attempt committed and its reply was lost:
+         * success only if BatchCheckLayerAvailability confirms it. */
+        l->confirm_restart = lost;
+        snprintf(l->confirm_exception, sizeof l->confirm_exception, "%s", x);
+        snprintf(l->confirm_message, sizeof l->confirm_message, "%s", req->error.message);
+        l->st = L_CONFIRM_QUEUED;
+        return;
+    }
+    if (!ev->cancelled && lost) {
+        restart_upload(l, "UploadNotFoundException at completion");
+        return;
+    }
+    fail_request(l, ev, &l->job);
+}
+
+static void on_layer_xfer(struct layer *l, const struct event *ev)
+{
+    l->inflight--;
+    l->e->result.attempts += ev->attempts;
+    if (!ev->ok)
+        l->e->result.http_status = l->job.priv.req.http_status;
+    switch (l->st) {
+    case L_INITIATING:
+        on_initiated(l, ev);
+        break;
+    case L_PUSHING:
+    case L_DRAINING:
+        if (wire_buf(l))
+            on_part(l, ev);
+        break;
+    case L_COMPLETING:
+        on_completed(l, ev);
+        break;
+    default:
+        break;
+    }
+}
+
+static void batch_mark(const char *digest, bool available, void *user)
+{
+    struct batch *b = user;
+    for (struct layer *l = b->layers; l; l = l->batch_next)
+        if (!strcmp(l->e->digest, digest))
+            l->available = available;
+}
+
+static void on_batch(struct batch *b, const struct event *ev)
+{
+    const struct ecr_request *req = &b->job.priv.req;
+    for (struct layer *l = b->layers; l; l = l->batch_next) {
+        l->inflight--;
+        l->e->result.attempts += ev->attempts;
+        l->available = false;
+    }
+    bool parsed =
+        ev->ok && ecr_parse_batch_check(req->reply.data, req->reply.len, batch_mark, b) >= 0;
+    for (struct layer *l = b->layers, *next; l; l = next) {
+        next = l->batch_next;
+        l->batch_next = NULL;
+        if (l->failing)
+            continue;
+        if (!parsed) {
+            if (ev->ok)
+                fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+                     "BatchCheckLayerAvailability: the reply could not be understood");
+            else {
+                l->e->result.http_status = req->http_status;
+                fail_request(l, ev, &b->job);
+            }
+            continue;
+        }
+        if (l->st == L_CHECKING) {
+            if (l->available)
+                succeed(l, ECRUP_OUTCOME_EXISTS);
+            else
+                l->st = L_READY;
+        } else if (l->st == L_CONFIRMING) {
+            if (l->available)
+                succeed(l, ECRUP_OUTCOME_UPLOADED);
+            else if (l->confirm_restart)
+                restart_upload(l, "UploadNotFoundException at completion, layer absent");
+            else
+                fail(l, ECRUP_E_REMOTE, l->confirm_exception, 400,
+                     "CompleteLayerUpload: %s: %s, but BatchCheckLayerAvailability does not "
+                     "list the layer",
+                     l->confirm_exception, l->confirm_message);
+        }
+    }
+    b->layers = NULL;
+}
+
+/* Send every queued check, grouped by repository and registry, at most 100 per call. */
+static void send_checks(struct sched *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct layer *first = s->order[i];
+        if ((first->st != L_CHECK_QUEUED && first->st != L_CONFIRM_QUEUED) || first->failing)
+            continue;
+        if (!bucket_take(s, &s->b_check))
+            return;
+        const char *repo = first->e->layer.repository, *reg = first->e->layer.registry_id;
+        const char *digests[MAX_BATCH];
+        size_t nd = 0;
+        struct batch *b = calloc(1, sizeof *b);
+        if (!b) {
+            fail(first, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+            continue;
+        }
+        b->s = s;
+        b->ev.kind = EV_BATCH_XFER;
+        b->ev.obj = b;
+        xfer_job_init(&b->job);
+        b->job.done = batch_done_cb;
+        b->job.user = b;
+        struct layer **tail = &b->layers;
+        for (size_t j = i; j < s->n && nd < MAX_BATCH; j++) {
+            struct layer *l = s->order[j];
+            if ((l->st != L_CHECK_QUEUED && l->st != L_CONFIRM_QUEUED) || l->failing ||
+                strcmp(l->e->layer.repository, repo) != 0 ||
+                (reg == NULL) != (l->e->layer.registry_id == NULL) ||
+                (reg && strcmp(reg, l->e->layer.registry_id) != 0))
+                continue;
+            bool dup = false;
+            for (size_t k = 0; k < nd && !dup; k++)
+                dup = !strcmp(digests[k], l->e->digest);
+            if (!dup)
+                digests[nd++] = l->e->digest;
+            l->st = l->st == L_CHECK_QUEUED ? L_CHECKING : L_CONFIRMING;
+            if (l->st == L_CHECKING)
+                set_phase(l, ECRUP_PHASE_CHECKING);
+            l->inflight++;
+            *tail = l;
+            tail = &l->batch_next;
+        }
+        b->body = ecr_build_batch_check(repo, reg, digests, nd);
+        b->next = s->batches;
+        s->batches = b;
+        if (!b->body) {
+            struct event ev = {.ok = false};
+            for (struct layer *l = b->layers; l; l = l->batch_next)
+                fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+            on_batch(b, &ev);
+            continue;
+        }
+        b->job.call.operation = "BatchCheckLayerAvailability";
+        b->job.call.body = b->body;
+        b->job.call.body_len = strlen(b->body);
+        transfer_submit(s->xfer, &b->job);
+    }
+}
+
+static void on_read(struct sched *s, const struct io_completion *c)
+{
+    struct part_buf *pb = c->user;
+    struct layer *l = pb->owner;
+    l->inflight--;
+    if (pb->discard || l->failing) {
+        release_pb(s, pb);
+        return;
+    }
+    if (c->error || c->bytes != c->length) {
+        release_pb(s, pb);
+        fail_io(l, c->error ? c->error : -EIO);
+        return;
+    }
+    pb->slot->raw_len = c->bytes;
+    pb->st = PB_READ;
+}
+
+static void on_prepared(struct prep_task *t)
+{
+    struct layer *l = t->l;
+    struct part_buf *pb = t->pb;
+    l->inflight--;
+    l->prep_busy = false;
+    if (pb->discard || l->failing) {
+        release_pb(l->s, pb);
+        return;
+    }
+    if (t->status != ECRUP_OK) {
+        release_pb(l->s, pb);
+        fail(l, t->status, "PrepareFailed", 0, "cannot prepare the part body: %s",
+             ecrup_strerror(t->status));
+        return;
+    }
+    pb->slot->body_len = pb->pr.body_len;
+    pb->st = PB_READY;
+}
+
+static void on_hashed(struct hash_task *t)
+{
+    struct layer *l = t->l;
+    l->inflight--;
+    if (l->failing)
+        return;
+    if (t->err) {
+        fail_io(l, t->err);
+        return;
+    }
+    if (l->st == L_REHASHING) {
+        set_digest_hex(l, t->hex);
+        start_complete(l);
+        return;
+    }
+    if (l->e->layer.digest && strcmp(l->e->layer.digest + 7, t->hex) != 0) {
+        fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", 0,
+             "layer file %s has digest sha256:%s, not %s", l->e->layer.path, t->hex,
+             l->e->layer.digest);
+        return;
+    }
+    set_digest_hex(l, t->hex);
+    l->st = L_CHECK_QUEUED;
+}
+
+/* Admission: open, check the identity, decide hashing. */
+static void admit(struct layer *l)
+{
+    struct sched *s = l->s;
+    int fd = open(l->e->layer.path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fail_io(l, -errno);
+        return;
+    }
+    l->fd = fd;
+    s->open_layers++;
+    if (!same_file(fd, l->e->layer.path, &l->st0)) {
+        fail_io(l, -ESTALE);
+        return;
+    }
+    l->digest_known = l->e->layer.digest != NULL;
+    if (l->digest_known)
+        snprintf(l->e->digest, sizeof l->e->digest, "%s", l->e->layer.digest);
+    if (s->o->no_check) {
+        l->raw_hash = !l->digest_known;
+        l->st = L_READY;
+    } else if (!l->digest_known) {
+        start_hash(l, L_HASHING);
+    } else {
+        l->st = L_CHECK_QUEUED;
+    }
+}
+
+static unsigned flying(struct sched *s)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        enum lstate st = s->layers[i].st;
+        if (st == L_INITIATING || st == L_PUSHING || st == L_DRAINING)
+            n++;
+    }
+    return n;
+}
+
+/* One pass over every layer: take every step that can be taken now. */
+static void advance(struct sched *s)
+{
+    /* Sends first: a read submitted with io_uring may copy a whole part inside the call, and
+     * no connection should wait for that. */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->order[i]->st == L_PUSHING && !s->order[i]->failing)
+            push_send(s->order[i]);
+    for (size_t i = 0; i < s->n; i++) {
+        struct layer *l = s->order[i];
+        if (l->st == L_DONE)
+            continue;
+        if (l->failing) {
+            if (!l->inflight)
+                finish(l);
+            continue;
+        }
+        if (l->st == L_WAITING) {
+            if (s->open_layers < MAX_OPEN_LAYERS)
+                admit(l);
+            if (l->failing && !l->inflight)
+                finish(l);
+            continue;
+        }
+        if (l->st == L_PUSHING) {
+            push_fill(l);
+            push_send(l);
+            if (!l->failing && l->acked == l->size && !l->inflight && !wire_buf(l))
+                parts_finished(l);
+        } else if (l->st == L_DRAINING && !l->inflight) {
+            l->st = L_READY;
+        }
+        if (l->failing && !l->inflight)
+            finish(l);
+    }
+    send_checks(s);
+    /* flights, largest first */
+    unsigned fly = flying(s);
+    for (size_t i = 0; i < s->n; i++) {
+        struct layer *l = s->order[i];
+        if (l->st != L_READY || l->failing)
+            continue;
+        if (s->pool_status != ECRUP_OK) {
+            fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
+            if (!l->inflight)
+                finish(l);
+            continue;
+        }
+        if (!s->pool) {
+            if (s->pool_pending)
+                break; /* the first initiate sizes the pool */
+            s->pool_pending = true;
+        } else if (fly >= s->flight_limit) {
+            break;
+        }
+        start_initiate(l);
+        if (l->st == L_INITIATING)
+            fly++;
+        else if (!s->pool)
+            s->pool_pending = false;
+        if (l->failing && !l->inflight)
+            finish(l);
+        if (l->st == L_READY)
+            break; /* out of tokens */
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (s->layers[i].st != L_DONE)
+            progress(&s->layers[i], false);
+}
+
+static void cancel_all(struct sched *s)
+{
+    s->cancel_seen = true;
+    transfer_cancel(s->xfer);
+    if (s->pool)
+        io_bufpool_shutdown(s->pool);
+    for (size_t i = 0; i < s->n; i++) {
+        struct layer *l = &s->layers[i];
+        if (l->st == L_DONE)
+            continue;
+        fail(l, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
+        if (!l->inflight)
+            finish(l);
+    }
+}
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const struct layer *x = *(const struct layer *const *)a, *y = *(const struct layer *const *)b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static void handle_event(struct event *ev)
+{
+    switch (ev->kind) {
+    case EV_LAYER_XFER:
+        on_layer_xfer(ev->obj, ev);
+        break;
+    case EV_BATCH_XFER:
+        on_batch(ev->obj, ev);
+        break;
+    case EV_PREPARED:
+        on_prepared(ev->obj);
+        break;
+    case EV_HASHED:
+        on_hashed(ev->obj);
+        break;
+    }
+}
+
+static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
+{
+    s->e = e;
+    s->o = &e->options;
+    s->n = e->n_layers;
+    pthread_mutex_init(&s->ev_lock, NULL);
+    retry_quota_init(&s->quota);
+    retry_rate_limiter_init(&s->limiter, mono_now());
+    s->layers = calloc(s->n ? s->n : 1, sizeof *s->layers);
+    s->order = calloc(s->n ? s->n : 1, sizeof *s->order);
+    if (!s->layers || !s->order)
+        return ECRUP_E_NOMEM;
+    if (b64_resolve(s->o->base64_backend, &s->b64) != 0)
+        return ECRUP_E_UNSUPPORTED;
+    double now = mono_now();
+    bucket_init(&s->b_part, 500, now);
+    bucket_init(&s->b_initiate, 100, now);
+    bucket_init(&s->b_complete, 100, now);
+    bucket_init(&s->b_check, 1000, now);
+    for (size_t i = 0; i < s->n; i++) {
+        struct layer *l = &s->layers[i];
+        l->s = s;
+        l->e = &e->layers[i];
+        l->fd = -1;
+        l->st = L_WAITING;
+        l->phase = ECRUP_PHASE_WAITING;
+        xfer_job_init(&l->job);
+        l->job.done = layer_done_cb;
+        l->job.user = l;
+        l->ev = (struct event){.kind = EV_LAYER_XFER, .obj = l};
+        l->prep = (struct prep_task){.w.run = prep_run, .l = l};
+        l->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &l->prep};
+        l->hash = (struct hash_task){.w.run = hash_run, .l = l};
+        l->hash.ev = (struct event){.kind = EV_HASHED, .obj = &l->hash};
+        s->order[i] = l;
+        /* stat every file up front: sizes order the flights, and a missing file fails now */
+        if (stat(l->e->layer.path, &l->st0) != 0) {
+            fail_io(l, -errno);
+        } else if (!S_ISREG(l->st0.st_mode)) {
+            fail_io(l, S_ISDIR(l->st0.st_mode) ? -EISDIR : -EINVAL);
+        } else {
+            l->size = (uint64_t)l->st0.st_size;
+            if (l->size == 0)
+                fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0, "layer file %s is empty",
+                     l->e->layer.path);
+            else if (l->size > PLAN_MAX_LAYER)
+                fail(l, ECRUP_E_TOO_LARGE, "TooLarge", 0,
+                     "layer file %s is %" PRIu64 " bytes, over ECR's 52,000 MiB", l->e->layer.path,
+                     l->size);
+        }
+    }
+    qsort(s->order, s->n, sizeof *s->order, by_size_desc);
+    s->workers = workers_new(0);
+    if (!s->workers)
+        return ECRUP_E_NOMEM;
+    unsigned conc = s->o->concurrency ? s->o->concurrency : 64;
+    struct transfer_config tc = {
+        .target = &e->ctx.target,
+        .credentials = ecr_context_credentials(&e->ctx),
+        .clock = ecr_context_clock(&e->ctx),
+        .keys = e->ctx.keys,
+        .max_attempts = e->max_attempts,
+        .retry_mode = e->retry_mode,
+        .quota = &s->quota,
+        .limiter = &s->limiter,
+        .max_connections = conc + 8,
+        .log = transfer_log,
+        .log_user = s,
+    };
+    s->xfer = transfer_new(&tc);
+    if (!s->xfer)
+        return ECRUP_E_NOMEM;
+    return ECRUP_OK;
+}
+
+static void sched_teardown(struct sched *s)
+{
+    transfer_free(s->xfer);
+    workers_free(s->workers);
+    while (s->batches) {
+        struct batch *b = s->batches;
+        s->batches = b->next;
+        xfer_job_cleanup(&b->job);
+        free(b->body);
+        free(b);
+    }
+    for (size_t i = 0; s->layers && i < s->n; i++) {
+        struct layer *l = &s->layers[i];
+        xfer_job_cleanup(&l->job);
+        if (l->st != L_DONE && !l->inflight)
+            finish(l);
+    }
+    io_reader_free(s->reader);
+    io_bufpool_free(s->pool);
+    retry_rate_limiter_cleanup(&s->limiter);
+    retry_quota_cleanup(&s->quota);
+    free(s->layers);
+    free(s->order);
+    pthread_mutex_destroy(&s->ev_lock);
+}
+
+ecrup_status engine_run_layers(struct ecrup_engine *e)
+{
+    struct sched sched = {0}, *s = &sched;
+    ecrup_status st = sched_setup(s, e);
+    if (st != ECRUP_OK) {
+        for (size_t i = 0; i < e->n_layers; i++) {
+            struct layer_entry *le = &e->layers[i];
+            if (le->result.outcome != ECRUP_OUTCOME_PENDING)
+                continue;
+            le->result.outcome = ECRUP_OUTCOME_FAILED;
+            le->result.status = st;
+            le->result.exception = "ResourceSetup";
+            le->result.message = "cannot start the engine's threads or encoders";
+        }
+        if (s->layers)
+            for (size_t i = 0; i < s->n; i++)
+                s->layers[i].st = L_DONE; /* nothing was started */
+        sched_teardown(s);
+        return st;
+    }
+    while (s->done < s->n) {
+        if (!s->cancel_seen && atomic_load(&e->cancelled))
+            cancel_all(s);
+        s->next_due = mono_now() + 1.0;
+        advance(s);
+        if (s->done == s->n)
+            break;
+        struct pollfd pfd[2] = {{.fd = e->wake_fd, .events = POLLIN},
+                                {.fd = s->reader ? io_reader_fd(s->reader) : -1, .events = POLLIN}};
+        double wait = s->next_due - mono_now();
+        int timeout = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
+        if (timeout > 100)
+            timeout = 100; /* progress ticks */
+        poll(pfd, s->reader ? 2 : 1, timeout);
+        uint64_t v;
+        if (pfd[0].revents & POLLIN) {
+            ssize_t r = read(e->wake_fd, &v, sizeof v);
+            (void)r;
+        }
+        for (struct event *ev = take_events(s), *next; ev; ev = next) {
+            next = ev->next;
+            handle_event(ev);
+        }
+        if (s->reader) {
+            struct io_completion c[32];
+            int n;
+            while ((n = io_reader_poll(s->reader, c, 32)) > 0)
+                for (int i = 0; i < n; i++)
+                    on_read(s, &c[i]);
+        }
+    }
+    sched_teardown(s);
+    st = ECRUP_OK;
+    for (size_t i = 0; i < e->n_layers; i++) {
+        const struct ecrup_result *r = &e->layers[i].result;
+        if (r->outcome == ECRUP_OUTCOME_FAILED) {
+            st = r->status;
+            break;
+        }
+    }
+    return st;
+}

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""The upload engine end to end, through the public API only (engine_tool), against
+`ecrup serve` on loopback: part-boundary sizes, a larger layer, many layers at once, server
+part sizes, second runs, given and computed digests, --no-check, every fault kind alone and
+mixed, empty/missing files, a missing repository, a file changed mid-upload, the memory
+limit and cancellation. Every uploaded layer is read back from the server's store and its
+SHA-256 compared with the file's."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.environ["ECRUP_BINARY_DIR"]
+ECRUP = os.path.join(BIN, "ecrup")
+TOOL = os.path.join(BIN, "tests", "integ", "engine", "engine_tool")
+MiB = 1 << 20
+REPO = "team/app"
+ENV = dict(os.environ)
+ENV.update({"AWS_ACCESS_KEY_ID": "AKIDENGINETEST", "AWS_SECRET_ACCESS_KEY": "engine/test+secret",
+            "AWS_EC2_METADATA_DISABLED": "true"})
+for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
+          "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "ECRUP_IO_BACKEND", "ECRUP_BASE64_BACKEND"):
+    ENV.pop(k, None)
+
+failures = []
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+class Server:
+    def __init__(self, root, *extra, listen="127.0.0.1:0"):
+        self.data = tempfile.mkdtemp(dir=root, prefix="data-")
+        self.proc = subprocess.Popen(
+            [ECRUP, "serve", "--listen", listen, "--data-dir", self.data,
+             "--repository", REPO] + list(extra),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV, text=True)
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            raise SystemExit("server did not start: %r" % line)
+        self.url = line.split("listening on ")[1].strip()
+
+    def blob_sha(self, digest):
+        path = os.path.join(self.data, "blobs", "sha256", digest.split(":")[1])
+        if not os.path.exists(path):
+            return None
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return "sha256:" + h.hexdigest()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def make(root, name, size, seed=None):
+    path = os.path.join(root, name)
+    with open(path, "wb") as f:
+        left = size
+        block = os.urandom(min(size, 1 << 20)) if size else b""
+        while left > 0:
+            n = min(left, len(block))
+            # vary each block so repeated content cannot hide an offset bug
+            f.write(hashlib.sha256(b"%d" % left).digest() + block[32:n] if n > 32 else block[:n])
+            left -= n
+    return path
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def run(server, files, *opts, env=None, timeout=300, repo=REPO):
+    cmd = [TOOL, "--endpoint", server.url, "--repository", repo] + list(opts) + list(files)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, timeout=timeout)
+    lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    results = [l for l in lines if "path" in l]
+    summary = next((l for l in lines if l.get("summary")), None)
+    if summary is None:
+        print(p.stdout, p.stderr, file=sys.stderr)
+        raise SystemExit("engine_tool gave no summary (rc %d)" % p.returncode)
+    check(summary["progress_overlaps"] == 0, "progress callback ran concurrently with itself")
+    # acknowledged bytes fall only when the upload started over or the server fell behind
+    check(summary["progress_backwards"] == 0 or summary["restarts"] or summary["resumes"],
+          "progress bytes went backwards: %s" % summary)
+    check(summary["secrets_logged"] == 0, "a log line contained the secret key")
+    return results, summary, p
+
+
+def verify_uploaded(server, files, results, what, outcomes=("UPLOADED",)):
+    check(len(results) == len(files), "%s: one result per layer" % what)
+    for path, r in zip(files, results):
+        want = file_digest(path)
+        check(r["outcome"] in outcomes, "%s: %s outcome %s (%s %s)" %
+              (what, os.path.basename(path), r["outcome"], r["exception"], r["message"]))
+        check(r["digest"] == want, "%s: %s digest %s != %s" % (what, path, r["digest"], want))
+        check(r["size"] == os.path.getsize(path), "%s: %s size" % (what, path))
+        if r["outcome"] == "UPLOADED":
+            check(server.blob_sha(want) == want, "%s: %s blob in the store is intact" % (what, path))
+            check(r["status"] == 0 and r["exception"] is None and r["message"] is None,
+                  "%s: %s success has no error" % (what, path))
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="ecrup-engine-test-")
+    try:
+        scenarios(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print("%d checks, %d failures" % (checks, len(failures)))
+    sys.exit(1 if failures else 0)
+
+
+def scenarios(root):
+    P = 10 * MiB  # the server's default partSize
+    sizes = {"one-byte": 1, "5m-1": 5 * MiB - 1, "5m": 5 * MiB, "5m+1": 5 * MiB + 1,
+             "p-1": P - 1, "p": P, "p+1": P + 1, "3p+1": 3 * P + 1, "64m": 64 * MiB}
+    files = [make(root, n, s) for n, s in sizes.items()]
+
+    # --- sizes around every boundary, digests computed; then a second run finds them all
+    srv = Server(root)
+    try:
+        res, summ, _ = run(srv, files)
+        verify_uploaded(srv, files, res, "sizes")
+        check(summ["status"] == 0, "sizes: run status OK")
+        for path, r in zip(files, res):
+            size = os.path.getsize(path)
+            check(r["parts"] == (size + P - 1) // P, "sizes: %s parts %d" % (path, r["parts"]))
+        check(summ["phases_seen"] & (1 << 3) and summ["phases_seen"] & (1 << 5) and
+              summ["phases_seen"] & (1 << 1), "sizes: progress saw hashing, pushing and done")
+        res, summ, _ = run(srv, files)
+        check(all(r["outcome"] == "EXISTS" and r["parts"] == 0 for r in res),
+              "second run: every layer exists")
+        check(summ["status"] == 0, "second run: status OK")
+
+        # --- digests given (right), and one given wrong: the engine refuses it before upload
+        given = [make(root, "given-%d" % i, s) for i, s in enumerate((3 * MiB, 11 * MiB))]
+        args = ["%s=%s" % (f, file_digest(f)) for f in given]
+        res, summ, _ = run(srv, args)
+        verify_uploaded(srv, given, res, "digest given")
+        wrong = make(root, "wrong-digest", 2 * MiB)
+        res, summ, _ = run(srv, [wrong + "=sha256:" + "0" * 64])
+        check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 18,
+              "a wrong digest given fails as a digest mismatch: %s" % res[0])
+
+        # --- --no-check: digest computed during the upload (running hash), given or not
+        nc = [make(root, "nocheck-%d" % i, s) for i, s in enumerate((1, 7 * MiB, 21 * MiB + 5))]
+        res, summ, _ = run(srv, nc, "--no-check")
+        verify_uploaded(srv, nc, res, "no-check")
+        res, summ, _ = run(srv, nc[:1], "--no-check")
+        check(res[0]["outcome"] == "UPLOADED", "no-check upload of a present layer succeeds")
+
+        # --- many layers at once
+        many = [make(root, "many-%02d" % i, (i * 7919 * 131) % (9 * MiB) + 1) for i in range(24)]
+        res, summ, _ = run(srv, many)
+        verify_uploaded(srv, many, res, "24 layers")
+
+        # --- failures that must be clear
+        empty = make(root, "empty", 0)
+        missing = os.path.join(root, "does-not-exist")
+        res, summ, _ = run(srv, [empty, missing, files[0]])
+        check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 20 and
+              res[0]["exception"] == "EmptyLayer" and "empty" in res[0]["path"] and
+              empty in res[0]["message"], "empty file: %s" % res[0])
+        check(res[1]["outcome"] == "FAILED" and res[1]["status"] == 25 and
+              missing in res[1]["message"], "missing file: %s" % res[1])
+        check(res[2]["outcome"] == "EXISTS", "a good layer next to bad ones still ends well")
+        check(summ["status"] == 20, "run status is the first failure's")
+        res, summ, _ = run(srv, files[:2], repo="no-such-repo")
+        check(all(r["outcome"] == "FAILED" and r["status"] == 25 and
+                  r["exception"] == "RepositoryNotFoundException" for r in res),
+              "missing repository: %s" % res)
+        res, summ, _ = run(srv, files[:1], "--no-check", repo="no-such-repo")
+        check(res[0]["status"] == 25 and "InitiateLayerUpload" in res[0]["message"],
+              "missing repository, no check: %s" % res[0])
+
+        # --- memory limit: 3 buffers of 5 MiB parts; the peak stays under limit + constant
+        base_res, base, _ = run(srv, [missing])
+        mem_files = [make(root, "mem-%d" % i, 20 * MiB + i) for i in range(4)]
+        limit = 40 * MiB
+        res, summ, _ = run(srv, mem_files, "--no-check", "--part-size", str(5 * MiB),
+                           "--memory-limit", str(limit))
+        verify_uploaded(srv, mem_files, res, "memory limit")
+        check([r["parts"] for r in res] == [4, 5, 5, 5],
+              "--part-size 5 MiB: 20 MiB in 4 parts, one byte more in 5: %s" %
+              [r["parts"] for r in res])
+        peak = summ["maxrss_kb"] * 1024
+        allowed = base["maxrss_kb"] * 1024 + limit + 48 * MiB
+        print("memory: limit %d MiB, baseline %d MiB, peak %d MiB" %
+              (limit // MiB, base["maxrss_kb"] // 1024, peak // MiB))
+        check(peak <= allowed, "peak RSS %d MiB over limit + constant (%d MiB)" %
+              (peak // MiB, allowed // MiB))
+        res, summ, _ = run(srv, mem_files[:1], "--no-check", "--part-size", str(5 * MiB),
+                           "--memory-limit", str(8 * MiB))
+        check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 1 and
+              "memory limit" in res[0]["message"], "a memory limit too small fails: %s" % res[0])
+    finally:
+        srv.stop()
+
+    # --- the server's partSize is honoured: 5 MiB and 20 MiB
+    for ps in (5, 20):
+        srv = Server(root, "--part-size", "%dM" % ps)
+        try:
+            pf = [make(root, "ps%d-%d" % (ps, i), s) for i, s in
+                  enumerate((ps * MiB - 1, ps * MiB + 1, 2 * ps * MiB + 3))]
+            res, summ, _ = run(srv, pf)
+            verify_uploaded(srv, pf, res, "partSize %d MiB" % ps)
+            for path, r in zip(pf, res):
+                want = (os.path.getsize(path) + ps * MiB - 1) // (ps * MiB)
+                check(r["parts"] == want, "partSize %d MiB: %s parts %d != %d" %
+                      (ps, path, r["parts"], want))
+        finally:
+            srv.stop()
+
+    # --- faults: each kind alone on every operation, then all mixed (with and without check)
+    fenv = dict(ENV, AWS_MAX_ATTEMPTS="12")
+    resumes = 0
+    kinds = [("throttle", "*:throttle=0.15"), ("500", "*:500=0.15"), ("503", "*:503=0.15"),
+             ("reset", "*:reset=0.15"), ("lost", "*:lost=0.2"),
+             ("mixed", "*:throttle=0.05:500=0.05:503=0.05:reset=0.05:lost=0.08")]
+    for i, (name, spec) in enumerate(kinds):
+        srv = Server(root, "--faults", "seed=%d,%s" % (11 + i, spec))
+        try:
+            ff = [make(root, "fault-%s-%d" % (name, j), s) for j, s in
+                  enumerate((1, 6 * MiB + 1, 23 * MiB + 7))]
+            res, summ, p = run(srv, ff, env=fenv)
+            verify_uploaded(srv, ff, res, "faults %s" % name)
+            check(summ["status"] == 0, "faults %s: status OK" % name)
+            nc = [make(root, "fault-nc-%s-%d" % (name, j), s) for j, s in
+                  enumerate((4 * MiB, 31 * MiB + 1))]
+            res, summ, p = run(srv, nc, "--no-check", env=fenv)
+            verify_uploaded(srv, nc, res, "faults %s, no check" % name)
+            check(all(r["attempts"] >= r["parts"] + 2 for r in res),
+                  "faults %s: attempts counted" % name)
+            if name == "lost":
+                resumes += summ["resumes"]
+        finally:
+            srv.stop()
+
+    check(resumes > 0, "lost part replies were resumed from lastValidByteReceived")
+
+    # --- the server restarts without its uploads: UploadNotFoundException during parts starts
+    # the layer over; with --no-check the running hash cannot follow, so the digest is
+    # recomputed by a separate pass before CompleteLayerUpload
+    srv = Server(root, "--faults", "delay=200")
+    port = srv.url.rsplit(":", 1)[1]
+    try:
+        path = make(root, "restart", 45 * MiB + 3)
+        holder = {}
+
+        def go_restart():
+            holder["r"] = run(srv, [path], "--no-check", env=fenv)
+        t = threading.Thread(target=go_restart)
+        t.start()
+        time.sleep(1.0)
+        srv.stop()
+        srv2 = Server(root, listen="127.0.0.1:" + port)
+        t.join(180)
+        res, summ, _ = holder["r"]
+        verify_uploaded(srv2, [path], res, "server restart")
+        check(summ["restarts"] >= 1 and summ["rehashes"] >= 1,
+              "server restart: the layer started over and was hashed again: %s" % summ)
+        srv2.stop()
+    finally:
+        if srv.proc.poll() is None:
+            srv.stop()
+
+    # --- a file changed mid-upload (append, then truncate) fails FileChanged
+    for how in ("append", "truncate"):
+        srv = Server(root, "--faults", "delay=250")
+        try:
+            path = make(root, "changing-" + how, 40 * MiB)
+            holder = {}
+
+            def go():
+                holder["r"] = run(srv, [path], "--no-check")
+            t = threading.Thread(target=go)
+            t.start()
+            time.sleep(0.4)
+            if how == "append":
+                with open(path, "ab") as f:
+                    f.write(b"more")
+            else:
+                os.truncate(path, 15 * MiB)
+            t.join(120)
+            res, summ, _ = holder["r"]
+            check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 4 and
+                  res[0]["exception"] == "FileChanged" and path in res[0]["message"],
+                  "file changed (%s) mid-upload: %s" % (how, res[0]))
+        finally:
+            srv.stop()
+
+    # --- cancellation from another thread once the first part is acknowledged
+    srv = Server(root, "--faults", "delay=150")
+    try:
+        cf = [make(root, "cancel-%d" % i, 30 * MiB + i) for i in range(4)]
+        res, summ, _ = run(srv, cf, "--no-check", "--cancel-after-bytes", "1")
+        cancelled = [r for r in res if r["outcome"] == "FAILED"]
+        check(len(cancelled) >= 1, "cancel: some layers were cut short")
+        check(all(r["status"] == 21 and r["exception"] == "Cancelled" for r in cancelled),
+              "cancel: unfinished layers end Cancelled: %s" % cancelled)
+        check(all(r["outcome"] in ("UPLOADED", "FAILED") for r in res), "cancel: none pending")
+        check(summ["status"] == 21, "cancel: run status is Cancelled")
+        for path, r in zip(cf, res):
+            if r["outcome"] == "UPLOADED":
+                check(srv.blob_sha(file_digest(path)) == file_digest(path),
+                      "cancel: a layer that finished is intact")
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
