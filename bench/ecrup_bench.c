@@ -501,6 +501,7 @@ static void write_chart(const struct opts *o, const struct result *res, size_t n
     fprintf(f, "# workload ecrup_mbps boto3_mbps ceiling_mbps ecrup_cpu_gb floor_cpu_gb "
                "ecrup_mbps_min ecrup_mbps_max\n");
     size_t rows = 0;
+    bool any_boto3 = false;
     for (size_t i = 0; i < n; i++) {
         const struct result *r = &res[i];
         if (!r->mbps.n)
@@ -509,6 +510,7 @@ static void write_chart(const struct opts *o, const struct result *res, size_t n
                 r->b_mbps.n ? median(&r->b_mbps) : 0.0, median(&r->ceiling), median(&r->cpu_gb),
                 median(&r->floor_gb), smin(&r->mbps), smax(&r->mbps));
         rows++;
+        any_boto3 = any_boto3 || r->b_mbps.n;
     }
     fclose(f);
     if (!rows)
@@ -533,7 +535,7 @@ static void write_chart(const struct opts *o, const struct result *res, size_t n
             "set logscale y\n"
             "set yrange [1:*]\n"
             "plot '%s' using 2:xtic(1) title 'ecrup' lc rgb '#1f77b4', "
-            "'' using ($3>0?$3:1/0) title 'boto3' lc rgb '#d62728', "
+            "%s"
             "'' using 4 title 'ceiling (floor on every core)' lc rgb '#999999'\n"
             "unset logscale y\n"
             "set yrange [0:*]\n"
@@ -542,7 +544,8 @@ static void write_chart(const struct opts *o, const struct result *res, size_t n
             "plot '%s' using 5:xtic(1) title 'ecrup' lc rgb '#1f77b4', "
             "'' using 6 title 'floor: SHA-256 raw + SHA-256 of base64 body' lc rgb '#999999'\n"
             "unset multiplot\n",
-            png, online_cores(), o->runs, dat, dat);
+            png, online_cores(), o->runs, dat,
+            any_boto3 ? "'' using ($3>0?$3:1/0) title 'boto3' lc rgb '#d62728', " : "", dat);
     fclose(f);
     const char *argv[] = {"gnuplot", gp, NULL};
     char out[256];
