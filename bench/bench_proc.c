@@ -118,17 +118,28 @@ int bench_server_start(const struct bench_server_config *cfg, struct bench_serve
     return 0;
 }
 
-double bench_server_stop(struct bench_server *srv)
+double bench_server_stop(struct bench_server *srv, char *died, size_t died_len)
 {
+    if (died_len)
+        died[0] = 0;
     if (srv->pid <= 0)
         return -1;
-    kill(srv->pid, SIGTERM);
     int status;
     struct rusage ru;
-    pid_t r;
-    do
-        r = wait4(srv->pid, &status, 0, &ru);
-    while (r < 0 && errno == EINTR);
+    pid_t r = wait4(srv->pid, &status, WNOHANG, &ru);
+    if (r == srv->pid) {
+        if (WIFSIGNALED(status))
+            snprintf(died, died_len, "ecrup serve died of signal %d during the run",
+                     WTERMSIG(status));
+        else
+            snprintf(died, died_len, "ecrup serve exited with status %d during the run",
+                     WEXITSTATUS(status));
+    } else {
+        kill(srv->pid, SIGTERM);
+        do
+            r = wait4(srv->pid, &status, 0, &ru);
+        while (r < 0 && errno == EINTR);
+    }
     srv->pid = 0;
     if (r < 0)
         return -1;

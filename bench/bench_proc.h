@@ -26,8 +26,9 @@ struct bench_server {
 /* Start the server and wait for its listening line. Returns 0, or -1 with a message. */
 int bench_server_start(const struct bench_server_config *cfg, struct bench_server *srv, char *err,
                        size_t err_len);
-/* SIGTERM, wait, and return the child's CPU seconds (user+sys), or a negative value. */
-double bench_server_stop(struct bench_server *srv);
+/* SIGTERM, wait, and return the child's CPU seconds (user+sys), or a negative value. When the
+ * server had already ended by itself (it must not), says how in `died` (else "" ). */
+double bench_server_stop(struct bench_server *srv, char *died, size_t died_len);
 
 /* Run argv (argv[0] looked up in PATH), capture up to `out_len - 1` bytes of its stdout,
  * and its resource usage. Returns the exit status (0..255), or -1 when it did not exit. */

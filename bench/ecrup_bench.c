@@ -111,6 +111,7 @@ struct result {
     unsigned layers;
     uint64_t bytes;
     double ideal_s; /* WAN link model; 0 without faults */
+    double quota_s; /* the least time ECR's request quotas allow */
     double loadavg;
     struct series wall, mbps, cpu_gb, rss, requests, retries, server_cpu_gb;
     struct series floor_gb, ceiling, multiple;
@@ -173,6 +174,17 @@ static double wan_ideal(const struct bench_workload *w, unsigned concurrency)
     unsigned layers = bench_workload_layers(w);
     unsigned c = layers < concurrency ? layers : concurrency;
     return d + fmax(longest, total / c);
+}
+
+/* ECR's API quotas, which the engine keeps to on its side (InitiateLayerUpload and
+ * CompleteLayerUpload 100/s, UploadLayerPart 500/s): the least time the request rate allows. */
+static double quota_bound(const struct bench_workload *w)
+{
+    double layers = bench_workload_layers(w), parts = 0;
+    for (size_t g = 0; g < w->n_groups; g++)
+        parts +=
+            (double)w->groups[g].count * (double)((w->groups[g].size + PART_SIZE - 1) / PART_SIZE);
+    return fmax(layers / 100.0, parts / 500.0);
 }
 
 static int run_boto3(const struct opts *o, const char *url, const char *ca,
@@ -271,10 +283,11 @@ static void measure(const struct opts *o, struct result *res, struct bench_layer
         };
         struct bench_ecrup_run er;
         bench_ecrup(&ec, files, res->layers, &er);
-        double server_cpu = bench_server_stop(&srv);
+        char died[128];
+        double server_cpu = bench_server_stop(&srv, died, sizeof died);
         if (er.status != 0 || er.layers_uploaded != res->layers) {
-            snprintf(res->error, sizeof res->error, "ecrup run failed (status %d): %s", er.status,
-                     er.message);
+            snprintf(res->error, sizeof res->error, "ecrup run failed (status %d): %s%s%s",
+                     er.status, er.message, died[0] ? "; " : "", died);
             res->failures++;
             fprintf(stderr, ": %s\n", res->error);
             return;
@@ -304,9 +317,10 @@ static void measure(const struct opts *o, struct result *res, struct bench_layer
             double bw = 0, bcpu = 0;
             int rc = run_boto3(o, srv.url, w->tls ? ca : NULL, files, res->layers, w->digest_known,
                                &bw, &bcpu, err, sizeof err);
-            bench_server_stop(&srv);
+            char bdied[128];
+            bench_server_stop(&srv, bdied, sizeof bdied);
             if (rc) {
-                snprintf(res->error, sizeof res->error, "%s", err);
+                snprintf(res->error, sizeof res->error, "%s%s%s", err, bdied[0] ? "; " : "", bdied);
                 res->failures++;
                 fprintf(stderr, ": %s\n", err);
                 return;
@@ -395,6 +409,7 @@ static int write_json(const struct opts *o, struct result *res, size_t n, double
         cJSON_AddStringToObject(w, "digest", r->w.digest_known ? "known" : "computed");
         cJSON_AddStringToObject(w, "transport", r->w.tls ? "https" : "http");
         cJSON_AddNumberToObject(w, "loadavg", r->loadavg);
+        cJSON_AddNumberToObject(w, "quota_bound_s", r->quota_s);
         cJSON_AddBoolToObject(w, "ok", r->failures == 0);
         if (r->error[0])
             cJSON_AddStringToObject(w, "error", r->error);
@@ -486,6 +501,22 @@ static void print_table(const struct opts *o, const struct result *res, size_t n
         for (size_t k = 0; k < nt; k++)
             printf("target %-20s %-24s %s %-7g measured %-9.3f %s\n", res[i].w.name, t[k].name,
                    t[k].op, t[k].want, t[k].got, t[k].met ? "met" : "MISSED");
+    }
+}
+
+static void print_notes(const struct result *res, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct result *r = &res[i];
+        if (r->wall.n && r->quota_s > 0.25 * median(&r->wall))
+            printf("note %s: ECR's request quotas (100 initiates/s, 100 completes/s, 500 parts/s),"
+                   " which the engine keeps to, allow no less than %.2f s; ecrup took %.2f s\n",
+                   r->w.name, r->quota_s, median(&r->wall));
+        if (r->w.faults && r->wall.n)
+            printf("note %s: the link model (%u ms per reply, %.0f MB/s per connection) allows "
+                   "%.2f s; ecrup took %.2f s\n",
+                   r->w.name, r->w.delay_ms, (double)r->w.bandwidth / 1e6, r->ideal_s,
+                   median(&r->wall));
     }
 }
 
@@ -600,6 +631,7 @@ static size_t load_workloads(const struct opts *o, struct result *res)
         }
         r->layers = bench_workload_layers(&r->w);
         r->bytes = bench_workload_bytes(&r->w);
+        r->quota_s = quota_bound(&r->w);
         if (r->w.faults)
             r->ideal_s = wan_ideal(&r->w, online_cores() * 4 > 4 ? online_cores() * 4 : 4);
         n++;
@@ -795,6 +827,7 @@ int main(int argc, char **argv)
     }
     double load1 = load_average();
     print_table(&o, res, n);
+    print_notes(res, n);
     int rc = write_json(&o, res, n, load0, load1, started);
     printf("results: %s/results.json\n", o.out);
     write_chart(&o, res, n);
