@@ -39,6 +39,8 @@
 #define MAX_REWINDS      32u  /* InvalidLayerPartException resumes per layer */
 #define HASH_CHUNK       (1u << 20)
 #define PROGRESS_SECONDS 0.1
+#define PB_PER_LAYER     6u /* live parts plus abandoned ones whose read or prepare runs */
+#define MAX_DEPTH        4u /* live parts per layer when buffers are plentiful */
 
 enum lstate {
     L_WAITING, /* not admitted yet */
@@ -72,6 +74,18 @@ struct event {
     unsigned attempts;
 };
 
+struct part_buf;
+
+/* Preparing one part's body on a worker; embedded in the part, set up at each submit. */
+struct prep_task {
+    struct worker_task w;
+    struct layer *l;
+    struct part_buf *pb;
+    EVP_MD_CTX *md; /* the layer's running hash, or NULL */
+    ecrup_status status;
+    struct event ev;
+};
+
 /* One part in a pool slot. */
 struct part_buf {
     enum pbstate st;
@@ -81,15 +95,7 @@ struct part_buf {
     uint64_t off;
     size_t len;
     struct payload_result pr;
-};
-
-struct prep_task {
-    struct worker_task w;
-    struct layer *l;
-    struct part_buf *pb;
-    EVP_MD_CTX *md; /* the layer's running hash, or NULL */
-    ecrup_status status;
-    struct event ev;
+    struct prep_task prep;
 };
 
 struct hash_task {
@@ -117,8 +123,8 @@ struct layer {
     struct part_plan plan;
     char upload_id[160];
     uint64_t acked, next_off;
-    struct part_buf pb[4];
-    bool prep_busy;
+    struct part_buf pb[PB_PER_LAYER];
+    bool prep_busy;    /* a prepare feeding the running hash is in flight */
     unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
     unsigned restarts, rewinds;
     bool failing;
@@ -127,7 +133,6 @@ struct layer {
     bool available; /* from the last batch check */
     struct xfer_job job;
     char *job_body;
-    struct prep_task prep;
     struct hash_task hash;
     struct event ev; /* EV_LAYER_XFER */
     double last_progress;
@@ -165,6 +170,7 @@ struct sched {
     char pool_message[256];
     bool pool_pending; /* the first InitiateLayerUpload is out: the pool follows its partSize */
     unsigned flight_limit;
+    unsigned n_flying; /* INITIATING, PUSHING or DRAINING, counted at each pass */
     unsigned open_layers;
     ecrup_base64_backend b64;
     struct bucket b_part, b_initiate, b_complete, b_check;
@@ -654,6 +660,12 @@ static void set_digest_hex(struct layer *l, const char *hex)
 /* All bytes are acknowledged: the digest must be whole before CompleteLayerUpload. */
 static void parts_finished(struct layer *l)
 {
+    /* Every part may have been read before the file changed: what was sent is consistent, but
+     * it is no longer the file the caller named, so the layer fails rather than completes. */
+    if (!same_file(l->fd, l->e->layer.path, &l->st0)) {
+        fail_io(l, -ESTALE);
+        return;
+    }
     if (l->raw_hash && !l->hash_broken && l->hashed_off == l->size) {
         unsigned char d[32];
         unsigned dl = 0;
@@ -712,25 +724,38 @@ static void rewind_to(struct layer *l, uint64_t r)
              l->size);
         return;
     }
-    struct part_buf *kept = NULL;
-    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++) {
-        struct part_buf *pb = &l->pb[i];
-        if (pb->st == PB_FREE || pb->discard)
-            continue;
-        if (pb->off == r && !kept) {
-            kept = pb;
-            continue;
+    /* Keep the live parts that continue from r without a gap; drop the rest. The running hash
+     * survives when the next byte it would be fed is where it stopped. */
+    bool keep[PB_PER_LAYER] = {false};
+    uint64_t pos = r, next_fed = UINT64_MAX;
+    for (bool found = true; found;) {
+        found = false;
+        for (size_t i = 0; i < PB_PER_LAYER; i++) {
+            struct part_buf *pb = &l->pb[i];
+            if (pb->st != PB_FREE && !pb->discard && !keep[i] && pb->off == pos) {
+                keep[i] = found = true;
+                if (pb->st < PB_PREPARING && next_fed == UINT64_MAX)
+                    next_fed = pos;
+                pos = pb->off + pb->len;
+                break;
+            }
         }
+    }
+    if (next_fed == UINT64_MAX)
+        next_fed = pos;
+    for (size_t i = 0; i < PB_PER_LAYER; i++) {
+        struct part_buf *pb = &l->pb[i];
+        if (pb->st == PB_FREE || pb->discard || keep[i])
+            continue;
         if (pb->st == PB_READ || pb->st == PB_READY)
             release_pb(l->s, pb);
         else
             pb->discard = true;
     }
-    uint64_t next_fed = kept && kept->st >= PB_PREPARING ? kept->off + kept->len : r;
     if (l->raw_hash && !l->hash_broken && l->hashed_off != next_fed)
         l->hash_broken = true;
     l->acked = r;
-    l->next_off = kept ? kept->off + kept->len : r;
+    l->next_off = pos;
     logf_at(l->s, ECRUP_LOG_INFO, "layer %s: resuming at byte %" PRIu64 "%s", l->e->layer.path, r,
             l->hash_broken && l->raw_hash ? " (digest recomputed at the end)" : "");
 }
@@ -765,8 +790,15 @@ static void push_fill(struct layer *l)
     for (size_t i = 0; i < npb; i++)
         if (l->pb[i].st != PB_FREE && !l->pb[i].discard)
             live++;
+    /* Two live parts (one on the wire, the next ready) keep the connection busy when preparing
+     * a part takes less than sending one; deeper read-ahead lets several workers prepare the
+     * parts of one layer at once when the buffers are not needed by other layers. */
+    unsigned depth = 2;
+    unsigned fair = s->n_flying ? io_bufpool_count(s->pool) / s->n_flying : 2;
+    if (fair > depth)
+        depth = fair < MAX_DEPTH ? fair : MAX_DEPTH;
     /* read ahead */
-    while (live < 2 && l->next_off < l->size) {
+    while (live < depth && l->next_off < l->size) {
         struct part_buf *pb = NULL;
         for (size_t i = 0; i < npb && !pb; i++)
             if (l->pb[i].st == PB_FREE)
@@ -792,26 +824,39 @@ static void push_fill(struct layer *l)
         l->next_off += pb->len;
         live++;
     }
-    /* prepare the lowest part not prepared yet: one at a time per layer, in order, so the
-     * running hash sees the bytes in order */
-    if (!l->prep_busy) {
-        struct part_buf *low = NULL;
-        for (size_t i = 0; i < npb; i++) {
-            struct part_buf *pb = &l->pb[i];
-            if (pb->st != PB_FREE && !pb->discard && pb->st != PB_WIRE && pb->st != PB_READY &&
-                (!low || pb->off < low->off))
-                low = pb;
+    /* Prepare. While the running hash is on, one part at a time and only the lowest part not
+     * prepared yet, so the hash sees the bytes in order; otherwise every part that is read. */
+    bool hashing = l->raw_hash && !l->hash_broken;
+    for (;;) {
+        struct part_buf *next = NULL;
+        if (hashing) {
+            if (l->prep_busy)
+                break;
+            for (size_t i = 0; i < npb; i++) {
+                struct part_buf *pb = &l->pb[i];
+                if (pb->st != PB_FREE && !pb->discard && pb->st < PB_PREPARING &&
+                    (!next || pb->off < next->off))
+                    next = pb;
+            }
+        } else {
+            for (size_t i = 0; i < npb && !next; i++)
+                if (l->pb[i].st == PB_READ && !l->pb[i].discard)
+                    next = &l->pb[i];
         }
-        if (low && low->st == PB_READ) {
-            low->st = PB_PREPARING;
-            l->prep.pb = low;
-            l->prep.md = l->raw_hash && !l->hash_broken ? l->md : NULL;
-            if (l->prep.md)
-                l->hashed_off = low->off + low->len;
+        if (!next || next->st != PB_READ)
+            break;
+        next->st = PB_PREPARING;
+        next->prep = (struct prep_task){.w.run = prep_run, .l = l, .pb = next};
+        next->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &next->prep};
+        if (hashing) {
+            next->prep.md = l->md;
+            l->hashed_off = next->off + next->len;
             l->prep_busy = true;
-            l->inflight++;
-            workers_submit(s->workers, &l->prep.w, true);
         }
+        l->inflight++;
+        workers_submit(s->workers, &next->prep.w, true);
+        if (hashing)
+            break;
     }
 }
 
@@ -1144,15 +1189,16 @@ static void on_prepared(struct prep_task *t)
     struct layer *l = t->l;
     struct part_buf *pb = t->pb;
     l->inflight--;
-    l->prep_busy = false;
+    if (t->md)
+        l->prep_busy = false;
     if (pb->discard || l->failing) {
         release_pb(l->s, pb);
         return;
     }
-    if (t->status != ECRUP_OK) {
-        release_pb(l->s, pb);
-        fail(l, t->status, "PrepareFailed", 0, "cannot prepare the part body: %s",
-             ecrup_strerror(t->status));
+    ecrup_status st = t->status;
+    if (st != ECRUP_OK) {
+        release_pb(l->s, pb); /* t lives in pb: read nothing of it after this */
+        fail(l, st, "PrepareFailed", 0, "cannot prepare the part body: %s", ecrup_strerror(st));
         return;
     }
     pb->slot->body_len = pb->pr.body_len;
@@ -1224,8 +1270,11 @@ static unsigned flying(struct sched *s)
 }
 
 /* One pass over every layer: take every step that can be taken now. */
+static unsigned flying(struct sched *s);
+
 static void advance(struct sched *s)
 {
+    s->n_flying = flying(s);
     /* Sends first: a read submitted with io_uring may copy a whole part inside the call, and
      * no connection should wait for that. */
     for (size_t i = 0; i < s->n; i++)
@@ -1365,8 +1414,6 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         l->job.done = layer_done_cb;
         l->job.user = l;
         l->ev = (struct event){.kind = EV_LAYER_XFER, .obj = l};
-        l->prep = (struct prep_task){.w.run = prep_run, .l = l};
-        l->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &l->prep};
         l->hash = (struct hash_task){.w.run = hash_run, .l = l};
         l->hash.ev = (struct event){.kind = EV_HASHED, .obj = &l->hash};
         s->order[i] = l;
@@ -1438,6 +1485,17 @@ static void sched_teardown(struct sched *s)
 
 ecrup_status engine_run_layers(struct ecrup_engine *e)
 {
+    if (atomic_load(&e->cancelled)) {
+        /* Cancelled before the run: nothing is touched, every layer ends Cancelled. */
+        for (size_t i = 0; i < e->n_layers; i++) {
+            struct layer_entry *le = &e->layers[i];
+            le->result.outcome = ECRUP_OUTCOME_FAILED;
+            le->result.status = ECRUP_E_CANCELLED;
+            le->result.exception = "Cancelled";
+            le->result.message = "cancelled before the upload started";
+        }
+        return e->n_layers ? ECRUP_E_CANCELLED : ECRUP_OK;
+    }
     struct sched sched = {0}, *s = &sched;
     ecrup_status st = sched_setup(s, e);
     if (st != ECRUP_OK) {
