@@ -17,7 +17,8 @@ const char cli_common_help[] =
     "  --ca-bundle F        PEM file of CA certificates to trust (else AWS_CA_BUNDLE)\n"
     "  --concurrency N      layers in flight (default: from cores and memory limit)\n"
     "  --memory-limit SIZE  memory for part buffers, e.g. 512M, 2G (default 512M)\n"
-    "  --part-size SIZE     bytes per part, 5M..20M (default: what the service says)\n"
+    "  --part-size SIZE     bytes per part, 5M..20M (default: what the service says; above\n"
+    "                       the service's partSize it is lowered to it; -v says so)\n"
     "  --quiet              print errors only\n"
     "  -v, --verbose        one line per request; -vv for more (secrets are never printed)\n";
 

@@ -117,6 +117,15 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
         .ca_bundle = ctx->ca_bundle,
         .insecure = ctx->insecure,
     };
+    /* For tests only (docs/engine.md): a shorter stall window than libcurl's 30 s, so a
+     * stalled connection is given up on within a test's patience. */
+    const char *lst = env_get(&ctx->env, "ECRUP_LOW_SPEED_TIME");
+    if (lst && *lst) {
+        char *end;
+        long v = strtol(lst, &end, 10);
+        if (!*end && v > 0 && v <= 3600)
+            ctx->target.low_speed_seconds = v;
+    }
     return ECRUP_OK;
 }
 

@@ -168,7 +168,8 @@ struct sched {
     size_t body_cap;
     ecrup_status pool_status; /* set when the pool could not be made: later layers fail too */
     char pool_message[256];
-    bool pool_pending; /* the first InitiateLayerUpload is out: the pool follows its partSize */
+    bool pool_pending;     /* the first InitiateLayerUpload is out: the pool follows its partSize */
+    bool part_size_warned; /* the "--part-size above the service's partSize" warning is out */
     unsigned flight_limit;
     unsigned n_flying; /* INITIATING, PUSHING or DRAINING, counted at each pass */
     unsigned open_layers;
@@ -899,7 +900,21 @@ static void on_initiated(struct layer *l, const struct event *ev)
              "InitiateLayerUpload: the reply has no uploadId or partSize");
         return;
     }
-    ecrup_status st = plan_parts(l->size, s->o->part_size, server_part, &l->plan);
+    /* The service's partSize is the most it takes per part (ECR: "the size ... Amazon ECR
+     * expects future layer part uploads to be"): a larger part_size would only be refused,
+     * part after part, so it is lowered to partSize up front; a smaller one is kept. */
+    uint64_t wanted = s->o->part_size;
+    if (wanted && server_part && wanted > server_part) {
+        if (!s->part_size_warned) {
+            s->part_size_warned = true;
+            logf_at(s, ECRUP_LOG_WARN,
+                    "part size %" PRIu64 " is larger than the %" PRIu64
+                    " bytes the service asks for: using %" PRIu64,
+                    wanted, server_part, server_part);
+        }
+        wanted = server_part;
+    }
+    ecrup_status st = plan_parts(l->size, wanted, server_part, &l->plan);
     if (st != ECRUP_OK) {
         fail(l, st, st == ECRUP_E_TOO_LARGE ? "TooLarge" : "EmptyLayer", 0, "layer file %s: %s",
              l->e->layer.path, ecrup_strerror(st));

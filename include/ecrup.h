@@ -192,7 +192,8 @@ struct ecrup_options {
                               ~2.4 x part size); 0: 512 MiB. Peak RSS is about this plus a few
                               tens of MiB. Too small for two buffers: the layers fail */
     uint64_t part_size;    /* bytes per part; 0: the partSize the service returns, kept within
-                              5 MiB..20 MiB, raised when a layer would need over 4,200 parts */
+                              5 MiB..20 MiB, raised when a layer would need over 4,200 parts.
+                              Above the service's partSize: lowered to it (logged once, WARN) */
 
     /* Retries. */
     unsigned max_attempts;       /* per request; 0: AWS_MAX_ATTEMPTS, else 3 */

@@ -1,14 +1,21 @@
 #include "server/auth.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-struct srv_auth {
+struct srv_key {
     char *akid;
     char *secret;
     char *token;
+};
+
+struct srv_auth {
+    struct srv_key *keys;
+    size_t n, cap;
 };
 
 struct srv_auth *srv_auth_new(const char *access_key_id, const char *secret_access_key,
@@ -17,37 +24,115 @@ struct srv_auth *srv_auth_new(const char *access_key_id, const char *secret_acce
     struct srv_auth *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    a->akid = strdup(access_key_id);
-    a->secret = strdup(secret_access_key);
-    a->token = session_token && *session_token ? strdup(session_token) : NULL;
-    if (!a->akid || !a->secret || (session_token && *session_token && !a->token)) {
+    if (access_key_id && srv_auth_add(a, access_key_id, secret_access_key, session_token) != 0) {
         srv_auth_free(a);
         return NULL;
     }
     return a;
 }
 
+static void wipe_free(char *p)
+{
+    if (p) {
+        explicit_bzero(p, strlen(p));
+        free(p);
+    }
+}
+
+int srv_auth_add(struct srv_auth *a, const char *access_key_id, const char *secret_access_key,
+                 const char *session_token)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 4;
+        struct srv_key *k = realloc(a->keys, cap * sizeof *k);
+        if (!k)
+            return -1;
+        a->keys = k;
+        a->cap = cap;
+    }
+    struct srv_key *k = &a->keys[a->n];
+    k->akid = strdup(access_key_id);
+    k->secret = strdup(secret_access_key);
+    k->token = session_token && *session_token ? strdup(session_token) : NULL;
+    if (!k->akid || !k->secret || (session_token && *session_token && !k->token)) {
+        free(k->akid);
+        wipe_free(k->secret);
+        wipe_free(k->token);
+        return -1;
+    }
+    a->n++;
+    return 0;
+}
+
+int srv_auth_load_file(struct srv_auth *a, const char *path, struct ebuf *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        ebuf_printf(err, "--keys %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rc = 0;
+    size_t before = a->n;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *save = NULL;
+        char *fields[4] = {NULL, NULL, NULL, NULL};
+        int n = 0;
+        for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 4;
+             t = strtok_r(NULL, " \t\r\n", &save))
+            fields[n++] = t;
+        if (n == 0 || fields[0][0] == '#')
+            continue;
+        if (n < 2 || n > 3) {
+            /* The line may hold a secret: name the line only. */
+            ebuf_printf(err,
+                        "--keys %s line %d: want ACCESS_KEY_ID SECRET_ACCESS_KEY "
+                        "[SESSION_TOKEN]",
+                        path, lineno);
+            rc = -1;
+        } else if (srv_auth_add(a, fields[0], fields[1], fields[2]) != 0) {
+            ebuf_printf(err, "out of memory");
+            rc = -1;
+        }
+    }
+    explicit_bzero(line, sizeof line);
+    fclose(f);
+    if (rc == 0 && a->n == before) {
+        ebuf_printf(err, "--keys %s: no key pairs in the file", path);
+        rc = -1;
+    }
+    return rc;
+}
+
+size_t srv_auth_count(const struct srv_auth *a)
+{
+    return a->n;
+}
+
 void srv_auth_free(struct srv_auth *a)
 {
     if (!a)
         return;
-    free(a->akid);
-    if (a->secret) {
-        explicit_bzero(a->secret, strlen(a->secret));
-        free(a->secret);
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->keys[i].akid);
+        wipe_free(a->keys[i].secret);
+        wipe_free(a->keys[i].token);
     }
-    free(a->token);
+    free(a->keys);
     free(a);
 }
 
 static bool lookup(const char *akid, const char **secret, const char **token, void *user)
 {
     const struct srv_auth *a = user;
-    if (strcmp(akid, a->akid) != 0)
-        return false;
-    *secret = a->secret;
-    *token = a->token;
-    return true;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(akid, a->keys[i].akid) == 0) {
+            *secret = a->keys[i].secret;
+            *token = a->keys[i].token;
+            return true;
+        }
+    return false;
 }
 
 /* The region the client signed for: the third field of the Credential scope. The endpoint

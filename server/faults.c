@@ -59,15 +59,17 @@ static int parse_rule(char *item, struct faults *f, struct ebuf *err)
             return -1;
         }
         *eq = '\0';
-        static const char *kinds[] = {"", "throttle", "500", "503", "reset", "lost"};
+        static const char *kinds[FAULT_KINDS] = {"",      "throttle", "500",  "503",
+                                                 "reset", "lost",     "stall"};
         int k = 0;
-        for (int i = 1; i < 6; i++)
+        for (int i = 1; i < FAULT_KINDS; i++)
             if (!strcmp(kv, kinds[i]))
                 k = i;
         char *end;
         double p = strtod(eq + 1, &end);
         if (!k || end == eq + 1 || *end || p < 0 || p > 1) {
-            ebuf_printf(err, "bad fault '%s=%s' (kinds: throttle 500 503 reset lost; P in 0..1)",
+            ebuf_printf(err,
+                        "bad fault '%s=%s' (kinds: throttle 500 503 reset lost stall; P in 0..1)",
                         kv, eq + 1);
             return -1;
         }
@@ -145,7 +147,7 @@ enum fault faults_draw(struct faults *f, const char *op)
     pthread_mutex_unlock(&f->mu);
     double u = (double)(x >> 11) / 9007199254740992.0;
     double acc = 0;
-    for (int k = FAULT_THROTTLE; k <= FAULT_LOST; k++) {
+    for (int k = FAULT_THROTTLE; k < FAULT_KINDS; k++) {
         acc += r->p[k];
         if (u < acc)
             return (enum fault)k;

@@ -14,6 +14,8 @@
  *     reset     the connection is reset once the request is read, before it is acted on
  *     lost      the request is acted on (committed), then the connection is reset: the
  *               reply is lost
+ *     stall     the request is read, not acted on, and neither answered nor closed until the
+ *               client closes the connection or the server stops: a stalled link
  * Rules for a named operation take precedence over "*".
  *
  * Parsed once; draws are serialised by an internal lock, so any thread may draw. */
@@ -33,11 +35,13 @@ enum fault {
     FAULT_503,
     FAULT_RESET,
     FAULT_LOST,
+    FAULT_STALL,
+    FAULT_KINDS
 };
 
 struct fault_rule {
-    char op[48]; /* "*" for every operation */
-    double p[6]; /* by enum fault */
+    char op[48];           /* "*" for every operation */
+    double p[FAULT_KINDS]; /* by enum fault */
 };
 
 struct faults {

@@ -12,6 +12,7 @@
 static const char help_text[] =
     "Usage: ecrup serve [--listen 127.0.0.1:PORT] [--data-dir DIR] [--sink] [--faults SPEC]\n"
     "                   [--tls-cert F --tls-key F] [--repository NAME]... [--part-size SIZE]\n"
+    "                   [--keys FILE]\n"
     "\n"
     "Run a local endpoint that speaks the ECR API (AWS JSON 1.1, SigV4-signed) for the layer\n"
     "operations: CreateRepository, DescribeRepositories, InitiateLayerUpload, UploadLayerPart,\n"
@@ -39,6 +40,10 @@ static const char help_text[] =
     "  --repository NAME    create this repository at start (repeatable)\n"
     "  --part-size SIZE     partSize that InitiateLayerUpload returns and the largest part\n"
     "                       accepted (default 10485760; K, M, G are binary units)\n"
+    "  --keys FILE          also accept every key pair in FILE, one per line:\n"
+    "                       ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN] (blank lines and\n"
+    "                       lines starting with # skipped). Read once, at start. With --keys\n"
+    "                       and no pair in the environment, no pair is made up\n"
     "  -h, --help           show this help\n"
     "\n"
     "Credentials: requests must be signed (SigV4, service 'ecr', any region) with the key pair\n"
@@ -48,7 +53,8 @@ static const char help_text[] =
     "place ecrup prints a secret, deliberately, for your own local server. Requests are\n"
     "refused as ECR refuses them: no signature (MissingAuthenticationTokenException), unknown\n"
     "key (UnrecognizedClientException), wrong signature or X-Amz-Date more than 5 minutes off\n"
-    "(InvalidSignatureException), all HTTP 403.\n"
+    "(InvalidSignatureException), all HTTP 403. --keys adds more pairs, e.g. to test clients\n"
+    "whose temporary credentials rotate during a push.\n"
     "\n"
     "Fault SPEC: comma-separated items\n"
     "  seed=N                  random seed (default 1): the same seed and request order give\n"
@@ -60,6 +66,8 @@ static const char help_text[] =
     "      503       503 ServiceUnavailableException\n"
     "      reset     connection reset after the request is read, before it is acted on\n"
     "      lost      request acted on (committed), then the connection reset: reply lost\n"
+    "      stall     request read, then no reply and the connection held open (until the\n"
+    "                client gives up or the server stops): a stalled link\n"
     "  Example: --faults 'seed=7,delay=20,UploadLayerPart:throttle=0.05:lost=0.02,*:500=0.01'\n";
 
 static int usage_error(const char *msg, const char *arg)
@@ -121,10 +129,10 @@ int server_cli_main(int argc, char **argv)
         } else if (!strcmp(a, "--sink")) {
             cfg.sink = true;
             takes = false;
-        } else if (!v &&
-                   (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") || !strcmp(a, "--faults") ||
-                    !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") ||
-                    !strcmp(a, "--repository") || !strcmp(a, "--part-size"))) {
+        } else if (!v && (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") ||
+                          !strcmp(a, "--faults") || !strcmp(a, "--tls-cert") ||
+                          !strcmp(a, "--tls-key") || !strcmp(a, "--repository") ||
+                          !strcmp(a, "--part-size") || !strcmp(a, "--keys"))) {
             free(repos);
             return usage_error("missing value for", a);
         } else if (!strcmp(a, "--listen")) {
@@ -137,6 +145,8 @@ int server_cli_main(int argc, char **argv)
             cfg.tls_cert = v;
         } else if (!strcmp(a, "--tls-key")) {
             cfg.tls_key = v;
+        } else if (!strcmp(a, "--keys")) {
+            cfg.keys_file = v;
         } else if (!strcmp(a, "--repository")) {
             repos[cfg.n_repositories++] = v;
         } else if (!strcmp(a, "--part-size")) {
@@ -166,7 +176,7 @@ int server_cli_main(int argc, char **argv)
         cfg.access_key_id = env_id;
         cfg.secret_access_key = env_secret;
         cfg.session_token = getenv("AWS_SESSION_TOKEN");
-    } else {
+    } else if (!cfg.keys_file) {
         memcpy(akid, "AKIA", 4);
         random_chars(akid + 4, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
         random_chars(secret, 40,

@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ struct server {
     char *cert, *key;
     char url[128];
     int listen_fd;
+    atomic_bool stopping; /* set by server_stop(): stalled connections give up */
 };
 
 /* One request; MHD's con_cls. Touched by the thread serving its connection. */
@@ -96,6 +99,24 @@ static enum MHD_Result reset_connection(struct MHD_Connection *c)
         setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     }
     return MHD_NO;
+}
+
+/* The `stall` fault: hold the connection, answering nothing, until the client closes it (its
+ * stall detection fired), ten minutes pass or the server stops; then drop it. Blocks the
+ * thread serving this connection, which is its own (faults imply thread per connection). */
+static enum MHD_Result stall_connection(struct server *s, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    for (int i = 0; ci && i < 6000 && !atomic_load(&s->stopping); i++) {
+        struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+        int n = poll(&p, 1, 100);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+            break;
+    }
+    return reset_connection(c);
 }
 
 struct header_vec {
@@ -224,6 +245,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     switch (f) {
     case FAULT_RESET:
         return reset_connection(c);
+    case FAULT_STALL:
+        return stall_connection(s, c);
     case FAULT_THROTTLE:
         srv_reply_error(&reply, 400, "ThrottlingException", "Rate exceeded");
         break;
@@ -364,7 +387,11 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
             goto fail;
         }
     s->auth = srv_auth_new(cfg->access_key_id, cfg->secret_access_key, cfg->session_token);
-    if (!s->auth)
+    if (!s->auth) {
+        ebuf_printf(err, "out of memory");
+        goto fail;
+    }
+    if (cfg->keys_file && srv_auth_load_file(s->auth, cfg->keys_file, err) != 0)
         goto fail;
     int port = 0;
     char host[64];
@@ -436,6 +463,7 @@ void server_stop(struct server *s)
 {
     if (!s)
         return;
+    atomic_store(&s->stopping, true);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     if (s->listen_fd >= 0)

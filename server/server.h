@@ -23,9 +23,10 @@ struct server_config {
     uint64_t part_size;              /* 0 = 10485760 */
     const char *const *repositories; /* created at start when missing */
     size_t n_repositories;
-    const char *access_key_id; /* the accepted key pair (copied) */
+    const char *access_key_id; /* the accepted key pair (copied); NULL: only keys_file */
     const char *secret_access_key;
     const char *session_token; /* NULL when none */
+    const char *keys_file;     /* more accepted pairs, read at start (auth.h); NULL: none */
 };
 
 struct server;
