@@ -362,20 +362,20 @@ static size_t evaluate_targets(const struct result *r, struct target_eval *t)
 {
     const struct bench_targets *tg = &r->w.targets;
     size_t n = 0;
-    if (tg->boto3_ratio_min && r->ratio.n)
+    if (tg->boto3_ratio_min > 0 && r->ratio.n)
         t[n++] = (struct target_eval){"boto3 wall / ecrup wall", ">=", tg->boto3_ratio_min,
                                       median(&r->ratio), median(&r->ratio) >= tg->boto3_ratio_min};
-    if (tg->floor_multiple_max && r->multiple.n)
+    if (tg->floor_multiple_max > 0 && r->multiple.n)
         t[n++] = (struct target_eval){"client CPU / floor", "<=", tg->floor_multiple_max,
                                       median(&r->multiple),
                                       median(&r->multiple) <= tg->floor_multiple_max};
-    if (tg->mbps_min && r->mbps.n)
+    if (tg->mbps_min > 0 && r->mbps.n)
         t[n++] = (struct target_eval){"MB/s", ">=", tg->mbps_min, median(&r->mbps),
                                       median(&r->mbps) >= tg->mbps_min};
-    if (tg->duty_cycle_min && r->duty.n)
+    if (tg->duty_cycle_min > 0 && r->duty.n)
         t[n++] = (struct target_eval){"duty cycle", ">=", tg->duty_cycle_min, median(&r->duty),
                                       median(&r->duty) >= tg->duty_cycle_min};
-    if (tg->rss_mib_max && r->rss.n)
+    if (tg->rss_mib_max > 0 && r->rss.n)
         t[n++] = (struct target_eval){"peak RSS MiB", "<=", tg->rss_mib_max, smax(&r->rss),
                                       smax(&r->rss) <= tg->rss_mib_max};
     return n;
