@@ -402,13 +402,20 @@ void srv_call_finish(struct srv_call *c, struct srv_reply *out)
     } else {
         run_small(c, out);
     }
+    srv_call_drop(c); /* a part refused before the registry saw it */
+}
+
+void srv_call_drop(struct srv_call *c)
+{
+    registry_part_abort(c->part);
+    c->part = NULL;
 }
 
 void srv_call_free(struct srv_call *c)
 {
     if (!c)
         return;
-    registry_part_abort(c->part);
+    srv_call_drop(c);
     free(c->pb);
     ebuf_free(&c->body);
     free(c);

@@ -29,8 +29,14 @@ const char *srv_call_operation(const struct srv_call *c);
 size_t srv_call_body_limit(const struct srv_call *c);
 /* Next chunk of the body. Never fails: errors are kept for the reply. */
 void srv_call_feed(struct srv_call *c, const void *data, size_t n);
-/* The body ended: run the operation and fill `out` (whose body buffer the caller owns). */
+/* The body ended: run the operation and fill `out` (whose body buffer the caller owns). On
+ * return the call holds nothing in the registry. */
 void srv_call_finish(struct srv_call *c, struct srv_reply *out);
+/* The call is answered without being finished (refused signature, injected fault): give back
+ * what it holds in the registry now, its partial part rolled back. An UploadLayerPart holds its
+ * upload busy from the blob's start; call this before the reply goes out, since the client's
+ * next request may arrive on another connection before srv_call_free runs. Idempotent. */
+void srv_call_drop(struct srv_call *c);
 /* Free; a call never finished is rolled back (its partial part discarded). NULL is a no-op. */
 void srv_call_free(struct srv_call *c);
 

@@ -237,13 +237,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct header_vec hv = {.n = 0};
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &hv);
     if (!srv_auth_check(s->auth, method, url, hv.h, hv.n, rq->body_hash ? hex : NULL, time(NULL),
-                        &reply))
+                        &reply)) {
+        srv_call_drop(rq->call);
         return queue_reply(c, &reply);
+    }
 
     const char *op = srv_call_operation(rq->call);
     enum fault f = s->have_faults && op[0] ? faults_draw(&s->faults, op) : FAULT_NONE;
     switch (f) {
     case FAULT_RESET:
+        srv_call_drop(rq->call);
         return reset_connection(c);
     case FAULT_STALL:
         return stall_connection(s, c);
@@ -260,6 +263,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv_call_finish(rq->call, &reply);
         break;
     }
+    /* Before any answer: the client may send its next request (on another connection) before
+     * on_completed runs, and must find the upload free and its refused bytes gone. */
+    srv_call_drop(rq->call);
     if (f == FAULT_LOST) {
         ebuf_free(&reply.body);
         return reset_connection(c);

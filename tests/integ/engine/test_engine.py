@@ -61,6 +61,23 @@ class Server:
                 h.update(chunk)
         return "sha256:" + h.hexdigest()
 
+    def wait_part_acked(self, timeout=120):
+        """Wait until some upload has a part acknowledged (its state file says so): the
+        engine has admitted the layer and is mid-upload, however slowly it started."""
+        up = os.path.join(self.data, "uploads")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name in os.listdir(up) if os.path.isdir(up) else ():
+                if name.endswith(".json"):
+                    try:
+                        with open(os.path.join(up, name)) as f:
+                            if json.load(f).get("length", 0) > 0:
+                                return True
+                    except (OSError, ValueError):
+                        pass  # completed and removed meanwhile
+            time.sleep(0.02)
+        return False
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -279,7 +296,9 @@ def scenarios(root):
             holder["r"] = run(srv, [path], "--no-check", env=fenv)
         t = threading.Thread(target=go_restart)
         t.start()
-        time.sleep(1.0)
+        # not a fixed sleep: a slow start (loaded machine, sanitizers) would stop the server
+        # before the upload began
+        check(srv.wait_part_acked(), "server restart: a part was acknowledged")
         srv.stop()
         srv2 = Server(root, listen="127.0.0.1:" + port)
         t.join(180)
@@ -303,7 +322,8 @@ def scenarios(root):
                 holder["r"] = run(srv, [path], "--no-check")
             t = threading.Thread(target=go)
             t.start()
-            time.sleep(0.4)
+            # after admission (a change before it is just another file): once a part is in
+            check(srv.wait_part_acked(), "file changed (%s): a part was acknowledged" % how)
             if how == "append":
                 with open(path, "ab") as f:
                     f.write(b"more")
