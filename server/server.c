@@ -249,6 +249,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv_call_drop(rq->call);
         return reset_connection(c);
     case FAULT_STALL:
+        srv_call_drop(rq->call); /* never acted on: the upload is free for the retry */
         return stall_connection(s, c);
     case FAULT_THROTTLE:
         srv_reply_error(&reply, 400, "ThrottlingException", "Rate exceeded");
