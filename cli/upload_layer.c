@@ -46,6 +46,10 @@ static const char help_text[] =
     "                       a failure has \"status\":\"failed\" and two more keys,\n"
     "                         \"error\":\"<ECR exception or local code>\",\"message\":\"...\"\n"
     "  --no-check           upload even when the repository already has the layer\n"
+    "  --max-rate OP=N      at most N requests per second of operation OP, for accounts\n"
+    "                       whose ECR quotas differ from the defaults (repeatable; OP is\n"
+    "                       UploadLayerPart 500, InitiateLayerUpload 100,\n"
+    "                       CompleteLayerUpload 100 or BatchCheckLayerAvailability 1000)\n"
     "  --insecure           do not verify the endpoint's TLS certificate (a warning says so);\n"
     "                       prefer --ca-bundle for a private CA\n"
     "  -h, --help           show this help\n"
@@ -88,6 +92,7 @@ struct args {
     const char *digest;
     bool json;
     bool no_check;
+    double rates[4]; /* --max-rate, in the order of rate_ops[]; 0: ECR's default */
     bool insecure;
     char **files;
     size_t n_files;
@@ -128,6 +133,35 @@ static void on_sigint(int sig)
 }
 
 /* ---- command line ----------------------------------------------------------------------- */
+
+static const char *const rate_ops[] = {"UploadLayerPart", "InitiateLayerUpload",
+                                       "CompleteLayerUpload", "BatchCheckLayerAvailability"};
+
+/* "OPERATION=N" for --max-rate. */
+static bool parse_max_rate(struct args *a, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    char *end = NULL;
+    double n = eq ? strtod(eq + 1, &end) : 0;
+    for (size_t k = 0; eq && k < sizeof rate_ops / sizeof *rate_ops; k++) {
+        if (strlen(rate_ops[k]) == (size_t)(eq - v) && !strncmp(v, rate_ops[k], (size_t)(eq - v))) {
+            if (end == eq + 1 || *end || !(n > 0) || n > 1e6) {
+                cli_error(CMD,
+                          "--max-rate %s: '%s' is not a positive number of requests per "
+                          "second",
+                          rate_ops[k], eq + 1);
+                return false;
+            }
+            a->rates[k] = n;
+            return true;
+        }
+    }
+    cli_error(CMD,
+              "--max-rate: '%s' is not OPERATION=N with OPERATION one of UploadLayerPart, "
+              "InitiateLayerUpload, CompleteLayerUpload, BatchCheckLayerAvailability",
+              v);
+    return false;
+}
 
 static bool valid_registry_id(const char *id)
 {
@@ -192,6 +226,10 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->json = true;
         } else if (!strcmp(s, "--no-check")) {
             a->no_check = true;
+        } else if (cli_opt_is(s, "--max-rate")) {
+            const char *v = cli_take_value(CMD, argc, argv, &i);
+            if (!v || !parse_max_rate(a, v))
+                return CLI_EXIT_USAGE;
         } else if (!strcmp(s, "--insecure")) {
             a->insecure = true;
         } else if (cli_opt_is(s, "--repository") || cli_opt_is(s, "--registry-id") ||
@@ -565,6 +603,10 @@ static int run(const struct args *a, struct file_entry *files)
     o.memory_limit = a->common.memory_limit;
     o.part_size = a->common.part_size;
     o.no_check = a->no_check;
+    o.rate_upload_layer_part = a->rates[0];
+    o.rate_initiate_layer_upload = a->rates[1];
+    o.rate_complete_layer_upload = a->rates[2];
+    o.rate_batch_check_layer_availability = a->rates[3];
     o.progress = on_progress;
     o.progress_user = &ui;
     o.log = on_log;

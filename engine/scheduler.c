@@ -1414,10 +1414,16 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     if (b64_resolve(s->o->base64_backend, &s->b64) != 0)
         return ECRUP_E_UNSUPPORTED;
     double now = mono_now();
-    bucket_init(&s->b_part, 500, now);
-    bucket_init(&s->b_initiate, 100, now);
-    bucket_init(&s->b_complete, 100, now);
-    bucket_init(&s->b_check, 1000, now);
+    const struct ecrup_options *o = s->o;
+    bucket_init(&s->b_part, o->rate_upload_layer_part > 0 ? o->rate_upload_layer_part : 500, now);
+    bucket_init(&s->b_initiate,
+                o->rate_initiate_layer_upload > 0 ? o->rate_initiate_layer_upload : 100, now);
+    bucket_init(&s->b_complete,
+                o->rate_complete_layer_upload > 0 ? o->rate_complete_layer_upload : 100, now);
+    bucket_init(&s->b_check,
+                o->rate_batch_check_layer_availability > 0 ? o->rate_batch_check_layer_availability
+                                                           : 1000,
+                now);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = &s->layers[i];
         l->s = s;

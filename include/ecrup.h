@@ -212,6 +212,15 @@ struct ecrup_options {
     ecrup_log_fn log;
     void *log_user;            /* borrowed; passed back to `log` */
     ecrup_log_level log_level; /* 0: errors only */
+
+    /* Request rates per second, to stay under the account's ECR quotas (the engine sends at
+       most 90% of each, in bursts of at most a tenth). 0: ECR's default quota,
+       UploadLayerPart 500, InitiateLayerUpload 100, CompleteLayerUpload 100,
+       BatchCheckLayerAvailability 1000. Raise them where the account's quotas were raised. */
+    double rate_upload_layer_part;
+    double rate_initiate_layer_upload;
+    double rate_complete_layer_upload;
+    double rate_batch_check_layer_availability;
 };
 
 /** Set every field of `options` to its default (zero). */

@@ -363,14 +363,37 @@ def test_tls(tmp):
         server.stop()
 
 
+def test_max_rate(server, tmp):
+    """--max-rate lowers an operation's request rate below ECR's default quota: six layers
+    at two InitiateLayerUpload a second (90% of it, after a burst of one) cannot all start in
+    under 5 / 1.8 s, however fast the machine. Load only makes it slower, never faster."""
+    files = [make_file(tmp, "rate-%d.bin" % i, 1000 + i, seed=40 + i) for i in range(6)]
+    env = creds_env(server.url)
+    t0 = time.monotonic()
+    r = run(["upload-layer", "--json", "--no-check", "--repository", "cli/rate",
+             "--max-rate", "InitiateLayerUpload=2", *files], env)
+    elapsed = time.monotonic() - t0
+    lines = [dict(p) for p in parse_lines(r.stdout)]
+    check(r.returncode == 0 and len(lines) == 6 and
+          all(d["status"] == "uploaded" for d in lines), "max-rate: all uploaded (%r)" % r.stderr)
+    check(elapsed >= 2.5, "max-rate: 6 initiates at 2/s took %.2f s, not >= 2.5 s" % elapsed)
+    for bad, what in (("Foo=3", "OPERATION=N"), ("InitiateLayerUpload=0", "positive"),
+                      ("UploadLayerPart=x", "positive"), ("InitiateLayerUpload", "OPERATION=N")):
+        r = run(["upload-layer", "--repository", "cli/rate", "--max-rate", bad, files[0]], env)
+        check(r.returncode == 2 and what in r.stderr and not r.stdout,
+              "max-rate %s: usage error (%d %r)" % (bad, r.returncode, r.stderr))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-cli-")
     server = Server("--repository", "cli/json", "--repository", "cli/parts", "--repository",
-                    "cli/digest", "--repository", "cli/plain", "--repository", "cli/verbose")
+                    "cli/digest", "--repository", "cli/plain", "--repository", "cli/verbose",
+                    "--repository", "cli/rate")
     try:
         test_json(server, tmp)
         test_plain(server, tmp)
         test_verbose_secrets(server, tmp)
+        test_max_rate(server, tmp)
     finally:
         server.stop()
     test_terminal(tmp)
