@@ -57,6 +57,24 @@ char *test_read_file(const char *path, size_t *len)
     return buf;
 }
 
+void test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+const char *test_env_pairs(void *user, const char *name)
+{
+    const char *const *kv = user;
+    for (; kv[0]; kv += 2)
+        if (strcmp(kv[0], name) == 0)
+            return kv[1];
+    return NULL;
+}
+
 static size_t page_size(void)
 {
     return (size_t)sysconf(_SC_PAGESIZE);

@@ -69,6 +69,13 @@ char *test_read_file(const char *path, size_t *len);
 void *test_guarded_copy(const void *data, size_t len);
 void test_guarded_free(void *p, size_t len);
 
+/* Write `text` to `path` (created or truncated); exits 1 when it cannot. */
+void test_write_file(const char *path, const char *text);
+
+/* An env_reader lookup over a NULL-terminated array of name, value pairs passed as `user`:
+ * a fake environment without setenv(3). */
+const char *test_env_pairs(void *user, const char *name);
+
 /* A seeded xorshift generator for repeatable random tests. */
 uint64_t test_rand(uint64_t *state);
 void test_rand_bytes(uint64_t *state, void *buf, size_t len);

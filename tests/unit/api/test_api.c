@@ -140,23 +140,13 @@ static void test_engine_configuration_errors(void)
     if (!strstr(err.message, "tried"))
         fprintf(stderr, "message: %s\n", err.message);
 
-    FILE *f = fopen(config, "w");
-    REQUIRE(f);
-    fputs("[default]\nregion = eu-west-1\nthis line is not a setting\n", f);
-    fclose(f);
+    test_write_file(config, "[default]\nregion = eu-west-1\nthis line is not a setting\n");
     CHECK_EQ_INT(ecrup_engine_new(&o, &e, &err), ECRUP_E_CONFIG);
     CHECK(strstr(err.message, config) != NULL && strstr(err.message, ":3") != NULL);
 
-    f = fopen(config, "w");
-    REQUIRE(f);
-    fputs("[default]\nregion = eu-west-1\n", f);
-    fclose(f);
-    f = fopen(creds, "w");
-    REQUIRE(f);
-    fputs("[default]\naws_access_key_id = AKIDFROMFILE\n"
-          "aws_secret_access_key = c2VjcmV0/from+file\n",
-          f);
-    fclose(f);
+    test_write_file(config, "[default]\nregion = eu-west-1\n");
+    test_write_file(creds, "[default]\naws_access_key_id = AKIDFROMFILE\n"
+                           "aws_secret_access_key = c2VjcmV0/from+file\n");
     o.region = NULL;
     REQUIRE(ecrup_engine_new(&o, &e, &err) == ECRUP_OK);
     ecrup_engine_free(e);

@@ -16,28 +16,10 @@
 static char dir[64];
 static char home_aws[128], cfg_path[160], cred_path[160], counter_path[160], lock_path[160];
 
-/* A fake environment: NULL-terminated name/value pairs. */
-static const char *fake_env(void *user, const char *name)
-{
-    const char *const *kv = user;
-    for (; kv[0]; kv += 2)
-        if (strcmp(kv[0], name) == 0)
-            return kv[1];
-    return NULL;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    REQUIRE(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int resolve(const char *const *envv, const char *akid, const char *secret,
                    const char *profile, struct cred_snapshot **out, struct ebuf *err)
 {
-    struct env_reader r = {fake_env, (void *)(uintptr_t)envv};
+    struct env_reader r = {test_env_pairs, (void *)(uintptr_t)envv};
     struct cred_config cfg = {
         .access_key_id = akid, .secret_access_key = secret, .profile = profile, .env = &r};
     ebuf_reset(err);
@@ -68,10 +50,10 @@ static void test_precedence(void)
 {
     struct ebuf err = EBUF_INIT;
     struct cred_snapshot *s = NULL;
-    write_file(cred_path, "[default]\naws_access_key_id = AKIDPROFILE\n"
-                          "aws_secret_access_key = secret-profile\n"
-                          "[proc]\ncredential_process = printf '{\"Version\": 1, "
-                          "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"sp\"}'\n");
+    test_write_file(cred_path, "[default]\naws_access_key_id = AKIDPROFILE\n"
+                               "aws_secret_access_key = secret-profile\n"
+                               "[proc]\ncredential_process = printf '{\"Version\": 1, "
+                               "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"sp\"}'\n");
     const char *full[] = {BASE,         "AWS_ACCESS_KEY_ID", "AKIDENV",   "AWS_SECRET_ACCESS_KEY",
                           "secret-env", "AWS_SESSION_TOKEN", "token-env", NULL};
 
@@ -114,8 +96,8 @@ static void test_precedence(void)
     cred_snapshot_release(s);
 
     /* Static keys beat credential_process within one profile. */
-    write_file(cred_path, "[both]\naws_access_key_id = AKIDSTATIC\naws_secret_access_key = x\n"
-                          "credential_process = false\n");
+    test_write_file(cred_path, "[both]\naws_access_key_id = AKIDSTATIC\naws_secret_access_key = x\n"
+                               "credential_process = false\n");
     CHECK(resolve(files, NULL, NULL, "both", &s, &err) == 0);
     REQUIRE(s);
     CHECK_STR(s->provider, "profile");
@@ -149,8 +131,9 @@ static void test_errors(void)
     CHECK(resolve(named, NULL, NULL, NULL, &s, &err) == -1);
     CHECK(strstr(ebuf_str(&err), "profile \"ghost\" is not defined") != NULL);
 
-    write_file(cfg_path, "[profile half]\naws_secret_access_key = only-the-secret\n"
-                         "[profile role]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = x\n");
+    test_write_file(cfg_path,
+                    "[profile half]\naws_secret_access_key = only-the-secret\n"
+                    "[profile role]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = x\n");
     CHECK(resolve(none, NULL, NULL, "half", &s, &err) == -1);
     CHECK(strstr(ebuf_str(&err), "aws_access_key_id") != NULL);
     CHECK(strstr(ebuf_str(&err), "only-the-secret") == NULL);
@@ -158,7 +141,7 @@ static void test_errors(void)
     CHECK(strstr(ebuf_str(&err), "role_arn") != NULL);
 
     /* A malformed file stops the chain with the file and line. */
-    write_file(cfg_path, "[default]\nregion = x\nbroken line\n");
+    test_write_file(cfg_path, "[default]\nregion = x\nbroken line\n");
     CHECK(resolve(none, NULL, NULL, NULL, &s, &err) == -1);
     char want[200];
     snprintf(want, sizeof want, "%s:3: ", cfg_path);
@@ -174,9 +157,10 @@ static void test_process(void)
     struct cred_snapshot *s = NULL;
     const char *env[] = {BASE, "AWS_PROFILE", "p", NULL};
 
-    write_file(cfg_path, "[profile p]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":"
-                         "\"AKIDP\",\"SecretAccessKey\":\"sek\",\"SessionToken\":\"tok\","
-                         "\"Expiration\":\"2030-01-02T03:04:05Z\"}'\n");
+    test_write_file(cfg_path,
+                    "[profile p]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":"
+                    "\"AKIDP\",\"SecretAccessKey\":\"sek\",\"SessionToken\":\"tok\","
+                    "\"Expiration\":\"2030-01-02T03:04:05Z\"}'\n");
     CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == 0);
     REQUIRE(s);
     CHECK_STR(s->provider, "process");
@@ -186,8 +170,8 @@ static void test_process(void)
     cred_snapshot_release(s);
 
     /* Non-zero exit: status and stderr in the message, never the stdout that may hold keys. */
-    write_file(cfg_path, "[profile p]\ncredential_process = printf '{\"SecretAccessKey\":"
-                         "\"LEAKED\"}'; echo 'sso session expired' >&2; exit 3\n");
+    test_write_file(cfg_path, "[profile p]\ncredential_process = printf '{\"SecretAccessKey\":"
+                              "\"LEAKED\"}'; echo 'sso session expired' >&2; exit 3\n");
     CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == -1);
     CHECK(strstr(ebuf_str(&err), "profile \"p\"") != NULL);
     CHECK(strstr(ebuf_str(&err), "status 3") != NULL);
@@ -210,7 +194,7 @@ static void test_process(void)
         char text[400];
         snprintf(text, sizeof text, "[profile p]\ncredential_process = printf '%%s' '%s'\n",
                  bad[i].output);
-        write_file(cfg_path, text);
+        test_write_file(cfg_path, text);
         CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == -1);
         if (!strstr(ebuf_str(&err), bad[i].expect) || strstr(ebuf_str(&err), "LEAKED") ||
             !strstr(ebuf_str(&err), "profile \"p\"")) {
@@ -240,7 +224,7 @@ static void write_counting_process(int ttl, int fail_after)
              "$n $n $e'\n",
              lock_path, lock_path, counter_path, counter_path, ttl, lock_path, fail_after,
              fail_after);
-    write_file(cfg_path, text);
+    test_write_file(cfg_path, text);
     unlink(counter_path);
 }
 
@@ -256,7 +240,7 @@ static void test_cache_refresh(void)
 {
     struct ebuf err = EBUF_INIT;
     const char *env[] = {BASE, NULL};
-    struct env_reader r = {fake_env, (void *)(uintptr_t)env};
+    struct env_reader r = {test_env_pairs, (void *)(uintptr_t)env};
 
     /* Static credentials are resolved once and shared. */
     struct cred_config cfg = {.access_key_id = "AKIDX", .secret_access_key = "sx", .env = &r};
@@ -357,7 +341,7 @@ static void *reader_main(void *arg)
 static void test_concurrent_readers(void)
 {
     const char *env[] = {BASE, NULL};
-    struct env_reader r = {fake_env, (void *)(uintptr_t)env};
+    struct env_reader r = {test_env_pairs, (void *)(uintptr_t)env};
     write_counting_process(2, 0);
     char overlap[200];
     snprintf(overlap, sizeof overlap, "%s.overlap", lock_path);

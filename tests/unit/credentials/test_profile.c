@@ -170,23 +170,6 @@ static void test_errors(void)
     ebuf_free(&err);
 }
 
-static const char *fake_env(void *user, const char *name)
-{
-    const char *const *kv = user;
-    for (; kv[0]; kv += 2)
-        if (strcmp(kv[0], name) == 0)
-            return kv[1];
-    return NULL;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    REQUIRE(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_files_and_paths(void)
 {
     char dir[] = "/tmp/ecrup-profile-XXXXXX";
@@ -200,7 +183,7 @@ static void test_files_and_paths(void)
 
     /* Default paths come from HOME; the variables override them, with ~ expanded. */
     const char *env1[] = {"HOME", dir, NULL};
-    struct env_reader r1 = {fake_env, env1};
+    struct env_reader r1 = {test_env_pairs, env1};
     char *p = profile_config_path(&r1);
     CHECK_STR(p, cfg);
     free(p);
@@ -216,7 +199,7 @@ static void test_files_and_paths(void)
                           "AWS_SHARED_CREDENTIALS_FILE",
                           "/abs/creds",
                           NULL};
-    struct env_reader r2 = {fake_env, env2};
+    struct env_reader r2 = {test_env_pairs, env2};
     char want[400];
     snprintf(want, sizeof want, "%s/x/c", dir);
     p = profile_config_path(&r2);
@@ -229,7 +212,7 @@ static void test_files_and_paths(void)
     CHECK_STR(profile_name(&r2, "flag"), "flag");
     CHECK_STR(profile_name(&r1, NULL), "default");
     const char *env3[] = {NULL};
-    struct env_reader r3 = {fake_env, env3};
+    struct env_reader r3 = {test_env_pairs, env3};
     CHECK(profile_config_path(&r3) == NULL); /* no HOME: no default path */
 
     /* Missing files are no error; present ones are read. */
@@ -238,8 +221,8 @@ static void test_files_and_paths(void)
     REQUIRE(set);
     CHECK(!profile_exists(set, "default"));
     profile_set_free(set);
-    write_file(cfg, "[profile p]\nregion = eu-central-1\n");
-    write_file(cred, "[p]\naws_access_key_id = AKIDFILE\n");
+    test_write_file(cfg, "[profile p]\nregion = eu-central-1\n");
+    test_write_file(cred, "[p]\naws_access_key_id = AKIDFILE\n");
     set = profile_load(cfg, cred, &err);
     REQUIRE(set);
     CHECK_STR(profile_get(set, "p", "region"), "eu-central-1");
@@ -251,7 +234,7 @@ static void test_files_and_paths(void)
     profile_set_free(set);
 
     /* A malformed file: the message names the path and the line. */
-    write_file(bad, "[default]\nregion = x\n\n[oops\n");
+    test_write_file(bad, "[default]\nregion = x\n\n[oops\n");
     ebuf_reset(&err);
     CHECK(profile_load(cfg, bad, &err) == NULL);
     snprintf(want, sizeof want, "%s:4: ", bad);
