@@ -1029,17 +1029,15 @@ static void on_completed(struct layer *l, const struct event *ev)
     const char *x = req->error.exception;
     bool exists = !strcmp(x, "LayerAlreadyExistsException");
     bool lost = !strcmp(x, "UploadNotFoundException");
-    if (!ev->cancelled && (exists || (lost && ev->attempts > 1))) {
-        /* The layer is there, or an earlier attempt committed and its reply was lost:
-         * success only if BatchCheckLayerAvailability confirms it. */
+    if (!ev->cancelled && (exists || lost)) {
+        /* The layer is there, or an earlier send committed and its reply was lost: success
+         * only if BatchCheckLayerAvailability confirms it, else the upload starts over. Even a
+         * first attempt may follow a lost send, because libcurl re-sends a request once by
+         * itself when a reused connection drops, so the attempt count cannot tell. */
         l->confirm_restart = lost;
         snprintf(l->confirm_exception, sizeof l->confirm_exception, "%s", x);
         snprintf(l->confirm_message, sizeof l->confirm_message, "%s", req->error.message);
         l->st = L_CONFIRM_QUEUED;
-        return;
-    }
-    if (!ev->cancelled && lost) {
-        restart_upload(l, "UploadNotFoundException at completion");
         return;
     }
     fail_request(l, ev, &l->job);
