@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/base64.h"
+#include "engine/sha256.h"
 
 #define MAX_LONG ((uint64_t)INT64_MAX) /* ECR's partFirstByte/partLastByte are Longs */
 
@@ -135,6 +136,11 @@ static ecrup_status hash_update(EVP_MD_CTX *ctx, const void *p, size_t n)
     return EVP_DigestUpdate(ctx, p, n) == 1 ? ECRUP_OK : ECRUP_E_INTERNAL;
 }
 
+static ecrup_status layer_update(struct sha256_stream *layer, const void *p, size_t n)
+{
+    return !layer || sha256_stream_update(layer, p, n) == 0 ? ECRUP_OK : ECRUP_E_INTERNAL;
+}
+
 /* Hash `n` bytes of text in slices; between slices, prefetch a matching share of the next
  * raw block (`raw`, `raw_n` bytes) and of the text it will become (`dst`, for writing). */
 static ecrup_status hash_prefetching(EVP_MD_CTX *ctx, const char *text, size_t n,
@@ -155,6 +161,92 @@ static ecrup_status hash_prefetching(EVP_MD_CTX *ctx, const char *text, size_t n
     }
     return ECRUP_OK;
 }
+
+/* The OpenSSL path, block by block: the raw block is hashed (pulling it into cache), encoded
+ * from cache, and its text hashed while it is still in cache. While that text is hashed
+ * (SHA-256 is compute bound) the next block's bytes and text destination are prefetched, so
+ * neither the encoder nor the raw hash waits for memory. `o` is where the blob starts; the
+ * closing `"}` is written too. Returns the end of the body in *end. */
+static ecrup_status write_openssl(const struct payload_part *part, struct sha256_stream *layer,
+                                  ecrup_base64_backend backend, size_t block, char *body, char *o,
+                                  unsigned char md[32], char **end)
+{
+    EVP_MD_CTX *body_sha = EVP_MD_CTX_new();
+    if (!body_sha)
+        return ECRUP_E_NOMEM;
+    ecrup_status st =
+        EVP_DigestInit_ex(body_sha, EVP_sha256(), NULL) == 1 ? ECRUP_OK : ECRUP_E_INTERNAL;
+    if (st == ECRUP_OK)
+        st = hash_update(body_sha, body, (size_t)(o - body));
+    for (size_t i = 0; st == ECRUP_OK && i < part->len; i += block) {
+        size_t n = part->len - i < block ? part->len - i : block;
+        st = layer_update(layer, part->data + i, n);
+        size_t text = b64_encode(backend, o, part->data + i, n);
+        size_t next = part->len - i - n < block ? part->len - i - n : block;
+        if (st == ECRUP_OK && next)
+            st = hash_prefetching(body_sha, o, text, part->data + i + n, next, o + text);
+        else if (st == ECRUP_OK)
+            st = hash_update(body_sha, o, text);
+        o += text;
+    }
+    o = put(o, K_END);
+    unsigned int md_len = 0;
+    if (st == ECRUP_OK)
+        st = hash_update(body_sha, o - 2, 2);
+    if (st == ECRUP_OK && (EVP_DigestFinal_ex(body_sha, md, &md_len) != 1 || md_len != 32))
+        st = ECRUP_E_INTERNAL;
+    EVP_MD_CTX_free(body_sha);
+    *end = o;
+    return st;
+}
+
+#if defined(__x86_64__)
+/* The native path (engine/sha256.h): one loop hashes body block j, hashes the layer's next
+ * raw block alongside (two independent messages, interleaved round by round) and encodes
+ * the 48 raw bytes whose text block j + 1 needs. Text chunk k (48 bytes in, 64 out) lands at
+ * body offset P + 64 k, P being the JSON before the blob, so when block j is hashed, chunks
+ * 0..j are written and cover the body up to P + 64 (j + 1) >= 64 (j + 1). What the loop does
+ * not reach (the layer's unaligned start and end, the last chunks, the closing text) goes
+ * through the streams' ordinary update. */
+static ecrup_status write_native(const struct payload_part *part, struct sha256_stream *layer,
+                                 ecrup_base64_backend backend, char *body, char *o,
+                                 unsigned char md[32], char **end)
+{
+    const uint8_t *raw = part->data;
+    size_t len = part->len, raw_off = 0;
+    if (layer && layer->buf_len) {
+        raw_off = 64 - layer->buf_len < len ? 64 - layer->buf_len : len;
+        if (sha256_stream_update(layer, raw, raw_off) != 0)
+            return ECRUP_E_INTERNAL;
+    }
+    struct sha256_stream bs;
+    if (sha256_stream_init(&bs, true) != 0)
+        return ECRUP_E_NOMEM;
+    size_t chunks = len / 48, loop = chunks ? chunks - 1 : 0;
+    size_t layer_blocks = layer ? (len - raw_off) / 64 : 0;
+    size_t both = loop < layer_blocks ? loop : layer_blocks;
+    if (chunks)
+        b64_encode(backend, o, raw, 48);
+    sha256_ni_fused(bs.h, (const unsigned char *)body, layer ? layer->h : NULL, raw + raw_off,
+                    raw + 48, o + 64, both);
+    sha256_ni_fused(bs.h, (const unsigned char *)body + 64 * both, NULL, NULL,
+                    raw + 48 * (both + 1), o + 64 * (both + 1), loop - both);
+    bs.len = 64 * (uint64_t)loop;
+    if (layer) {
+        layer->len += 64 * (uint64_t)both;
+        raw_off += 64 * both;
+        if (sha256_stream_update(layer, raw + raw_off, len - raw_off) != 0)
+            return ECRUP_E_INTERNAL;
+    }
+    o += 64 * chunks;
+    o += b64_encode(backend, o, raw + 48 * chunks, len - 48 * chunks);
+    o = put(o, K_END);
+    sha256_stream_update(&bs, body + 64 * loop, (size_t)(o - body) - 64 * loop);
+    sha256_stream_final(&bs, md);
+    *end = o;
+    return ECRUP_OK;
+}
+#endif
 
 ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
                            char *body, size_t cap, struct payload_result *result)
@@ -189,40 +281,30 @@ ecrup_status payload_write(const struct payload_part *part, const struct payload
     o = put_u64(o, part->first_byte + (part->len - 1));
     o = put(o, K_BLOB);
 
-    EVP_MD_CTX *body_sha = EVP_MD_CTX_new();
-    if (!body_sha)
-        return ECRUP_E_NOMEM;
-    ecrup_status st =
-        EVP_DigestInit_ex(body_sha, EVP_sha256(), NULL) == 1 ? ECRUP_OK : ECRUP_E_INTERNAL;
-    if (st == ECRUP_OK)
-        st = hash_update(body_sha, body, (size_t)(o - body));
-    /* Block by block: the raw block is hashed (pulling it into cache), encoded from cache,
-     * and its text hashed while it is still in cache. While that text is hashed (SHA-256 is
-     * compute bound) the next block's bytes and text destination are prefetched, so neither
-     * the encoder nor the raw hash waits for memory. */
-    for (size_t i = 0; st == ECRUP_OK && i < part->len; i += block) {
-        size_t n = part->len - i < block ? part->len - i : block;
-        if (options->layer_sha256)
-            st = hash_update(options->layer_sha256, part->data + i, n);
-        size_t text = b64_encode(backend, o, part->data + i, n);
-        size_t next = part->len - i - n < block ? part->len - i - n : block;
-        if (st == ECRUP_OK && next)
-            st = hash_prefetching(body_sha, o, text, part->data + i + n, next, o + text);
-        else if (st == ECRUP_OK)
-            st = hash_update(body_sha, o, text);
-        o += text;
-    }
-    o = put(o, K_END);
     unsigned char md[32];
-    unsigned int md_len = 0;
-    if (st == ECRUP_OK)
-        st = hash_update(body_sha, o - 2, 2);
-    if (st == ECRUP_OK && (EVP_DigestFinal_ex(body_sha, md, &md_len) != 1 || md_len != 32))
-        st = ECRUP_E_INTERNAL;
-    EVP_MD_CTX_free(body_sha);
+    ecrup_status st;
+    struct sha256_stream *layer = options->layer_sha256;
+#if defined(__x86_64__)
+    if (payload_native(options))
+        st = write_native(part, layer, backend, body, o, md, &o);
+    else
+#endif
+        st = write_openssl(part, layer, backend, block, body, o, md, &o);
     if (st != ECRUP_OK)
         return st;
     hex_encode(md, 32, result->body_sha256_hex);
     result->body_len = (size_t)(o - body);
     return (size_t)(o - body) == size ? ECRUP_OK : ECRUP_E_INTERNAL;
+}
+
+bool payload_native(const struct payload_options *options)
+{
+    static const struct payload_options defaults = {0};
+    if (!options)
+        options = &defaults;
+    if (options->sha256 == PAYLOAD_SHA256_OPENSSL || !sha256_native())
+        return false;
+    if (options->layer_sha256 && options->layer_sha256->evp)
+        return false;
+    return options->backend != ECRUP_BASE64_SCALAR;
 }

@@ -13,11 +13,13 @@
 #ifndef ECRUP_ENGINE_PAYLOAD_H
 #define ECRUP_ENGINE_PAYLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <ecrup.h>
-#include <openssl/evp.h>
+
+#include "engine/sha256.h"
 
 /* Raw bytes per block when payload_options.block is 0: 12 KiB in, 16 KiB of text out, so a
  * block and its text fit in a 32 KiB L1 data cache together (docs/payload.md). */
@@ -37,12 +39,15 @@ struct payload_options {
     /* Base64 encoder; AUTO (0) means the best this CPU runs (resolve the environment with
      * b64_resolve() once, up front). */
     ecrup_base64_backend backend;
-    /* The layer's running SHA-256, owned by the caller, initialised with EVP_sha256(); the
-     * part's raw bytes are added to it. NULL when the layer digest is known already. */
-    EVP_MD_CTX *layer_sha256;
-    /* Raw bytes per block, rounded down to a multiple of 3 (at least 3); 0 means
-     * PAYLOAD_DEFAULT_BLOCK. SIZE_MAX: no blocking, three passes over the whole part. */
+    /* The layer's running SHA-256, owned by the caller (sha256_stream_init); the part's raw
+     * bytes are added to it. NULL when the layer digest is known already. */
+    struct sha256_stream *layer_sha256;
+    /* The OpenSSL path only: raw bytes per block, rounded down to a multiple of 3 (at least
+     * 3); 0 means PAYLOAD_DEFAULT_BLOCK. SIZE_MAX: no blocking, three passes over the part. */
     size_t block;
+    /* AUTO: the native SHA-256 path (raw hash, body hash and encoding in one loop) wherever
+     * payload_native() allows it; OPENSSL: OpenSSL's SHA-256 and the chosen encoder. */
+    enum payload_sha256_path { PAYLOAD_SHA256_AUTO, PAYLOAD_SHA256_OPENSSL } sha256;
 };
 
 struct payload_result {
@@ -61,5 +66,11 @@ size_t payload_body_size(const struct payload_part *part);
  * ECRUP_E_INTERNAL when OpenSSL fails (the layer digest is then unusable). */
 ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
                            char *body, size_t cap, struct payload_result *result);
+
+/* True when payload_write() takes the native path for these options: sha256_native(), not
+ * forced to OpenSSL, a native layer stream (or none) and an encoder other than scalar (the
+ * native loop encodes with SSSE3 steps; a forced scalar encoder keeps the OpenSSL path, so
+ * every encoder stays testable through the writer). */
+bool payload_native(const struct payload_options *options);
 
 #endif

@@ -81,7 +81,7 @@ struct prep_task {
     struct worker_task w;
     struct layer *l;
     struct part_buf *pb;
-    EVP_MD_CTX *md; /* the layer's running hash, or NULL */
+    struct sha256_stream *md; /* the layer's running hash, or NULL */
     ecrup_status status;
     struct event ev;
 };
@@ -119,7 +119,8 @@ struct layer {
     bool raw_hash;    /* the digest comes from the parts as they are prepared */
     bool hash_broken; /* a rewind the running hash cannot follow */
     uint64_t hashed_off;
-    EVP_MD_CTX *md;
+    struct sha256_stream md; /* live when md_on */
+    bool md_on;
     struct part_plan plan;
     char upload_id[160];
     uint64_t acked, next_off;
@@ -341,8 +342,8 @@ static void finish(struct layer *l)
         s->open_layers--;
     }
     l->fd = -1;
-    EVP_MD_CTX_free(l->md);
-    l->md = NULL;
+    sha256_stream_free(&l->md);
+    l->md_on = false;
     free(l->job_body);
     l->job_body = NULL;
     struct ecrup_result *r = &l->e->result;
@@ -669,9 +670,8 @@ static void parts_finished(struct layer *l)
     }
     if (l->raw_hash && !l->hash_broken && l->hashed_off == l->size) {
         unsigned char d[32];
-        unsigned dl = 0;
         char hex[65];
-        if (EVP_DigestFinal_ex(l->md, d, &dl) != 1) {
+        if (sha256_stream_final(&l->md, d) != 0) {
             fail(l, ECRUP_E_INTERNAL, "HashFailed", 0, "SHA-256 failed");
             return;
         }
@@ -850,7 +850,7 @@ static void push_fill(struct layer *l)
         next->prep = (struct prep_task){.w.run = prep_run, .l = l, .pb = next};
         next->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &next->prep};
         if (hashing) {
-            next->prep.md = l->md;
+            next->prep.md = &l->md;
             l->hashed_off = next->off + next->len;
             l->prep_busy = true;
         }
@@ -946,12 +946,12 @@ static void on_initiated(struct layer *l, const struct event *ev)
     }
     if (!open_in_reader(l))
         return;
-    if (l->raw_hash && !l->md) {
-        l->md = EVP_MD_CTX_new();
-        if (!l->md || EVP_DigestInit_ex(l->md, EVP_sha256(), NULL) != 1) {
+    if (l->raw_hash && !l->md_on) {
+        if (sha256_stream_init(&l->md, sha256_native()) != 0) {
             fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start SHA-256");
             return;
         }
+        l->md_on = true;
     }
     l->acked = l->next_off = 0;
     l->st = L_PUSHING;

@@ -3,7 +3,9 @@
  * members written, the blob decodes to the input, both hashes are OpenSSL's.
  *
  * Input: flags (bit 0 registry id, bits 1-3 encoder, bits 4-6 block size, bit 7 small
- * offset), 8 bytes of partFirstByte, 3 name lengths, the names, then the part's bytes. */
+ * offset), 8 bytes of partFirstByte, 3 name lengths (low 6 bits each; the top bits of the
+ * first choose a native layer stream and the OpenSSL path, those of the other two how many
+ * bytes the layer stream had taken before), the names, then the part's bytes. */
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 
 #include "engine/base64.h"
 #include "engine/payload.h"
+#include "engine/sha256.h"
 
 #define ASSERT(c)                                                                                  \
     do {                                                                                           \
@@ -65,11 +68,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .repository_name = repo,
                                 .registry_id = (flags & 1) ? registry : NULL,
                                 .upload_id = upload};
-    EVP_MD_CTX *layer = EVP_MD_CTX_new();
-    ASSERT(layer && EVP_DigestInit_ex(layer, EVP_sha256(), NULL) == 1);
+    /* The layer stream has taken `pre` bytes (the part's own, again) before this part; its
+     * implementation and the payload path vary with the flags. */
+    struct sha256_stream stream, *layer = &stream;
+    size_t pre = (size_t)(data[10] >> 6) * 16 + (size_t)(data[11] >> 6) * 5;
+    pre = pre < left ? pre : left;
+    ASSERT(sha256_stream_init(layer, data[9] & 64) == 0);
+    ASSERT(sha256_stream_update(layer, bytes, pre) == 0);
     struct payload_options opts = {.backend = (ecrup_base64_backend)((flags >> 1) & 7) % 5,
                                    .layer_sha256 = layer,
-                                   .block = blocks[(flags >> 4) & 7]};
+                                   .block = blocks[(flags >> 4) & 7],
+                                   .sha256 = (data[9] & 128) ? PAYLOAD_SHA256_OPENSSL
+                                                             : PAYLOAD_SHA256_AUTO};
     struct payload_result res;
     size_t body_size = payload_body_size(&part);
     int valid = left > 0 && first <= INT64_MAX && left - 1 <= INT64_MAX - first;
@@ -94,8 +104,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     hex[64] = '\0';
     ASSERT(strcmp(hex, res.body_sha256_hex) == 0);
-    ASSERT(EVP_DigestFinal_ex(layer, md, NULL) == 1);
-    ASSERT(EVP_Digest(bytes, left, want, NULL, EVP_sha256(), NULL) == 1);
+    ASSERT(sha256_stream_final(layer, md) == 0);
+    EVP_MD_CTX *both = EVP_MD_CTX_new();
+    ASSERT(both && EVP_DigestInit_ex(both, EVP_sha256(), NULL) == 1);
+    ASSERT(EVP_DigestUpdate(both, bytes, pre) == 1 && EVP_DigestUpdate(both, bytes, left) == 1);
+    ASSERT(EVP_DigestFinal_ex(both, want, NULL) == 1);
+    EVP_MD_CTX_free(both);
     ASSERT(memcmp(md, want, 32) == 0);
 
     cJSON *json = cJSON_ParseWithLength(body, body_size);
@@ -127,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON_Delete(json);
     free(body);
 done:
-    EVP_MD_CTX_free(layer);
+    sha256_stream_free(layer);
     free(bytes);
     free(registry);
     free(repo);

@@ -9,15 +9,9 @@
 
 #include "engine/base64.h"
 #include "engine/payload.h"
+#include "engine/sha256.h"
 #include "test.h"
-
-static void sha256_hex(const void *p, size_t n, char hex[65])
-{
-    unsigned char md[32];
-    REQUIRE(EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL) == 1);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
+#include "util/hex.h"
 
 /* Decode standard padded base64 with OpenSSL; NULL when malformed. *len set. */
 static uint8_t *decode(const char *text, size_t *len)
@@ -65,7 +59,7 @@ static char *check_part(const struct payload_part *part, const struct payload_op
     CHECK(body[size] == '#');
 
     char hex[65];
-    sha256_hex(body, size, hex);
+    REQUIRE(sha256_hex(body, size, hex));
     CHECK_STR(res->body_sha256_hex, hex);
 
     cJSON *json = cJSON_ParseWithLength(body, size);
@@ -93,19 +87,37 @@ static char *check_part(const struct payload_part *part, const struct payload_op
     return body;
 }
 
+/* The ways a layer digest can be computed: the payload path (native loop or OpenSSL) and the
+ * running stream's own implementation. Native ones only where the CPU has SHA-NI. */
+struct sha_mode {
+    const char *name;
+    bool native_path, native_stream;
+};
+static const struct sha_mode sha_modes[] = {{"native/native", true, true},
+                                            {"openssl/native", false, true},
+                                            {"native/openssl", true, false},
+                                            {"openssl/openssl", false, false}};
+
+static bool mode_runs(const struct sha_mode *m)
+{
+    return (!m->native_path && !m->native_stream) || sha256_native_available();
+}
+
 static void test_fields_and_hashes(void)
 {
     uint64_t seed = 3;
     const size_t max = (5u << 20) + 7;
-    uint8_t *data = malloc(max + 16); /* parts start at data + li */
+    uint8_t *data = malloc(max + 80); /* parts start at data + li, after `pre` earlier bytes */
     REQUIRE(data);
-    test_rand_bytes(&seed, data, max + 16);
-    const size_t lens[] = {1, 2, 3, 4, 47, 48, 49, 1000, 65536, 49151, 49152, 49153, max};
+    test_rand_bytes(&seed, data, max + 80);
+    /* Around the native loop's edges: 48-byte chunks, 64-byte blocks, both lanes. */
+    const size_t lens[] = {1,   2,   3,   4,   47,  48,   49,    95,    96,    97,    143,
+                           144, 145, 191, 192, 193, 1000, 65536, 49151, 49152, 49153, max};
     const size_t blocks[] = {0, 1, 3, 4, 1000, 49152, SIZE_MAX};
     const ecrup_base64_backend backends[] = {ECRUP_BASE64_AUTO, ECRUP_BASE64_SCALAR,
                                              ECRUP_BASE64_SSSE3, ECRUP_BASE64_AVX2,
                                              ECRUP_BASE64_AVX512};
-    size_t n = 0;
+    size_t n = 0, native_runs = 0;
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++) {
             if (blocks[bi] && blocks[bi] < 1000 && lens[li] > 100000)
@@ -113,36 +125,51 @@ static void test_fields_and_hashes(void)
             for (size_t ki = 0; ki < sizeof backends / sizeof backends[0]; ki++) {
                 if (!b64_backend_available(backends[ki]))
                     continue;
+                const struct sha_mode *m = &sha_modes[(li + bi + ki) % 4];
+                if (!mode_runs(m))
+                    m = &sha_modes[3];
+                /* The layer stream has taken `pre` bytes before this part (0..63). */
+                size_t pre = (li * 7 + bi * 13 + ki * 29) % 64;
                 struct payload_part part = {
-                    .data = data + li, /* odd alignments too */
+                    .data = data + pre + li % 16, /* odd alignments too */
                     .len = lens[li],
                     .first_byte = (uint64_t)li * 10485760u,
                     .repository_name = "team/app-server",
                     .registry_id = (li & 1) ? "123456789012" : NULL,
                     .upload_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
                 };
-                EVP_MD_CTX *layer = EVP_MD_CTX_new();
-                REQUIRE(layer && EVP_DigestInit_ex(layer, EVP_sha256(), NULL) == 1);
-                struct payload_options opts = {
-                    .backend = backends[ki], .layer_sha256 = layer, .block = blocks[bi]};
+                struct sha256_stream layer;
+                REQUIRE(sha256_stream_init(&layer, m->native_stream) == 0);
+                REQUIRE(sha256_stream_update(&layer, part.data - pre, pre) == 0);
+                struct payload_options opts = {.backend = backends[ki],
+                                               .layer_sha256 = &layer,
+                                               .block = blocks[bi],
+                                               .sha256 = m->native_path ? PAYLOAD_SHA256_AUTO
+                                                                        : PAYLOAD_SHA256_OPENSSL};
+                native_runs += payload_native(&opts);
                 struct payload_result res;
                 free(check_part(&part, &opts, &res));
                 unsigned char md[32], want[32];
-                unsigned int mdlen;
-                REQUIRE(EVP_DigestFinal_ex(layer, md, &mdlen) == 1);
-                REQUIRE(EVP_Digest(part.data, part.len, want, NULL, EVP_sha256(), NULL) == 1);
+                REQUIRE(sha256_stream_final(&layer, md) == 0);
+                REQUIRE(EVP_Digest(part.data - pre, pre + part.len, want, NULL, EVP_sha256(),
+                                   NULL) == 1);
+                if (memcmp(md, want, 32) != 0)
+                    printf("layer digest wrong: len %zu pre %zu mode %s backend %s\n", part.len,
+                           pre, m->name, b64_backend_name(backends[ki]));
                 CHECK(memcmp(md, want, 32) == 0);
-                EVP_MD_CTX_free(layer);
+                sha256_stream_free(&layer);
                 n++;
             }
         }
     }
-    printf("%zu bodies parsed back, decoded and hashed correctly\n", n);
+    printf("%zu bodies parsed back, decoded and hashed correctly (%zu on the native path)\n", n,
+           native_runs);
+    CHECK(native_runs > 0 || !sha256_native());
     free(data);
 }
 
 /* Parts written one after another feed one running layer digest; the digest-known path
- * (no layer context) writes the same body. */
+ * (no layer context) writes the same body. Every implementation pairing. */
 static void test_layer_digest_across_parts(void)
 {
     uint64_t seed = 11;
@@ -150,31 +177,143 @@ static void test_layer_digest_across_parts(void)
     uint8_t *data = malloc(total);
     REQUIRE(data);
     test_rand_bytes(&seed, data, total);
-    EVP_MD_CTX *layer = EVP_MD_CTX_new();
-    REQUIRE(layer && EVP_DigestInit_ex(layer, EVP_sha256(), NULL) == 1);
-    size_t off = 0;
-    for (size_t i = 0; i < 3; i++) {
-        struct payload_part part = {.data = data + off,
-                                    .len = sizes[i],
-                                    .first_byte = off,
-                                    .repository_name = "r",
-                                    .upload_id = "u"};
-        struct payload_options with = {.layer_sha256 = layer}, without = {0};
-        struct payload_result r1, r2;
-        char *b1 = check_part(&part, &with, &r1);
-        char *b2 = check_part(&part, &without, &r2);
-        CHECK(r1.body_len == r2.body_len && memcmp(b1, b2, r1.body_len) == 0);
-        CHECK_STR(r1.body_sha256_hex, r2.body_sha256_hex);
-        free(b1);
-        free(b2);
-        off += sizes[i];
+    for (size_t mi = 0; mi < 4; mi++) {
+        const struct sha_mode *m = &sha_modes[mi];
+        if (!mode_runs(m))
+            continue;
+        enum payload_sha256_path path =
+            m->native_path ? PAYLOAD_SHA256_AUTO : PAYLOAD_SHA256_OPENSSL;
+        struct sha256_stream layer;
+        REQUIRE(sha256_stream_init(&layer, m->native_stream) == 0);
+        size_t off = 0;
+        for (size_t i = 0; i < 3; i++) {
+            struct payload_part part = {.data = data + off,
+                                        .len = sizes[i],
+                                        .first_byte = off,
+                                        .repository_name = "r",
+                                        .upload_id = "u"};
+            struct payload_options with = {.layer_sha256 = &layer, .sha256 = path},
+                                   without = {.sha256 = path};
+            struct payload_result r1, r2;
+            char *b1 = check_part(&part, &with, &r1);
+            char *b2 = check_part(&part, &without, &r2);
+            CHECK(r1.body_len == r2.body_len && memcmp(b1, b2, r1.body_len) == 0);
+            CHECK_STR(r1.body_sha256_hex, r2.body_sha256_hex);
+            free(b1);
+            free(b2);
+            off += sizes[i];
+        }
+        unsigned char md[32], want[32];
+        REQUIRE(sha256_stream_final(&layer, md) == 0);
+        REQUIRE(EVP_Digest(data, total, want, NULL, EVP_sha256(), NULL) == 1);
+        CHECK(memcmp(md, want, 32) == 0);
+        sha256_stream_free(&layer);
     }
-    unsigned char md[32], want[32];
-    REQUIRE(EVP_DigestFinal_ex(layer, md, NULL) == 1);
-    REQUIRE(EVP_Digest(data, total, want, NULL, EVP_sha256(), NULL) == 1);
-    CHECK(memcmp(md, want, 32) == 0);
-    EVP_MD_CTX_free(layer);
     free(data);
+}
+
+/* The stream on its own: FIPS 180-4 examples, then random messages fed in random pieces,
+ * against OpenSSL's one-shot digest; native and OpenSSL streams alike. */
+static void test_sha256_stream(void)
+{
+    static const struct {
+        const char *msg;
+        const char *hex;
+    } known[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    for (int native = 0; native < 2; native++) {
+        if (native && !sha256_native_available())
+            break;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+            struct sha256_stream s;
+            REQUIRE(sha256_stream_init(&s, native) == 0);
+            CHECK((s.evp == NULL) == (native == 1));
+            REQUIRE(sha256_stream_update(&s, known[i].msg, strlen(known[i].msg)) == 0);
+            unsigned char md[32];
+            char hex[65];
+            REQUIRE(sha256_stream_final(&s, md) == 0);
+            hex_encode(md, 32, hex);
+            CHECK_STR(hex, known[i].hex);
+            sha256_stream_free(&s);
+        }
+    }
+    uint64_t seed = 19;
+    uint8_t *msg = malloc(70000);
+    REQUIRE(msg);
+    size_t n = 0;
+    for (int round = 0; round < 400; round++) {
+        size_t len = round < 200 ? (size_t)round : test_rand(&seed) % 70000;
+        test_rand_bytes(&seed, msg, len);
+        unsigned char want[32];
+        REQUIRE(EVP_Digest(msg, len, want, NULL, EVP_sha256(), NULL) == 1);
+        for (int native = 0; native < 2; native++) {
+            if (native && !sha256_native_available())
+                break;
+            struct sha256_stream s;
+            REQUIRE(sha256_stream_init(&s, native) == 0);
+            for (size_t off = 0; off < len;) {
+                size_t piece =
+                    test_rand(&seed) % 3 == 0 ? test_rand(&seed) % 200 : test_rand(&seed) % 5000;
+                piece = piece > len - off ? len - off : piece;
+                REQUIRE(sha256_stream_update(&s, msg + off, piece) == 0);
+                off += piece;
+            }
+            unsigned char md[32];
+            REQUIRE(sha256_stream_final(&s, md) == 0);
+            CHECK(memcmp(md, want, 32) == 0);
+            sha256_stream_free(&s);
+            n++;
+        }
+    }
+    printf("%zu streamed messages equal OpenSSL's digest (native %s)\n", n,
+           sha256_native_available() ? "tested" : "not on this CPU");
+    free(msg);
+}
+
+/* The fused kernel directly: two messages and an encoding in one loop equal two separate
+ * hashes and the encoder's text. */
+static void test_fused_kernel(void)
+{
+#if defined(__x86_64__)
+    if (!sha256_native_available()) {
+        printf("fused kernel: no SHA-NI on this CPU, covered by the OpenSSL rows above\n");
+        return;
+    }
+    uint64_t seed = 23;
+    enum { BLOCKS = 300 };
+    uint8_t *a = malloc(64 * BLOCKS), *b = malloc(64 * BLOCKS), *src = malloc(48 * BLOCKS);
+    char *text = malloc(64 * BLOCKS), *want_text = malloc(64 * BLOCKS);
+    REQUIRE(a && b && src && text && want_text);
+    for (size_t n = 0; n <= BLOCKS; n += n < 4 ? 1 : 37) {
+        test_rand_bytes(&seed, a, 64 * BLOCKS);
+        test_rand_bytes(&seed, b, 64 * BLOCKS);
+        test_rand_bytes(&seed, src, 48 * BLOCKS);
+        struct sha256_stream sa, sb, ra, rb;
+        REQUIRE(sha256_stream_init(&sa, true) == 0 && sha256_stream_init(&sb, true) == 0);
+        REQUIRE(sha256_stream_init(&ra, false) == 0 && sha256_stream_init(&rb, false) == 0);
+        sha256_ni_fused(sa.h, a, sb.h, b, src, text, n);
+        sa.len = sb.len = 64 * (uint64_t)n;
+        REQUIRE(sha256_stream_update(&ra, a, 64 * n) == 0);
+        REQUIRE(sha256_stream_update(&rb, b, 64 * n) == 0);
+        unsigned char m1[32], m2[32], w1[32], w2[32];
+        REQUIRE(sha256_stream_final(&sa, m1) == 0 && sha256_stream_final(&sb, m2) == 0);
+        REQUIRE(sha256_stream_final(&ra, w1) == 0 && sha256_stream_final(&rb, w2) == 0);
+        CHECK(memcmp(m1, w1, 32) == 0 && memcmp(m2, w2, 32) == 0);
+        CHECK(b64_encode(ECRUP_BASE64_SCALAR, want_text, src, 48 * n) == 64 * n);
+        CHECK(memcmp(text, want_text, 64 * n) == 0);
+        sha256_stream_free(&ra);
+        sha256_stream_free(&rb);
+    }
+    free(a);
+    free(b);
+    free(src);
+    free(text);
+    free(want_text);
+#endif
 }
 
 static void test_exact_text_and_escaping(void)
@@ -258,5 +397,7 @@ int main(void)
     test_invalid();
     test_layer_digest_across_parts();
     test_fields_and_hashes();
+    test_sha256_stream();
+    test_fused_kernel();
     return test_finish("test_payload");
 }
