@@ -201,13 +201,57 @@ static ecrup_status write_openssl(const struct payload_part *part, struct sha256
 }
 
 #if defined(__x86_64__)
-/* The native path (engine/sha256.h): one loop hashes body block j, hashes the layer's next
- * raw block alongside (two independent messages, interleaved round by round) and encodes
+/* The native path (engine/sha256.h) for one body: a loop hashes body block j while it encodes
  * the 48 raw bytes whose text block j + 1 needs. Text chunk k (48 bytes in, 64 out) lands at
  * body offset P + 64 k, P being the JSON before the blob, so when block j is hashed, chunks
- * 0..j are written and cover the body up to P + 64 (j + 1) >= 64 (j + 1). What the loop does
- * not reach (the layer's unaligned start and end, the last chunks, the closing text) goes
- * through the streams' ordinary update. */
+ * 0..j are written and cover the body up to P + 64 (j + 1) >= 64 (j + 1). The loop runs for
+ * `loop` blocks in one or more calls, each beside another lane (the layer's raw bytes or a
+ * second body) where there is one; what it does not reach (the last chunks, the closing text)
+ * goes through the stream's ordinary update. */
+struct native_body {
+    const uint8_t *raw;
+    size_t len, chunks, loop, done; /* done: loop iterations run so far */
+    char *body, *blob;              /* the body; where its blob starts */
+    struct sha256_stream bs;
+};
+
+static void native_begin(struct native_body *nb, const struct payload_part *part,
+                         ecrup_base64_backend backend, char *body, char *blob)
+{
+    *nb = (struct native_body){.raw = part->data, .len = part->len, .body = body, .blob = blob};
+    sha256_stream_init(&nb->bs, true); /* native: nothing to allocate, cannot fail */
+    nb->chunks = part->len / 48;
+    nb->loop = nb->chunks ? nb->chunks - 1 : 0;
+    if (nb->chunks)
+        b64_encode(backend, blob, part->data, 48);
+}
+
+static struct sha256_ni_lane native_lane(struct native_body *nb)
+{
+    return (struct sha256_ni_lane){.h = nb->bs.h,
+                                   .data = (const unsigned char *)nb->body + 64 * nb->done,
+                                   .enc_src = nb->raw + 48 * (nb->done + 1),
+                                   .enc_dst = nb->blob + 64 * (nb->done + 1)};
+}
+
+/* Run what is left of the loop alone, write the rest of the body, finish the hash. */
+static char *native_finish(struct native_body *nb, ecrup_base64_backend backend,
+                           unsigned char md[32])
+{
+    struct sha256_ni_lane lane = native_lane(nb);
+    sha256_ni_fused(&lane, NULL, nb->loop - nb->done);
+    nb->bs.len = 64 * (uint64_t)nb->loop;
+    char *o = nb->blob + 64 * nb->chunks;
+    o += b64_encode(backend, o, nb->raw + 48 * nb->chunks, nb->len - 48 * nb->chunks);
+    o = put(o, K_END);
+    sha256_stream_update(&nb->bs, nb->body + 64 * nb->loop, (size_t)(o - nb->body) - 64 * nb->loop);
+    sha256_stream_final(&nb->bs, md);
+    return o;
+}
+
+/* One body with the layer's running hash beside it: the layer's raw blocks are the second
+ * lane (two independent messages, interleaved round by round). The layer stream's partial
+ * block from the previous part is completed first; its unaligned end goes through update. */
 static ecrup_status write_native(const struct payload_part *part, struct sha256_stream *layer,
                                  ecrup_base64_backend backend, char *body, char *o,
                                  unsigned char md[32], char **end)
@@ -219,51 +263,26 @@ static ecrup_status write_native(const struct payload_part *part, struct sha256_
         if (sha256_stream_update(layer, raw, raw_off) != 0)
             return ECRUP_E_INTERNAL;
     }
-    struct sha256_stream bs;
-    if (sha256_stream_init(&bs, true) != 0)
-        return ECRUP_E_NOMEM;
-    size_t chunks = len / 48, loop = chunks ? chunks - 1 : 0;
-    size_t layer_blocks = layer ? (len - raw_off) / 64 : 0;
-    size_t both = loop < layer_blocks ? loop : layer_blocks;
-    if (chunks)
-        b64_encode(backend, o, raw, 48);
-    sha256_ni_fused(bs.h, (const unsigned char *)body, layer ? layer->h : NULL, raw + raw_off,
-                    raw + 48, o + 64, both);
-    sha256_ni_fused(bs.h, (const unsigned char *)body + 64 * both, NULL, NULL,
-                    raw + 48 * (both + 1), o + 64 * (both + 1), loop - both);
-    bs.len = 64 * (uint64_t)loop;
+    struct native_body nb;
+    native_begin(&nb, part, backend, body, o);
     if (layer) {
+        size_t blocks = (len - raw_off) / 64, both = nb.loop < blocks ? nb.loop : blocks;
+        struct sha256_ni_lane a = native_lane(&nb), b = {.h = layer->h, .data = raw + raw_off};
+        sha256_ni_fused(&a, &b, both);
+        nb.done = both;
         layer->len += 64 * (uint64_t)both;
         raw_off += 64 * both;
         if (sha256_stream_update(layer, raw + raw_off, len - raw_off) != 0)
             return ECRUP_E_INTERNAL;
     }
-    o += 64 * chunks;
-    o += b64_encode(backend, o, raw + 48 * chunks, len - 48 * chunks);
-    o = put(o, K_END);
-    sha256_stream_update(&bs, body + 64 * loop, (size_t)(o - body) - 64 * loop);
-    sha256_stream_final(&bs, md);
-    *end = o;
+    *end = native_finish(&nb, backend, md);
     return ECRUP_OK;
 }
 #endif
 
-ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
-                           char *body, size_t cap, struct payload_result *result)
+/* Everything before the blob's text; returns where the text starts. */
+static char *put_members(char *o, const struct payload_part *part)
 {
-    static const struct payload_options defaults = {0};
-    if (!options)
-        options = &defaults;
-    size_t size = payload_body_size(part);
-    if (!size || !body || !result || cap < size)
-        return ECRUP_E_INVALID_ARGUMENT;
-    ecrup_base64_backend backend = options->backend;
-    if (backend == ECRUP_BASE64_AUTO || !b64_backend_available(backend))
-        backend = b64_backend_best();
-    size_t block = options->block ? options->block : PAYLOAD_DEFAULT_BLOCK;
-    block = block < 3 ? 3 : block - block % 3;
-
-    char *o = body;
     if (part->registry_id) {
         o = put(o, K_REGISTRY);
         o = put_escaped(o, part->registry_id);
@@ -280,6 +299,31 @@ ecrup_status payload_write(const struct payload_part *part, const struct payload
     o = put(o, K_LAST);
     o = put_u64(o, part->first_byte + (part->len - 1));
     o = put(o, K_BLOB);
+    return o;
+}
+
+static ecrup_base64_backend resolve(const struct payload_options *options)
+{
+    ecrup_base64_backend backend = options->backend;
+    if (backend == ECRUP_BASE64_AUTO || !b64_backend_available(backend))
+        backend = b64_backend_best();
+    return backend;
+}
+
+ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
+                           char *body, size_t cap, struct payload_result *result)
+{
+    static const struct payload_options defaults = {0};
+    if (!options)
+        options = &defaults;
+    size_t size = payload_body_size(part);
+    if (!size || !body || !result || cap < size)
+        return ECRUP_E_INVALID_ARGUMENT;
+    ecrup_base64_backend backend = resolve(options);
+    size_t block = options->block ? options->block : PAYLOAD_DEFAULT_BLOCK;
+    block = block < 3 ? 3 : block - block % 3;
+
+    char *o = put_members(body, part);
 
     unsigned char md[32];
     ecrup_status st;
@@ -307,4 +351,44 @@ bool payload_native(const struct payload_options *options)
     if (options->layer_sha256 && options->layer_sha256->evp)
         return false;
     return options->backend != ECRUP_BASE64_SCALAR;
+}
+
+ecrup_status payload_write_pair(const struct payload_part *parts[2],
+                                const struct payload_options *options, char *bodies[2],
+                                const size_t caps[2], struct payload_result *results[2])
+{
+    static const struct payload_options defaults = {0};
+    if (!options)
+        options = &defaults;
+#if defined(__x86_64__)
+    if (payload_native(options) && !options->layer_sha256) {
+        for (int i = 0; i < 2; i++) {
+            size_t size = payload_body_size(parts[i]);
+            if (!size || !bodies[i] || !results[i] || caps[i] < size)
+                return ECRUP_E_INVALID_ARGUMENT;
+        }
+        ecrup_base64_backend backend = resolve(options);
+        struct native_body nb[2];
+        for (int i = 0; i < 2; i++)
+            native_begin(&nb[i], parts[i], backend, bodies[i], put_members(bodies[i], parts[i]));
+        size_t both = nb[0].loop < nb[1].loop ? nb[0].loop : nb[1].loop;
+        struct sha256_ni_lane a = native_lane(&nb[0]), b = native_lane(&nb[1]);
+        sha256_ni_fused(&a, &b, both);
+        for (int i = 0; i < 2; i++) {
+            unsigned char md[32];
+            nb[i].done = both;
+            char *end = native_finish(&nb[i], backend, md);
+            hex_encode(md, 32, results[i]->body_sha256_hex);
+            results[i]->body_len = (size_t)(end - bodies[i]);
+            if (results[i]->body_len != payload_body_size(parts[i]))
+                return ECRUP_E_INTERNAL;
+        }
+        return ECRUP_OK;
+    }
+#endif
+    /* Two calls: the same bodies, one after the other; the first failure is the answer. */
+    ecrup_status st = payload_write(parts[0], options, bodies[0], caps[0], results[0]);
+    if (st == ECRUP_OK)
+        st = payload_write(parts[1], options, bodies[1], caps[1], results[1]);
+    return st;
 }

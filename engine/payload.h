@@ -67,6 +67,15 @@ size_t payload_body_size(const struct payload_part *part);
 ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
                            char *body, size_t cap, struct payload_result *result);
 
+/* Two bodies at once, as two payload_write() calls would write them, with the same options.
+ * On the native path without a layer digest (options->layer_sha256 NULL) the two body hashes
+ * run interleaved in one loop, each with its encoding (the pair costs about 3/4 of two
+ * calls); otherwise it is exactly two calls. Returns the first error; on the native path
+ * ECRUP_E_INVALID_ARGUMENT comes before anything is written. */
+ecrup_status payload_write_pair(const struct payload_part *parts[2],
+                                const struct payload_options *options, char *bodies[2],
+                                const size_t caps[2], struct payload_result *results[2]);
+
 /* True when payload_write() takes the native path for these options: sha256_native(), not
  * forced to OpenSSL, a native layer stream (or none) and an encoder other than scalar (the
  * native loop encodes with SSSE3 steps; a forced scalar encoder keeps the OpenSSL path, so

@@ -55,15 +55,24 @@ int sha256_stream_final(struct sha256_stream *s, unsigned char md[32]);
 void sha256_stream_free(struct sha256_stream *s);
 
 /* The native kernels (engine/sha256_ni.c), x86-64 only, callable only when
- * sha256_native_available(). `h` values are the chaining words in FIPS 180-4 order.
+ * sha256_native_available(). Chaining words are in FIPS 180-4 order.
  *
- * sha256_ni_blocks: `n` 64-byte blocks of one message.
- * sha256_ni_fused: `n` iterations; iteration j hashes block j of `a` into `ha`, block j of
- * `b` into `hb` when `hb` is not NULL, and, when `enc_dst` is not NULL, base64-encodes 48 bytes
- * at enc_src + 48 j into 64 characters at enc_dst + 64 j. Memory is read and written in that
- * order within an iteration, so `a` may be text an earlier iteration wrote. */
+ * One lane of the fused loop: iteration j hashes the 64-byte block at data + 64 j into `h`
+ * and then, when `enc_dst` is not NULL, base64-encodes the 48 bytes at enc_src + 48 j into the
+ * 64 characters at enc_dst + 64 j. Within an iteration every lane's block is loaded before
+ * any lane writes text, so a lane's `data` may be text an earlier iteration wrote (that is
+ * how a body is hashed as it is written). */
+struct sha256_ni_lane {
+    uint32_t *h;
+    const unsigned char *data;
+    const unsigned char *enc_src;
+    char *enc_dst;
+};
+
+/* `n` blocks of one message. */
 void sha256_ni_blocks(uint32_t h[8], const unsigned char *data, size_t n);
-void sha256_ni_fused(uint32_t ha[8], const unsigned char *a, uint32_t *hb, const unsigned char *b,
-                     const unsigned char *enc_src, char *enc_dst, size_t n);
+
+/* `n` iterations of lane `a` and, when `b` is not NULL, of lane `b` interleaved with it. */
+void sha256_ni_fused(const struct sha256_ni_lane *a, const struct sha256_ni_lane *b, size_t n);
 
 #endif

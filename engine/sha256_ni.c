@@ -88,29 +88,30 @@ ALWAYS_INLINE void encode48_part(char *dst, const unsigned char *src, int k)
 }
 
 /* One loop for every combination, specialised by the constant flags at each call site. */
-ALWAYS_INLINE void run(uint32_t ha[8], const unsigned char *a, uint32_t *hb, const unsigned char *b,
-                       const unsigned char *enc_src, char *enc_dst, size_t n, const bool two,
-                       const bool enc)
+ALWAYS_INLINE void run(const struct sha256_ni_lane *pa, const struct sha256_ni_lane *pb, size_t n,
+                       const bool two, const bool enc_a, const bool enc_b)
 {
     struct lane la, lb;
-    lane_load_state(&la, ha);
+    lane_load_state(&la, pa->h);
     if (two)
-        lane_load_state(&lb, hb);
+        lane_load_state(&lb, pb->h);
     for (size_t j = 0; j < n; j++) {
         __m128i a0 = la.abef, a1 = la.cdgh, b0 = _mm_setzero_si128(), b1 = b0;
-        lane_load_block(&la, a + 64 * j);
+        lane_load_block(&la, pa->data + 64 * j);
         if (two) {
             b0 = lb.abef;
             b1 = lb.cdgh;
-            lane_load_block(&lb, b + 64 * j);
+            lane_load_block(&lb, pb->data + 64 * j);
         }
 #pragma GCC unroll 16
         for (int r = 0; r < 16; r++) {
             lane_rounds4(&la, r);
             if (two)
                 lane_rounds4(&lb, r);
-            if (enc && (r & 3) == 3)
-                encode48_part(enc_dst + 64 * j, enc_src + 48 * j, r >> 2);
+            if (enc_a && (r & 3) == 1)
+                encode48_part(pa->enc_dst + 64 * j, pa->enc_src + 48 * j, r >> 2);
+            if (enc_b && (r & 3) == 3)
+                encode48_part(pb->enc_dst + 64 * j, pb->enc_src + 48 * j, r >> 2);
         }
         la.abef = _mm_add_epi32(la.abef, a0);
         la.cdgh = _mm_add_epi32(la.cdgh, a1);
@@ -119,27 +120,32 @@ ALWAYS_INLINE void run(uint32_t ha[8], const unsigned char *a, uint32_t *hb, con
             lb.cdgh = _mm_add_epi32(lb.cdgh, b1);
         }
     }
-    lane_store_state(&la, ha);
+    lane_store_state(&la, pa->h);
     if (two)
-        lane_store_state(&lb, hb);
+        lane_store_state(&lb, pb->h);
 }
 
 void sha256_ni_blocks(uint32_t h[8], const unsigned char *data, size_t n)
 {
-    run(h, data, NULL, NULL, NULL, NULL, n, false, false);
+    const struct sha256_ni_lane l = {.h = h, .data = data};
+    run(&l, NULL, n, false, false, false);
 }
 
-void sha256_ni_fused(uint32_t ha[8], const unsigned char *a, uint32_t *hb, const unsigned char *b,
-                     const unsigned char *enc_src, char *enc_dst, size_t n)
+void sha256_ni_fused(const struct sha256_ni_lane *a, const struct sha256_ni_lane *b, size_t n)
 {
-    if (hb && enc_dst)
-        run(ha, a, hb, b, enc_src, enc_dst, n, true, true);
-    else if (hb)
-        run(ha, a, hb, b, NULL, NULL, n, true, false);
-    else if (enc_dst)
-        run(ha, a, NULL, NULL, enc_src, enc_dst, n, false, true);
+    bool ea = a->enc_dst != NULL, eb = b && b->enc_dst != NULL;
+    if (!b && ea)
+        run(a, NULL, n, false, true, false);
+    else if (!b)
+        run(a, NULL, n, false, false, false);
+    else if (ea && eb)
+        run(a, b, n, true, true, true);
+    else if (ea)
+        run(a, b, n, true, true, false);
+    else if (eb)
+        run(a, b, n, true, false, true);
     else
-        run(ha, a, NULL, NULL, NULL, NULL, n, false, false);
+        run(a, b, n, true, false, false);
 }
 #else
 typedef int sha256_ni_unused; /* ISO C wants a non-empty translation unit */

@@ -274,8 +274,8 @@ static void test_sha256_stream(void)
     free(msg);
 }
 
-/* The fused kernel directly: two messages and an encoding in one loop equal two separate
- * hashes and the encoder's text. */
+/* The fused kernel directly: two messages and two encodings in one loop equal two separate
+ * hashes and the encoder's text, for every combination of lanes and encodings. */
 static void test_fused_kernel(void)
 {
 #if defined(__x86_64__)
@@ -285,35 +285,120 @@ static void test_fused_kernel(void)
     }
     uint64_t seed = 23;
     enum { BLOCKS = 300 };
-    uint8_t *a = malloc(64 * BLOCKS), *b = malloc(64 * BLOCKS), *src = malloc(48 * BLOCKS);
-    char *text = malloc(64 * BLOCKS), *want_text = malloc(64 * BLOCKS);
-    REQUIRE(a && b && src && text && want_text);
-    for (size_t n = 0; n <= BLOCKS; n += n < 4 ? 1 : 37) {
-        test_rand_bytes(&seed, a, 64 * BLOCKS);
-        test_rand_bytes(&seed, b, 64 * BLOCKS);
-        test_rand_bytes(&seed, src, 48 * BLOCKS);
-        struct sha256_stream sa, sb, ra, rb;
-        REQUIRE(sha256_stream_init(&sa, true) == 0 && sha256_stream_init(&sb, true) == 0);
-        REQUIRE(sha256_stream_init(&ra, false) == 0 && sha256_stream_init(&rb, false) == 0);
-        sha256_ni_fused(sa.h, a, sb.h, b, src, text, n);
-        sa.len = sb.len = 64 * (uint64_t)n;
-        REQUIRE(sha256_stream_update(&ra, a, 64 * n) == 0);
-        REQUIRE(sha256_stream_update(&rb, b, 64 * n) == 0);
-        unsigned char m1[32], m2[32], w1[32], w2[32];
-        REQUIRE(sha256_stream_final(&sa, m1) == 0 && sha256_stream_final(&sb, m2) == 0);
-        REQUIRE(sha256_stream_final(&ra, w1) == 0 && sha256_stream_final(&rb, w2) == 0);
-        CHECK(memcmp(m1, w1, 32) == 0 && memcmp(m2, w2, 32) == 0);
-        CHECK(b64_encode(ECRUP_BASE64_SCALAR, want_text, src, 48 * n) == 64 * n);
-        CHECK(memcmp(text, want_text, 64 * n) == 0);
-        sha256_stream_free(&ra);
-        sha256_stream_free(&rb);
+    uint8_t *msg[2], *src[2];
+    char *text[2], *want_text = malloc(64 * BLOCKS);
+    for (int i = 0; i < 2; i++) {
+        msg[i] = malloc(64 * BLOCKS);
+        src[i] = malloc(48 * BLOCKS);
+        text[i] = malloc(64 * BLOCKS);
+        REQUIRE(msg[i] && src[i] && text[i]);
     }
-    free(a);
-    free(b);
-    free(src);
-    free(text);
+    REQUIRE(want_text);
+    size_t runs = 0;
+    for (size_t n = 0; n <= BLOCKS; n += n < 4 ? 1 : 37) {
+        for (unsigned combo = 0; combo < 8; combo++) {
+            bool two = combo & 1, enc[2] = {combo & 2, combo & 4};
+            if (!two && enc[1])
+                continue;
+            struct sha256_stream got[2], want[2];
+            struct sha256_ni_lane lanes[2];
+            for (int i = 0; i < 2; i++) {
+                test_rand_bytes(&seed, msg[i], 64 * BLOCKS);
+                test_rand_bytes(&seed, src[i], 48 * BLOCKS);
+                REQUIRE(sha256_stream_init(&got[i], true) == 0);
+                REQUIRE(sha256_stream_init(&want[i], false) == 0);
+                lanes[i] = (struct sha256_ni_lane){.h = got[i].h,
+                                                   .data = msg[i],
+                                                   .enc_src = src[i],
+                                                   .enc_dst = enc[i] ? text[i] : NULL};
+            }
+            sha256_ni_fused(&lanes[0], two ? &lanes[1] : NULL, n);
+            for (int i = 0; i < (two ? 2 : 1); i++) {
+                got[i].len = 64 * (uint64_t)n;
+                REQUIRE(sha256_stream_update(&want[i], msg[i], 64 * n) == 0);
+                unsigned char m[32], w[32];
+                REQUIRE(sha256_stream_final(&got[i], m) == 0);
+                REQUIRE(sha256_stream_final(&want[i], w) == 0);
+                CHECK(memcmp(m, w, 32) == 0);
+                if (enc[i]) {
+                    CHECK(b64_encode(ECRUP_BASE64_SCALAR, want_text, src[i], 48 * n) == 64 * n);
+                    CHECK(memcmp(text[i], want_text, 64 * n) == 0);
+                }
+            }
+            for (int i = 0; i < 2; i++)
+                sha256_stream_free(&want[i]);
+            runs++;
+        }
+    }
+    printf("fused kernel: %zu runs equal separate hashes and the scalar encoder\n", runs);
+    for (int i = 0; i < 2; i++) {
+        free(msg[i]);
+        free(src[i]);
+        free(text[i]);
+    }
     free(want_text);
 #endif
+}
+
+/* Two bodies at once are exactly the two bodies written one by one, on either path, for
+ * lengths around the loop's edges and parts of different lengths. */
+static void test_write_pair(void)
+{
+    uint64_t seed = 29;
+    const size_t lens[] = {1, 47, 48, 49, 96, 97, 191, 192, 4096, 65537, 1u << 20};
+    enum { NL = sizeof lens / sizeof lens[0] };
+    uint8_t *data = malloc((2u << 20) + 64);
+    REQUIRE(data);
+    test_rand_bytes(&seed, data, (2u << 20) + 64);
+    size_t n = 0;
+    for (size_t i = 0; i < NL; i++) {
+        for (size_t j = 0; j < NL; j++) {
+            for (int path = 0; path < 2; path++) {
+                struct payload_part p0 = {.data = data + i,
+                                          .len = lens[i],
+                                          .first_byte = 5u << 20,
+                                          .repository_name = "team/app",
+                                          .upload_id = "u-1"},
+                                    p1 = {.data = data + (1u << 20) + j,
+                                          .len = lens[j],
+                                          .first_byte = 0,
+                                          .repository_name = "other\\repo",
+                                          .registry_id = "123456789012",
+                                          .upload_id = "u-2"};
+                const struct payload_part *parts[2] = {&p0, &p1};
+                struct payload_options opts = {.sha256 = path ? PAYLOAD_SHA256_OPENSSL
+                                                              : PAYLOAD_SHA256_AUTO};
+                struct payload_result r[2], w[2], *rp[2] = {&r[0], &r[1]};
+                char *bodies[2], *want[2];
+                size_t caps[2];
+                for (int k = 0; k < 2; k++) {
+                    caps[k] = payload_body_size(parts[k]);
+                    bodies[k] = malloc(caps[k]);
+                    want[k] = check_part(parts[k], &opts, &w[k]);
+                    REQUIRE(bodies[k]);
+                }
+                CHECK(payload_write_pair(parts, &opts, bodies, caps, rp) == ECRUP_OK);
+                for (int k = 0; k < 2; k++) {
+                    CHECK(r[k].body_len == w[k].body_len &&
+                          memcmp(bodies[k], want[k], w[k].body_len) == 0);
+                    CHECK_STR(r[k].body_sha256_hex, w[k].body_sha256_hex);
+                    free(bodies[k]);
+                    free(want[k]);
+                }
+                n++;
+            }
+        }
+    }
+    /* A buffer too small is refused before anything is written. */
+    struct payload_part p = {.data = data, .len = 100, .repository_name = "r", .upload_id = "u"};
+    const struct payload_part *parts[2] = {&p, &p};
+    char b0[400], b1[400];
+    char *bodies[2] = {b0, b1};
+    size_t caps[2] = {sizeof b0, payload_body_size(&p) - 1};
+    struct payload_result r0, r1, *rp[2] = {&r0, &r1};
+    CHECK(payload_write_pair(parts, NULL, bodies, caps, rp) == ECRUP_E_INVALID_ARGUMENT);
+    printf("%zu body pairs equal the bodies written one by one\n", n);
+    free(data);
 }
 
 static void test_exact_text_and_escaping(void)
@@ -399,5 +484,6 @@ int main(void)
     test_fields_and_hashes();
     test_sha256_stream();
     test_fused_kernel();
+    test_write_pair();
     return test_finish("test_payload");
 }
