@@ -498,6 +498,39 @@ static void prep_run(struct worker_task *w)
     post(l->s, &t->ev);
 }
 
+/* Two prepares without a running hash (of any layers): their body hashes run side by side. */
+static void prep_run_pair(struct worker_task *a, struct worker_task *b)
+{
+    struct prep_task *t[2] = {(struct prep_task *)a, (struct prep_task *)b};
+    struct payload_part parts[2];
+    const struct payload_part *pp[2];
+    char *bodies[2];
+    size_t caps[2];
+    struct payload_result *res[2];
+    for (int i = 0; i < 2; i++) {
+        struct layer *l = t[i]->l;
+        struct part_buf *pb = t[i]->pb;
+        parts[i] = (struct payload_part){
+            .data = pb->slot->raw,
+            .len = pb->len,
+            .first_byte = pb->off,
+            .repository_name = l->e->layer.repository,
+            .registry_id = l->e->layer.registry_id,
+            .upload_id = l->upload_id,
+        };
+        pp[i] = &parts[i];
+        bodies[i] = (char *)pb->slot->body;
+        caps[i] = pb->slot->body_cap;
+        res[i] = &pb->pr;
+    }
+    struct payload_options po = {.backend = t[0]->l->s->b64};
+    ecrup_status st = payload_write_pair(pp, &po, bodies, caps, res);
+    for (int i = 0; i < 2; i++) {
+        t[i]->status = st;
+        post(t[i]->l->s, &t[i]->ev);
+    }
+}
+
 /* True when the file at `fd` and `path` is still the one seen at admission. */
 static bool same_file(int fd, const char *path, const struct stat *st0)
 {
@@ -847,7 +880,8 @@ static void push_fill(struct layer *l)
         if (!next || next->st != PB_READ)
             break;
         next->st = PB_PREPARING;
-        next->prep = (struct prep_task){.w.run = prep_run, .l = l, .pb = next};
+        next->prep = (struct prep_task){
+            .w.run = prep_run, .w.run_pair = hashing ? NULL : prep_run_pair, .l = l, .pb = next};
         next->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &next->prep};
         if (hashing) {
             next->prep.md = &l->md;

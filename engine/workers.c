@@ -13,6 +13,7 @@ struct workers {
     pthread_cond_t cond;
     struct queue urgent, background; /* guarded by lock */
     bool stopping;                   /* guarded by lock */
+    unsigned idle;                   /* threads waiting for work; guarded by lock */
     unsigned n;
     pthread_t *threads;
 };
@@ -43,18 +44,24 @@ static void *worker_main(void *arg)
     struct workers *w = arg;
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        struct worker_task *t = pop(&w->urgent);
-        if (!t)
-            t = pop(&w->background);
+        struct queue *q = w->urgent.head ? &w->urgent : &w->background;
+        struct worker_task *t = pop(q), *t2 = NULL;
+        if (t && t->run_pair && !w->idle && q->head && q->head->run_pair == t->run_pair)
+            t2 = pop(q);
         if (t) {
             pthread_mutex_unlock(&w->lock);
-            t->run(t);
+            if (t2)
+                t->run_pair(t, t2);
+            else
+                t->run(t);
             pthread_mutex_lock(&w->lock);
             continue;
         }
         if (w->stopping)
             break;
+        w->idle++;
         pthread_cond_wait(&w->cond, &w->lock);
+        w->idle--;
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;

@@ -15,6 +15,10 @@
 
 struct worker_task {
     void (*run)(struct worker_task *task);
+    /* Optional: runs two tasks of the same kind together for less than two runs cost (part
+     * bodies hashed side by side). A worker takes two queued tasks with the same run_pair
+     * only when no other worker is idle, so pairing never leaves a core without work. */
+    void (*run_pair)(struct worker_task *a, struct worker_task *b);
     struct worker_task *next; /* the pool's */
 };
 

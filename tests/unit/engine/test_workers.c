@@ -1,5 +1,6 @@
 /* engine/workers.c: every task runs exactly once, urgent tasks overtake queued background
- * ones, and free runs what is still queued before joining. */
+ * ones, tasks that share a run_pair run two at a time when no worker is idle, and free runs
+ * what is still queued before joining. */
 #include "test.h"
 
 #include <pthread.h>
@@ -93,9 +94,75 @@ static void test_many_threads(void)
     CHECK_EQ_INT(n_order, 50);
 }
 
+static int pairs[32][2];
+static int n_pairs;
+
+static void record_pair(struct worker_task *a, struct worker_task *b)
+{
+    record(a);
+    record(b);
+    pthread_mutex_lock(&lock);
+    pairs[n_pairs][0] = ((struct task *)a)->id;
+    pairs[n_pairs][1] = ((struct task *)b)->id;
+    n_pairs++;
+    pthread_mutex_unlock(&lock);
+}
+
+static void other_pair(struct worker_task *a, struct worker_task *b)
+{
+    record_pair(a, b);
+}
+
+/* With the only worker busy, queued tasks that share a run_pair go two at a time, in queue
+ * order; a task without run_pair, or with another one, is never paired across. */
+static void test_pairs(void)
+{
+    n_order = 0;
+    gate_open = false;
+    struct workers *w = workers_new(1);
+    REQUIRE(w != NULL);
+    struct task g = {.w.run = gate, .id = 0};
+    workers_submit(w, &g.w, true);
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&lock);
+        int n = n_order;
+        pthread_mutex_unlock(&lock);
+        if (n)
+            break;
+        usleep(1000);
+    }
+    /* ids 1..9: P P P x P Q Q P P (P: record_pair, Q: other_pair, x: no pairing) */
+    static const char kinds[] = "PPPxPQQPP";
+    struct task t[9];
+    for (int i = 0; i < 9; i++) {
+        t[i] = (struct task){.w.run = record, .id = i + 1};
+        t[i].w.run_pair = kinds[i] == 'P' ? record_pair : kinds[i] == 'Q' ? other_pair : NULL;
+        atomic_init(&t[i].runs, 0);
+        workers_submit(w, &t[i].w, true);
+    }
+    pthread_mutex_lock(&lock);
+    gate_open = true;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    workers_free(w);
+    for (int i = 0; i < 9; i++)
+        CHECK_EQ_INT(atomic_load(&t[i].runs), 1);
+    /* 1+2 paired, 3 alone (4 cannot pair), 4 alone, 5 alone (6 is another kind), 6+7, 8+9 */
+    static const int want[][2] = {{1, 2}, {6, 7}, {8, 9}};
+    CHECK_EQ_INT(n_pairs, 3);
+    for (int i = 0; i < 3 && i < n_pairs; i++) {
+        CHECK_EQ_INT(pairs[i][0], want[i][0]);
+        CHECK_EQ_INT(pairs[i][1], want[i][1]);
+    }
+    CHECK_EQ_INT(n_order, 10);
+    for (int i = 0; i < 10 && i < n_order; i++)
+        CHECK_EQ_INT(order[i], i);
+}
+
 int main(void)
 {
     test_priority_and_drain();
+    test_pairs();
     test_many_threads();
     return test_finish("test_workers");
 }
