@@ -480,49 +480,39 @@ static void submit_layer_call(struct layer *l, const char *op, const char *body,
 
 /* ---- workers ---- */
 
-static void prep_run(struct worker_task *w)
+/* The part a prepare task writes the body of. */
+static struct payload_part part_of(const struct prep_task *t)
 {
-    struct prep_task *t = (struct prep_task *)w;
-    struct layer *l = t->l;
-    struct part_buf *pb = t->pb;
-    struct payload_part part = {
-        .data = pb->slot->raw,
-        .len = pb->len,
-        .first_byte = pb->off,
+    const struct layer *l = t->l;
+    return (struct payload_part){
+        .data = t->pb->slot->raw,
+        .len = t->pb->len,
+        .first_byte = t->pb->off,
         .repository_name = l->e->layer.repository,
         .registry_id = l->e->layer.registry_id,
         .upload_id = l->upload_id,
     };
-    struct payload_options po = {.backend = l->s->b64, .layer_sha256 = t->md};
+}
+
+static void prep_run(struct worker_task *w)
+{
+    struct prep_task *t = (struct prep_task *)w;
+    struct part_buf *pb = t->pb;
+    struct payload_part part = part_of(t);
+    struct payload_options po = {.backend = t->l->s->b64, .layer_sha256 = t->md};
     t->status = payload_write(&part, &po, (char *)pb->slot->body, pb->slot->body_cap, &pb->pr);
-    post(l->s, &t->ev);
+    post(t->l->s, &t->ev);
 }
 
 /* Two prepares without a running hash (of any layers): their body hashes run side by side. */
 static void prep_run_pair(struct worker_task *a, struct worker_task *b)
 {
     struct prep_task *t[2] = {(struct prep_task *)a, (struct prep_task *)b};
-    struct payload_part parts[2];
-    const struct payload_part *pp[2];
-    char *bodies[2];
-    size_t caps[2];
-    struct payload_result *res[2];
-    for (int i = 0; i < 2; i++) {
-        struct layer *l = t[i]->l;
-        struct part_buf *pb = t[i]->pb;
-        parts[i] = (struct payload_part){
-            .data = pb->slot->raw,
-            .len = pb->len,
-            .first_byte = pb->off,
-            .repository_name = l->e->layer.repository,
-            .registry_id = l->e->layer.registry_id,
-            .upload_id = l->upload_id,
-        };
-        pp[i] = &parts[i];
-        bodies[i] = (char *)pb->slot->body;
-        caps[i] = pb->slot->body_cap;
-        res[i] = &pb->pr;
-    }
+    struct payload_part parts[2] = {part_of(t[0]), part_of(t[1])};
+    const struct payload_part *pp[2] = {&parts[0], &parts[1]};
+    char *bodies[2] = {(char *)t[0]->pb->slot->body, (char *)t[1]->pb->slot->body};
+    size_t caps[2] = {t[0]->pb->slot->body_cap, t[1]->pb->slot->body_cap};
+    struct payload_result *res[2] = {&t[0]->pb->pr, &t[1]->pb->pr};
     struct payload_options po = {.backend = t[0]->l->s->b64};
     ecrup_status st = payload_write_pair(pp, &po, bodies, caps, res);
     for (int i = 0; i < 2; i++) {

@@ -41,6 +41,19 @@ static void gate(struct worker_task *w)
     pthread_mutex_unlock(&lock);
 }
 
+/* Wait until the gate task is running, so the queue order after it is what decides. */
+static void wait_for_gate(void)
+{
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&lock);
+        int n = n_order;
+        pthread_mutex_unlock(&lock);
+        if (n)
+            return;
+        usleep(1000);
+    }
+}
+
 static void test_priority_and_drain(void)
 {
     struct workers *w = workers_new(1);
@@ -48,15 +61,7 @@ static void test_priority_and_drain(void)
     CHECK_EQ_INT(workers_count(w), 1);
     struct task g = {.w.run = gate, .id = 0};
     workers_submit(w, &g.w, false);
-    /* wait until the gate task is running, so the queue order below is what decides */
-    for (int i = 0; i < 2000; i++) {
-        pthread_mutex_lock(&lock);
-        int n = n_order;
-        pthread_mutex_unlock(&lock);
-        if (n)
-            break;
-        usleep(1000);
-    }
+    wait_for_gate();
     struct task t[6];
     for (int i = 0; i < 6; i++) {
         t[i] = (struct task){.w.run = record, .id = i + 1};
@@ -123,14 +128,7 @@ static void test_pairs(void)
     REQUIRE(w != NULL);
     struct task g = {.w.run = gate, .id = 0};
     workers_submit(w, &g.w, true);
-    for (int i = 0; i < 2000; i++) {
-        pthread_mutex_lock(&lock);
-        int n = n_order;
-        pthread_mutex_unlock(&lock);
-        if (n)
-            break;
-        usleep(1000);
-    }
+    wait_for_gate();
     /* ids 1..9: P P P x P Q Q P P (P: record_pair, Q: other_pair, x: no pairing) */
     static const char kinds[] = "PPPxPQQPP";
     struct task t[9];
