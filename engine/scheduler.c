@@ -634,7 +634,12 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
     s->flight_limit = want < limit_f ? want : limit_f;
     char desc[256];
     logf_at(s, ECRUP_LOG_DEBUG, "io backend: %s", io_reader_describe(s->reader, desc, sizeof desc));
-    logf_at(s, ECRUP_LOG_DEBUG, "base64 backend: %s", b64_backend_name(s->b64));
+    struct payload_options pay = {.backend = s->b64};
+    const char *sha = payload_native(&pay)         ? "native SHA-NI, two messages per loop"
+                      : !sha256_native_available() ? "OpenSSL (no SHA-NI on this CPU)"
+                      : !sha256_native()           ? "OpenSSL (" SHA256_ENV "=openssl)"
+                                                   : "OpenSSL (with the scalar encoder)";
+    logf_at(s, ECRUP_LOG_DEBUG, "base64 backend: %s; SHA-256: %s", b64_backend_name(s->b64), sha);
     logf_at(s, ECRUP_LOG_DEBUG,
             "part buffers: %u slots of %zu + %zu bytes (memory limit %" PRIu64
             "), %u layers in flight",

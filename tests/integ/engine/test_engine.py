@@ -24,7 +24,8 @@ ENV = dict(os.environ)
 ENV.update({"AWS_ACCESS_KEY_ID": "AKIDENGINETEST", "AWS_SECRET_ACCESS_KEY": "engine/test+secret",
             "AWS_EC2_METADATA_DISABLED": "true"})
 for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
-          "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "ECRUP_IO_BACKEND", "ECRUP_BASE64_BACKEND"):
+          "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "ECRUP_IO_BACKEND", "ECRUP_BASE64_BACKEND",
+          "ECRUP_SHA256"):
     ENV.pop(k, None)
 
 failures = []
@@ -188,6 +189,15 @@ def scenarios(root):
         verify_uploaded(srv, nc, res, "no-check")
         res, summ, _ = run(srv, nc[:1], "--no-check")
         check(res[0]["outcome"] == "UPLOADED", "no-check upload of a present layer succeeds")
+        # the same through OpenSSL's SHA-256 (the path of CPUs without SHA-NI), checked and not
+        ossl = [make(root, "openssl-%d" % i, s) for i, s in enumerate((13 * MiB + 7, 3 * MiB))]
+        env = dict(ENV, ECRUP_SHA256="openssl")
+        res, summ, _ = run(srv, ossl[:1], "--no-check", env=env)
+        verify_uploaded(srv, ossl[:1], res, "no-check, OpenSSL SHA-256")
+        res, summ, _ = run(srv, ossl, env=env)
+        verify_uploaded(srv, ossl, res, "checked, OpenSSL SHA-256", outcomes=("UPLOADED", "EXISTS"))
+        check([r["outcome"] for r in res] == ["EXISTS", "UPLOADED"],
+              "OpenSSL SHA-256: the layer pushed before exists, the new one is uploaded")
 
         # --- many layers at once
         many = [make(root, "many-%02d" % i, (i * 7919 * 131) % (9 * MiB) + 1) for i in range(24)]
