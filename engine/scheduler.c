@@ -592,8 +592,28 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
                     limit, ps, io_bufpool_slot_bytes(ps, s->body_cap));
         return ECRUP_E_INVALID_ARGUMENT;
     }
-    struct io_bufpool_options po = {
-        .part_size = ps, .body_capacity = s->body_cap, .memory_limit = limit};
+    unsigned want = s->o->concurrency;
+    if (!want) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        want = cores > 0 ? (unsigned)cores * 4 : 4;
+        if (want < 4)
+            want = 4;
+    }
+    /* No more layers than are left can fly, and none holds more than PB_PER_LAYER slots: a
+     * larger pool is memory nothing uses, yet the kernel still zeroes it (the io_uring backend
+     * pins, so touches, every slot up front; one 1 GiB layer paid for 21 slots of 24 MiB and
+     * used 6). */
+    unsigned left = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->layers[i].st != L_DONE)
+            left++;
+    unsigned usable = (left < want ? left : want) * PB_PER_LAYER;
+    if (usable < 2)
+        usable = 2;
+    struct io_bufpool_options po = {.part_size = ps,
+                                    .body_capacity = s->body_cap,
+                                    .memory_limit = limit,
+                                    .slots = usable < slots ? usable : 0};
     int rc = io_bufpool_new(&po, &s->pool);
     if (rc != 0) {
         ebuf_printf(msg, "cannot allocate part buffers: %s", strerror(-rc));
@@ -607,13 +627,6 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
     }
     unsigned n = io_bufpool_count(s->pool);
     unsigned limit_f = n / 2;
-    unsigned want = s->o->concurrency;
-    if (!want) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        want = cores > 0 ? (unsigned)cores * 4 : 4;
-        if (want < 4)
-            want = 4;
-    }
     s->flight_limit = want < limit_f ? want : limit_f;
     char desc[256];
     logf_at(s, ECRUP_LOG_DEBUG, "io backend: %s", io_reader_describe(s->reader, desc, sizeof desc));
