@@ -149,7 +149,10 @@ def main():
 def scenarios(root):
     P = 10 * MiB  # the server's default partSize
     sizes = {"one-byte": 1, "5m-1": 5 * MiB - 1, "5m": 5 * MiB, "5m+1": 5 * MiB + 1,
-             "p-1": P - 1, "p": P, "p+1": P + 1, "3p+1": 3 * P + 1, "200m": 200 * MiB}
+             "p-1": P - 1, "p": P, "p+1": P + 1, "3p+1": 3 * P + 1, "200m": 200 * MiB,
+             # around the hash pass's 128 KiB reads (engine/scheduler.c HASH_CHUNK)
+             "h-1": 128 * 1024 - 1, "h": 128 * 1024, "h+1": 128 * 1024 + 1,
+             "3h+5": 3 * 128 * 1024 + 5}
     files = [make(root, n, s) for n, s in sizes.items()]
 
     # --- sizes around every boundary, digests computed; then a second run finds them all
@@ -242,6 +245,19 @@ def scenarios(root):
               (limit // MiB, base["maxrss_kb"] // 1024, peak // MiB))
         check(peak <= allowed, "peak RSS %d MiB over limit + constant (%d MiB)" %
               (peak // MiB, allowed // MiB))
+        # one layer never holds more than 6 buffers (4 live parts and 2 abandoned ones), so
+        # a generous limit is not all taken: 6 slots of 5 MiB + ~6.7 MiB, not the 21 that
+        # 256 MiB holds (the io_uring backend pins, so makes resident, every slot it gets)
+        one = make(root, "mem-one", 30 * MiB + 3)
+        res, summ, _ = run(srv, [one], "--no-check", "--part-size", str(5 * MiB),
+                           "--memory-limit", str(256 * MiB))
+        verify_uploaded(srv, [one], res, "one layer, large limit")
+        peak = summ["maxrss_kb"] * 1024
+        allowed = base["maxrss_kb"] * 1024 + 6 * 12 * MiB * (2 if sanitized else 1) + 48 * MiB
+        print("one layer, 256 MiB limit: peak %d MiB (allowed %d MiB)" %
+              (peak // MiB, allowed // MiB))
+        check(peak <= allowed, "one layer, 256 MiB limit: peak RSS %d MiB over 6 buffers + "
+              "constant (%d MiB)" % (peak // MiB, allowed // MiB))
         res, summ, _ = run(srv, mem_files[:1], "--no-check", "--part-size", str(5 * MiB),
                            "--memory-limit", str(8 * MiB))
         check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 1 and

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """engine/transfer.c against a loopback server that plays scripted replies per request key:
-retries of transient errors and throttling, fatal errors, connection resets, clock-skew
+retries of transient errors and throttling, fatal errors, connection resets (after the body
+and in the middle of it), clock-skew
 correction from the Date header, the attempt limit, cancellation, connection reuse, and
 botocore re-checking every signature."""
 import email.utils
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +22,7 @@ from botocore.credentials import Credentials
 TOOL = os.path.join(os.environ["ECRUP_BINARY_DIR"], "tests", "integ", "transfer", "xfer_drive")
 AKID, SECRET, REGION = "AKIDTRANSFER", "trans/fer+secret/key", "us-west-2"
 SERVER_SKEW = 0  # seconds the server's clock is ahead, for the skew scenario
-state = {"attempts": {}, "connections": 0, "bad_sigs": 0}
+state = {"attempts": {}, "connections": 0, "bad_sigs": 0, "cuts": 0}
 lock = threading.Lock()
 
 
@@ -35,7 +38,25 @@ class Handler(BaseHTTPRequestHandler):
             state["connections"] += 1
 
     def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
+        length = int(self.headers["Content-Length"])
+        head = self.rfile.read(min(length, 256))
+        m = re.match(rb'\{"key":"([^"]*)","script":"([^"]*)"', head)
+        if m:
+            key, script = m.group(1).decode(), m.group(2).decode().split(",")
+            with lock:
+                n = state["attempts"].get(key, 0)
+                cut = script[min(n, len(script) - 1)] == "cut"
+                if cut:
+                    state["attempts"][key] = n + 1
+                    state["cuts"] += 1
+            if cut:
+                # read 1 MiB of the body, more than libcurl's 512 KiB upload buffer, then drop
+                # the connection with the rest unread: the client is cut off mid-body
+                self.rfile.read(min(length - len(head), 1 << 20))
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+        body = head + self.rfile.read(length - len(head))
         req = AWSRequest(method="POST", url="http://%s/" % self.headers["Host"], data=body,
                          headers={"Content-Type": self.headers["Content-Type"],
                                   "X-Amz-Target": self.headers["X-Amz-Target"]})
@@ -161,6 +182,19 @@ def main():
     res, stats, _ = drive(port, [("skew", "InitiateLayerUpload", 10, "skew")], "--max-attempts", "1")
     check(res["skew"]["ok"] == "1" and res["skew"]["attempts"] == "2", res["skew"])
     check(abs(int(stats["clock_offset"]) - 3600) <= 5, "clock offset learned: %r" % stats)
+
+    # Connections cut in the middle of a large body: every later attempt (libcurl's own resend
+    # on a reused connection, or the transfer's retry) sends the body again from its first
+    # byte, which the botocore check of the payload hash on the attempt that is answered proves.
+    bad_before = state["bad_sigs"]
+    res, stats, _ = drive(port, [("cut", "UploadLayerPart", 3000000, "cut,ok"),
+                                 ("cut2", "UploadLayerPart", 14000000, "cut,cut,ok")],
+                          "--max-attempts", "4", "--connections", "1")
+    check(res["cut"]["ok"] == "1" and res["cut2"]["ok"] == "1", "cut mid-body: %r" % res)
+    check(state["cuts"] == 3, "three connections cut mid-body: %d" % state["cuts"])
+    check(state["attempts"]["cut"] == 2 and state["attempts"]["cut2"] == 3,
+          "the server saw every attempt: %r" % state["attempts"])
+    check(state["bad_sigs"] == bad_before, "resent bodies are byte for byte the signed ones")
 
     # Adaptive mode still lands everything through throttling.
     res, stats, _ = drive(port, [("ad%02d" % i, "UploadLayerPart", 10, "throttle,ok") for i in range(3)],
