@@ -26,7 +26,8 @@
 
 static const char help_text[] =
     "Usage: ecrup upload-layer --repository NAME [--registry-id ID] [--digest sha256:HEX]\n"
-    "                          [--json] [--no-check] [--insecure] [COMMON OPTIONS] FILE...\n"
+    "                          [--json] [--no-check | --check-first] [--insecure]\n"
+    "                          [COMMON OPTIONS] FILE...\n"
     "\n"
     "Upload layer blobs (files already compressed as they will be stored, such as the\n"
     "blobs/sha256/* of an OCI layout) to an Amazon ECR repository through the ECR API:\n"
@@ -46,6 +47,10 @@ static const char help_text[] =
     "                       a failure has \"status\":\"failed\" and two more keys,\n"
     "                         \"error\":\"<ECR exception or local code>\",\"message\":\"...\"\n"
     "  --no-check           upload even when the repository already has the layer\n"
+    "  --check-first        hash and check a layer before sending any of it; by default a\n"
+    "                       layer without --digest starts uploading while it is hashed\n"
+    "                       (the link is not idle meanwhile) and stops once the check finds\n"
+    "                       the repository has it, having sent what went out before\n"
     "  --max-rate OP=N      at most N requests per second of operation OP, for accounts\n"
     "                       whose ECR quotas differ from the defaults (repeatable; OP is\n"
     "                       UploadLayerPart 500, InitiateLayerUpload 100,\n"
@@ -92,6 +97,7 @@ struct args {
     const char *digest;
     bool json;
     bool no_check;
+    bool check_first;
     double rates[4]; /* --max-rate, in the order of rate_ops[]; 0: ECR's default */
     bool insecure;
     char **files;
@@ -226,6 +232,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->json = true;
         } else if (!strcmp(s, "--no-check")) {
             a->no_check = true;
+        } else if (!strcmp(s, "--check-first")) {
+            a->check_first = true;
         } else if (cli_opt_is(s, "--max-rate")) {
             const char *v = cli_take_value(CMD, argc, argv, &i);
             if (!v || !parse_max_rate(a, v))
@@ -275,6 +283,11 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     if (!a->repository) {
         cli_error(CMD, "--repository NAME is required; run 'ecrup upload-layer --help'");
+        return CLI_EXIT_USAGE;
+    }
+    if (a->no_check && a->check_first) {
+        cli_error(CMD, "--no-check and --check-first contradict each other: --no-check sends "
+                       "every layer without asking, --check-first asks before sending");
         return CLI_EXIT_USAGE;
     }
     if (a->n_files == 0) {
@@ -603,6 +616,7 @@ static int run(const struct args *a, struct file_entry *files)
     o.memory_limit = a->common.memory_limit;
     o.part_size = a->common.part_size;
     o.no_check = a->no_check;
+    o.check_first = a->check_first;
     o.rate_upload_layer_part = a->rates[0];
     o.rate_initiate_layer_upload = a->rates[1];
     o.rate_complete_layer_upload = a->rates[2];

@@ -137,6 +137,10 @@ struct layer {
     bool confirm_restart; /* the Complete that needs confirming said UploadNotFound */
     char confirm_exception[128], confirm_message[512];
     bool available; /* from the last batch check */
+    /* Uploading while the hash pass runs (options.check_first 0): the pass gives the digest,
+     * then a check beside the upload; CompleteLayerUpload waits for it to say absent. */
+    bool overlap;
+    enum { SC_NONE, SC_QUEUED, SC_FLYING, SC_ABSENT } side_check;
     struct xfer_job job;
     char *job_body;
     struct hash_task hash;
@@ -1116,6 +1120,19 @@ static void on_layer_xfer(struct layer *l, const struct event *ev)
     }
 }
 
+/* The check beside an upload found the layer present: nothing more of it is sent, and it ends
+ * as existing once what is in flight has returned (as a failing layer drains). */
+static void stop_existing(struct layer *l)
+{
+    l->failing = true;
+    l->e->result.outcome = ECRUP_OUTCOME_EXISTS;
+    l->e->result.status = ECRUP_OK;
+    logf_at(l->s, ECRUP_LOG_INFO,
+            "layer %s: the repository has it: upload stopped after %" PRIu64 " of %" PRIu64
+            " bytes",
+            l->e->layer.path, l->acked, l->size);
+}
+
 static void batch_mark(const char *digest, bool available, void *user)
 {
     struct batch *b = user;
@@ -1149,6 +1166,13 @@ static void on_batch(struct batch *b, const struct event *ev)
             }
             continue;
         }
+        if (l->side_check == SC_FLYING) {
+            if (l->available)
+                stop_existing(l);
+            else
+                l->side_check = SC_ABSENT;
+            continue;
+        }
         if (l->st == L_CHECKING) {
             if (l->available)
                 succeed(l, ECRUP_OUTCOME_EXISTS);
@@ -1169,12 +1193,20 @@ static void on_batch(struct batch *b, const struct event *ev)
     b->layers = NULL;
 }
 
+/* A layer waiting for a check: before its upload, beside it (overlap), or to confirm a
+ * completion whose reply was an error. */
+static bool wants_check(const struct layer *l)
+{
+    return !l->failing &&
+           (l->st == L_CHECK_QUEUED || l->st == L_CONFIRM_QUEUED || l->side_check == SC_QUEUED);
+}
+
 /* Send every queued check, grouped by repository and registry, at most 100 per call. */
 static void send_checks(struct sched *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct layer *first = s->order[i];
-        if ((first->st != L_CHECK_QUEUED && first->st != L_CONFIRM_QUEUED) || first->failing)
+        if (!wants_check(first))
             continue;
         if (!bucket_take(s, &s->b_check))
             return;
@@ -1195,8 +1227,7 @@ static void send_checks(struct sched *s)
         struct layer **tail = &b->layers;
         for (size_t j = i; j < s->n && nd < MAX_BATCH; j++) {
             struct layer *l = s->order[j];
-            if ((l->st != L_CHECK_QUEUED && l->st != L_CONFIRM_QUEUED) || l->failing ||
-                strcmp(l->e->layer.repository, repo) != 0 ||
+            if (!wants_check(l) || strcmp(l->e->layer.repository, repo) != 0 ||
                 (reg == NULL) != (l->e->layer.registry_id == NULL) ||
                 (reg && strcmp(reg, l->e->layer.registry_id) != 0))
                 continue;
@@ -1205,7 +1236,10 @@ static void send_checks(struct sched *s)
                 dup = !strcmp(digests[k], l->e->digest);
             if (!dup)
                 digests[nd++] = l->e->digest;
-            l->st = l->st == L_CHECK_QUEUED ? L_CHECKING : L_CONFIRMING;
+            if (l->side_check == SC_QUEUED)
+                l->side_check = SC_FLYING; /* the upload goes on meanwhile */
+            else
+                l->st = l->st == L_CHECK_QUEUED ? L_CHECKING : L_CONFIRMING;
             if (l->st == L_CHECKING)
                 set_phase(l, ECRUP_PHASE_CHECKING);
             l->inflight++;
@@ -1283,6 +1317,11 @@ static void on_hashed(struct hash_task *t)
         start_complete(l);
         return;
     }
+    if (l->overlap) {
+        set_digest_hex(l, t->hex);
+        l->side_check = SC_QUEUED;
+        return;
+    }
     if (l->e->layer.digest && strcmp(l->e->layer.digest + 7, t->hex) != 0) {
         fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", 0,
              "layer file %s has digest sha256:%s, not %s", l->e->layer.path, t->hex,
@@ -1313,6 +1352,10 @@ static void admit(struct layer *l)
         snprintf(l->e->digest, sizeof l->e->digest, "%s", l->e->layer.digest);
     if (s->o->no_check) {
         l->raw_hash = !l->digest_known;
+        l->st = L_READY;
+    } else if (!l->digest_known && !s->o->check_first) {
+        start_hash(l, L_HASHING);
+        l->overlap = true;
         l->st = L_READY;
     } else if (!l->digest_known) {
         start_hash(l, L_HASHING);
@@ -1362,7 +1405,8 @@ static void advance(struct sched *s)
         if (l->st == L_PUSHING) {
             push_fill(l);
             push_send(l);
-            if (!l->failing && l->acked == l->size && !l->inflight && !wire_buf(l))
+            if (!l->failing && l->acked == l->size && !l->inflight && !wire_buf(l) &&
+                (!l->overlap || l->side_check == SC_ABSENT))
                 parts_finished(l);
         } else if (l->st == L_DRAINING && !l->inflight) {
             l->st = L_READY;

@@ -221,6 +221,13 @@ struct ecrup_options {
     double rate_initiate_layer_upload;
     double rate_complete_layer_upload;
     double rate_batch_check_layer_availability;
+
+    /* Layers whose digest is computed (no `digest` given, checks on): 0 starts the upload
+       while the file is hashed for BatchCheckLayerAvailability, so the link is not idle
+       meanwhile; a layer the check then finds present stops there and ends as existing,
+       having sent the parts that went out before (never more than the hash pass took
+       time to find it). 1 hashes and checks first and sends nothing of a present layer. */
+    int check_first;
 };
 
 /** Set every field of `options` to its default (zero). */

@@ -74,6 +74,8 @@ def main():
         (["--repository", "app", "--memory-limit", "99999999999T", layer], "is not a size"),
         (["--repository", "app", "--concurrency", "0", layer], "--concurrency must be a number"),
         (["--repository", "app", "--region", "", layer], "--region must not be empty"),
+        (["--repository", "app", "--no-check", "--check-first", layer],
+         "--no-check and --check-first contradict each other"),
         (["--repository", "app", "--bogus", layer], "unknown option '--bogus'"),
         (["--repository", "app", "-x", layer], "unknown option '-x'"),
     ]
@@ -100,7 +102,7 @@ def main():
         r = run(args, env)
         check(r.returncode == 0, "%s: exit 0" % " ".join(args))
         for want in ("Usage: ecrup upload-layer --repository NAME", "--registry-id", "--digest",
-                     "--json", "--no-check", "--insecure", "--endpoint-url", "--part-size",
+                     "--json", "--no-check", "--check-first", "--insecure", "--endpoint-url", "--part-size",
                      "--memory-limit", "--concurrency", "--quiet", "--verbose", "Examples:",
                      "Exit status:", "130", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
                      "AWS_ENDPOINT_URL_ECR", "AWS_PROFILE", "\"status\":\"failed\""):

@@ -2,7 +2,8 @@
  * runs the engine, and prints one JSON line per result record, then a summary line with the
  * run's status, progress-callback checks and the peak RSS.
  *
- *   engine_tool --endpoint URL --repository NAME [--region R] [--no-check] [--part-size N]
+ *   engine_tool --endpoint URL --repository NAME [--region R] [--no-check] [--check-first]
+ * [--part-size N]
  *               [--memory-limit N] [--concurrency N] [--cancel-after-bytes N] [--verbose]
  *               FILE[=sha256:HEX]...
  *
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
             o.region = argv[++i];
         else if (!strcmp(a, "--no-check"))
             o.no_check = 1;
+        else if (!strcmp(a, "--check-first"))
+            o.check_first = 1;
         else if (!strcmp(a, "--part-size") && v)
             o.part_size = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--memory-limit") && v)

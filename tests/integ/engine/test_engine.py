@@ -166,10 +166,16 @@ def scenarios(root):
             check(r["parts"] == (size + P - 1) // P, "sizes: %s parts %d" % (path, r["parts"]))
         check(summ["phases_seen"] & (1 << 3) and summ["phases_seen"] & (1 << 5) and
               summ["phases_seen"] & (1 << 1), "sizes: progress saw hashing, pushing and done")
-        res, summ, _ = run(srv, files)
+        res, summ, _ = run(srv, files, "--check-first")
         check(all(r["outcome"] == "EXISTS" and r["parts"] == 0 for r in res),
-              "second run: every layer exists")
+              "second run, check first: every layer exists, no part sent")
         check(summ["status"] == 0, "second run: status OK")
+        # by default the upload starts while the file is hashed and stops at the check
+        res, summ, _ = run(srv, files)
+        check(all(r["outcome"] == "EXISTS" and r["status"] == 0 for r in res),
+              "third run, upload beside the check: every layer exists: %s" %
+              [(r["outcome"], r["parts"]) for r in res])
+        check(summ["status"] == 0, "third run: status OK")
 
         # --- digests given (right), and one given wrong: the engine refuses it before upload
         given = [make(root, "given-%d" % i, s) for i, s in enumerate((3 * MiB, 11 * MiB))]
@@ -308,6 +314,23 @@ def scenarios(root):
             srv.stop()
 
     check(resumes > 0, "lost part replies were resumed from lastValidByteReceived")
+
+    # --- the upload beside the check: checks are throttled (retried with backoff), so parts go
+    # out before the answer; a present layer stops as existing, an absent one completes
+    srv = Server(root, "--faults", "seed=5,delay=30,BatchCheckLayerAvailability:throttle=0.6")
+    try:
+        present = make(root, "beside-present", 42 * MiB + 1)
+        absent = make(root, "beside-absent", 33 * MiB)
+        res, summ, _ = run(srv, [present], "--check-first", env=fenv)
+        verify_uploaded(srv, [present], res, "beside: first push")
+        res, summ, _ = run(srv, [present, absent], env=fenv)
+        verify_uploaded(srv, [present, absent], res, "beside", outcomes=("UPLOADED", "EXISTS"))
+        check([r["outcome"] for r in res] == ["EXISTS", "UPLOADED"],
+              "beside the check: the present layer exists, the absent one is uploaded: %s" %
+              [(r["outcome"], r["parts"]) for r in res])
+        check(summ["status"] == 0, "beside the check: status OK")
+    finally:
+        srv.stop()
 
     # --- the server restarts without its uploads: UploadNotFoundException during parts starts
     # the layer over; with --no-check the running hash cannot follow, so the digest is
