@@ -36,11 +36,12 @@
 #include "io/bufpool.h"
 
 /* Defaults for io_reader_options. */
-#define IO_READER_DEFAULT_QUEUE_DEPTH 32u        /* reads in flight (io_uring) */
-#define IO_READER_DEFAULT_READ_SIZE   (1u << 20) /* bytes per read op (io_uring) */
-#define IO_READER_DEFAULT_FILE_DEPTH  4u         /* read ops in flight per file (io_uring) */
-#define IO_READER_DEFAULT_THREADS     2u         /* workers (pread) */
-#define IO_READER_DEFAULT_FILE_SLOTS  256u       /* registered file table (io_uring) */
+#define IO_READER_DEFAULT_QUEUE_DEPTH       32u        /* reads in flight (io_uring) */
+#define IO_READER_DEFAULT_READ_SIZE         (1u << 20) /* bytes per read op (io_uring) */
+#define IO_READER_DEFAULT_FILE_DEPTH        4u         /* read ops in flight per file (io_uring) */
+#define IO_READER_DEFAULT_DIRECT_FILE_DEPTH 16u        /* the same for O_DIRECT reads (io_uring) */
+#define IO_READER_DEFAULT_THREADS           2u         /* workers (pread) */
+#define IO_READER_DEFAULT_FILE_SLOTS        256u       /* registered file table (io_uring) */
 
 /* How requests are read. */
 enum io_direct_mode {
@@ -58,7 +59,11 @@ struct io_reader_options {
                                    ("uring", "io_uring", "pread", "auto"), else io_uring when it
                                    can be set up, else pread. URING or PREAD force that backend. */
     unsigned queue_depth;       /* io_uring: read ops in flight at once; 0: 32 */
-    unsigned file_depth;        /* io_uring: read ops in flight per file; 0: 4 */
+    unsigned file_depth;        /* io_uring: read ops in flight per file through the page cache
+                                   (more defeat the kernel's readahead); 0: 4 */
+    unsigned direct_file_depth; /* io_uring: the same for O_DIRECT reads, which have no
+                                   readahead and need more in flight to keep the device busy;
+                                   0: 16 */
     size_t read_size;           /* io_uring: bytes per read op, rounded up to 64 KiB; 0: 1 MiB */
     unsigned threads;           /* pread: worker threads; 0: 2 */
     unsigned file_slots;        /* io_uring: registered file table size (files beyond it use plain

@@ -36,7 +36,8 @@ enum { SLOT_UNREGISTERED = 0, SLOT_REGISTERED = 1, SLOT_REFUSED = 2 };
 struct uring_state {
     struct io_uring ring;
     unsigned depth;
-    unsigned file_depth; /* ops in flight per file */
+    unsigned file_depth;        /* ops in flight per file, buffered */
+    unsigned direct_file_depth; /* ops in flight per file, O_DIRECT */
     size_t read_size;
     struct uring_op *ops;
     unsigned *free_ops; /* stack of free op indices */
@@ -110,6 +111,8 @@ int io_uring_backend_init(struct io_reader *r, const struct io_reader_options *o
     if (s->depth > 4096)
         s->depth = 4096;
     s->file_depth = o->file_depth ? o->file_depth : IO_READER_DEFAULT_FILE_DEPTH;
+    s->direct_file_depth =
+        o->direct_file_depth ? o->direct_file_depth : IO_READER_DEFAULT_DIRECT_FILE_DEPTH;
     size_t rs = o->read_size ? o->read_size : IO_READER_DEFAULT_READ_SIZE;
     if (rs > (1u << 30))
         rs = 1u << 30;
@@ -259,13 +262,16 @@ static void maybe_finish(struct io_reader *r, struct io_req *q)
 /* Hand queued bytes to free ops in request order, so a layer's parts are read front to back.
  * A file gets at most `file_depth` ops at once: a few large reads ahead keep the kernel's
  * readahead sequential on a cold cache (dozens of scattered reads into one file defeat it and
- * measured slower), while the ring's depth is shared by many files. */
+ * measured slower), while the ring's depth is shared by many files. O_DIRECT reads have no
+ * readahead: only the reads in flight keep the device busy, so they get `direct_file_depth`
+ * (4 x 1 MiB measured 1.4 GB/s here, 16 x 1 MiB 1.75 GB/s, the device's pace). */
 static void issue(struct io_reader *r)
 {
     struct uring_state *s = st(r);
     struct io_req *prev = NULL, *q = s->queue_head;
     while (q) {
-        while (!q->error && s->nfree && q->issued < q->length && q->file->ops < s->file_depth) {
+        unsigned limit = q->direct ? s->direct_file_depth : s->file_depth;
+        while (!q->error && s->nfree && q->issued < q->length && q->file->ops < limit) {
             size_t len = q->length - q->issued;
             if (len > s->read_size)
                 len = s->read_size;
@@ -407,8 +413,8 @@ static void uring_destroy(struct io_reader *r)
 static void uring_describe(const struct io_reader *r, char *buf, size_t cap)
 {
     const struct uring_state *s = r->impl;
-    int n = snprintf(buf, cap, "io_uring: %u reads in flight (%u per file) of %zu KiB, ", s->depth,
-                     s->file_depth, s->read_size >> 10);
+    int n = snprintf(buf, cap, "io_uring: %u reads in flight (%u per file, %u direct) of %zu KiB, ",
+                     s->depth, s->file_depth, s->direct_file_depth, s->read_size >> 10);
     if (n < 0 || (size_t)n >= cap)
         return;
     if (s->sparse)

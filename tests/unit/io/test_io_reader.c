@@ -81,6 +81,7 @@ static void env_open(struct env *e, ecrup_io_backend backend, unsigned slots)
     struct io_reader_options ro = {.backend = backend,
                                    .queue_depth = 4,
                                    .file_depth = 3,
+                                   .direct_file_depth = 2,
                                    .read_size = 64 << 10,
                                    .file_slots = 1,
                                    .direct = direct_mode};
