@@ -44,7 +44,7 @@ static void read_req(struct io_req *q)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (direct && errno == EINVAL) {
+            if (direct && (errno == EINVAL || errno == EOPNOTSUPP)) {
                 q->direct = false; /* refused after all: the rest goes through the cache */
                 continue;
             }

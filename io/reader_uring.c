@@ -333,7 +333,7 @@ static void complete_op(struct io_reader *r, struct uring_op *op, int res, bool 
         }
         res = -EINTR;
     }
-    if (res == -EINVAL && op->direct && !draining && !q->error) {
+    if ((res == -EINVAL || res == -EOPNOTSUPP) && op->direct && !draining && !q->error) {
         q->direct = false; /* refused after all: the rest goes through the cache */
         prep_op(s, op);
         return;
