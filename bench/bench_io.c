@@ -9,7 +9,7 @@
  * Modes: cat; uring and pread in the default direct mode (auto: O_DIRECT when the page cache
  * does not hold the part); uring-buf and pread-buf (always through the page cache);
  * uring-direct and pread-direct (always O_DIRECT); uring-plain (buffered into unregistered
- * memory, plain READ instead of READ_FIXED).
+ * memory, plain READ instead of READ_FIXED); uring-dplain (O_DIRECT into unregistered memory).
  * The file (default $TMPDIR/ecrup-bench-io.dat, 1 GiB) is created, read warm and, unless
  * --no-cold, cold (its pages dropped with posix_fadvise(DONTNEED); the bench also tries
  * /proc/sys/vm/drop_caches and says whether it could), then deleted unless --keep.
@@ -69,6 +69,7 @@ static const struct mode modes[] = {
     {"uring-buf", false, ECRUP_IO_URING, IO_DIRECT_OFF, 0},
     {"uring-plain", false, ECRUP_IO_URING, IO_DIRECT_OFF, 1},
     {"uring-direct", false, ECRUP_IO_URING, IO_DIRECT_ON, 0},
+    {"uring-dplain", false, ECRUP_IO_URING, IO_DIRECT_ON, 1},
     {"pread", false, ECRUP_IO_PREAD, IO_DIRECT_AUTO, 0},
     {"pread-buf", false, ECRUP_IO_PREAD, IO_DIRECT_OFF, 0},
     {"pread-direct", false, ECRUP_IO_PREAD, IO_DIRECT_ON, 0},
@@ -428,15 +429,16 @@ int main(int argc, char **argv)
         else if (v && !strcmp(a, "--threads"))
             c.threads = (unsigned)atoi(v), i++;
         else {
-            fprintf(stderr,
-                    "usage: bench_io [--size B] [--file PATH] [--part B] [--memory B] [--runs N]\n"
-                    "                [--depth N] [--file-depth N] [--direct-file-depth N] "
-                    "[--read-size B] "
-                    "[--threads N] "
-                    "[--no-cold] "
-                    "[--no-warm] [--keep] [--only MODE,...]\n"
-                    "modes: cat uring uring-buf uring-plain uring-direct pread pread-buf "
-                    "pread-direct\n");
+            fprintf(
+                stderr,
+                "usage: bench_io [--size B] [--file PATH] [--part B] [--memory B] [--runs N]\n"
+                "                [--depth N] [--file-depth N] [--direct-file-depth N] "
+                "[--read-size B] "
+                "[--threads N] "
+                "[--no-cold] "
+                "[--no-warm] [--keep] [--only MODE,...]\n"
+                "modes: cat uring uring-buf uring-plain uring-direct uring-dplain pread pread-buf "
+                "pread-direct\n");
             return 2;
         }
     }

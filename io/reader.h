@@ -1,8 +1,8 @@
 /* The layer reader: reads (file, offset, length) into a buffer slot's raw area and reports one
  * completion per request. Two backends behind one interface:
- *  - io_uring: each slot's raw area becomes a registered buffer the first time it is read into
- *    (READ_FIXED), open files go into a registered file table, each request is cut into large
- *    reads kept in flight together, and short reads are continued;
+ *  - io_uring: O_DIRECT reads go into registered buffers (READ_FIXED; each slot registered the
+ *    first time it gets one), open files go into a registered file table, each request is cut into
+ * large reads kept in flight together, and short reads are continued;
  *  - pread: worker threads doing pread(2), used when io_uring cannot be set up (ENOSYS, EPERM
  *    under seccomp, kernel.io_uring_disabled) or when forced.
  * Both read either through the page cache (the kernel copies cached pages into the slot) or with
@@ -69,9 +69,10 @@ struct io_reader_options {
     unsigned file_slots;        /* io_uring: registered file table size (files beyond it use plain
                                    descriptors; a file read with O_DIRECT takes two); 0: 256 */
     enum io_direct_mode direct; /* see io_direct_mode; 0: environment, else auto */
-    int plain_buffers;          /* io_uring: 1 reads into unregistered memory (plain READ), for
-                                   comparison; 0: each slot's raw area is registered the first
-                                   time it is read into (READ_FIXED) */
+    int plain_buffers;          /* io_uring: 1 reads into unregistered memory (plain READ)
+                                   always, for comparison; 0: a slot's raw area is registered the
+                                   first time it gets an O_DIRECT read, which then use READ_FIXED
+                                   (buffered reads use plain READ: measured cheaper) */
 };
 
 /* One finished request. */

@@ -235,6 +235,7 @@ static void test_unregistered(void)
         if (geteuid() == 0 && (setgid(unprivileged_id()) != 0 || setuid(unprivileged_id()) != 0))
             _exit(3);
         struct env e;
+        direct_mode = IO_DIRECT_ON; /* only O_DIRECT reads use registered buffers */
         env_open(&e, ECRUP_IO_URING, 6);
         for (int i = 0; i < 3; i++) {
             char name[32];
