@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ struct cfg {
 struct sample {
     double wall, cpu;
     double direct; /* fraction of bytes read with O_DIRECT */
+    int cached;    /* percent of the file cached when the run started, -1 unknown */
 };
 
 struct mode {
@@ -155,6 +157,27 @@ static void drop_file_cache(const char *path)
     }
 }
 
+/* Percent of the file in the page cache (cachestat(2), Linux 6.5), or -1 where unknown. */
+static int cached_percent(const char *path)
+{
+    struct {
+        uint64_t off, len;
+    } range = {0, 0};
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+    } cs;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    long rc = syscall(451 /* cachestat */, fd, &range, &cs, 0);
+    int ok = fstat(fd, &st) == 0 && st.st_size > 0;
+    close(fd);
+    if (rc != 0 || !ok)
+        return -1;
+    return (int)(100 * cs.nr_cache * 4096 / (uint64_t)st.st_size);
+}
+
 static int try_drop_caches(void)
 {
     sync();
@@ -251,8 +274,9 @@ static int run_reader(const struct cfg *c, const struct mode *m, struct sample *
 static void report(const char *what, const char *mode, const struct cfg *c, const struct sample *s)
 {
     double gb = (double)c->size / 1e9;
-    printf("%-5s %-12s %6.2f GB/s  %6.3f CPU-s/GB  (%.3f s wall, %.3f s CPU, %3.0f%% direct)\n",
-           mode, what, gb / s->wall, s->cpu / gb, s->wall, s->cpu, 100 * s->direct);
+    printf("%-5s %-12s %6.2f GB/s  %6.3f CPU-s/GB  (%.3f s wall, %.3f s CPU, %3.0f%% direct, %d%% "
+           "cached before)\n",
+           mode, what, gb / s->wall, s->cpu / gb, s->wall, s->cpu, 100 * s->direct, s->cached);
     fflush(stdout);
 }
 
@@ -276,6 +300,7 @@ static void round_of(const struct cfg *c, int cold, struct series *out)
             continue;
         if (cold)
             drop_file_cache(c->file);
+        s.cached = cached_percent(c->file);
         int rc = modes[m].cat ? run_cat(c, &s) : run_reader(c, &modes[m], &s, desc, sizeof(desc));
         if (rc) {
             printf("%-5s %-12s failed: %s\n", when, modes[m].name, strerror(-rc));
