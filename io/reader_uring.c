@@ -10,7 +10,7 @@
  * a sparse table made at init: registering pins (and so faults in and zeroes) every page, and
  * doing it for the whole pool up front cost 0.3-1 CPU-s for a 512 MiB pool, whatever the job's
  * size. Buffered reads never use them (see prep_op). Kernels without sparse tables (before
- * 5.19) get the whole pool registered at init, as before.
+ * 5.19) read into unregistered memory.
  *
  * No threads: the owner submits and reaps. The ring is created without COOP_TASKRUN or
  * DEFER_TASKRUN so that completions are posted (and the eventfd signalled) while the owner
@@ -43,8 +43,7 @@ struct uring_state {
     struct uring_op *ops;
     unsigned *free_ops; /* stack of free op indices */
     unsigned nfree;
-    bool fixed_bufs;         /* registration is tried (slot_reg says per slot) */
-    bool sparse;             /* slots are registered lazily into a sparse table */
+    bool fixed_bufs;         /* the sparse table exists: slot_reg says per slot */
     unsigned char *slot_reg; /* per pool slot: SLOT_* */
     unsigned slots_registered, slots_refused;
     char bufs_reason[48]; /* why registration failed (the first refusal) */
@@ -58,26 +57,6 @@ struct uring_state {
 static struct uring_state *st(struct io_reader *r)
 {
     return r->impl;
-}
-
-/* The whole pool at once: the fallback where sparse tables are missing. */
-static int register_all(struct io_reader *r, struct uring_state *s)
-{
-    unsigned n = io_bufpool_count(r->pool);
-    struct iovec *iov = calloc(n, sizeof(*iov));
-    if (!iov)
-        return -ENOMEM;
-    for (unsigned i = 0; i < n; i++) {
-        struct io_slot *sl = io_bufpool_slot(r->pool, i);
-        iov[i] = (struct iovec){.iov_base = sl->raw, .iov_len = sl->raw_cap};
-    }
-    int err = io_uring_register_buffers(&s->ring, iov, n);
-    free(iov);
-    if (!err) {
-        memset(s->slot_reg, SLOT_REGISTERED, n);
-        s->slots_registered = n;
-    }
-    return err;
 }
 
 /* Whether READ_FIXED can be used on `slot`, registering it now if it never was. */
@@ -147,25 +126,19 @@ int io_uring_backend_init(struct io_reader *r, const struct io_reader_options *o
         s->free_ops[i] = s->depth - 1 - i;
     s->nfree = s->depth;
 
-    /* Registering can fail on RLIMIT_MEMLOCK for unprivileged users, and then plain READ still
-     * works. */
-    unsigned n = io_bufpool_count(r->pool);
+    /* Slots are registered as O_DIRECT reads first use them (slot_fixed). Without sparse
+     * tables (kernels before 5.19, which also lack cachestat, so auto mode never reads direct)
+     * nothing is registered: pinning the whole pool up front is the cost this avoids. */
     if (!o->plain_buffers) {
-        s->slot_reg = calloc(n, 1);
+        s->slot_reg = calloc(io_bufpool_count(r->pool), 1);
         if (!s->slot_reg) {
             err = -ENOMEM;
             goto fail;
         }
-        err = io_uring_register_buffers_sparse(&s->ring, n);
-        if (!err) {
-            s->sparse = true;
-            s->fixed_bufs = true;
-        } else {
-            err = register_all(r, s);
-            s->fixed_bufs = !err;
-            if (err)
-                snprintf(s->bufs_reason, sizeof(s->bufs_reason), "%s", strerror(-err));
-        }
+        err = io_uring_register_buffers_sparse(&s->ring, io_bufpool_count(r->pool));
+        s->fixed_bufs = !err;
+        if (err)
+            snprintf(s->bufs_reason, sizeof(s->bufs_reason), "no sparse table: %s", strerror(-err));
     } else {
         snprintf(s->bufs_reason, sizeof(s->bufs_reason), "as asked");
     }
@@ -421,11 +394,9 @@ static void uring_describe(const struct io_reader *r, char *buf, size_t cap)
                      s->depth, s->file_depth, s->direct_file_depth, s->read_size >> 10);
     if (n < 0 || (size_t)n >= cap)
         return;
-    if (s->sparse)
+    if (s->fixed_bufs)
         n += snprintf(buf + n, cap - (size_t)n,
                       "buffers registered at first O_DIRECT read (%u so far", s->slots_registered);
-    else if (s->fixed_bufs)
-        n += snprintf(buf + n, cap - (size_t)n, "registered buffers (%u", s->slots_registered);
     else
         n += snprintf(buf + n, cap - (size_t)n, "unregistered buffers (%s", s->bufs_reason);
     if (n < 0 || (size_t)n >= cap)
