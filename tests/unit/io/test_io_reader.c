@@ -36,6 +36,7 @@ static char dir[] = "/tmp/ecrup-io-XXXXXX";
 static uint64_t rng = 0x1234567u;
 static enum io_direct_mode direct_mode = IO_DIRECT_AUTO; /* for env_open */
 static size_t last_direct;                               /* direct_bytes of read_range's read */
+static int plain_buffers;                                /* for env_open */
 
 static char *path_of(const char *name)
 {
@@ -84,7 +85,8 @@ static void env_open(struct env *e, ecrup_io_backend backend, unsigned slots)
                                    .direct_file_depth = 2,
                                    .read_size = 64 << 10,
                                    .file_slots = 1,
-                                   .direct = direct_mode};
+                                   .direct = direct_mode,
+                                   .plain_buffers = plain_buffers};
     int rc = io_reader_new(&ro, e->pool, &e->reader);
     if (rc)
         fprintf(stderr, "io_reader_new: %s\n", strerror(-rc));
@@ -436,26 +438,31 @@ static void test_direct(ecrup_io_backend backend)
 }
 
 /* The same files and ranges through both backends and every direct mode: identical bytes,
- * identical to the data. The last two readers take O_DIRECT alignment 1, so the kernel refuses
- * their misaligned direct reads and they must carry on through the cache. */
-#define NREADERS 6
+ * identical to the data. Two readers take O_DIRECT alignment 1, so the kernel refuses their
+ * misaligned direct reads and they must carry on through the cache; the last one reads O_DIRECT
+ * into unregistered memory. */
+#define NREADERS 7
 static void test_diff(void)
 {
     static const struct {
         ecrup_io_backend backend;
         enum io_direct_mode direct;
         unsigned align;
+        int plain;
     } kinds[NREADERS] = {
-        {ECRUP_IO_PREAD, IO_DIRECT_OFF, 0}, {ECRUP_IO_URING, IO_DIRECT_OFF, 0},
-        {ECRUP_IO_PREAD, IO_DIRECT_ON, 0},  {ECRUP_IO_URING, IO_DIRECT_ON, 0},
-        {ECRUP_IO_PREAD, IO_DIRECT_ON, 1},  {ECRUP_IO_URING, IO_DIRECT_ON, 1},
+        {ECRUP_IO_PREAD, IO_DIRECT_OFF, 0},   {ECRUP_IO_URING, IO_DIRECT_OFF, 0},
+        {ECRUP_IO_PREAD, IO_DIRECT_ON, 0},    {ECRUP_IO_URING, IO_DIRECT_ON, 0},
+        {ECRUP_IO_PREAD, IO_DIRECT_ON, 1},    {ECRUP_IO_URING, IO_DIRECT_ON, 1},
+        {ECRUP_IO_URING, IO_DIRECT_ON, 0, 1},
     };
     struct env e[NREADERS];
     unsigned char *buf[NREADERS];
     size_t direct_total[NREADERS] = {0};
     for (int k = 0; k < NREADERS; k++) {
         direct_mode = kinds[k].direct;
+        plain_buffers = kinds[k].plain;
         env_open(&e[k], kinds[k].backend, 2);
+        plain_buffers = 0;
         buf[k] = malloc(PART);
         REQUIRE(buf[k] != NULL);
     }
@@ -511,6 +518,7 @@ static void test_diff(void)
     if (direct_supported()) {
         CHECK(direct_total[2] > 0);
         CHECK(direct_total[3] > 0);
+        CHECK(direct_total[6] > 0);
     }
     for (int k = 0; k < NREADERS; k++) {
         char desc[256];
@@ -776,6 +784,26 @@ static void test_selection(void)
         io_reader_free(r);
     }
     unsetenv("ECRUP_IO_BACKEND");
+    /* The direct mode: the environment unless the option says, a typo refused. */
+    char d[200];
+    ro = (struct io_reader_options){.backend = ECRUP_IO_PREAD};
+    setenv("ECRUP_IO_DIRECT", "bogus", 1);
+    CHECK_EQ_INT(io_reader_new(&ro, pool, &r), -EINVAL);
+    setenv("ECRUP_IO_DIRECT", "off", 1);
+    REQUIRE(io_reader_new(&ro, pool, &r) == 0);
+    CHECK(strstr(io_reader_describe(r, d, sizeof(d)), "buffered") != NULL);
+    io_reader_free(r);
+    ro.direct = IO_DIRECT_ON;
+    REQUIRE(io_reader_new(&ro, pool, &r) == 0);
+    CHECK(strstr(io_reader_describe(r, d, sizeof(d)), ", O_DIRECT") != NULL);
+    io_reader_free(r);
+    unsetenv("ECRUP_IO_DIRECT");
+    ro.direct = IO_DIRECT_DEFAULT;
+    REQUIRE(io_reader_new(&ro, pool, &r) == 0);
+    CHECK(strstr(io_reader_describe(r, d, sizeof(d)), "O_DIRECT when not cached") != NULL);
+    io_reader_free(r);
+    ro.direct = (enum io_direct_mode)9;
+    CHECK_EQ_INT(io_reader_new(&ro, pool, &r), -EINVAL);
     io_bufpool_free(pool);
 
     /* io_uring refused with EPERM (seccomp, io_uring_disabled) and ENOSYS (old kernel). */
