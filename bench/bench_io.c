@@ -1,27 +1,35 @@
-/* Read throughput and CPU cost of the io/ reader, both backends, next to `cat FILE >/dev/null`
- * measured in the same run. Not a test: numbers go to docs/io.md.
+/* Read throughput and CPU cost of the io/ reader, every backend and read mode, next to
+ * `cat FILE >/dev/null` measured in the same run. Not a test: numbers go to docs/io.md.
  *
  *   bench_io [--size BYTES] [--file PATH] [--part BYTES] [--memory BYTES] [--runs N]
- *            [--depth N] [--file-depth N] [--read-size BYTES] [--threads N] [--no-cold] [--no-warm]
- * [--keep]
- *            [--only cat|uring|pread]
+ *            [--depth N] [--file-depth N] [--direct-file-depth N] [--read-size BYTES] [--threads N]
+ * [--no-cold]
+ *            [--no-warm] [--keep] [--only MODE[,MODE...]]
  *
+ * Modes: cat; uring and pread in the default direct mode (auto: O_DIRECT when the page cache
+ * does not hold the part); uring-buf and pread-buf (always through the page cache);
+ * uring-direct and pread-direct (always O_DIRECT); uring-plain (buffered into unregistered
+ * memory, plain READ instead of READ_FIXED); uring-dplain (O_DIRECT into unregistered memory).
  * The file (default $TMPDIR/ecrup-bench-io.dat, 1 GiB) is created, read warm and, unless
- * --no-cold, cold (its pages dropped with posix_fadvise(DONTNEED); the bench also tries
- * /proc/sys/vm/drop_caches and says whether it could), then deleted unless --keep.
- * The reader is driven as the engine drives it: parts requested in order into every free slot of
- * a pool, completions collected from io_reader_wait, slots released.
- * CPU is user + system time from getrusage (RUSAGE_SELF: pread workers and io_uring's io-wq
- * threads are threads of this process; RUSAGE_CHILDREN for cat). GB = 10^9 bytes. */
+ * --no-cold, cold (buffered modes first, then the direct ones: see main) (its pages dropped with
+ * posix_fadvise(DONTNEED); the bench also tries /proc/sys/vm/drop_caches and says whether it
+ * could), then deleted unless --keep. The reader is driven as the engine drives it: parts requested
+ * in order into every free slot of a pool, completions collected from io_reader_wait, slots
+ * released. The pool is faulted in before the clock starts; what a fresh pool and reader cost is
+ * measured apart ("setup"). CPU is user + system time from getrusage (RUSAGE_SELF: pread workers
+ * and io_uring's io-wq threads are threads of this process; RUSAGE_CHILDREN for cat). GB = 10^9
+ * bytes. The load average is printed before and after: the machine may be shared. */
 #include "io/reader.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,17 +42,41 @@ struct cfg {
     int runs;
     unsigned depth;
     unsigned file_depth;
+    unsigned direct_file_depth;
     size_t read_size;
     unsigned threads;
     int cold;
     int keep;
-    int only;    /* -1: all, else one of M_* */
-    int no_warm; /* cold runs only */
+    unsigned only; /* bit mask of modes to run; 0: all */
+    int no_warm;   /* cold runs only */
 };
 
 struct sample {
     double wall, cpu;
+    double direct; /* fraction of bytes read with O_DIRECT */
+    int cached;    /* percent of the file cached when the run started, -1 unknown */
 };
+
+struct mode {
+    const char *name;
+    bool cat;
+    ecrup_io_backend backend;
+    enum io_direct_mode direct;
+    int plain_buffers;
+};
+
+static const struct mode modes[] = {
+    {"cat", true, 0, 0, 0},
+    {"uring", false, ECRUP_IO_URING, IO_DIRECT_AUTO, 0},
+    {"uring-buf", false, ECRUP_IO_URING, IO_DIRECT_OFF, 0},
+    {"uring-plain", false, ECRUP_IO_URING, IO_DIRECT_OFF, 1},
+    {"uring-direct", false, ECRUP_IO_URING, IO_DIRECT_ON, 0},
+    {"uring-dplain", false, ECRUP_IO_URING, IO_DIRECT_ON, 1},
+    {"pread", false, ECRUP_IO_PREAD, IO_DIRECT_AUTO, 0},
+    {"pread-buf", false, ECRUP_IO_PREAD, IO_DIRECT_OFF, 0},
+    {"pread-direct", false, ECRUP_IO_PREAD, IO_DIRECT_ON, 0},
+};
+#define M_COUNT (int)(sizeof(modes) / sizeof(modes[0]))
 
 static double now(void)
 {
@@ -125,6 +157,27 @@ static void drop_file_cache(const char *path)
     }
 }
 
+/* Percent of the file in the page cache (cachestat(2), Linux 6.5), or -1 where unknown. */
+static int cached_percent(const char *path)
+{
+    struct {
+        uint64_t off, len;
+    } range = {0, 0};
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+    } cs;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    long rc = syscall(451 /* cachestat */, fd, &range, &cs, 0);
+    int ok = fstat(fd, &st) == 0 && st.st_size > 0;
+    close(fd);
+    if (rc != 0 || !ok)
+        return -1;
+    return (int)(100 * cs.nr_cache * 4096 / (uint64_t)st.st_size);
+}
+
 static int try_drop_caches(void)
 {
     sync();
@@ -156,7 +209,7 @@ static int run_cat(const struct cfg *c, struct sample *s)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-static int run_reader(const struct cfg *c, ecrup_io_backend backend, struct sample *s, char *desc,
+static int run_reader(const struct cfg *c, const struct mode *m, struct sample *s, char *desc,
                       size_t desc_cap)
 {
     struct io_bufpool *pool;
@@ -168,9 +221,12 @@ static int run_reader(const struct cfg *c, ecrup_io_backend backend, struct samp
     for (unsigned i = 0; i < io_bufpool_count(pool); i++)
         memset(io_bufpool_slot(pool, i)->raw, 0, c->part);
     struct io_reader *r;
-    struct io_reader_options ro = {.backend = backend,
+    struct io_reader_options ro = {.backend = m->backend,
+                                   .direct = m->direct,
+                                   .plain_buffers = m->plain_buffers,
                                    .queue_depth = c->depth,
                                    .file_depth = c->file_depth,
+                                   .direct_file_depth = c->direct_file_depth,
                                    .read_size = c->read_size,
                                    .threads = c->threads};
     rc = io_reader_new(&ro, pool, &r);
@@ -182,7 +238,7 @@ static int run_reader(const struct cfg *c, ecrup_io_backend backend, struct samp
     double cpu0 = cpu_of(RUSAGE_SELF), t0 = now();
     struct io_file *f;
     rc = io_reader_open(r, c->file, &f);
-    uint64_t size = rc ? 0 : io_file_size(f), next = 0, got = 0;
+    uint64_t size = rc ? 0 : io_file_size(f), next = 0, got = 0, direct = 0;
     while (!rc && got < size) {
         struct io_slot *slot;
         while (next < size && io_bufpool_acquire(pool, 0, &slot) == 0) {
@@ -198,6 +254,7 @@ static int run_reader(const struct cfg *c, ecrup_io_backend backend, struct samp
             if (done[i].error && !rc)
                 rc = done[i].error;
             got += done[i].bytes;
+            direct += done[i].direct_bytes;
             io_bufpool_release(pool, done[i].slot);
         }
         if (n < 0)
@@ -207,22 +264,23 @@ static int run_reader(const struct cfg *c, ecrup_io_backend backend, struct samp
         io_reader_close(r, f);
     s->wall = now() - t0;
     s->cpu = cpu_of(RUSAGE_SELF) - cpu0;
+    s->direct = got ? (double)direct / (double)got : 0;
+    io_reader_describe(r, desc, desc_cap); /* after: it counts registered slots */
     io_reader_free(r);
     io_bufpool_free(pool);
     return rc;
 }
 
-static void report(const char *what, const char *mode, const struct cfg *c, const struct sample *s,
-                   const char *desc)
+static void report(const char *what, const char *mode, const struct cfg *c, const struct sample *s)
 {
     double gb = (double)c->size / 1e9;
-    printf("%-5s %-9s %6.2f GB/s  %6.3f CPU-s/GB  (%.3f s wall, %.3f s CPU)%s%s\n", mode, what,
-           gb / s->wall, s->cpu / gb, s->wall, s->cpu, desc ? "  " : "", desc ? desc : "");
+    printf("%-5s %-12s %6.2f GB/s  %6.3f CPU-s/GB  (%.3f s wall, %.3f s CPU, %3.0f%% direct, %d%% "
+           "cached before)\n",
+           mode, what, gb / s->wall, s->cpu / gb, s->wall, s->cpu, 100 * s->direct, s->cached);
+    fflush(stdout);
 }
 
 #define MAX_RUNS 20
-enum { M_CAT, M_URING, M_PREAD, M_COUNT };
-static const char *const mode_names[M_COUNT] = {"cat", "io_uring", "pread"};
 
 struct series {
     struct sample s[MAX_RUNS];
@@ -230,29 +288,78 @@ struct series {
     char desc[200];
 };
 
-/* One round: each of cat, io_uring and pread once, interleaved so that load from other work on
- * the machine spreads over all three. */
-static void round_of(const struct cfg *c, int cold, struct series *out)
+/* One round: every mode once, interleaved so that load from other work on the machine spreads
+ * over all of them. */
+static bool buffered_mode(const struct mode *m)
 {
-    const char *mode = cold ? "cold" : "warm";
+    return m->cat || m->direct == IO_DIRECT_OFF;
+}
+
+/* group: -1 every mode; 0 the buffered ones (cat included); 1 the others (O_DIRECT, or auto,
+ * which reads a cold file with O_DIRECT). */
+static void round_of(const struct cfg *c, int cold, int group, struct series *out)
+{
+    const char *when = cold ? "cold" : "warm";
     for (int m = 0; m < M_COUNT; m++) {
-        struct sample s;
+        struct sample s = {0};
         char desc[200] = "";
-        if (c->only >= 0 && m != c->only)
+        if (c->only && !(c->only & (1u << m)))
+            continue;
+        if (group >= 0 && buffered_mode(&modes[m]) != (group == 0))
             continue;
         if (cold)
             drop_file_cache(c->file);
-        int rc = m == M_CAT ? run_cat(c, &s)
-                            : run_reader(c, m == M_URING ? ECRUP_IO_URING : ECRUP_IO_PREAD, &s,
-                                         desc, sizeof(desc));
+        s.cached = cached_percent(c->file);
+        int rc = modes[m].cat ? run_cat(c, &s) : run_reader(c, &modes[m], &s, desc, sizeof(desc));
         if (rc) {
-            printf("%-5s %-9s failed: %s\n", mode, mode_names[m], strerror(-rc));
+            printf("%-5s %-12s failed: %s\n", when, modes[m].name, strerror(-rc));
             continue;
         }
-        report(mode_names[m], mode, c, &s, NULL);
+        report(modes[m].name, when, c, &s);
         out[m].s[out[m].n++] = s;
         if (desc[0])
             snprintf(out[m].desc, sizeof(out[m].desc), "%s", desc);
+    }
+}
+
+/* What a fresh pool on the engine's default 512 MiB limit and a reader over it cost before and
+ * after reading one part: creation, registration, first faults, teardown. */
+static void setup_cost(const struct cfg *c)
+{
+    for (int m = 0; m < M_COUNT; m++) {
+        if (modes[m].cat || (c->only && !(c->only & (1u << m))))
+            continue;
+        double cpu0 = cpu_of(RUSAGE_SELF), t0 = now();
+        struct io_bufpool *pool;
+        struct io_bufpool_options po = {.part_size = c->part, .body_capacity = c->part / 3 * 4};
+        if (io_bufpool_new(&po, &pool))
+            return;
+        struct io_reader *r;
+        struct io_reader_options ro = {.backend = modes[m].backend,
+                                       .direct = modes[m].direct,
+                                       .plain_buffers = modes[m].plain_buffers};
+        if (io_reader_new(&ro, pool, &r)) {
+            io_bufpool_free(pool);
+            return;
+        }
+        double cpu1 = cpu_of(RUSAGE_SELF);
+        struct io_file *f;
+        struct io_slot *slot;
+        int rc = io_reader_open(r, c->file, &f);
+        if (!rc && io_bufpool_acquire(pool, 0, &slot) == 0) {
+            size_t len = io_file_size(f) < c->part ? (size_t)io_file_size(f) : c->part;
+            struct io_completion done;
+            if (io_reader_submit(r, f, 0, len, slot, NULL) == 0)
+                io_reader_wait(r, &done, 1, -1);
+            io_bufpool_release(pool, slot);
+            io_reader_close(r, f);
+        }
+        unsigned n = io_bufpool_count(pool);
+        io_reader_free(r);
+        io_bufpool_free(pool);
+        printf("setup %-12s pool of %u slots (512 MiB limit) + reader: %.3f CPU-s to create, "
+               "%.3f CPU-s with one part read and freed, %.3f s wall\n",
+               modes[m].name, n, cpu1 - cpu0, cpu_of(RUSAGE_SELF) - cpu0, now() - t0);
     }
 }
 
@@ -281,11 +388,33 @@ static void summary(const struct cfg *c, const char *mode, struct series *ser)
         double wall_med = x->s[x->n / 2].wall, wall_min = x->s[0].wall;
         qsort(x->s, (size_t)x->n, sizeof(x->s[0]), by_cpu);
         double cpu_med = x->s[x->n / 2].cpu, cpu_min = x->s[0].cpu;
-        printf("SUMMARY %-4s %-8s median %6.2f GB/s %6.3f CPU-s/GB | best %6.2f GB/s %6.3f "
-               "CPU-s/GB (n=%d)%s%s\n",
-               mode, mode_names[m], gb / wall_med, cpu_med / gb, gb / wall_min, cpu_min / gb, x->n,
-               x->desc[0] ? "  " : "", x->desc);
+        printf("SUMMARY %-4s %-12s median %6.2f GB/s %6.3f CPU-s/GB | best %6.2f GB/s %6.3f "
+               "CPU-s/GB (n=%d, %3.0f%% direct)%s%s\n",
+               mode, modes[m].name, gb / wall_med, cpu_med / gb, gb / wall_min, cpu_min / gb, x->n,
+               100 * x->s[0].direct, x->desc[0] ? "  " : "", x->desc);
     }
+}
+
+static int parse_only(const char *v, unsigned *mask)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", v);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int m = 0;
+        while (m < M_COUNT && strcmp(modes[m].name, t))
+            m++;
+        if (m == M_COUNT)
+            return -1;
+        *mask |= 1u << m;
+    }
+    return 0;
+}
+
+static void print_load(const char *when)
+{
+    double l[3];
+    if (getloadavg(l, 3) == 3)
+        printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
 }
 
 int main(int argc, char **argv)
@@ -298,8 +427,7 @@ int main(int argc, char **argv)
                     .part = 10u << 20,
                     .memory = 256u << 20,
                     .runs = 5,
-                    .cold = 1,
-                    .only = -1};
+                    .cold = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-cold"))
@@ -310,7 +438,10 @@ int main(int argc, char **argv)
             c.no_warm = 1;
         else if (v && !strcmp(a, "--only")) {
             i++;
-            c.only = !strcmp(v, "cat") ? M_CAT : !strcmp(v, "uring") ? M_URING : M_PREAD;
+            if (parse_only(v, &c.only)) {
+                fprintf(stderr, "bench_io: unknown mode in %s\n", v);
+                return 2;
+            }
         } else if (v && !strcmp(a, "--file"))
             c.file = v, i++;
         else if (v && !strcmp(a, "--size"))
@@ -323,6 +454,8 @@ int main(int argc, char **argv)
             c.runs = atoi(v), i++;
         else if (v && !strcmp(a, "--depth"))
             c.depth = (unsigned)atoi(v), i++;
+        else if (v && !strcmp(a, "--direct-file-depth"))
+            c.direct_file_depth = (unsigned)atoi(v), i++;
         else if (v && !strcmp(a, "--file-depth"))
             c.file_depth = (unsigned)atoi(v), i++;
         else if (v && !strcmp(a, "--read-size"))
@@ -330,11 +463,16 @@ int main(int argc, char **argv)
         else if (v && !strcmp(a, "--threads"))
             c.threads = (unsigned)atoi(v), i++;
         else {
-            fprintf(stderr,
-                    "usage: bench_io [--size B] [--file PATH] [--part B] [--memory B] [--runs N]\n"
-                    "                [--depth N] [--file-depth N] [--read-size B] [--threads N] "
-                    "[--no-cold] "
-                    "[--no-warm] [--keep] [--only cat|uring|pread]\n");
+            fprintf(
+                stderr,
+                "usage: bench_io [--size B] [--file PATH] [--part B] [--memory B] [--runs N]\n"
+                "                [--depth N] [--file-depth N] [--direct-file-depth N] "
+                "[--read-size B] "
+                "[--threads N] "
+                "[--no-cold] "
+                "[--no-warm] [--keep] [--only MODE,...]\n"
+                "modes: cat uring uring-buf uring-plain uring-direct uring-dplain pread pread-buf "
+                "pread-direct\n");
             return 2;
         }
     }
@@ -353,19 +491,31 @@ int main(int argc, char **argv)
     }
     printf("file %s, %.3f GB; part %zu MiB; pool %llu MiB; %d runs\n", c.file, (double)c.size / 1e9,
            c.part >> 20, (unsigned long long)(c.memory >> 20), c.runs);
+    print_load("at start");
+    setup_cost(&c);
     struct sample warmup;
     run_cat(&c, &warmup); /* page cache warm */
     static struct series warm[M_COUNT], cold[M_COUNT];
     for (int i = 0; i < c.runs && !c.no_warm; i++)
-        round_of(&c, 0, warm);
+        round_of(&c, 0, -1, warm);
     if (c.cold) {
         int d = try_drop_caches();
         printf("drop_caches: %s; cold runs drop the file's pages with "
                "posix_fadvise(DONTNEED)\n",
                d ? strerror(-d) : "allowed");
+        /* The first buffered read of a cold file after an O_DIRECT read of it costs 2-4x the
+         * CPU of the next one here (reproduced with plain pread, no io/ code involved), so cold
+         * runs do every buffered mode first, after one unrecorded buffered cold read, then the
+         * direct ones. */
+        struct sample settle;
+        drop_file_cache(c.file);
+        run_cat(&c, &settle);
         for (int i = 0; i < c.runs; i++)
-            round_of(&c, 1, cold);
+            round_of(&c, 1, 0, cold);
+        for (int i = 0; i < c.runs; i++)
+            round_of(&c, 1, 1, cold);
     }
+    print_load("at end");
     if (!c.no_warm)
         summary(&c, "warm", warm);
     if (c.cold)

@@ -59,13 +59,24 @@ unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size, size_t bo
     return n > IO_BUFPOOL_MAX_SLOTS ? IO_BUFPOOL_MAX_SLOTS : (unsigned)n;
 }
 
+unsigned io_bufpool_slots_for_job(uint64_t memory_limit, size_t part_size, size_t body_capacity,
+                                  uint64_t job_parts)
+{
+    unsigned n = io_bufpool_slots_for(memory_limit, part_size, body_capacity);
+    uint64_t want = job_parts < 2 ? 2 : job_parts;
+    if (job_parts && want < n)
+        n = (unsigned)want;
+    return n;
+}
+
 int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
 {
     *out = NULL;
     if (!o || !o->part_size)
         return -EINVAL;
-    unsigned count =
-        o->slots ? o->slots : io_bufpool_slots_for(o->memory_limit, o->part_size, o->body_capacity);
+    unsigned count = o->slots ? o->slots
+                              : io_bufpool_slots_for_job(o->memory_limit, o->part_size,
+                                                         o->body_capacity, o->job_parts);
     if (!count || count > IO_BUFPOOL_MAX_SLOTS)
         return -EINVAL;
     size_t raw_stride = page_round(o->part_size);

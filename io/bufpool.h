@@ -3,7 +3,10 @@
  *
  * Each slot holds one part's raw bytes (`raw`, filled by io/reader) and room for the part's
  * encoded request body (`body`, filled by the payload code). Both areas are page-aligned and
- * carved from one anonymous mapping made at creation; nothing is allocated afterwards.
+ * carved from one anonymous mapping made at creation; nothing is allocated afterwards. The
+ * mapping is reserved, not touched: a slot's pages cost memory (and zeroing) only once the slot
+ * is first used, and the LIFO free list keeps reusing the same few slots, so a small job on a
+ * large limit pays for what it uses.
  *
  * Threads: io_bufpool_new/io_bufpool_free belong to one owner thread (nothing else may use the
  * pool during them). Everything else (acquire, release, shutdown, available, slot lookup) is
@@ -27,7 +30,12 @@ struct io_bufpool_options {
     size_t body_capacity;  /* encoded-body bytes per slot, computed by the caller, e.g.
                               4 * ceil(part_size / 3) + 4096; 0: no body area */
     uint64_t memory_limit; /* bytes for all slots together; 0: 512 MiB */
-    unsigned slots;        /* exact slot count, overriding memory_limit; 0: from the limit */
+    unsigned slots;        /* exact slot count, overriding memory_limit and job_parts; 0: from
+                              the limit */
+    uint64_t job_parts;    /* parts the whole job will read, at most: the sum over its layers of
+                              ceil(size / part_size), a zero-byte layer counting 1. The pool then
+                              has no more slots than that (but 2 when the limit allows 2: one part
+                              being read while one is sent). 0: unknown, slots from the limit */
     int notify_fd;         /* 1: create an eventfd that becomes readable on every release
                               (see io_bufpool_fd); 0: none */
 };
@@ -53,6 +61,11 @@ size_t io_bufpool_slot_bytes(size_t part_size, size_t body_capacity);
 /* How many slots fit in `memory_limit` (0: the default limit), capped at IO_BUFPOOL_MAX_SLOTS.
  * 0 when not even one fits or part_size is 0. Pure. */
 unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size, size_t body_capacity);
+
+/* io_bufpool_slots_for, then capped by job_parts as io_bufpool_options describes (0: no cap).
+ * This is the slot count io_bufpool_new makes when `slots` is 0. Pure. */
+unsigned io_bufpool_slots_for_job(uint64_t memory_limit, size_t part_size, size_t body_capacity,
+                                  uint64_t job_parts);
 
 /* Create a pool. Returns 0, -EINVAL (part_size 0, or the limit holds no slot, or `slots` over
  * IO_BUFPOOL_MAX_SLOTS), -ENOMEM, or another -errno from mmap/eventfd. */

@@ -11,7 +11,15 @@
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451 /* the same on every architecture */
+#endif
+
+unsigned io_test_dio_align;
 
 static int backend_from_env(ecrup_io_backend *out)
 {
@@ -24,6 +32,20 @@ static int backend_from_env(ecrup_io_backend *out)
         *out = ECRUP_IO_PREAD;
     else
         return -EINVAL; /* a typo must not silently pick another backend */
+    return 0;
+}
+
+static int direct_from_env(enum io_direct_mode *out)
+{
+    const char *v = getenv("ECRUP_IO_DIRECT");
+    if (!v || !*v || !strcasecmp(v, "auto"))
+        *out = IO_DIRECT_AUTO;
+    else if (!strcasecmp(v, "on"))
+        *out = IO_DIRECT_ON;
+    else if (!strcasecmp(v, "off"))
+        *out = IO_DIRECT_OFF;
+    else
+        return -EINVAL;
     return 0;
 }
 
@@ -44,11 +66,21 @@ int io_reader_new(const struct io_reader_options *options, struct io_bufpool *po
     }
     if (want != ECRUP_IO_AUTO && want != ECRUP_IO_URING && want != ECRUP_IO_PREAD)
         return -EINVAL;
+    enum io_direct_mode direct = o.direct;
+    if (direct == IO_DIRECT_DEFAULT) {
+        int err = direct_from_env(&direct);
+        if (err)
+            return err;
+    }
+    if (direct != IO_DIRECT_AUTO && direct != IO_DIRECT_OFF && direct != IO_DIRECT_ON)
+        return -EINVAL;
 
     struct io_reader *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     r->pool = pool;
+    r->direct = direct;
+    r->have_cachestat = true;
     r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->efd < 0) {
         int err = -errno;
@@ -89,6 +121,8 @@ void io_reader_free(struct io_reader *r)
     for (struct io_file *f = r->files, *n; f; f = n) {
         n = f->next;
         close(f->fd);
+        if (f->dfd >= 0)
+            close(f->dfd);
         free(f->path);
         free(f);
     }
@@ -120,8 +154,11 @@ const char *io_reader_describe(const struct io_reader *r, char *buf, size_t cap)
         return buf;
     buf[0] = '\0';
     r->backend->describe(r, buf, cap);
+    size_t n = strlen(buf);
+    static const char *const modes[] = {"", "O_DIRECT when not cached", "buffered", "O_DIRECT"};
+    snprintf(buf + n, cap - n, ", %s", modes[r->direct]);
     if (r->fallback_reason[0]) {
-        size_t n = strlen(buf);
+        n = strlen(buf);
         snprintf(buf + n, cap - n, " (%s)", r->fallback_reason);
     }
     return buf;
@@ -130,6 +167,43 @@ const char *io_reader_describe(const struct io_reader *r, char *buf, size_t cap)
 int io_reader_fd(const struct io_reader *r)
 {
     return r->efd;
+}
+
+#ifdef STATX_DIOALIGN
+#define STATX_DIOALIGN_ STATX_DIOALIGN
+#else
+#define STATX_DIOALIGN_ 0u
+#endif
+
+/* A second descriptor with O_DIRECT and the alignment it needs. Any failure leaves the file
+ * buffered: tmpfs on older kernels, FUSE and network file systems may refuse O_DIRECT. */
+static void open_direct(struct io_file *f)
+{
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_DIRECT);
+    if (fd < 0)
+        return;
+    struct statx sx;
+    unsigned off_align = 4096, mem_align = 4096; /* safe where statx cannot tell */
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_DIOALIGN_, &sx) != 0 ||
+        sx.stx_ino != f->ino || makedev(sx.stx_dev_major, sx.stx_dev_minor) != f->dev) {
+        close(fd); /* the path names another file by now: the change check will say so */
+        return;
+    }
+#ifdef STATX_DIOALIGN
+    if (sx.stx_mask & STATX_DIOALIGN) {
+        if (!sx.stx_dio_offset_align || !sx.stx_dio_mem_align) {
+            close(fd); /* the file system says it cannot do O_DIRECT for this file */
+            return;
+        }
+        off_align = sx.stx_dio_offset_align;
+        mem_align = sx.stx_dio_mem_align;
+    }
+#endif
+    if (io_test_dio_align)
+        off_align = mem_align = io_test_dio_align;
+    f->dfd = fd;
+    f->dio_align = off_align;
+    f->dio_mem_align = mem_align;
 }
 
 int io_reader_open(struct io_reader *r, const char *path, struct io_file **out)
@@ -146,6 +220,8 @@ int io_reader_open(struct io_reader *r, const char *path, struct io_file **out)
         return -ENOMEM;
     }
     f->fixed = -1;
+    f->dfixed = -1;
+    f->dfd = -1;
     int err = 0;
     f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (f->fd < 0) {
@@ -171,6 +247,8 @@ int io_reader_open(struct io_reader *r, const char *path, struct io_file **out)
     f->dev = st.st_dev;
     /* Layers are read once, front to back. */
     (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (r->direct != IO_DIRECT_OFF)
+        open_direct(f);
     if (r->backend->file_opened)
         r->backend->file_opened(r, f);
     f->next = r->files;
@@ -202,6 +280,8 @@ int io_reader_close(struct io_reader *r, struct io_file *f)
     if (f->next)
         f->next->prev = f->prev;
     close(f->fd);
+    if (f->dfd >= 0)
+        close(f->dfd);
     free(f->path);
     free(f);
     return 0;
@@ -235,6 +315,53 @@ int io_file_check(const struct io_file *f)
     if (stat(f->path, &st) < 0 || !same_file(f, &st))
         return -ESTALE;
     return 0;
+}
+
+size_t io_plan_read(const struct io_req *q, size_t at, size_t len, bool *direct)
+{
+    const struct io_file *f = q->file;
+    *direct = false;
+    if (!q->direct)
+        return len;
+    uint64_t pos = q->offset + at;
+    uint64_t a = f->dio_align;
+    if (pos % a) {
+        uint64_t head = a - pos % a; /* through the cache up to the next aligned offset */
+        return head < len ? (size_t)head : len;
+    }
+    if ((uintptr_t)(q->slot->raw + at) % f->dio_mem_align)
+        return len; /* an aligned offset into a misaligned address: no span can go direct */
+    size_t body = (size_t)(len / a * a);
+    if (!body)
+        return len; /* the last partial block */
+    *direct = true;
+    return body;
+}
+
+struct cachestat_range_ {
+    uint64_t off, len;
+};
+struct cachestat_ {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/* Whether the page cache holds enough of the range that copying from it beats reading the
+ * device: at least half its pages, or any dirty page (O_DIRECT would first write those back).
+ * Without cachestat(2) the answer is yes, which keeps the plain buffered behaviour. */
+static bool mostly_cached(struct io_reader *r, const struct io_file *f, uint64_t off, size_t len)
+{
+    if (!r->have_cachestat)
+        return true;
+    struct cachestat_range_ range = {off, len};
+    struct cachestat_ cs;
+    if (syscall(__NR_cachestat, f->fd, &range, &cs, 0) != 0) {
+        if (errno == ENOSYS || errno == EPERM)
+            r->have_cachestat = false;
+        return true;
+    }
+    uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t pages = (off + len + ps - 1) / ps - off / ps;
+    return cs.nr_dirty || cs.nr_writeback || cs.nr_cache * 2 >= pages;
 }
 
 static struct io_req *req_alloc(struct io_reader *r)
@@ -272,6 +399,10 @@ int io_reader_submit(struct io_reader *r, struct io_file *f, uint64_t offset, si
     q->user = user;
     q->offset = offset;
     q->length = length;
+    /* Not worth a cachestat call (or O_DIRECT) under one aligned block. */
+    q->direct = f->dfd >= 0 && length >= f->dio_align &&
+                (r->direct == IO_DIRECT_ON ||
+                 (r->direct == IO_DIRECT_AUTO && !mostly_cached(r, f, offset, length)));
     f->inflight++;
     r->pending++;
     if (!length) {
@@ -314,6 +445,7 @@ int io_reader_poll(struct io_reader *r, struct io_completion *out, unsigned max)
                                           .offset = q->offset,
                                           .length = q->length,
                                           .bytes = q->done,
+                                          .direct_bytes = q->direct_done,
                                           .error = q->error};
         q->file->inflight--;
         r->pending--;

@@ -1,10 +1,16 @@
 /* The layer reader: reads (file, offset, length) into a buffer slot's raw area and reports one
  * completion per request. Two backends behind one interface:
- *  - io_uring: the pool's raw areas are registered buffers (READ_FIXED), open files go into a
- *    registered file table, each request is cut into large reads kept in flight together, and
- *    short reads are continued;
+ *  - io_uring: O_DIRECT reads go into registered buffers (READ_FIXED; each slot registered the
+ *    first time it gets one), open files go into a registered file table, each request is cut into
+ * large reads kept in flight together, and short reads are continued;
  *  - pread: worker threads doing pread(2), used when io_uring cannot be set up (ENOSYS, EPERM
  *    under seccomp, kernel.io_uring_disabled) or when forced.
+ * Both read either through the page cache (the kernel copies cached pages into the slot) or with
+ * O_DIRECT (the device writes into the slot; no copy, no cache). By default O_DIRECT is used for
+ * the requests whose range the page cache does not hold (cachestat(2)); see io_direct_mode.
+ * Spans O_DIRECT cannot take (an offset or length off the device's block size, the file's last
+ * partial block) are read through the cache, and a file system that refuses O_DIRECT gets
+ * buffered reads only.
  *
  * Files are opened through the reader, which records size, mtime, inode and device. When a
  * request reaching the end of the file (offset + length == size) completes, the reader re-checks
@@ -30,22 +36,43 @@
 #include "io/bufpool.h"
 
 /* Defaults for io_reader_options. */
-#define IO_READER_DEFAULT_QUEUE_DEPTH 32u        /* reads in flight (io_uring) */
-#define IO_READER_DEFAULT_READ_SIZE   (1u << 20) /* bytes per read op (io_uring) */
-#define IO_READER_DEFAULT_FILE_DEPTH  4u         /* read ops in flight per file (io_uring) */
-#define IO_READER_DEFAULT_THREADS     2u         /* workers (pread) */
-#define IO_READER_DEFAULT_FILE_SLOTS  256u       /* registered file table (io_uring) */
+#define IO_READER_DEFAULT_QUEUE_DEPTH       32u        /* reads in flight (io_uring) */
+#define IO_READER_DEFAULT_READ_SIZE         (1u << 20) /* bytes per read op (io_uring) */
+#define IO_READER_DEFAULT_FILE_DEPTH        4u         /* read ops in flight per file (io_uring) */
+#define IO_READER_DEFAULT_DIRECT_FILE_DEPTH 16u        /* the same for O_DIRECT reads (io_uring) */
+#define IO_READER_DEFAULT_THREADS           2u         /* workers (pread) */
+#define IO_READER_DEFAULT_FILE_SLOTS        256u       /* registered file table (io_uring) */
+
+/* How requests are read. */
+enum io_direct_mode {
+    IO_DIRECT_DEFAULT = 0, /* ECRUP_IO_DIRECT ("auto", "on", "off") from the environment, else
+                              IO_DIRECT_AUTO */
+    IO_DIRECT_AUTO = 1,    /* per request: O_DIRECT when the page cache holds less than half of
+                              the range and none of it is dirty, else buffered; buffered where
+                              cachestat(2) is missing (kernels before 6.5) */
+    IO_DIRECT_OFF = 2,     /* always through the page cache */
+    IO_DIRECT_ON = 3,      /* O_DIRECT wherever the file system takes it, cached or not */
+};
 
 struct io_reader_options {
-    ecrup_io_backend backend; /* ECRUP_IO_AUTO (0): the environment variable ECRUP_IO_BACKEND
-                                 ("uring", "io_uring", "pread", "auto"), else io_uring when it
-                                 can be set up, else pread. URING or PREAD force that backend. */
-    unsigned queue_depth;     /* io_uring: read ops in flight at once; 0: 32 */
-    unsigned file_depth;      /* io_uring: read ops in flight per file; 0: 4 */
-    size_t read_size;         /* io_uring: bytes per read op, rounded up to 64 KiB; 0: 1 MiB */
-    unsigned threads;         /* pread: worker threads; 0: 2 */
-    unsigned file_slots;      /* io_uring: registered file table size (files beyond it use plain
-                                 descriptors); 0: 256 */
+    ecrup_io_backend backend;   /* ECRUP_IO_AUTO (0): the environment variable ECRUP_IO_BACKEND
+                                   ("uring", "io_uring", "pread", "auto"), else io_uring when it
+                                   can be set up, else pread. URING or PREAD force that backend. */
+    unsigned queue_depth;       /* io_uring: read ops in flight at once; 0: 32 */
+    unsigned file_depth;        /* io_uring: read ops in flight per file through the page cache
+                                   (more defeat the kernel's readahead); 0: 4 */
+    unsigned direct_file_depth; /* io_uring: the same for O_DIRECT reads, which have no
+                                   readahead and need more in flight to keep the device busy;
+                                   0: 16 */
+    size_t read_size;           /* io_uring: bytes per read op, rounded up to 64 KiB; 0: 1 MiB */
+    unsigned threads;           /* pread: worker threads; 0: 2 */
+    unsigned file_slots;        /* io_uring: registered file table size (files beyond it use plain
+                                   descriptors; a file read with O_DIRECT takes two); 0: 256 */
+    enum io_direct_mode direct; /* see io_direct_mode; 0: environment, else auto */
+    int plain_buffers;          /* io_uring: 1 reads into unregistered memory (plain READ)
+                                   always, for comparison; 0: a slot's raw area is registered the
+                                   first time it gets an O_DIRECT read, which then use READ_FIXED
+                                   (buffered reads use plain READ: measured cheaper) */
 };
 
 /* One finished request. */
@@ -54,16 +81,17 @@ struct io_completion {
     struct io_file *file;
     struct io_slot *slot; /* still held by the caller; the reader is done with it */
     uint64_t offset;
-    size_t length; /* requested */
-    size_t bytes;  /* bytes now in slot->raw: == length on success */
-    int error;     /* 0, or negative errno: -ESTALE the file changed, -EIO, ... */
+    size_t length;       /* requested */
+    size_t bytes;        /* bytes now in slot->raw: == length on success */
+    size_t direct_bytes; /* of those, how many came with O_DIRECT (the rest via the page cache) */
+    int error;           /* 0, or negative errno: -ESTALE the file changed, -EIO, ... */
 };
 
 struct io_reader;
 struct io_file;
 
-/* Create a reader over `pool` (borrowed: it must outlive the reader; with io_uring its raw
- * areas are registered now). Returns 0; -EINVAL for a bad ECRUP_IO_BACKEND value; when
+/* Create a reader over `pool` (borrowed: it must outlive the reader). Returns 0; -EINVAL for a
+ * bad ECRUP_IO_BACKEND or ECRUP_IO_DIRECT value or direct mode; when
  * io_uring is forced and cannot be set up, the error that stopped it (-ENOSYS, -EPERM, ...);
  * -ENOMEM; another -errno. The calling thread becomes the owner. */
 int io_reader_new(const struct io_reader_options *options, struct io_bufpool *pool,
@@ -87,9 +115,10 @@ const char *io_reader_describe(const struct io_reader *reader, char *buf, size_t
  * Owned by the reader. */
 int io_reader_fd(const struct io_reader *reader);
 
-/* Open `path` for reading (the path is copied). Returns 0, -ENOENT, -EACCES, -EISDIR for a
- * directory, -EINVAL for anything but a regular file, or another -errno from open/fstat.
- * Owner thread. */
+/* Open `path` for reading (the path is copied). Unless the direct mode is off, the path is also
+ * opened with O_DIRECT (a second descriptor, used only when it names the same inode); a refusal
+ * just leaves the file buffered. Returns 0, -ENOENT, -EACCES, -EISDIR for a directory, -EINVAL
+ * for anything but a regular file, or another -errno from open/fstat. Owner thread. */
 int io_reader_open(struct io_reader *reader, const char *path, struct io_file **file);
 
 /* Close a file. -EBUSY (and nothing done) while requests on it are in flight. NULL: 0. Owner. */

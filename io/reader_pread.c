@@ -1,5 +1,6 @@
 /* The pread backend: worker threads take whole requests from a queue and pread(2) them into the
- * slot in as few calls as the kernel allows, continuing short reads. Finished requests go on a
+ * slot in as few calls as the kernel allows (one O_DIRECT span plus a buffered head or tail at
+ * most), continuing short reads. Finished requests go on a
  * done list under the same lock and the reader's eventfd is signalled; the owner collects them in
  * reap. Workers touch a request only between taking it and handing it back, and never touch the
  * reader's owner-thread fields. */
@@ -36,14 +37,22 @@ static void push(struct io_req **head, struct io_req **tail, struct io_req *q)
 static void read_req(struct io_req *q)
 {
     while (q->done < q->length) {
-        ssize_t n = pread(q->file->fd, q->slot->raw + q->done, q->length - q->done,
+        bool direct;
+        size_t want = io_plan_read(q, q->done, q->length - q->done, &direct);
+        ssize_t n = pread(direct ? q->file->dfd : q->file->fd, q->slot->raw + q->done, want,
                           (off_t)(q->offset + q->done));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            if (direct && (errno == EINVAL || errno == EOPNOTSUPP)) {
+                q->direct = false; /* refused after all: the rest goes through the cache */
+                continue;
+            }
             q->error = -errno;
             return;
         }
+        if (direct)
+            q->direct_done += (size_t)n;
         if (n == 0) {
             q->error = -ESTALE; /* end of file before the size seen at open: it shrank */
             return;

@@ -30,6 +30,14 @@ static void test_geometry(void)
     CHECK_EQ_INT(io_bufpool_slots_for(1ull << 50, 4096, 0), IO_BUFPOOL_MAX_SLOTS);
     CHECK_EQ_INT(io_bufpool_slots_for(1 << 20, 0, 0), 0);
     CHECK_EQ_INT(io_bufpool_slot_bytes(1, 1), 2 * ps);
+    /* A job of few parts caps the count, never below 2, never above the limit's. */
+    unsigned full = io_bufpool_slots_for(512ull << 20, part, body);
+    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 0), full);
+    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 1), 2);
+    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 7), 7);
+    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 1u << 20), full);
+    CHECK_EQ_INT(io_bufpool_slots_for_job(stride, part, body, 5), 1);
+    CHECK_EQ_INT(io_bufpool_slots_for_job(stride - 1, part, body, 5), 0);
 
     struct io_bufpool *p = NULL;
     struct io_bufpool_options o = {
@@ -48,6 +56,11 @@ static void test_geometry(void)
                                     .body_capacity = body_for(100000),
                                     .memory_limit =
                                         3 * io_bufpool_slot_bytes(100000, body_for(100000)) + 5000};
+    o.job_parts = 2; /* fewer parts than the limit's slots: the pool follows the job */
+    REQUIRE(io_bufpool_new(&o, &p) == 0);
+    CHECK_EQ_INT(io_bufpool_count(p), 2);
+    io_bufpool_free(p);
+    o.job_parts = 0;
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     CHECK_EQ_INT(io_bufpool_count(p), 3);
     CHECK_EQ_INT(io_bufpool_available(p), 3);

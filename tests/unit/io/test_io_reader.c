@@ -1,13 +1,18 @@
-/* The reader, run on one backend (argv[1]: "uring" or "pread") or on both at once ("diff").
+/* The reader, run on one backend (argv[1]: "uring" or "pread") or on both at once ("diff"), in
+ * one direct mode (argv[2]: "auto", the default, "on" or "off"; "diff" runs them all).
  *  - bytes read equal the bytes written, for random file sizes (0, smaller than a part, exact
  *    multiples, a partial last part), random offsets and lengths, many requests in flight;
  *  - "diff" reads the same files and ranges through both backends and compares them;
  *  - errors: missing file, directory, not a regular file, permission denied, a file truncated,
  *    grown, modified in place, replaced or removed between open and the last read;
  *  - backend choice: forced by option and by ECRUP_IO_BACKEND, and the automatic fallback to
- *    pread when io_uring_setup is refused (a seccomp filter in a child process).
+ *    pread when io_uring_setup is refused (a seccomp filter in a child process);
+ *  - O_DIRECT: used (direct_bytes > 0) when on, or in auto mode for a file whose pages were
+ *    dropped, not for a cached one; refused at open (seccomp again) or per read (an alignment
+ *    the device does not take), the bytes are still right.
  * The uring run exits 77 only when io_uring_queue_init fails on this machine. */
 #include "io/reader.h"
+#include "io/reader_impl.h" /* io_test_dio_align */
 #include "test.h"
 
 #include <errno.h>
@@ -29,6 +34,9 @@
 
 static char dir[] = "/tmp/ecrup-io-XXXXXX";
 static uint64_t rng = 0x1234567u;
+static enum io_direct_mode direct_mode = IO_DIRECT_AUTO; /* for env_open */
+static size_t last_direct;                               /* direct_bytes of read_range's read */
+static int plain_buffers;                                /* for env_open */
 
 static char *path_of(const char *name)
 {
@@ -74,8 +82,11 @@ static void env_open(struct env *e, ecrup_io_backend backend, unsigned slots)
     struct io_reader_options ro = {.backend = backend,
                                    .queue_depth = 4,
                                    .file_depth = 3,
+                                   .direct_file_depth = 2,
                                    .read_size = 64 << 10,
-                                   .file_slots = 1};
+                                   .file_slots = 1,
+                                   .direct = direct_mode,
+                                   .plain_buffers = plain_buffers};
     int rc = io_reader_new(&ro, e->pool, &e->reader);
     if (rc)
         fprintf(stderr, "io_reader_new: %s\n", strerror(-rc));
@@ -109,6 +120,8 @@ static int read_range(struct env *e, struct io_file *f, uint64_t off, size_t len
     CHECK(c.file == f);
     CHECK_EQ_INT(c.offset, off);
     CHECK_EQ_INT(c.length, len);
+    CHECK(c.direct_bytes <= c.bytes);
+    last_direct = c.direct_bytes;
     if (out)
         memcpy(out, s->raw, c.bytes);
     if (got)
@@ -224,17 +237,19 @@ static void test_unregistered(void)
         if (geteuid() == 0 && (setgid(unprivileged_id()) != 0 || setuid(unprivileged_id()) != 0))
             _exit(3);
         struct env e;
+        direct_mode = IO_DIRECT_ON; /* only O_DIRECT reads use registered buffers */
         env_open(&e, ECRUP_IO_URING, 6);
-        char desc[200];
-        io_reader_describe(e.reader, desc, sizeof(desc));
-        printf("as uid %d: %s\n", (int)getuid(), desc);
-        fflush(stdout);
-        int registered = strstr(desc, "unregistered") == NULL;
         for (int i = 0; i < 3; i++) {
             char name[32];
             snprintf(name, sizeof(name), "unreg%d", i);
             read_whole(&e, path_of(name), data[i], sizes[i]);
         }
+        /* Slots are registered at their first read, so only now does the line tell. */
+        char desc[200];
+        io_reader_describe(e.reader, desc, sizeof(desc));
+        printf("as uid %d: %s\n", (int)getuid(), desc);
+        fflush(stdout);
+        int registered = strstr(desc, "unregistered") == NULL;
         env_close(&e);
         /* Registration needs pinned memory the limit does not allow; a kernel that registers
          * anyway leaves the unregistered path untested here, which is worth saying. */
@@ -255,51 +270,265 @@ static void test_unregistered(void)
     chmod(dir, 0700);
 }
 
-/* The same files and ranges through both backends: identical bytes, identical to the data. */
+/* Whether this directory's file system takes O_DIRECT reads (the test's own check, so that
+ * the reader's use of it can be asserted). */
+static bool direct_supported(void)
+{
+    const char *p = path_of("probe");
+    free(make_file(p, 8192));
+    int fd = open(p, O_RDONLY | O_CLOEXEC | O_DIRECT);
+    bool ok = false;
+    if (fd >= 0) {
+        void *b = NULL;
+        ok = posix_memalign(&b, 4096, 4096) == 0 && pread(fd, b, 4096, 0) == 4096;
+        free(b);
+        close(fd);
+    }
+    unlink(p);
+    return ok;
+}
+
+/* Pages of the file in the page cache, or -1 without cachestat(2). */
+static long cached_pages(const char *path)
+{
+    struct {
+        uint64_t off, len;
+    } range = {0, 0};
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+    } cs;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    long rc = syscall(451 /* cachestat */, fd, &range, &cs, 0);
+    close(fd);
+    return rc == 0 ? (long)cs.nr_cache : -1;
+}
+
+static void drop_pages(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(fdatasync(fd) == 0);
+    REQUIRE(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+    close(fd);
+}
+
+/* Sum of direct_bytes over reading the whole file part by part (checking the bytes). */
+static size_t read_parts(struct env *e, const char *path, const unsigned char *data, size_t size)
+{
+    struct io_file *f;
+    REQUIRE(io_reader_open(e->reader, path, &f) == 0);
+    unsigned char *buf = malloc(PART);
+    size_t direct = 0;
+    for (size_t off = 0; off < size; off += PART) {
+        size_t len = size - off < PART ? size - off : PART, got = 0;
+        CHECK_EQ_INT(read_range(e, f, off, len, buf, &got), 0);
+        CHECK(got == len && memcmp(buf, data + off, len) == 0);
+        direct += last_direct;
+    }
+    free(buf);
+    CHECK_EQ_INT(io_reader_close(e->reader, f), 0);
+    return direct;
+}
+
+/* Make open(2)/openat(2) with O_DIRECT fail with EINVAL in this process, as a file system that
+ * does not take O_DIRECT would. */
+static int forbid_o_direct(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, O_DIRECT),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Which requests go direct in each mode, and a refusal at open. */
+static void test_direct(ecrup_io_backend backend)
+{
+    bool have_direct = direct_supported();
+    const char *p = path_of("direct");
+    const size_t size = 6 * PART + 777;
+    unsigned char *data = make_file(p, size);
+    struct env e;
+
+    direct_mode = IO_DIRECT_OFF;
+    env_open(&e, backend, 2);
+    CHECK_EQ_INT(read_parts(&e, p, data, size), 0);
+    env_close(&e);
+
+    direct_mode = IO_DIRECT_ON; /* cached or not; the tail under one block goes via the cache */
+    env_open(&e, backend, 2);
+    size_t d = read_parts(&e, p, data, size);
+    if (have_direct)
+        CHECK(d >= 6 * PART && d < size);
+    else
+        CHECK_EQ_INT(d, 0);
+    env_close(&e);
+
+    /* Auto: a file the cache does not hold goes direct, then the same file cached does not. */
+    direct_mode = IO_DIRECT_AUTO;
+    env_open(&e, backend, 2);
+    drop_pages(p);
+    long cached = cached_pages(p);
+    d = read_parts(&e, p, data, size);
+    if (have_direct && cached >= 0 && cached < (long)(size / 4096 / 4))
+        CHECK(d >= 4 * PART);
+    else
+        printf("note: auto mode not checked on a cold file (O_DIRECT %s, %ld pages cached)\n",
+               have_direct ? "works" : "refused", cached);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    unsigned char *tmp = malloc(size);
+    REQUIRE(read(fd, tmp, size) == (ssize_t)size);
+    free(tmp);
+    close(fd);
+    CHECK_EQ_INT(read_parts(&e, p, data, size), 0);
+    env_close(&e);
+
+    /* O_DIRECT refused at open: the file is read through the cache. */
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int failed_before = test_failures;
+        if (forbid_o_direct() != 0)
+            _exit(10);
+        if (open(p, O_RDONLY | O_DIRECT) >= 0 || errno != EINVAL)
+            _exit(11);
+        direct_mode = IO_DIRECT_ON;
+        env_open(&e, backend, 2);
+        d = read_parts(&e, p, data, size);
+        env_close(&e);
+        _exit(test_failures != failed_before ? 12 : d ? 13 : 0);
+    }
+    int status;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    if (WEXITSTATUS(status))
+        fprintf(stderr, "O_DIRECT refusal child: exit %d\n", WEXITSTATUS(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+
+    /* Refused per read: every misaligned direct read fails with EINVAL and is redone. */
+    direct_mode = IO_DIRECT_ON;
+    env_open(&e, backend, 2);
+    io_test_dio_align = 1;
+    struct io_file *f;
+    REQUIRE(io_reader_open(e.reader, p, &f) == 0);
+    io_test_dio_align = 0;
+    unsigned char *buf = malloc(PART);
+    for (int k = 0; k < 20; k++) {
+        uint64_t off = test_rand(&rng) % size;
+        size_t max = size - off < PART ? size - off : PART, got = 0;
+        size_t len = 1 + (size_t)(test_rand(&rng) % max);
+        CHECK_EQ_INT(read_range(&e, f, off, len, buf, &got), 0);
+        CHECK(got == len && memcmp(buf, data + off, len) == 0);
+    }
+    free(buf);
+    CHECK_EQ_INT(io_reader_close(e.reader, f), 0);
+    env_close(&e);
+    direct_mode = IO_DIRECT_AUTO;
+    free(data);
+}
+
+/* The same files and ranges through both backends and every direct mode: identical bytes,
+ * identical to the data. Two readers take O_DIRECT alignment 1, so the kernel refuses their
+ * misaligned direct reads and they must carry on through the cache; the last one reads O_DIRECT
+ * into unregistered memory. */
+#define NREADERS 7
 static void test_diff(void)
 {
-    struct env u, p;
-    env_open(&u, ECRUP_IO_URING, 2);
-    env_open(&p, ECRUP_IO_PREAD, 2);
-    unsigned char *bu = malloc(PART), *bp = malloc(PART);
+    static const struct {
+        ecrup_io_backend backend;
+        enum io_direct_mode direct;
+        unsigned align;
+        int plain;
+    } kinds[NREADERS] = {
+        {ECRUP_IO_PREAD, IO_DIRECT_OFF, 0},   {ECRUP_IO_URING, IO_DIRECT_OFF, 0},
+        {ECRUP_IO_PREAD, IO_DIRECT_ON, 0},    {ECRUP_IO_URING, IO_DIRECT_ON, 0},
+        {ECRUP_IO_PREAD, IO_DIRECT_ON, 1},    {ECRUP_IO_URING, IO_DIRECT_ON, 1},
+        {ECRUP_IO_URING, IO_DIRECT_ON, 0, 1},
+    };
+    struct env e[NREADERS];
+    unsigned char *buf[NREADERS];
+    size_t direct_total[NREADERS] = {0};
+    for (int k = 0; k < NREADERS; k++) {
+        direct_mode = kinds[k].direct;
+        plain_buffers = kinds[k].plain;
+        env_open(&e[k], kinds[k].backend, 2);
+        plain_buffers = 0;
+        buf[k] = malloc(PART);
+        REQUIRE(buf[k] != NULL);
+    }
     for (int i = 0; i < 12; i++) {
         size_t size = i == 0 ? 0 : i == 1 ? 100 : (size_t)(test_rand(&rng) % (6 * PART));
         const char *path = path_of("diff");
         unsigned char *data = make_file(path, size);
-        struct io_file *fu, *fp;
-        REQUIRE(io_reader_open(u.reader, path, &fu) == 0);
-        REQUIRE(io_reader_open(p.reader, path, &fp) == 0);
-        /* Every part, the last partial one included, then random ranges. */
-        for (uint64_t off = 0; off < size || (size == 0 && off == 0); off += PART) {
-            size_t len = size - off < PART ? (size_t)(size - off) : PART;
-            size_t gu = 1, gp = 2;
-            CHECK_EQ_INT(read_range(&u, fu, off, len, bu, &gu), 0);
-            CHECK_EQ_INT(read_range(&p, fp, off, len, bp, &gp), 0);
-            CHECK_EQ_INT(gu, len);
-            CHECK_EQ_INT(gp, len);
-            CHECK(memcmp(bu, bp, len) == 0);
-            CHECK(len == 0 || memcmp(bu, data + off, len) == 0);
-            if (size == 0)
+        struct io_file *f[NREADERS];
+        for (int k = 0; k < NREADERS; k++) {
+            io_test_dio_align = kinds[k].align;
+            REQUIRE(io_reader_open(e[k].reader, path, &f[k]) == 0);
+        }
+        io_test_dio_align = 0;
+        /* Every part, the last partial one included; then random ranges, then random ranges
+         * from block-aligned offsets (an O_DIRECT body and a buffered tail). */
+        size_t nparts = size ? (size + PART - 1) / PART : 1;
+        for (size_t k = 0; k < nparts + 20; k++) {
+            uint64_t off;
+            size_t len;
+            if (k < nparts) {
+                off = k * PART;
+                len = size - off < PART ? (size_t)(size - off) : PART;
+            } else if (!size) {
                 break;
+            } else {
+                off = test_rand(&rng) % size;
+                if (k >= nparts + 10)
+                    off = off / 4096 * 4096;
+                size_t max = size - off < PART ? size - off : PART;
+                len = (size_t)(test_rand(&rng) % (max + 1));
+                if (k % 3 == 0)
+                    len = max; /* up to the end of the file or a whole part */
+            }
+            for (int r = 0; r < NREADERS; r++) {
+                size_t got = 1;
+                int rc = read_range(&e[r], f[r], off, len, buf[r], &got);
+                CHECK_EQ_INT(rc, 0);
+                CHECK_EQ_INT(got, len);
+                direct_total[r] += last_direct;
+                if (len && memcmp(buf[r], data + off, len) != 0) {
+                    CHECK(!"bytes differ from the file");
+                    fprintf(stderr, "  reader %d: off %llu len %zu\n", r, (unsigned long long)off,
+                            len);
+                }
+                if (kinds[r].direct == IO_DIRECT_OFF)
+                    CHECK_EQ_INT(last_direct, 0);
+            }
         }
-        for (int k = 0; k < 10 && size; k++) {
-            uint64_t off = test_rand(&rng) % size;
-            size_t max = size - off < PART ? size - off : PART;
-            size_t len = (size_t)(test_rand(&rng) % (max + 1));
-            size_t gu = 1, gp = 2;
-            CHECK_EQ_INT(read_range(&u, fu, off, len, bu, &gu), 0);
-            CHECK_EQ_INT(read_range(&p, fp, off, len, bp, &gp), 0);
-            CHECK(gu == len && gp == len);
-            CHECK(memcmp(bu, bp, len) == 0 && memcmp(bu, data + off, len) == 0);
-        }
-        io_reader_close(u.reader, fu);
-        io_reader_close(p.reader, fp);
+        for (int k = 0; k < NREADERS; k++)
+            io_reader_close(e[k].reader, f[k]);
         free(data);
     }
-    free(bu);
-    free(bp);
-    env_close(&u);
-    env_close(&p);
+    if (direct_supported()) {
+        CHECK(direct_total[2] > 0);
+        CHECK(direct_total[3] > 0);
+        CHECK(direct_total[6] > 0);
+    }
+    for (int k = 0; k < NREADERS; k++) {
+        char desc[256];
+        printf("%s, align %u: %zu bytes by O_DIRECT\n",
+               io_reader_describe(e[k].reader, desc, sizeof(desc)), kinds[k].align,
+               direct_total[k]);
+        free(buf[k]);
+        env_close(&e[k]);
+    }
+    direct_mode = IO_DIRECT_AUTO;
 }
 
 static void test_open_errors(ecrup_io_backend backend)
@@ -555,6 +784,26 @@ static void test_selection(void)
         io_reader_free(r);
     }
     unsetenv("ECRUP_IO_BACKEND");
+    /* The direct mode: the environment unless the option says, a typo refused. */
+    char d[200];
+    ro = (struct io_reader_options){.backend = ECRUP_IO_PREAD};
+    setenv("ECRUP_IO_DIRECT", "bogus", 1);
+    CHECK_EQ_INT(io_reader_new(&ro, pool, &r), -EINVAL);
+    setenv("ECRUP_IO_DIRECT", "off", 1);
+    REQUIRE(io_reader_new(&ro, pool, &r) == 0);
+    CHECK(strstr(io_reader_describe(r, d, sizeof(d)), "buffered") != NULL);
+    io_reader_free(r);
+    ro.direct = IO_DIRECT_ON;
+    REQUIRE(io_reader_new(&ro, pool, &r) == 0);
+    CHECK(strstr(io_reader_describe(r, d, sizeof(d)), ", O_DIRECT") != NULL);
+    io_reader_free(r);
+    unsetenv("ECRUP_IO_DIRECT");
+    ro.direct = IO_DIRECT_DEFAULT;
+    REQUIRE(io_reader_new(&ro, pool, &r) == 0);
+    CHECK(strstr(io_reader_describe(r, d, sizeof(d)), "O_DIRECT when not cached") != NULL);
+    io_reader_free(r);
+    ro.direct = (enum io_direct_mode)9;
+    CHECK_EQ_INT(io_reader_new(&ro, pool, &r), -EINVAL);
     io_bufpool_free(pool);
 
     /* io_uring refused with EPERM (seccomp, io_uring_disabled) and ENOSYS (old kernel). */
@@ -587,6 +836,10 @@ static void cleanup(void)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "pread";
+    const char *dmode = argc > 2 ? argv[2] : "auto";
+    direct_mode = !strcmp(dmode, "on")    ? IO_DIRECT_ON
+                  : !strcmp(dmode, "off") ? IO_DIRECT_OFF
+                                          : IO_DIRECT_AUTO;
     bool uring = !strcmp(mode, "uring"), diff = !strcmp(mode, "diff");
     if ((uring || diff) && !uring_available()) {
         fprintf(stderr, "io_uring unavailable here: skipped (test_io_reader_pread covers the "
@@ -597,6 +850,7 @@ int main(int argc, char **argv)
     main_pid = getpid();
     atexit(cleanup);
     unsetenv("ECRUP_IO_BACKEND");
+    unsetenv("ECRUP_IO_DIRECT");
     if (diff) {
         test_diff();
     } else {
@@ -606,12 +860,16 @@ int main(int argc, char **argv)
         test_permission(b);
         test_changes(b);
         test_fd_and_free(b);
+        enum io_direct_mode keep = direct_mode;
+        test_direct(b);
+        direct_mode = keep;
         if (uring)
             test_unregistered();
         else
             test_selection();
     }
     char name[64];
-    snprintf(name, sizeof(name), "test_io_reader_%s", mode);
+    snprintf(name, sizeof(name), "test_io_reader_%s%s%s", mode, argc > 2 ? "_direct_" : "",
+             argc > 2 ? dmode : "");
     return test_finish(name);
 }
