@@ -160,22 +160,17 @@ static void drop_file_cache(const char *path)
 /* Percent of the file in the page cache (cachestat(2), Linux 6.5), or -1 where unknown. */
 static int cached_percent(const char *path)
 {
-    struct {
-        uint64_t off, len;
-    } range = {0, 0};
-    struct {
-        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-    } cs;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0)
         return -1;
-    long rc = syscall(451 /* cachestat */, fd, &range, &cs, 0);
+    uint64_t cached, dirty;
+    int rc = io_cache_pages(fd, 0, 0, &cached, &dirty);
     int ok = fstat(fd, &st) == 0 && st.st_size > 0;
     close(fd);
     if (rc != 0 || !ok)
         return -1;
-    return (int)(100 * cs.nr_cache * 4096 / (uint64_t)st.st_size);
+    return (int)(100 * cached * 4096 / (uint64_t)st.st_size);
 }
 
 static int try_drop_caches(void)

@@ -338,12 +338,20 @@ size_t io_plan_read(const struct io_req *q, size_t at, size_t len, bool *direct)
     return body;
 }
 
-struct cachestat_range_ {
-    uint64_t off, len;
-};
-struct cachestat_ {
-    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-};
+int io_cache_pages(int fd, uint64_t off, uint64_t len, uint64_t *cached, uint64_t *dirty)
+{
+    struct {
+        uint64_t off, len;
+    } range = {off, len};
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+    } cs;
+    if (syscall(__NR_cachestat, fd, &range, &cs, 0) != 0)
+        return -errno;
+    *cached = cs.nr_cache;
+    *dirty = cs.nr_dirty + cs.nr_writeback;
+    return 0;
+}
 
 /* Whether the page cache holds enough of the range that copying from it beats reading the
  * device: at least half its pages, or any dirty page (O_DIRECT would first write those back).
@@ -352,16 +360,16 @@ static bool mostly_cached(struct io_reader *r, const struct io_file *f, uint64_t
 {
     if (!r->have_cachestat)
         return true;
-    struct cachestat_range_ range = {off, len};
-    struct cachestat_ cs;
-    if (syscall(__NR_cachestat, f->fd, &range, &cs, 0) != 0) {
-        if (errno == ENOSYS || errno == EPERM)
+    uint64_t cached = 0, dirty = 0;
+    int rc = io_cache_pages(f->fd, off, len, &cached, &dirty);
+    if (rc != 0) {
+        if (rc == -ENOSYS || rc == -EPERM)
             r->have_cachestat = false;
         return true;
     }
     uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
     uint64_t pages = (off + len + ps - 1) / ps - off / ps;
-    return cs.nr_dirty || cs.nr_writeback || cs.nr_cache * 2 >= pages;
+    return dirty || cached * 2 >= pages;
 }
 
 static struct io_req *req_alloc(struct io_reader *r)

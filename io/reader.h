@@ -165,4 +165,9 @@ ecrup_status io_status_from_errno(int err);
  * or inode differ)". Writes at most cap bytes, NUL-terminated; returns `buf`. Pure. */
 const char *io_error_message(int err, const char *path, char *buf, size_t cap);
 
+/* Pages of [off, off + len) of `fd` in the page cache, and of those dirty or under writeback
+ * (cachestat(2), Linux 6.5; len 0 means to the end of the file). Returns 0, or -ENOSYS on
+ * older kernels, -EPERM under a seccomp filter, another -errno. Any thread. */
+int io_cache_pages(int fd, uint64_t off, uint64_t len, uint64_t *cached, uint64_t *dirty);
+
 #endif

@@ -291,17 +291,12 @@ static bool direct_supported(void)
 /* Pages of the file in the page cache, or -1 without cachestat(2). */
 static long cached_pages(const char *path)
 {
-    struct {
-        uint64_t off, len;
-    } range = {0, 0};
-    struct {
-        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-    } cs;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     REQUIRE(fd >= 0);
-    long rc = syscall(451 /* cachestat */, fd, &range, &cs, 0);
+    uint64_t cached, dirty;
+    int rc = io_cache_pages(fd, 0, 0, &cached, &dirty);
     close(fd);
-    return rc == 0 ? (long)cs.nr_cache : -1;
+    return rc == 0 ? (long)cached : -1;
 }
 
 static void drop_pages(const char *path)
