@@ -846,11 +846,17 @@ static void push_fill(struct layer *l)
             live++;
     /* Two live parts (one on the wire, the next ready) keep the connection busy when preparing
      * a part takes less than sending one; deeper read-ahead lets several workers prepare the
-     * parts of one layer at once when the buffers are not needed by other layers. */
+     * parts of one layer at once when the buffers are not needed by other layers. No deeper
+     * than it takes to give every worker a part: a slot first used costs the zeroing of its
+     * pages (4 x 256 MiB with 4 parts per layer: 1.15-1.33 s of system time, with 3: 0.86). */
     unsigned depth = 2;
     unsigned fair = s->n_flying ? io_bufpool_count(s->pool) / s->n_flying : 2;
     if (fair > depth)
         depth = fair < MAX_DEPTH ? fair : MAX_DEPTH;
+    unsigned nf = s->n_flying ? s->n_flying : 1, workers = workers_count(s->workers);
+    unsigned enough = 2 + (workers + nf - 1) / nf;
+    if (enough < depth)
+        depth = enough;
     /* read ahead */
     while (live < depth && l->next_off < l->size) {
         struct part_buf *pb = NULL;
