@@ -5,6 +5,7 @@ part sizes, second runs, given and computed digests, --no-check, every fault kin
 mixed, empty/missing files, a missing repository, a file changed mid-upload, the memory
 limit and cancellation. Every uploaded layer is read back from the server's store and its
 SHA-256 compared with the file's."""
+import functools
 import hashlib
 import json
 import os
@@ -13,13 +14,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
-BIN = os.environ["ECRUP_BINARY_DIR"]
-ECRUP = os.path.join(BIN, "ecrup")
-TOOL = os.path.join(BIN, "tests", "integ", "engine", "engine_tool")
-MiB = 1 << 20
-REPO = "team/app"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_common  # noqa: E402
+from engine_common import BIN, MiB, REPO, TOOL, check, failures, file_digest  # noqa: E402,F401
+
 ENV = dict(os.environ)
 ENV.update({"AWS_ACCESS_KEY_ID": "AKIDENGINETEST", "AWS_SECRET_ACCESS_KEY": "engine/test+secret",
             "AWS_EC2_METADATA_DISABLED": "true"})
@@ -28,60 +27,7 @@ for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_
           "ECRUP_SHA256"):
     ENV.pop(k, None)
 
-failures = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
-class Server:
-    def __init__(self, root, *extra, listen="127.0.0.1:0"):
-        self.data = tempfile.mkdtemp(dir=root, prefix="data-")
-        self.proc = subprocess.Popen(
-            [ECRUP, "serve", "--listen", listen, "--data-dir", self.data,
-             "--repository", REPO] + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            raise SystemExit("server did not start: %r" % line)
-        self.url = line.split("listening on ")[1].strip()
-
-    def blob_sha(self, digest):
-        path = os.path.join(self.data, "blobs", "sha256", digest.split(":")[1])
-        if not os.path.exists(path):
-            return None
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return "sha256:" + h.hexdigest()
-
-    def wait_part_acked(self, timeout=120):
-        """Wait until some upload has a part acknowledged (its state file says so): the
-        engine has admitted the layer and is mid-upload, however slowly it started."""
-        up = os.path.join(self.data, "uploads")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name in os.listdir(up) if os.path.isdir(up) else ():
-                if name.endswith(".json"):
-                    try:
-                        with open(os.path.join(up, name)) as f:
-                            if json.load(f).get("length", 0) > 0:
-                                return True
-                    except (OSError, ValueError):
-                        pass  # completed and removed meanwhile
-            time.sleep(0.02)
-        return False
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+Server = functools.partial(engine_common.Server, env=ENV)
 
 
 def make(root, name, size, seed=None):
@@ -95,14 +41,6 @@ def make(root, name, size, seed=None):
             f.write(hashlib.sha256(b"%d" % left).digest() + block[32:n] if n > 32 else block[:n])
             left -= n
     return path
-
-
-def file_digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 def run(server, files, *opts, env=None, timeout=300, repo=REPO):
@@ -142,8 +80,7 @@ def main():
         scenarios(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print("%d checks, %d failures" % (checks, len(failures)))
-    sys.exit(1 if failures else 0)
+    sys.exit(engine_common.finish())
 
 
 def scenarios(root):

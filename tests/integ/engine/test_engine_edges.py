@@ -24,11 +24,10 @@ import tempfile
 import threading
 import time
 
-BIN = os.environ["ECRUP_BINARY_DIR"]
-ECRUP = os.path.join(BIN, "ecrup")
-TOOL = os.path.join(BIN, "tests", "integ", "engine", "engine_tool")
-MiB = 1 << 20
-REPO = "team/app"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_common  # noqa: E402
+from engine_common import ECRUP, MiB, REPO, TOOL, Server, check, failures  # noqa: E402,F401
+
 KEY = {"AWS_ACCESS_KEY_ID": "AKIDEDGETEST", "AWS_SECRET_ACCESS_KEY": "edge/test+secret"}
 BASE = dict(os.environ)
 for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
@@ -38,49 +37,6 @@ for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AW
           "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "ECRUP_LOW_SPEED_TIME"):
     BASE.pop(k, None)
 BASE["AWS_EC2_METADATA_DISABLED"] = "true"
-
-failures = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
-class Server:
-    def __init__(self, root, *extra, env):
-        self.data = tempfile.mkdtemp(dir=root, prefix="data-")
-        self.proc = subprocess.Popen(
-            [ECRUP, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data,
-             "--repository", REPO] + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            raise SystemExit("server did not start: %r" % line)
-        self.first_lines = line
-        self.url = line.split("listening on ")[1].strip()
-
-    def blob_sha(self, digest):
-        path = os.path.join(self.data, "blobs", "sha256", digest.split(":")[1])
-        if not os.path.exists(path):
-            return None
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return "sha256:" + h.hexdigest()
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def make_file(root, name, size):
@@ -276,8 +232,7 @@ def main():
             print("%s: done in %.1f s" % (name, time.monotonic() - t0), flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print("%d checks, %d failures" % (checks, len(failures)))
-    return 1 if failures else 0
+    return engine_common.finish()
 
 
 if __name__ == "__main__":
