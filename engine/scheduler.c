@@ -550,8 +550,7 @@ static bool same_file(int fd, const char *path, const struct stat *st0)
 struct file_hash {
     struct hash_task *t;
     struct layer *l;
-    struct sha256_stream md;
-    bool md_on;
+    struct sha256_stream md; /* zeroed first, so freeing it is safe whatever init did */
     unsigned char *buf;
     uint64_t off;
     size_t have; /* bytes in buf from the last read */
@@ -594,8 +593,7 @@ static void hash_files(struct hash_task **tasks, int n)
         f[i].l = tasks[i]->l;
         f[i].t->err = 0;
         f[i].buf = aligned_alloc(4096, HASH_CHUNK);
-        f[i].md_on = sha256_stream_init(&f[i].md, sha256_native()) == 0;
-        if (!f[i].buf || !f[i].md_on)
+        if (!f[i].buf || sha256_stream_init(&f[i].md, sha256_native()) != 0)
             f[i].t->err = -ENOMEM;
         /* A doubled readahead window for a file read once from start to end, where it is not
          * in the page cache yet; a hint, so its failure changes nothing. */
@@ -640,8 +638,7 @@ static void hash_files(struct hash_task **tasks, int n)
             t->err = -ENOMEM;
         if (!t->err)
             hex_encode(d, 32, t->hex);
-        if (f[i].md_on)
-            sha256_stream_free(&f[i].md);
+        sha256_stream_free(&f[i].md);
         free(f[i].buf);
     }
     for (int i = 0; i < n; i++)
@@ -683,22 +680,10 @@ static unsigned concurrency(const struct sched *s)
     return want;
 }
 
-/* Initiates that may fly before the first reply tells the part size and the pool is made:
- * as many layers as the memory limit gives two buffers of the largest part the API allows,
- * so the flight limit the pool then sets is never below it. One round trip less before every
- * layer but the first starts sending (50 ms on the WAN workload). */
-static unsigned early_flights(const struct sched *s)
+/* Body bytes a slot needs for parts of `ps` bytes: base64 of a whole part plus the JSON around
+ * it, names escaped at worst 6 bytes each. */
+static size_t body_capacity(const struct sched *s, size_t ps)
 {
-    uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
-    size_t ps = (size_t)PLAN_MAX_PART;
-    unsigned n = io_bufpool_slots_for(limit, ps, b64_encoded_len(ps) + 4096) / 2;
-    unsigned want = concurrency(s);
-    return n < 1 ? 1 : n < want ? n : want;
-}
-
-static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg)
-{
-    size_t ps = (size_t)plan->part_size;
     size_t repo_max = 0;
     for (size_t i = 0; i < s->n; i++) {
         size_t r = strlen(s->layers[i].e->layer.repository);
@@ -707,8 +692,27 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
         if (r > repo_max)
             repo_max = r;
     }
-    /* base64 of a whole part plus the JSON around it, names escaped at worst 6 bytes each */
-    s->body_cap = b64_encoded_len(ps) + 1024 + 6 * repo_max;
+    return b64_encoded_len(ps) + 1024 + 6 * repo_max;
+}
+
+/* Initiates that may fly before the first reply tells the part size and the pool is made (the
+ * flight limit from setup until make_pool() sets the real one):
+ * as many layers as the memory limit gives two buffers of the largest part the API allows,
+ * so the flight limit the pool then sets is never below it. One round trip less before every
+ * layer but the first starts sending (50 ms on the WAN workload). */
+static unsigned early_flights(const struct sched *s)
+{
+    uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
+    size_t ps = (size_t)PLAN_MAX_PART;
+    unsigned n = io_bufpool_slots_for(limit, ps, body_capacity(s, ps)) / 2;
+    unsigned want = concurrency(s);
+    return n < 1 ? 1 : n < want ? n : want;
+}
+
+static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg)
+{
+    size_t ps = (size_t)plan->part_size;
+    s->body_cap = body_capacity(s, ps);
     uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
     unsigned slots = io_bufpool_slots_for(limit, ps, s->body_cap);
     if (slots < 2) {
@@ -720,9 +724,8 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
     }
     unsigned want = concurrency(s);
     /* No more layers than are left can fly, and none holds more than PB_PER_LAYER slots: a
-     * larger pool is memory nothing uses, yet the kernel still zeroes it (the io_uring backend
-     * pins, so touches, every slot up front; one 1 GiB layer paid for 21 slots of 24 MiB and
-     * used 6). */
+     * larger pool is address space nothing uses (and, when the io_uring backend still pinned
+     * every slot up front, one 1 GiB layer paid the zeroing of 21 slots of 24 MiB and used 6). */
     unsigned left = 0;
     for (size_t i = 0; i < s->n; i++)
         if (s->layers[i].st != L_DONE)
@@ -1471,7 +1474,6 @@ static unsigned flying(struct sched *s)
 }
 
 /* One pass over every layer: take every step that can be taken now. */
-static unsigned flying(struct sched *s);
 
 static void advance(struct sched *s)
 {
@@ -1522,7 +1524,7 @@ static void advance(struct sched *s)
                 finish(l);
             continue;
         }
-        if (fly >= (s->pool ? s->flight_limit : early_flights(s)))
+        if (fly >= s->flight_limit)
             break;
         start_initiate(l);
         if (l->st == L_INITIATING)
@@ -1636,6 +1638,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         }
     }
     qsort(s->order, s->n, sizeof *s->order, by_size_desc);
+    s->flight_limit = early_flights(s); /* until the pool is made and sets its own */
     s->workers = workers_new(0);
     if (!s->workers)
         return ECRUP_E_NOMEM;
