@@ -310,14 +310,33 @@ static ecrup_base64_backend resolve(const struct payload_options *options)
     return backend;
 }
 
+/* The body's size when the arguments can take it (a valid part, a buffer of at least that
+ * size, a result), else 0. */
+static size_t writable(const struct payload_part *part, const char *body, size_t cap,
+                       const struct payload_result *result)
+{
+    size_t size = payload_body_size(part);
+    return size && body && result && cap >= size ? size : 0;
+}
+
+/* The result of a body written from `body` to `end` with hash `md`; anything but `size` bytes
+ * would be a bug in the writer. */
+static ecrup_status set_result(struct payload_result *result, const unsigned char md[32],
+                               const char *body, const char *end, size_t size)
+{
+    hex_encode(md, 32, result->body_sha256_hex);
+    result->body_len = (size_t)(end - body);
+    return result->body_len == size ? ECRUP_OK : ECRUP_E_INTERNAL;
+}
+
 ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
                            char *body, size_t cap, struct payload_result *result)
 {
     static const struct payload_options defaults = {0};
     if (!options)
         options = &defaults;
-    size_t size = payload_body_size(part);
-    if (!size || !body || !result || cap < size)
+    size_t size = writable(part, body, cap, result);
+    if (!size)
         return ECRUP_E_INVALID_ARGUMENT;
     ecrup_base64_backend backend = resolve(options);
     size_t block = options->block ? options->block : PAYLOAD_DEFAULT_BLOCK;
@@ -334,11 +353,7 @@ ecrup_status payload_write(const struct payload_part *part, const struct payload
     else
 #endif
         st = write_openssl(part, layer, backend, block, body, o, md, &o);
-    if (st != ECRUP_OK)
-        return st;
-    hex_encode(md, 32, result->body_sha256_hex);
-    result->body_len = (size_t)(o - body);
-    return (size_t)(o - body) == size ? ECRUP_OK : ECRUP_E_INTERNAL;
+    return st != ECRUP_OK ? st : set_result(result, md, body, o, size);
 }
 
 bool payload_native(const struct payload_options *options)
@@ -362,11 +377,10 @@ ecrup_status payload_write_pair(const struct payload_part *parts[2],
         options = &defaults;
 #if defined(__x86_64__)
     if (payload_native(options) && !options->layer_sha256) {
-        for (int i = 0; i < 2; i++) {
-            size_t size = payload_body_size(parts[i]);
-            if (!size || !bodies[i] || !results[i] || caps[i] < size)
+        size_t sizes[2];
+        for (int i = 0; i < 2; i++)
+            if (!(sizes[i] = writable(parts[i], bodies[i], caps[i], results[i])))
                 return ECRUP_E_INVALID_ARGUMENT;
-        }
         ecrup_base64_backend backend = resolve(options);
         struct native_body nb[2];
         for (int i = 0; i < 2; i++)
@@ -378,10 +392,9 @@ ecrup_status payload_write_pair(const struct payload_part *parts[2],
             unsigned char md[32];
             nb[i].done = both;
             char *end = native_finish(&nb[i], backend, md);
-            hex_encode(md, 32, results[i]->body_sha256_hex);
-            results[i]->body_len = (size_t)(end - bodies[i]);
-            if (results[i]->body_len != payload_body_size(parts[i]))
-                return ECRUP_E_INTERNAL;
+            ecrup_status st = set_result(results[i], md, bodies[i], end, sizes[i]);
+            if (st != ECRUP_OK)
+                return st;
         }
         return ECRUP_OK;
     }
