@@ -30,11 +30,20 @@ for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_
 Server = functools.partial(engine_common.Server, env=ENV)
 
 
-def make(root, name, size, seed=None):
+_small_made = set()
+
+
+def make(root, name, size):
     path = os.path.join(root, name)
     with open(path, "wb") as f:
         left = size
         block = os.urandom(min(size, 1 << 20)) if size else b""
+        # a file of a few bytes drawn at random may repeat one made before (1 in 256 for a
+        # byte), and would then exist already: draw tiny files distinct within this run
+        while 0 < size < 32 and block in _small_made:
+            block = os.urandom(size)
+        if size < 32:
+            _small_made.add(block)
         while left > 0:
             n = min(left, len(block))
             # vary each block so repeated content cannot hide an offset bug
