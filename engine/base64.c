@@ -1,13 +1,10 @@
 /* Base64 encoder selection: probe the CPU once, dispatch through a table. */
 #include "engine/base64.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <strings.h>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
+#include "util/cpu.h"
 
 typedef size_t (*encode_fn)(char *dst, const uint8_t *src, size_t len);
 
@@ -34,56 +31,18 @@ static bool in_range(ecrup_base64_backend b)
     return (unsigned)b < N_BACKENDS;
 }
 
-#if defined(__x86_64__)
-static uint64_t xgetbv(uint32_t index)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(index));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-/* The SIMD encoders need both the instructions (CPUID) and the OS saving the registers
- * they use across context switches (XCR0: bit 1 SSE, 2 AVX, 5-7 opmask and ZMM state). */
-static unsigned probe_cpu(void)
-{
-    unsigned mask = 1u << ECRUP_BASE64_SCALAR;
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return mask;
-    if (c & (1u << 9)) /* SSSE3 */
-        mask |= 1u << ECRUP_BASE64_SSSE3;
-    bool avx = c & (1u << 28);
-    if (!(c & (1u << 27))) /* OSXSAVE: XGETBV usable */
-        return mask;
-    uint64_t xcr0 = xgetbv(0);
-    unsigned max_leaf = (unsigned)__get_cpuid_max(0, NULL);
-    if (max_leaf < 7)
-        return mask;
-    __cpuid_count(7, 0, a, b, c, d);
-    if (avx && (xcr0 & 0x6) == 0x6 && (b & (1u << 5))) /* AVX2 */
-        mask |= 1u << ECRUP_BASE64_AVX2;
-    bool avx512f = b & (1u << 16), avx512bw = b & (1u << 30), vbmi = c & (1u << 1);
-    if ((xcr0 & 0xe6) == 0xe6 && avx512f && avx512bw && vbmi)
-        mask |= 1u << ECRUP_BASE64_AVX512;
-    return mask;
-}
-#else
-static unsigned probe_cpu(void)
-{
-    return 1u << ECRUP_BASE64_SCALAR;
-}
-#endif
-
-/* Probing is idempotent, so threads racing on the first call all store the same value. */
+/* The scalar encoder always runs; each SIMD one needs its instructions and the OS saving
+ * the registers it uses (util/cpu). */
 static unsigned cpu_mask(void)
 {
-    static atomic_uint cached; /* 0: not probed yet (the scalar bit is always set after) */
-    unsigned m = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (!m) {
-        m = probe_cpu();
-        atomic_store_explicit(&cached, m, memory_order_relaxed);
-    }
-    return m;
+    unsigned f = cpu_features(), mask = 1u << ECRUP_BASE64_SCALAR;
+    if (f & CPU_SSSE3)
+        mask |= 1u << ECRUP_BASE64_SSSE3;
+    if (f & CPU_AVX2)
+        mask |= 1u << ECRUP_BASE64_AVX2;
+    if (f & CPU_AVX512_VBMI)
+        mask |= 1u << ECRUP_BASE64_AVX512;
+    return mask;
 }
 
 size_t b64_encoded_len(size_t len)

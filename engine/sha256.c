@@ -6,57 +6,27 @@
 #include <string.h>
 #include <strings.h>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
+#include "util/cpu.h"
 
-/* SHA-NI is CPUID.(7,0):EBX[29]; the kernels also use SSSE3 (1:ECX[9]) and SSE4.1
- * (1:ECX[19]). All are SSE state, which every x86-64 OS saves. */
-static bool probe(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19)))
-        return false;
-    if ((unsigned)__get_cpuid_max(0, NULL) < 7)
-        return false;
-    __cpuid_count(7, 0, a, b, c, d);
-    return b & (1u << 29);
-}
-#else
-static bool probe(void)
-{
-    return false;
-}
-#endif
-
-enum { UNKNOWN, NO, YES };
-
-/* Both answers are idempotent, so racing first calls store the same value. */
-static bool cached(atomic_int *slot, bool (*compute)(void))
-{
-    int v = atomic_load_explicit(slot, memory_order_relaxed);
-    if (v == UNKNOWN) {
-        v = compute() ? YES : NO;
-        atomic_store_explicit(slot, v, memory_order_relaxed);
-    }
-    return v == YES;
-}
-
+/* The kernels use SHA-NI, SSSE3 and SSE4.1: all SSE state, which every x86-64 OS saves. */
 bool sha256_native_available(void)
 {
-    static atomic_int slot;
-    return cached(&slot, probe);
+    return cpu_has(CPU_SHA | CPU_SSSE3 | CPU_SSE41);
 }
 
-static bool wanted(void)
-{
-    const char *env = getenv(SHA256_ENV);
-    return !(env && strcasecmp(env, "openssl") == 0) && sha256_native_available();
-}
-
+/* The answer is idempotent, so racing first calls store the same value. */
 bool sha256_native(void)
 {
-    static atomic_int slot;
-    return cached(&slot, wanted);
+    enum { UNKNOWN, NO, YES };
+    static atomic_int cached;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v == UNKNOWN) {
+        const char *env = getenv(SHA256_ENV);
+        bool want = !(env && strcasecmp(env, "openssl") == 0) && sha256_native_available();
+        v = want ? YES : NO;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v == YES;
 }
 
 static const uint32_t IV[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
