@@ -97,6 +97,16 @@ int ecr_parse_complete(const char *body, size_t len, char *digest, size_t digest
     return rc;
 }
 
+int ecr_parse_put_image(const char *body, size_t len, char *digest, size_t digest_cap)
+{
+    cJSON *doc = parse(body, len);
+    const cJSON *image = doc ? cJSON_GetObjectItemCaseSensitive(doc, "image") : NULL;
+    const cJSON *id = image ? cJSON_GetObjectItemCaseSensitive(image, "imageId") : NULL;
+    int rc = copy_string(id ? get_string(id, "imageDigest") : NULL, digest, digest_cap);
+    cJSON_Delete(doc);
+    return rc;
+}
+
 int ecr_parse_batch_check(const char *body, size_t len, ecr_layer_fn each, void *user)
 {
     cJSON *doc = parse(body, len);
@@ -178,5 +188,19 @@ char *ecr_build_batch_check(const char *repository, const char *registry_id,
         cJSON *d = cJSON_CreateString(digests[i]);
         ok = d && cJSON_AddItemToArray(arr, d);
     }
+    return finish(o, ok);
+}
+
+char *ecr_build_put_image(const char *repository, const char *registry_id, const char *manifest,
+                          const char *media_type, const char *tag, const char *digest)
+{
+    cJSON *o = base_request(repository, registry_id);
+    bool ok = o && cJSON_AddStringToObject(o, "imageManifest", manifest);
+    if (ok && media_type)
+        ok = cJSON_AddStringToObject(o, "imageManifestMediaType", media_type) != NULL;
+    if (ok && tag)
+        ok = cJSON_AddStringToObject(o, "imageTag", tag) != NULL;
+    if (ok && digest)
+        ok = cJSON_AddStringToObject(o, "imageDigest", digest) != NULL;
     return finish(o, ok);
 }

@@ -39,6 +39,9 @@ int ecr_parse_complete(const char *body, size_t len, char *digest, size_t digest
 typedef void (*ecr_layer_fn)(const char *digest, bool available, void *user);
 int ecr_parse_batch_check(const char *body, size_t len, ecr_layer_fn each, void *user);
 
+/* PutImage's reply: image.imageId.imageDigest ("sha256:<hex>"). Returns 0 or -1. */
+int ecr_parse_put_image(const char *body, size_t len, char *digest, size_t digest_cap);
+
 /* Request bodies; registry_id may be NULL. Return malloc'd NUL-terminated JSON, or NULL when
  * out of memory. */
 char *ecr_build_initiate(const char *repository, const char *registry_id);
@@ -46,5 +49,9 @@ char *ecr_build_complete(const char *repository, const char *registry_id, const 
                          const char *digest);
 char *ecr_build_batch_check(const char *repository, const char *registry_id,
                             const char *const *digests, size_t n);
+/* PutImage: `manifest` NUL-terminated; media_type, tag and digest may be NULL (digest, when
+ * given, makes the service check the manifest it stores is the one meant). */
+char *ecr_build_put_image(const char *repository, const char *registry_id, const char *manifest,
+                          const char *media_type, const char *tag, const char *digest);
 
 #endif

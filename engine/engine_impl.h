@@ -31,6 +31,10 @@ struct ecrup_engine {
     bool ran;
 };
 
+/* A failed request as a status for a result record: cancelled, network, TLS, throttled,
+ * auth, ... (scheduler.c). */
+ecrup_status request_status(const struct ecr_request *req, bool cancelled);
+
 /* Upload every queued layer (scheduler.c). Called once, by ecrup_engine_run(). */
 ecrup_status engine_run_layers(struct ecrup_engine *e);
 

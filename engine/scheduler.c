@@ -382,7 +382,7 @@ static void succeed(struct layer *l, ecrup_outcome outcome)
 }
 
 /* A failed request as a status, for the result record. */
-static ecrup_status request_status(const struct ecr_request *req, bool cancelled)
+ecrup_status request_status(const struct ecr_request *req, bool cancelled)
 {
     if (cancelled)
         return ECRUP_E_CANCELLED;

@@ -307,6 +307,40 @@ ECRUP_API size_t ecrup_engine_result_count(const struct ecrup_engine *engine);
 ECRUP_API const struct ecrup_result *ecrup_engine_result(const struct ecrup_engine *engine,
                                                          size_t index);
 
+/** An image manifest to put into a repository, naming blobs (config and layers) it has. */
+struct ecrup_image {
+    const char *repository;  /* the ECR repository name */
+    const char *registry_id; /* NULL: the account of the credentials */
+    const char *manifest;    /* the manifest (or index) JSON, byte for byte as its digest is
+                                taken; need not be NUL-terminated */
+    size_t manifest_length;
+    const char *media_type; /* NULL: the service reads the manifest's mediaType */
+    const char *tag;        /* NULL: the image is put by digest only */
+};
+
+/** How putting an image ended. */
+struct ecrup_image_result {
+    ecrup_outcome outcome; /* UPLOADED: put; EXISTS: the repository had this manifest (under
+                              this tag, when one was given); FAILED */
+    ecrup_status status;   /* ECRUP_OK unless FAILED */
+    char digest[72];       /* "sha256:<hex>" of the manifest */
+    unsigned attempts;     /* requests made, retries included */
+    long http_status;      /* of the last failed request; 0 when none */
+    char exception[128];   /* ECR exception name or local code; "" on success */
+    char message[512];     /* human-readable, secrets redacted; "" on success */
+};
+
+/**
+ * Put an image manifest (PutImage), with the engine's region, endpoint, credentials and retry
+ * policy. Every blob the manifest names must be in the repository already: upload them first
+ * with ecrup_engine_run() on this engine (before or after is both allowed; the call does not
+ * touch queued layers). Blocks until the service answers; ecrup_engine_cancel() ends it.
+ * Returns result->status. Thread: the engine's owner, not while ecrup_engine_run() runs.
+ */
+ECRUP_API ecrup_status ecrup_engine_put_image(struct ecrup_engine *engine,
+                                              const struct ecrup_image *image,
+                                              struct ecrup_image_result *result);
+
 /** Free the engine and its results. NULL does nothing. Not while ecrup_engine_run() runs. */
 ECRUP_API void ecrup_engine_free(struct ecrup_engine *engine);
 

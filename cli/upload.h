@@ -1,0 +1,86 @@
+/* What `ecrup upload-layer` and `ecrup push` share: the options that shape an upload, and one
+ * engine run over a list of blobs with the live view, the result lines (--json or plain),
+ * the summary, Ctrl-C handling and the exit status. */
+#ifndef ECRUP_CLI_UPLOAD_H
+#define ECRUP_CLI_UPLOAD_H
+
+#include "cli/cli.h"
+
+#include <cjson/cJSON.h>
+#include <ecrup.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/buf.h"
+
+/* The options of an upload. Strings are borrowed from argv. */
+struct upload_settings {
+    struct cli_common common;
+    const char *repository;
+    const char *registry_id;
+    bool json;
+    bool no_check;
+    bool check_first;
+    bool insecure;
+    double rates[4]; /* --max-rate per operation; 0: ECR's default */
+};
+
+/* The help lines for the options upload_option() takes, except --repository and
+ * --registry-id, which each command describes in its own words. */
+extern const char upload_options_help[];
+
+/* Try to consume argv[*i] (and its value) as an upload option: --repository, --registry-id,
+ * --json, --no-check, --check-first, --max-rate, --insecure, or a common option. Returns 1
+ * when consumed, 0 when it is none of them, -1 after printing an error. `cmd` names the
+ * command in errors. */
+int upload_option(struct upload_settings *s, const char *cmd, int argc, char **argv, int *i);
+
+/* The checks that need every option: --repository given, no contradiction. Returns false
+ * after printing an error. */
+bool upload_settings_check(const struct upload_settings *s, const char *cmd);
+
+/* One blob to upload. */
+struct upload_item {
+    const char *name;   /* what output calls it ("file" in --json lines) */
+    const char *label;  /* the live view's line label */
+    const char *path;   /* the file holding it */
+    uint64_t offset;    /* where in the file it starts */
+    uint64_t length;    /* its size; 0: to the end of the file */
+    uint64_t size;      /* its size, for the view before the engine knows */
+    const char *digest; /* "sha256:<hex>" when known; NULL: computed */
+};
+
+/* What was reported of one blob. Strings borrowed (from the items or the engine). */
+struct upload_outcome {
+    const char *file;
+    const char *digest; /* NULL: unknown */
+    uint64_t size;
+    ecrup_outcome outcome;
+    const char *error;
+    const char *message;
+    unsigned parts, attempts;
+};
+
+/* After every blob is up (uploaded or present), with the engine alive and Ctrl-C still
+ * handled: what the command does next (push puts the manifest). It prints its own lines in
+ * the run's manner (`json`, `quiet`) and returns an exit status. */
+typedef int (*upload_then_fn)(struct ecrup_engine *engine, const struct upload_settings *s,
+                              void *user);
+
+/* Upload `items` and report them; then `then` (may be NULL) when all of them are up. Returns
+ * the exit status. Main thread only: installs a SIGINT handler for its duration. */
+int upload_run(const struct upload_settings *s, const char *cmd, const struct upload_item *items,
+               size_t n, upload_then_fn then, void *then_user);
+
+/* A failure's "error" when the engine gave no exception name: a stable local code. */
+const char *upload_status_code(ecrup_status st);
+
+/* Print JSON object `j` as one line on stdout and free it; NULL (out of memory while building
+ * it) prints an error naming `what` instead. */
+void upload_print_json(cJSON *j, const char *what);
+
+/* Redacted copy of `s` as a NUL-terminated string in `b` (reset first). */
+const char *upload_redacted(struct ebuf *b, const char *s);
+
+#endif

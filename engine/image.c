@@ -1,0 +1,192 @@
+/* ecrup_engine_put_image(): one PutImage call through a transfer of its own, with the engine's
+ * target, credentials, clock and retry policy. The caller's thread waits for the answer; the
+ * transfer thread makes the call and its retries. */
+#include <ecrup.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/ecr_json.h"
+#include "engine/engine_impl.h"
+#include "engine/transfer.h"
+#include "util/buf.h"
+#include "util/hex.h"
+
+/* Written by the transfer thread in `done`, read by the waiting caller under `mu`. */
+struct wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    struct ecrup_image_result *result;
+};
+
+static void set_failure(struct ecrup_image_result *r, ecrup_status st, const char *exception,
+                        long http, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void set_failure(struct ecrup_image_result *r, ecrup_status st, const char *exception,
+                        long http, const char *fmt, ...)
+{
+    r->outcome = ECRUP_OUTCOME_FAILED;
+    r->status = st;
+    r->http_status = http;
+    snprintf(r->exception, sizeof r->exception, "%s", exception);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+}
+
+/* Transfer thread. */
+static void on_done(struct xfer_job *job, const struct xfer_result *res)
+{
+    struct wait *w = job->user;
+    struct ecrup_image_result *r = w->result;
+    const struct ecr_request *req = res->req;
+    r->attempts = res->attempts;
+    if (res->ok) {
+        char digest[72];
+        if (ecr_parse_put_image(req->reply.data, req->reply.len, digest, sizeof digest) != 0)
+            set_failure(r, ECRUP_E_PROTOCOL, "ProtocolError", req->http_status,
+                        "PutImage: the reply names no image digest");
+        else if (strcmp(digest, r->digest) != 0)
+            set_failure(r, ECRUP_E_DIGEST_MISMATCH, "ImageDigestDoesNotMatch", req->http_status,
+                        "PutImage: the service stored the manifest as %s, not %s", digest,
+                        r->digest);
+        else
+            r->outcome = ECRUP_OUTCOME_UPLOADED;
+    } else if (!res->cancelled && !strcmp(req->error.exception, "ImageAlreadyExistsException")) {
+        r->outcome = ECRUP_OUTCOME_EXISTS; /* the same manifest (and tag) is there already */
+    } else {
+        struct ebuf what = EBUF_INIT;
+        ecr_request_describe(req, &what);
+        ecrup_status st = request_status(req, res->cancelled);
+        const char *x = res->cancelled            ? "Cancelled"
+                        : req->error.exception[0] ? req->error.exception
+                        : req->http_status        ? "HttpError"
+                                                  : "NetworkError";
+        if (res->cancelled)
+            set_failure(r, st, x, 0, "cancelled");
+        else
+            set_failure(r, st, x, req->http_status, "PutImage (after %u attempt%s): %s",
+                        res->attempts, res->attempts == 1 ? "" : "s",
+                        ebuf_ok(&what) ? ebuf_str(&what) : "out of memory");
+        ebuf_free(&what);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void image_log(void *user, const char *line)
+{
+    const struct ecrup_options *o = user;
+    if (o->log && o->log_level >= ECRUP_LOG_INFO)
+        o->log(ECRUP_LOG_INFO, line, o->log_user);
+}
+
+/* Wait for `done`, turning a cancel of the engine into a cancel of the transfer. */
+static void wait_done(struct ecrup_engine *e, struct transfer *t, struct wait *w)
+{
+    bool cancelled = false;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        if (!cancelled && atomic_load(&e->cancelled)) {
+            cancelled = true;
+            pthread_mutex_unlock(&w->mu);
+            transfer_cancel(t);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &until);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+ecrup_status ecrup_engine_put_image(struct ecrup_engine *e, const struct ecrup_image *image,
+                                    struct ecrup_image_result *result)
+{
+    if (!result)
+        return ECRUP_E_INVALID_ARGUMENT;
+    memset(result, 0, sizeof *result);
+    if (!e || !image || !image->repository || !image->manifest || !image->manifest_length) {
+        set_failure(result, ECRUP_E_INVALID_ARGUMENT, "InvalidArgument", 0,
+                    "an image needs an engine, a repository and a manifest");
+        return result->status;
+    }
+    if (atomic_load(&e->cancelled)) {
+        set_failure(result, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
+        return result->status;
+    }
+    /* The manifest as a C string for the JSON writer; its digest over the exact bytes. */
+    char *manifest = malloc(image->manifest_length + 1);
+    if (!manifest) {
+        set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        return result->status;
+    }
+    memcpy(manifest, image->manifest, image->manifest_length);
+    manifest[image->manifest_length] = '\0';
+    memcpy(result->digest, "sha256:", 7);
+    bool ok = strlen(manifest) == image->manifest_length &&
+              sha256_hex(manifest, image->manifest_length, result->digest + 7);
+    char *body = ok ? ecr_build_put_image(image->repository, image->registry_id, manifest,
+                                          image->media_type, image->tag, result->digest)
+                    : NULL;
+    free(manifest);
+    if (!body) {
+        if (!ok)
+            set_failure(result, ECRUP_E_INVALID_ARGUMENT, "InvalidArgument", 0,
+                        "the manifest holds a NUL byte: it is not JSON text");
+        else
+            set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        return result->status;
+    }
+
+    struct wait w = {.result = result};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    struct transfer_config tc = {
+        .target = &e->ctx.target,
+        .credentials = ecr_context_credentials(&e->ctx),
+        .clock = ecr_context_clock(&e->ctx),
+        .keys = e->ctx.keys,
+        .max_attempts = e->max_attempts,
+        .retry_mode = e->retry_mode,
+        .max_connections = 1,
+        .log = image_log,
+        .log_user = &e->options,
+    };
+    struct transfer *t = transfer_new(&tc);
+    if (!t) {
+        set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start a transfer");
+    } else {
+        struct xfer_job job;
+        xfer_job_init(&job);
+        job.call =
+            (struct ecr_call){.operation = "PutImage", .body = body, .body_len = strlen(body)};
+        job.done = on_done;
+        job.user = &w;
+        transfer_submit(t, &job);
+        wait_done(e, t, &w);
+        transfer_free(t);
+        xfer_job_cleanup(&job);
+    }
+    free(body);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    if (result->outcome != ECRUP_OUTCOME_FAILED)
+        result->status = ECRUP_OK;
+    return result->status;
+}
