@@ -117,8 +117,9 @@ struct layer {
     struct layer_entry *e;
     enum lstate st;
     ecrup_phase phase;
-    uint64_t size;
-    struct stat st0; /* identity at admission: a change later is FileChanged */
+    uint64_t base;   /* the file offset of the layer's first byte (ecrup_layer.offset) */
+    uint64_t size;   /* the layer's bytes: the range's length, or the file's size */
+    struct stat st0; /* the whole file's identity at admission: a change later is FileChanged */
     int fd;          /* plain descriptor for whole-file hashes; -1 before admission */
     struct io_file *file;
     bool digest_known;
@@ -562,7 +563,7 @@ static void fh_read(struct file_hash *f)
     f->have = 0;
     while (!f->t->err && f->off < l->size) {
         size_t want = l->size - f->off < HASH_CHUNK ? (size_t)(l->size - f->off) : HASH_CHUNK;
-        ssize_t n = pread(l->fd, f->buf, want, (off_t)f->off);
+        ssize_t n = pread(l->fd, f->buf, want, (off_t)(l->base + f->off));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -595,9 +596,10 @@ static void hash_files(struct hash_task **tasks, int n)
         f[i].buf = aligned_alloc(4096, HASH_CHUNK);
         if (!f[i].buf || sha256_stream_init(&f[i].md, sha256_native()) != 0)
             f[i].t->err = -ENOMEM;
-        /* A doubled readahead window for a file read once from start to end, where it is not
+        /* A doubled readahead window for a range read once from start to end, where it is not
          * in the page cache yet; a hint, so its failure changes nothing. */
-        (void)posix_fadvise(f[i].l->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        (void)posix_fadvise(f[i].l->fd, (off_t)f[i].l->base, (off_t)f[i].l->size,
+                            POSIX_FADV_SEQUENTIAL);
     }
     struct sched *s = f[0].l->s;
     for (;;) {
@@ -966,7 +968,7 @@ static void push_fill(struct layer *l)
         pb->slot = slot;
         pb->owner = l;
         pb->discard = false;
-        int rc = io_reader_submit(s->reader, l->file, pb->off, pb->len, slot, pb);
+        int rc = io_reader_submit(s->reader, l->file, l->base + pb->off, pb->len, slot, pb);
         if (rc != 0) {
             io_bufpool_release(s->pool, slot);
             memset(pb, 0, sizeof *pb);
@@ -1581,6 +1583,37 @@ static void handle_event(struct event *ev)
     }
 }
 
+/* The layer's bytes within the file stat'ed into st0: sets base and size, or fails the layer
+ * (false) when the range does not lie within the file. */
+static bool layer_range(struct layer *l)
+{
+    uint64_t fsize = (uint64_t)l->st0.st_size, off = l->e->layer.offset, len = l->e->layer.length;
+    const char *path = l->e->layer.path;
+    if (len && off > UINT64_MAX - len) {
+        fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+             "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
+             " bytes ends past the largest file offset",
+             path, off, len);
+        return false;
+    }
+    if (off > fsize || (len && off + len > fsize)) {
+        if (len)
+            fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+                 "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
+                 " bytes reaches past the end of the %" PRIu64 "-byte file",
+                 path, off, len, fsize);
+        else
+            fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+                 "layer file %s: the range at offset %" PRIu64
+                 " (to the end) starts past the end of the %" PRIu64 "-byte file",
+                 path, off, fsize);
+        return false;
+    }
+    l->base = off;
+    l->size = len ? len : fsize - off;
+    return true;
+}
+
 static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
 {
     s->e = e;
@@ -1626,14 +1659,18 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
             fail_io(l, -errno);
         } else if (!S_ISREG(l->st0.st_mode)) {
             fail_io(l, S_ISDIR(l->st0.st_mode) ? -EISDIR : -EINVAL);
-        } else {
-            l->size = (uint64_t)l->st0.st_size;
-            if (l->size == 0)
+        } else if (layer_range(l)) {
+            if (l->size == 0 && !l->e->layer.offset && !l->e->layer.length)
                 fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0, "layer file %s is empty",
                      l->e->layer.path);
+            else if (l->size == 0)
+                fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0,
+                     "layer file %s: the range at offset %" PRIu64 " is empty", l->e->layer.path,
+                     l->e->layer.offset);
             else if (l->size > PLAN_MAX_LAYER)
                 fail(l, ECRUP_E_TOO_LARGE, "TooLarge", 0,
-                     "layer file %s is %" PRIu64 " bytes, over ECR's 52,000 MiB", l->e->layer.path,
+                     "layer file %s%s is %" PRIu64 " bytes, over ECR's 52,000 MiB",
+                     l->e->layer.path, l->base || l->e->layer.length ? " (the range)" : "",
                      l->size);
         }
     }

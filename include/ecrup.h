@@ -233,13 +233,23 @@ struct ecrup_options {
 /** Set every field of `options` to its default (zero). */
 ECRUP_API void ecrup_options_init(struct ecrup_options *options);
 
-/** One layer to upload. */
+/**
+ * One layer to upload: the whole file at `path`, or the byte range `offset`, `length` of it (a
+ * blob stored uncompressed inside an image tarball, read in place, never copied out). A range
+ * is checked when the run starts: one reaching past the end of the file, or whose end
+ * overflows, ends that layer FAILED with ECRUP_E_INVALID_ARGUMENT ("InvalidRange", the message
+ * names the path and the range); an empty one with ECRUP_E_EMPTY_LAYER, as an empty file does.
+ * The digest and the result's size are the range's; the result's path is `path`. A change to
+ * any part of the file, inside the range or not, fails the layer with ECRUP_E_FILE_CHANGED.
+ */
 struct ecrup_layer {
     const char *path;        /* the layer blob (already compressed, as it will be stored) */
     const char *repository;  /* the ECR repository name */
     const char *registry_id; /* NULL: the account of the credentials */
-    const char *digest;      /* "sha256:<64 hex>" when known; NULL: computed from the file */
+    const char *digest;      /* "sha256:<64 hex>" when known; NULL: computed from the bytes */
     void *user;              /* borrowed; returned in events and results */
+    uint64_t offset;         /* the layer starts this many bytes into the file; default 0 */
+    uint64_t length;         /* its size in bytes; 0 (default): to the end of the file */
 };
 
 /** How a layer ended. */

@@ -3,13 +3,18 @@
  * run's status, progress-callback checks and the peak RSS.
  *
  *   engine_tool --endpoint URL --repository NAME [--region R] [--no-check] [--check-first]
- * [--part-size N]
- *               [--memory-limit N] [--concurrency N] [--cancel-after-bytes N] [--verbose]
- *               FILE[=sha256:HEX]...
+ *               [--part-size N] [--memory-limit N] [--concurrency N]
+ *               [--cancel-after-bytes N] [--verbose]
+ *               FILE[@OFFSET+LENGTH][=sha256:HEX]...
+ *
+ * FILE@OFFSET+LENGTH is the byte range of FILE that starts OFFSET bytes in and is LENGTH bytes
+ * long (ecrup_layer.offset and .length, decimal); LENGTH 0 runs to the end of the file. The
+ * last '@' followed by a digit starts the range; other paths are taken as they are.
  *
  * Credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). */
 #include <ecrup.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -106,6 +111,27 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* Split a trailing "@OFFSET+LENGTH" off `p` (in place) into the layer's range. False when an
+ * '@' is followed by digits but the rest is malformed. */
+static bool parse_range(char *p, struct ecrup_layer *layer)
+{
+    char *at = strrchr(p, '@');
+    if (!at || at[1] < '0' || at[1] > '9')
+        return true; /* a plain path */
+    char *end;
+    errno = 0;
+    unsigned long long off = strtoull(at + 1, &end, 10);
+    if (errno || *end != '+' || end[1] < '0' || end[1] > '9')
+        return false;
+    unsigned long long len = strtoull(end + 1, &end, 10);
+    if (errno || *end)
+        return false;
+    *at = '\0';
+    layer->offset = off;
+    layer->length = len;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct ecrup_options o;
@@ -149,6 +175,10 @@ int main(int argc, char **argv)
             if (eq)
                 *eq = '\0';
             layers[n] = (struct ecrup_layer){.path = p, .digest = eq ? eq + 1 : NULL};
+            if (!parse_range(p, &layers[n])) {
+                fprintf(stderr, "engine_tool: bad range in %s (want FILE@OFFSET+LENGTH)\n", a);
+                return 2;
+            }
             n++;
         }
     }

@@ -2,6 +2,8 @@
  * one direct mode (argv[2]: "auto", the default, "on" or "off"; "diff" runs them all).
  *  - bytes read equal the bytes written, for random file sizes (0, smaller than a part, exact
  *    multiples, a partial last part), random offsets and lengths, many requests in flight;
+ *  - layer ranges at offsets off the page size (1, 511, 512, 4096 + 512, 12345, ...), every
+ *    part in flight at once, and which of them O_DIRECT takes;
  *  - "diff" reads the same files and ranges through both backends and compares them;
  *  - errors: missing file, directory, not a regular file, permission denied, a file truncated,
  *    grown, modified in place, replaced or removed between open and the last read;
@@ -432,6 +434,108 @@ static void test_direct(ecrup_io_backend backend)
     free(data);
 }
 
+/* Ranges as the engine reads a layer cut from an image tarball (a blob at a 512-byte-aligned
+ * offset) or from any offset through the API: every part of the range, many in flight at once,
+ * then each part alone, checking the bytes. With O_DIRECT on, a range whose parts start on the
+ * file's O_DIRECT alignment (or whose buffered head ends on the memory alignment) must take
+ * most of its bytes direct, any other through the cache; with a 4096-byte alignment forced, a
+ * 512-aligned range has no span O_DIRECT can take and is read through the cache whole. */
+static void test_ranges(ecrup_io_backend backend)
+{
+    const char *p = path_of("ranges");
+    const size_t size = 5 * PART + 4321;
+    unsigned char *data = make_file(p, size);
+    static const struct {
+        uint64_t off, len; /* len 0: to the end of the file */
+    } ranges[] = {{0, 2 * PART + 3},
+                  {1, PART + 1},
+                  {511, 3 * 4096},
+                  {512, 2 * PART},
+                  {4096 + 512, PART},
+                  {12345, PART - 7},
+                  {12362, 1},
+                  {3 * PART + 512, 0},
+                  {size - 4096 - 1, 0},
+                  {PART - 1, 2},
+                  {2 * PART - 512, PART + 1024}};
+    for (int forced = 0; forced < 2; forced++) {
+        if (forced && direct_mode != IO_DIRECT_ON)
+            break;
+        struct env e;
+        env_open(&e, backend, 6);
+        io_test_dio_align = forced ? 4096 : 0;
+        struct io_file *f;
+        REQUIRE(io_reader_open(e.reader, p, &f) == 0);
+        io_test_dio_align = 0;
+        unsigned a = f->dio_align, m = f->dio_mem_align;
+        bool dio = f->dfd >= 0 && direct_supported();
+        unsigned char *buf = malloc(PART);
+        REQUIRE(buf != NULL);
+        for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+            uint64_t off = ranges[i].off, len = ranges[i].len ? ranges[i].len : size - off;
+            REQUIRE(off + len <= size);
+            /* every part of the range at once, as the engine's read-ahead does */
+            size_t nparts = (size_t)((len + PART - 1) / PART), next = 0, seen = 0;
+            while (seen < nparts) {
+                struct io_slot *s;
+                while (next < nparts && io_bufpool_acquire(e.pool, 0, &s) == 0) {
+                    uint64_t at = next * (uint64_t)PART;
+                    size_t n = len - at < PART ? (size_t)(len - at) : PART;
+                    REQUIRE(io_reader_submit(e.reader, f, off + at, n, s,
+                                             (void *)(uintptr_t)next) == 0);
+                    next++;
+                }
+                struct io_completion c[8];
+                int n = io_reader_wait(e.reader, c, 8, -1);
+                REQUIRE(n > 0);
+                for (int k = 0; k < n; k++) {
+                    uint64_t at = (uintptr_t)c[k].user * (uint64_t)PART;
+                    CHECK_EQ_INT(c[k].error, 0);
+                    CHECK_EQ_INT(c[k].offset, off + at);
+                    CHECK_EQ_INT(c[k].bytes, c[k].length);
+                    bool same = memcmp(c[k].slot->raw, data + off + at, c[k].bytes) == 0;
+                    CHECK(same);
+                    if (!same)
+                        fprintf(stderr, "  range %llu+%llu, part at %llu differs\n",
+                                (unsigned long long)off, (unsigned long long)len,
+                                (unsigned long long)at);
+                    io_bufpool_release(e.pool, c[k].slot);
+                    seen++;
+                }
+            }
+            /* the first part alone, to see how much of it came direct */
+            size_t n = len < PART ? (size_t)len : PART, got = 0;
+            CHECK_EQ_INT(read_range(&e, f, off, n, buf, &got), 0);
+            CHECK(got == n && memcmp(buf, data + off, n) == 0);
+            if (direct_mode == IO_DIRECT_OFF || !dio) {
+                CHECK_EQ_INT(last_direct, 0);
+            } else if (direct_mode == IO_DIRECT_ON && n >= 4 * (size_t)a) {
+                bool can = off % a == 0 || (a - off % a) % m == 0;
+                if (can)
+                    CHECK(last_direct >= n / 2);
+                else
+                    CHECK_EQ_INT(last_direct, 0);
+                if (forced && off % 4096 == 512)
+                    CHECK_EQ_INT(last_direct, 0); /* the documented fallback */
+                if (can != (last_direct > 0))
+                    fprintf(stderr, "  range %llu+%zu: %zu bytes direct (align %u, mem %u)\n",
+                            (unsigned long long)off, n, last_direct, a, m);
+            }
+        }
+        printf("ranges, %s, O_DIRECT %s, align %u/%u%s: bytes checked\n",
+               io_reader_backend_name(e.reader),
+               direct_mode == IO_DIRECT_ON    ? "on"
+               : direct_mode == IO_DIRECT_OFF ? "off"
+                                              : "auto",
+               a, m, forced ? " (forced)" : "");
+        free(buf);
+        CHECK_EQ_INT(io_file_check(f), 0);
+        CHECK_EQ_INT(io_reader_close(e.reader, f), 0);
+        env_close(&e);
+    }
+    free(data);
+}
+
 /* The same files and ranges through both backends and every direct mode: identical bytes,
  * identical to the data. Two readers take O_DIRECT alignment 1, so the kernel refuses their
  * misaligned direct reads and they must carry on through the cache; the last one reads O_DIRECT
@@ -851,6 +955,7 @@ int main(int argc, char **argv)
     } else {
         ecrup_io_backend b = uring ? ECRUP_IO_URING : ECRUP_IO_PREAD;
         test_reads(b);
+        test_ranges(b);
         test_open_errors(b);
         test_permission(b);
         test_changes(b);
