@@ -1,5 +1,6 @@
 /* ecrup: the command-line front end of libecrup. */
 #include "cli/cli.h"
+#include "cli/push.h"
 #include "cli/upload_layer.h"
 #include "server/serve_cli.h"
 
@@ -38,16 +39,9 @@ struct command {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 };
 
-static int not_in_build(int argc, char **argv)
-{
-    (void)argc;
-    cli_error(argv[0], "not available in this build yet");
-    return CLI_EXIT_USAGE;
-}
-
 static const struct command commands[] = {
     {"upload-layer", upload_layer_main},
-    {"push", not_in_build},
+    {"push", push_main},
     {"serve", server_cli_main},
     {"config", cli_config_main},
 };

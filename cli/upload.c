@@ -505,6 +505,8 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
                 .registry_id = a->registry_id,
                 .digest = items[i].digest,
                 .user = (void *)(uintptr_t)(i + 1),
+                .offset = items[i].offset,
+                .length = items[i].length,
             };
             st = ecrup_engine_add_layer(engine, &l, NULL);
             if (st != ECRUP_OK) {

@@ -1,0 +1,822 @@
+/* Reading an image for `ecrup push`: OCI image layouts (a directory or a tarball of one) and
+ * classic `docker save` tarballs. See cli/image_source.h. */
+#include "cli/image_source.h"
+
+#include "util/hex.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_JSON (4u << 20) /* PutImage takes manifests up to 4 MiB; index.json is smaller */
+
+#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
+#define MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
+#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define REF_NAME           "org.opencontainers.image.ref.name"
+
+/* ---- where the files are: a directory, or the members of a tar file -------------------- */
+
+struct member {
+    char *name;
+    char *link; /* a hard or symbolic link's target, else NULL */
+    uint64_t offset, size;
+};
+
+struct tree {
+    const char *root; /* the directory or the tar file */
+    bool tar;
+    struct member *m;
+    size_t n, cap;
+};
+
+static void tree_free(struct tree *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->m[i].name);
+        free(t->m[i].link);
+    }
+    free(t->m);
+}
+
+/* "./a//b" -> "a/b": the names a tar may hold for the same file. */
+static char *clean_name(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n && s[i];) {
+        if (s[i] == '/') {
+            i++;
+            continue;
+        }
+        if (s[i] == '.' && (i + 1 == n || s[i + 1] == '/' || s[i + 1] == '\0')) {
+            i++;
+            continue;
+        }
+        if (o)
+            out[o++] = '/';
+        while (i < n && s[i] && s[i] != '/')
+            out[o++] = s[i++];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* A tar number: octal digits (space or NUL padded), or base-256 when the top bit is set. */
+static bool tar_number(const unsigned char *f, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (f[0] & 0x80) {
+        if (f[0] != 0x80)
+            return false; /* negative, or more than 56 bits */
+        for (size_t i = 1; i < n; i++) {
+            if (v >> 56)
+                return false;
+            v = v << 8 | f[i];
+        }
+        *out = v;
+        return true;
+    }
+    size_t i = 0;
+    while (i < n && f[i] == ' ')
+        i++;
+    bool any = false;
+    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++, any = true) {
+        if (v >> 60)
+            return false;
+        v = v << 3 | (uint64_t)(f[i] - '0');
+    }
+    for (; i < n; i++)
+        if (f[i] != ' ' && f[i] != '\0')
+            return false;
+    *out = v;
+    return any;
+}
+
+static bool tar_checksum_ok(const unsigned char *h)
+{
+    uint64_t want;
+    if (!tar_number(h + 148, 8, &want))
+        return false;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < 512; i++)
+        sum += (i >= 148 && i < 156) ? ' ' : h[i];
+    return sum == want;
+}
+
+/* The value of `key` in a pax extended header's records ("LEN key=value\n"...), or NULL. */
+static char *pax_value(const char *rec, size_t len, const char *key)
+{
+    size_t klen = strlen(key);
+    size_t i = 0;
+    while (i < len) {
+        char *end;
+        unsigned long n = strtoul(rec + i, &end, 10);
+        if (end == rec + i || *end != ' ' || n == 0 || n > len - i)
+            return NULL;
+        const char *kv = end + 1, *stop = rec + i + n - 1; /* stop: the '\n' */
+        if ((size_t)(stop - kv) > klen && !strncmp(kv, key, klen) && kv[klen] == '=')
+            return clean_name(kv + klen + 1, (size_t)(stop - kv - (ptrdiff_t)klen - 1));
+        i += n;
+    }
+    return NULL;
+}
+
+static int tar_scan(struct tree *t, struct ebuf *err)
+{
+    int fd = open(t->root, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ebuf_printf(err, "%s: cannot be read: %s", t->root, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        ebuf_printf(err, "%s: %s", t->root, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    uint64_t end = (uint64_t)st.st_size, off = 0;
+    char *long_name = NULL, *long_link = NULL;
+    int rc = -1;
+    for (;;) {
+        unsigned char h[512];
+        if (off + 512 > end) {
+            if (t->n)
+                rc = 0; /* a tar that ends without its zero blocks: what is there is whole */
+            else
+                ebuf_printf(err, "%s is not a tar file (too short)", t->root);
+            break;
+        }
+        if (pread(fd, h, 512, (off_t)off) != 512) {
+            ebuf_printf(err, "%s: read error at byte %" PRIu64, t->root, off);
+            break;
+        }
+        bool zero = true;
+        for (size_t i = 0; i < 512 && zero; i++)
+            zero = h[i] == 0;
+        if (zero) {
+            rc = 0;
+            break;
+        }
+        uint64_t size;
+        if (!tar_checksum_ok(h) || !tar_number(h + 124, 12, &size)) {
+            ebuf_printf(err, "%s is not a tar file (bad header at byte %" PRIu64 ")", t->root, off);
+            break;
+        }
+        uint64_t data = off + 512;
+        if (size > end - data) {
+            ebuf_printf(err,
+                        "%s is cut short: member at byte %" PRIu64 " needs %" PRIu64
+                        " bytes, the file ends %" PRIu64 " bytes later",
+                        t->root, off, size, end - data);
+            break;
+        }
+        char type = (char)h[156];
+        uint64_t next = data + (size + 511) / 512 * 512;
+        if (type == 'x' || type == 'L' || type == 'K') {
+            /* a pax header or a GNU long name: it names the member that follows */
+            if (size > 1u << 20) {
+                ebuf_printf(err, "%s: an extended header at byte %" PRIu64 " is too large", t->root,
+                            off);
+                break;
+            }
+            char *rec = malloc(size + 1);
+            if (!rec || pread(fd, rec, size, (off_t)data) != (ssize_t)size) {
+                free(rec);
+                ebuf_printf(err, "%s: read error at byte %" PRIu64, t->root, data);
+                break;
+            }
+            rec[size] = '\0';
+            if (type == 'x') {
+                char *p = pax_value(rec, size, "path");
+                char *l = pax_value(rec, size, "linkpath");
+                if (p) {
+                    free(long_name);
+                    long_name = p;
+                }
+                if (l) {
+                    free(long_link);
+                    long_link = l;
+                }
+            } else if (type == 'L') {
+                free(long_name);
+                long_name = clean_name(rec, size);
+            } else {
+                free(long_link);
+                long_link = clean_name(rec, size);
+            }
+            free(rec);
+            off = next;
+            continue;
+        }
+        if (type == '0' || type == '\0' || type == '7' || type == '1' || type == '2') {
+            char *name = long_name;
+            long_name = NULL;
+            if (!name) {
+                char full[257];
+                size_t pl = strnlen((const char *)h + 345, 155);
+                size_t nl = strnlen((const char *)h, 100);
+                bool ustar = !memcmp(h + 257, "ustar", 5);
+                size_t k = 0;
+                if (ustar && pl) {
+                    memcpy(full, h + 345, pl);
+                    full[pl] = '/';
+                    k = pl + 1;
+                }
+                memcpy(full + k, h, nl);
+                name = clean_name(full, k + nl);
+            }
+            char *link = NULL;
+            if (type == '1' || type == '2') {
+                link = long_link
+                           ? long_link
+                           : clean_name((const char *)h + 157, strnlen((const char *)h + 157, 100));
+                long_link = NULL;
+                if (type == '2' && link && name) {
+                    /* a symbolic link is relative to its own directory */
+                    const char *slash = strrchr(name, '/');
+                    if (slash) {
+                        struct ebuf j = EBUF_INIT;
+                        ebuf_printf(&j, "%.*s/%s", (int)(slash - name), name, link);
+                        free(link);
+                        link = ebuf_ok(&j) ? clean_name(ebuf_str(&j), j.len) : NULL;
+                        ebuf_free(&j);
+                    }
+                }
+            }
+            if (t->n == t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : 64;
+                struct member *m = realloc(t->m, cap * sizeof *m);
+                if (!m) {
+                    free(name);
+                    free(link);
+                    ebuf_puts(err, "out of memory");
+                    break;
+                }
+                t->m = m;
+                t->cap = cap;
+            }
+            if (!name || ((type == '1' || type == '2') && !link)) {
+                free(name);
+                free(link);
+                ebuf_puts(err, "out of memory");
+                break;
+            }
+            t->m[t->n++] = (struct member){name, link, data, type == '1' || type == '2' ? 0 : size};
+        } else {
+            free(long_link); /* directories and the rest: nothing a push reads */
+            long_link = NULL;
+            free(long_name);
+            long_name = NULL;
+        }
+        off = next;
+    }
+    free(long_name);
+    free(long_link);
+    close(fd);
+    return rc;
+}
+
+/* Where `name` is: a file and a byte range of it. Returns 0, or -1 when there is no such file. */
+static int tree_find(const struct tree *t, const char *name, char **path, uint64_t *offset,
+                     uint64_t *size)
+{
+    if (!t->tar) {
+        struct ebuf p = EBUF_INIT;
+        ebuf_printf(&p, "%s/%s", t->root, name);
+        struct stat st;
+        if (!ebuf_ok(&p) || stat(ebuf_str(&p), &st) != 0 || !S_ISREG(st.st_mode)) {
+            ebuf_free(&p);
+            return -1;
+        }
+        *path = ebuf_take(&p);
+        *offset = 0;
+        *size = (uint64_t)st.st_size;
+        return *path ? 0 : -1;
+    }
+    char *want = clean_name(name, strlen(name));
+    int rc = -1;
+    for (int hops = 0; want && hops < 8 && rc < 0; hops++) {
+        const struct member *m = NULL;
+        for (size_t i = t->n; i-- > 0;) /* the last of several same-named members wins */
+            if (!strcmp(t->m[i].name, want)) {
+                m = &t->m[i];
+                break;
+            }
+        if (!m)
+            break;
+        if (m->link) {
+            free(want);
+            want = strdup(m->link);
+            continue;
+        }
+        *path = strdup(t->root);
+        *offset = m->offset;
+        *size = m->size;
+        rc = *path ? 0 : -1;
+    }
+    free(want);
+    return rc;
+}
+
+/* Read all of `name` (at most MAX_JSON bytes) as a NUL-terminated string. */
+static char *tree_read(const struct tree *t, const char *name, size_t *len, struct ebuf *err)
+{
+    char *path = NULL;
+    uint64_t off, size;
+    if (tree_find(t, name, &path, &off, &size) != 0) {
+        ebuf_printf(err, "%s has no %s", t->root, name);
+        return NULL;
+    }
+    char *buf = NULL;
+    if (size > MAX_JSON) {
+        ebuf_printf(err, "%s: %s is %" PRIu64 " bytes, over the 4 MiB a manifest may have", t->root,
+                    name, size);
+    } else if ((buf = malloc(size + 1)) != NULL) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || pread(fd, buf, size, (off_t)off) != (ssize_t)size) {
+            ebuf_printf(err, "%s: %s cannot be read: %s", t->root, name,
+                        fd < 0 ? strerror(errno) : "short read");
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[size] = '\0';
+            *len = size;
+        }
+        if (fd >= 0)
+            close(fd);
+    } else {
+        ebuf_puts(err, "out of memory");
+    }
+    free(path);
+    return buf;
+}
+
+static cJSON *tree_json(const struct tree *t, const char *name, struct ebuf *err)
+{
+    size_t len;
+    char *text = tree_read(t, name, &len, err);
+    if (!text)
+        return NULL;
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        ebuf_printf(err, "%s: %s is not a JSON object", t->root, name);
+        return NULL;
+    }
+    return doc;
+}
+
+/* ---- building the result ---------------------------------------------------------------- */
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool is_index(const char *mt)
+{
+    return mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST));
+}
+
+/* "blobs/sha256/<hex>" for a sha256 digest; false for any other. */
+static bool blob_name(const char *digest, char out[80])
+{
+    if (!digest || !sha256_digest_valid(digest))
+        return false;
+    snprintf(out, 80, "blobs/sha256/%s", digest + 7);
+    return true;
+}
+
+static int add_blob(struct image_source *s, const struct tree *t, const char *name,
+                    const char *digest, int64_t want_size, struct ebuf *err)
+{
+    for (size_t i = 0; i < s->n_blobs; i++)
+        if (!strcmp(s->blobs[i].digest, digest))
+            return 0;
+    struct image_blob b = {0};
+    if (tree_find(t, name, &b.path, &b.offset, &b.size) != 0) {
+        ebuf_printf(err, "%s has no %s (blob %s)", t->root, name, digest);
+        return -1;
+    }
+    if (want_size >= 0 && b.size != (uint64_t)want_size) {
+        ebuf_printf(err, "%s: %s is %" PRIu64 " bytes, but the manifest says %" PRId64, t->root,
+                    name, b.size, want_size);
+        free(b.path);
+        return -1;
+    }
+    if (b.size == 0) {
+        ebuf_printf(err, "%s: %s is empty; ECR takes no empty blobs", t->root, name);
+        free(b.path);
+        return -1;
+    }
+    struct image_blob *nb = realloc(s->blobs, (s->n_blobs + 1) * sizeof *nb);
+    b.name = strdup(name);
+    if (!nb || !b.name) {
+        if (nb)
+            s->blobs = nb;
+        free(b.path);
+        free(b.name);
+        ebuf_puts(err, "out of memory");
+        return -1;
+    }
+    snprintf(b.digest, sizeof b.digest, "%s", digest);
+    s->blobs = nb;
+    s->blobs[s->n_blobs++] = b;
+    return 0;
+}
+
+/* Take `bytes` (malloc'd, `len` long) as a manifest to put. */
+static int add_manifest(struct image_source *s, char *bytes, size_t len, const char *media_type,
+                        bool top, struct ebuf *err)
+{
+    struct image_manifest *nm = realloc(s->manifests, (s->n_manifests + 1) * sizeof *nm);
+    char *mt = media_type ? strdup(media_type) : NULL;
+    if (!nm || (media_type && !mt)) {
+        if (nm)
+            s->manifests = nm;
+        free(mt);
+        free(bytes);
+        ebuf_puts(err, "out of memory");
+        return -1;
+    }
+    s->manifests = nm;
+    struct image_manifest *m = &s->manifests[s->n_manifests++];
+    *m = (struct image_manifest){.bytes = bytes, .len = len, .media_type = mt, .top = top};
+    memcpy(m->digest, "sha256:", 7);
+    sha256_hex(bytes, len, m->digest + 7);
+    return 0;
+}
+
+/* The blobs of one image manifest (config and layers), from a layout. */
+static int manifest_blobs(struct image_source *s, const struct tree *t, const cJSON *doc,
+                          const char *what, struct ebuf *err)
+{
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(doc, "config");
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
+    if (!cJSON_IsObject(cfg) || !cJSON_IsArray(layers)) {
+        ebuf_printf(err, "%s: manifest %s has no config and layers", t->root, what);
+        return -1;
+    }
+    const cJSON *d = cfg;
+    for (const cJSON *next = layers->child;; next = next->next) {
+        char name[80];
+        const char *digest = jstr(d, "digest");
+        const cJSON *size = cJSON_GetObjectItemCaseSensitive(d, "size");
+        if (!blob_name(digest, name)) {
+            ebuf_printf(err, "%s: manifest %s names a blob by '%s', not by a sha256 digest",
+                        t->root, what, digest ? digest : "(nothing)");
+            return -1;
+        }
+        bool foreign = cJSON_GetObjectItemCaseSensitive(d, "urls") != NULL;
+        char *p = NULL;
+        uint64_t o, z;
+        if (foreign && tree_find(t, name, &p, &o, &z) != 0) {
+            /* a foreign layer the registry does not store: nothing to send */
+        } else if (add_blob(s, t, name, digest,
+                            cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1, err) != 0) {
+            free(p);
+            return -1;
+        }
+        free(p);
+        if (!next)
+            break;
+        d = next;
+    }
+    return 0;
+}
+
+/* Read the manifest a descriptor names and check its bytes are the ones named. */
+static char *read_descriptor(const struct tree *t, const cJSON *desc, size_t *len, struct ebuf *err)
+{
+    const char *digest = jstr(desc, "digest");
+    char name[80];
+    if (!blob_name(digest, name)) {
+        ebuf_printf(err, "%s: a manifest is named by '%s', not by a sha256 digest", t->root,
+                    digest ? digest : "(nothing)");
+        return NULL;
+    }
+    char *bytes = tree_read(t, name, len, err);
+    char hex[65];
+    if (bytes && (!sha256_hex(bytes, *len, hex) || strcmp(hex, digest + 7) != 0)) {
+        ebuf_printf(err, "%s: %s does not hash to its name (sha256:%s): the layout is damaged",
+                    t->root, name, hex);
+        free(bytes);
+        return NULL;
+    }
+    return bytes;
+}
+
+/* One manifest (or index) of a layout, its children and blobs first. */
+static int take_manifest(struct image_source *s, const struct tree *t, const cJSON *desc, bool top,
+                         int depth, struct ebuf *err)
+{
+    size_t len;
+    char *bytes = read_descriptor(t, desc, &len, err);
+    if (!bytes)
+        return -1;
+    cJSON *doc = cJSON_ParseWithLength(bytes, len);
+    const char *mt = jstr(desc, "mediaType");
+    if (!mt)
+        mt = jstr(doc, "mediaType");
+    const char *digest = jstr(desc, "digest");
+    int rc = -1;
+    if (!cJSON_IsObject(doc)) {
+        ebuf_printf(err, "%s: manifest %s is not JSON", t->root, digest);
+    } else if (is_index(mt) || cJSON_GetObjectItemCaseSensitive(doc, "manifests")) {
+        const cJSON *it;
+        rc = depth < 4 ? 0 : -1;
+        if (rc)
+            ebuf_printf(err, "%s: indexes nest too deep", t->root);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "manifests"))
+        {
+            if (rc == 0)
+                rc = take_manifest(s, t, it, false, depth + 1, err);
+        }
+    } else {
+        rc = manifest_blobs(s, t, doc, digest, err);
+    }
+    cJSON_Delete(doc);
+    if (rc == 0)
+        return add_manifest(s, bytes, len, mt, top, err);
+    free(bytes);
+    return -1;
+}
+
+/* The tag part of "name:tag" or "registry:5000/name:tag", else NULL. */
+static const char *tag_of_ref(const char *ref)
+{
+    const char *slash = strrchr(ref, '/');
+    const char *colon = strrchr(slash ? slash : ref, ':');
+    return colon ? colon + 1 : ref;
+}
+
+static int open_layout(struct image_source *s, const struct tree *t, const char *want_tag,
+                       struct ebuf *err)
+{
+    cJSON *layout = tree_json(t, "oci-layout", err);
+    const char *version = layout ? jstr(layout, "imageLayoutVersion") : NULL;
+    if (layout && (!version || strncmp(version, "1.", 2) != 0))
+        ebuf_printf(err, "%s: oci-layout says imageLayoutVersion %s; this reads 1.x", t->root,
+                    version ? version : "(none)");
+    bool ok = layout && version && !strncmp(version, "1.", 2);
+    cJSON_Delete(layout);
+    if (!ok)
+        return -1;
+    cJSON *index = tree_json(t, "index.json", err);
+    if (!index)
+        return -1;
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(index, "manifests");
+    const cJSON *pick = NULL, *it;
+    int n = cJSON_GetArraySize(ms);
+    struct ebuf names = EBUF_INIT;
+    cJSON_ArrayForEach(it, ms)
+    {
+        const cJSON *ann = cJSON_GetObjectItemCaseSensitive(it, "annotations");
+        const char *ref = jstr(ann, REF_NAME);
+        if (ref)
+            ebuf_printf(&names, "%s%s", names.len ? ", " : "", ref);
+        if (want_tag && ref && (!strcmp(ref, want_tag) || !strcmp(tag_of_ref(ref), want_tag)))
+            pick = it;
+    }
+    int rc = -1;
+    if (!pick && n == 1)
+        pick = cJSON_GetArrayItem(ms, 0);
+    if (!pick && n == 0) {
+        ebuf_printf(err, "%s: index.json lists no manifests", t->root);
+    } else if (!pick) {
+        ebuf_printf(err, "%s holds %d images; say which with --tag (the names it has: %s)", t->root,
+                    n, names.len ? ebuf_str(&names) : "none");
+    } else {
+        const char *ref = jstr(cJSON_GetObjectItemCaseSensitive(pick, "annotations"), REF_NAME);
+        if (ref && image_tag_valid(tag_of_ref(ref)) && !(s->tag = strdup(tag_of_ref(ref))))
+            ebuf_puts(err, "out of memory");
+        else
+            rc = take_manifest(s, t, pick, true, 0, err);
+    }
+    ebuf_free(&names);
+    cJSON_Delete(index);
+    return rc;
+}
+
+/* A classic `docker save` tarball: manifest.json lists Config and Layers (uncompressed
+ * layer.tar files) per image; the config's rootfs.diff_ids are the layers' digests, so an
+ * OCI manifest can be written for them. */
+static int open_docker(struct image_source *s, const struct tree *t, const char *want_tag,
+                       struct ebuf *err)
+{
+    size_t len;
+    char *text = tree_read(t, "manifest.json", &len, err);
+    if (!text)
+        return -1;
+    cJSON *list = cJSON_ParseWithLength(text, len);
+    free(text);
+    int n = cJSON_GetArraySize(list);
+    const cJSON *pick = NULL, *it;
+    const char *pick_ref = NULL;
+    const cJSON *images = cJSON_IsArray(list) ? list : NULL;
+    cJSON_ArrayForEach(it, images)
+    {
+        const cJSON *tag;
+        cJSON_ArrayForEach(tag, cJSON_GetObjectItemCaseSensitive(it, "RepoTags"))
+        {
+            if (cJSON_IsString(tag) && want_tag &&
+                !strcmp(tag_of_ref(tag->valuestring), want_tag)) {
+                pick = it;
+                pick_ref = tag->valuestring;
+            }
+        }
+    }
+    if (!pick && n == 1) {
+        pick = cJSON_GetArrayItem(list, 0);
+        const cJSON *tags = cJSON_GetObjectItemCaseSensitive(pick, "RepoTags");
+        if (cJSON_GetArraySize(tags) == 1 && cJSON_IsString(cJSON_GetArrayItem(tags, 0)))
+            pick_ref = cJSON_GetArrayItem(tags, 0)->valuestring;
+    }
+    int rc = -1;
+    cJSON *cfg = NULL, *m = NULL;
+    if (!cJSON_IsArray(list) || n == 0) {
+        ebuf_printf(err, "%s: manifest.json is not a list of images", t->root);
+        goto out;
+    }
+    if (!pick) {
+        ebuf_printf(err, "%s holds %d images; say which with --tag", t->root, n);
+        goto out;
+    }
+    const char *cfg_name = jstr(pick, "Config");
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(pick, "Layers");
+    if (!cfg_name || !cJSON_IsArray(layers)) {
+        ebuf_printf(err, "%s: manifest.json has no Config and Layers", t->root);
+        goto out;
+    }
+    char *cfg_bytes = tree_read(t, cfg_name, &len, err);
+    if (!cfg_bytes)
+        goto out;
+    char cfg_digest[72] = "sha256:";
+    sha256_hex(cfg_bytes, len, cfg_digest + 7);
+    size_t cfg_len = len;
+    cfg = cJSON_ParseWithLength(cfg_bytes, len);
+    free(cfg_bytes);
+    const cJSON *diff_ids = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cfg, "rootfs"), "diff_ids");
+    if (cJSON_GetArraySize(diff_ids) != cJSON_GetArraySize(layers)) {
+        ebuf_printf(err, "%s: the config %s lists %d layer digests (rootfs.diff_ids) for %d layers",
+                    t->root, cfg_name, cJSON_GetArraySize(diff_ids), cJSON_GetArraySize(layers));
+        goto out;
+    }
+    if (add_blob(s, t, cfg_name, cfg_digest, (int64_t)cfg_len, err) != 0)
+        goto out;
+    m = cJSON_CreateObject();
+    cJSON *c = cJSON_CreateObject();
+    cJSON *ls = cJSON_CreateArray();
+    bool ok = m && c && ls && cJSON_AddNumberToObject(m, "schemaVersion", 2) &&
+              cJSON_AddStringToObject(m, "mediaType", MT_OCI_MANIFEST) &&
+              cJSON_AddStringToObject(c, "mediaType", MT_OCI_CONFIG) &&
+              cJSON_AddStringToObject(c, "digest", cfg_digest) &&
+              cJSON_AddNumberToObject(c, "size", (double)cfg_len);
+    if (ok) {
+        cJSON_AddItemToObject(m, "config", c);
+        cJSON_AddItemToObject(m, "layers", ls);
+        c = ls = NULL;
+    }
+    const cJSON *d = diff_ids ? diff_ids->child : NULL;
+    int k = 0;
+    cJSON_ArrayForEach(it, layers)
+    {
+        if (!ok)
+            break;
+        const char *digest = cJSON_IsString(d) ? d->valuestring : NULL;
+        if (!cJSON_IsString(it) || !digest || !sha256_digest_valid(digest)) {
+            ebuf_printf(err, "%s: layer %d has no sha256 digest in the config's rootfs.diff_ids",
+                        t->root, k + 1);
+            goto out;
+        }
+        if (add_blob(s, t, it->valuestring, digest, -1, err) != 0)
+            goto out;
+        uint64_t size = 0;
+        for (size_t i = 0; i < s->n_blobs; i++)
+            if (!strcmp(s->blobs[i].digest, digest))
+                size = s->blobs[i].size;
+        k++;
+        cJSON *l = cJSON_CreateObject();
+        ok = l && cJSON_AddStringToObject(l, "mediaType", MT_OCI_LAYER) &&
+             cJSON_AddStringToObject(l, "digest", digest) &&
+             cJSON_AddNumberToObject(l, "size", (double)size);
+        if (l)
+            cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(m, "layers"), l);
+        d = d->next;
+    }
+    cJSON_Delete(c);
+    cJSON_Delete(ls);
+    char *bytes = ok ? cJSON_PrintUnformatted(m) : NULL;
+    if (!bytes) {
+        ebuf_puts(err, "out of memory");
+        goto out;
+    }
+    const char *tag = pick_ref ? tag_of_ref(pick_ref) : NULL;
+    if (tag && image_tag_valid(tag) && !(s->tag = strdup(tag))) {
+        free(bytes);
+        ebuf_puts(err, "out of memory");
+        goto out;
+    }
+    rc = add_manifest(s, bytes, strlen(bytes), MT_OCI_MANIFEST, true, err);
+out:
+    cJSON_Delete(m);
+    cJSON_Delete(cfg);
+    cJSON_Delete(list);
+    return rc;
+}
+
+bool image_tag_valid(const char *tag)
+{
+    size_t n = tag ? strlen(tag) : 0;
+    if (n == 0 || n > 128 || tag[0] == '.' || tag[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = tag[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int image_source_open(const char *path, const char *want_tag, struct image_source *out,
+                      struct ebuf *err)
+{
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        ebuf_printf(err, "%s: %s", path,
+                    errno == ENOENT ? "no such file or directory" : strerror(errno));
+        return -1;
+    }
+    struct tree t = {.root = path, .tar = !S_ISDIR(st.st_mode)};
+    if (t.tar && !S_ISREG(st.st_mode)) {
+        ebuf_printf(err, "%s is neither a directory nor a file", path);
+        return -1;
+    }
+    if (t.tar && tar_scan(&t, err) != 0) {
+        tree_free(&t);
+        return -1;
+    }
+    char *p = NULL;
+    uint64_t o, z;
+    bool layout = tree_find(&t, "index.json", &p, &o, &z) == 0;
+    free(p);
+    p = NULL;
+    bool docker = !layout && t.tar && tree_find(&t, "manifest.json", &p, &o, &z) == 0;
+    free(p);
+    int rc;
+    if (layout) {
+        out->kind = strdup(t.tar ? "OCI layout tarball" : "OCI layout");
+        rc = open_layout(out, &t, want_tag, err);
+    } else if (docker) {
+        out->kind = strdup("docker-save tarball");
+        rc = open_docker(out, &t, want_tag, err);
+    } else {
+        ebuf_printf(err,
+                    "%s is not an image: an OCI layout has index.json and oci-layout, a "
+                    "docker-save tarball has manifest.json",
+                    path);
+        rc = -1;
+    }
+    tree_free(&t);
+    if (rc != 0 || !out->kind) {
+        if (rc == 0)
+            ebuf_puts(err, "out of memory");
+        image_source_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void image_source_free(struct image_source *s)
+{
+    for (size_t i = 0; i < s->n_blobs; i++) {
+        free(s->blobs[i].name);
+        free(s->blobs[i].path);
+    }
+    for (size_t i = 0; i < s->n_manifests; i++) {
+        free(s->manifests[i].bytes);
+        free(s->manifests[i].media_type);
+    }
+    free(s->blobs);
+    free(s->manifests);
+    free(s->tag);
+    free(s->kind);
+    memset(s, 0, sizeof *s);
+}

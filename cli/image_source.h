@@ -1,0 +1,53 @@
+/* An image on disk, read for `ecrup push`: an OCI image layout directory, or a tarball of one
+ * (`docker save` since Docker 25), or a classic `docker save` tarball (manifest.json, a config
+ * and uncompressed layer.tar files). What comes out is what a push needs: the blobs to upload
+ * (each a byte range of a file: tar members are uploaded in place, never copied out) and the
+ * manifests to put, children before the index that names them.
+ *
+ * Ownership: the source owns every string and array in it. Not thread-aware: one owner. */
+#ifndef ECRUP_CLI_IMAGE_SOURCE_H
+#define ECRUP_CLI_IMAGE_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct image_blob {
+    char *name; /* for output: "blobs/sha256/<hex>" in a layout, the member name in a tar */
+    char *path; /* the file that holds it */
+    uint64_t offset;
+    uint64_t size;
+    char digest[72]; /* "sha256:<hex>" */
+};
+
+struct image_manifest {
+    char *bytes; /* the manifest JSON, byte for byte as its digest is taken */
+    size_t len;
+    char *media_type;
+    char digest[72];
+    bool top; /* the one the tag names (an index's children are put by digest only) */
+};
+
+struct image_source {
+    struct image_blob *blobs; /* each digest once */
+    size_t n_blobs;
+    struct image_manifest *manifests; /* children first, the top one last */
+    size_t n_manifests;
+    char *tag;  /* the tag the image itself names, NULL when none */
+    char *kind; /* "OCI layout", "OCI layout tarball", "docker-save tarball" */
+};
+
+/* Read the image at `path` (a directory or a tar file). `want_tag` (may be NULL) picks the
+ * image when the layout holds several. Returns 0, or -1 with a message in `err` naming the
+ * file and what is wrong with it. */
+int image_source_open(const char *path, const char *want_tag, struct image_source *out,
+                      struct ebuf *err);
+void image_source_free(struct image_source *s);
+
+/* True for a tag ECR takes: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'
+ * (the OCI distribution rule). */
+bool image_tag_valid(const char *tag);
+
+#endif

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""`ecrup push` driven as a user drives it, against `ecrup serve` on loopback: an OCI layout
+directory, a tarball of one, a classic `docker save` tarball, a multi-platform index; then
+read back with boto3 (BatchGetImage) and from the server's store, byte for byte. And the
+images that must be refused, each with a message naming what is wrong."""
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_common import AKID, MiB, REGION, SECRET, TOKEN, Server, check, creds_env, finish, run  # noqa: E402
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+REF = "org.opencontainers.image.ref.name"
+
+
+def digest_of(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def jbytes(obj):
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+
+
+class Layout:
+    """An OCI image layout being written: blobs by digest, index entries."""
+
+    def __init__(self, root):
+        self.root = root
+        os.makedirs(os.path.join(root, "blobs", "sha256"), exist_ok=True)
+        with open(os.path.join(root, "oci-layout"), "w") as f:
+            f.write('{"imageLayoutVersion":"1.0.0"}')
+        self.index = []
+
+    def blob(self, data):
+        d = digest_of(data)
+        with open(os.path.join(self.root, "blobs", "sha256", d[7:]), "wb") as f:
+            f.write(data)
+        return {"digest": d, "size": len(data)}
+
+    def image(self, layers, arch="amd64"):
+        """A manifest over random layers of the given sizes; returns (descriptor, layers)."""
+        blobs = [os.urandom(n) for n in layers]
+        config = jbytes({"architecture": arch, "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [digest_of(b) for b in blobs]}})
+        m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+             "config": dict(self.blob(config), mediaType=OCI_CONFIG),
+             "layers": [dict(self.blob(b), mediaType=OCI_LAYER_GZ) for b in blobs]}
+        mb = jbytes(m)
+        return dict(self.blob(mb), mediaType=OCI_MANIFEST), [config] + blobs
+
+    def add(self, desc, ref=None):
+        if ref:
+            desc = dict(desc, annotations={REF: ref})
+        self.index.append(desc)
+
+    def write(self):
+        with open(os.path.join(self.root, "index.json"), "wb") as f:
+            f.write(jbytes({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index}))
+
+
+def tar_of(directory, path, order=None, fmt=tarfile.PAX_FORMAT):
+    with tarfile.open(path, "w", format=fmt) as t:
+        for name in order or sorted(os.listdir(directory)):
+            t.add(os.path.join(directory, name), arcname=name)
+    return path
+
+
+def ecr(url):
+    return boto3.client("ecr", endpoint_url=url, region_name=REGION, aws_access_key_id=AKID,
+                        aws_secret_access_key=SECRET, aws_session_token=TOKEN,
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def stored_image(client, repo, tag=None, digest=None):
+    ids = [{"imageTag": tag}] if tag else [{"imageDigest": digest}]
+    r = client.batch_get_image(repositoryName=repo, imageIds=ids)
+    return r["images"][0] if r["images"] else None
+
+
+def push(server, repo, source, *opts, expect=0):
+    r = run(["push", "--repository", repo, "--json", *opts, source], creds_env(server.url))
+    lines = []
+    for line in r.stdout.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            check(False, "push --json: stdout line is JSON: %r" % line)
+    check(r.returncode == expect, "push %s %s: exit %d (got %d: %s)" %
+          (os.path.basename(source), " ".join(opts), expect, r.returncode, r.stderr[-1500:]))
+    blobs = [l for l in lines if "file" in l]
+    images = [l for l in lines if "image" in l]
+    return blobs, images, r
+
+
+def check_blobs_stored(server, datas, what):
+    for data in datas:
+        got = server.blob(digest_of(data))
+        check(got == data, "%s: blob %s stored byte for byte" % (what, digest_of(data)[:19]))
+
+
+def test_layout(server, client, tmp):
+    repo = "push/app"
+    lay = Layout(os.path.join(tmp, "oci"))
+    desc, datas = lay.image([3 * MiB + 5, 1, 12 * MiB + 1])
+    lay.add(desc, ref="v1")
+    lay.write()
+    mbytes = open(os.path.join(lay.root, "blobs", "sha256", desc["digest"][7:]), "rb").read()
+
+    blobs, images, _ = push(server, repo, lay.root)
+    check(len(blobs) == 4 and all(b["status"] == "uploaded" for b in blobs),
+          "layout: config and 3 layers uploaded: %s" % [b.get("status") for b in blobs])
+    check(sorted(b["digest"] for b in blobs) == sorted(digest_of(d) for d in datas),
+          "layout: the blobs are the manifest's")
+    check(len(images) == 1 and images[0]["status"] == "pushed" and images[0]["tag"] == "v1" and
+          images[0]["manifest"] == desc["digest"] and images[0]["mediaType"] == OCI_MANIFEST,
+          "layout: manifest pushed under the tag the index names: %s" % images)
+    check_blobs_stored(server, datas, "layout")
+    im = stored_image(client, repo, tag="v1")
+    check(im is not None and im["imageManifest"].encode() == mbytes and
+          im["imageId"]["imageDigest"] == desc["digest"],
+          "layout: BatchGetImage returns the manifest byte for byte under v1")
+
+    # again: nothing sent, the manifest is there already
+    blobs, images, _ = push(server, repo, lay.root)
+    check(all(b["status"] == "exists" and b["parts"] == 0 for b in blobs),
+          "layout again: every blob exists, no part sent: %s" % blobs)
+    check(images and images[0]["status"] == "exists", "layout again: manifest exists: %s" % images)
+
+    # --tag puts the same image under another tag
+    blobs, images, _ = push(server, repo, lay.root, "--tag", "release-1.0")
+    check(images and images[0]["status"] == "pushed" and images[0]["tag"] == "release-1.0",
+          "--tag: pushed under release-1.0: %s" % images)
+    im = stored_image(client, repo, tag="release-1.0")
+    check(im is not None and im["imageId"]["imageDigest"] == desc["digest"],
+          "--tag: release-1.0 names the same manifest")
+
+    # plain output says where it went
+    r = run(["push", "--repository", repo, lay.root], creds_env(server.url))
+    check(r.returncode == 0 and ("%s:v1" % repo) in r.stdout and desc["digest"] in r.stdout,
+          "plain output names repository:tag and the manifest digest: %r" % r.stdout[-600:])
+    return lay, desc, datas
+
+
+def test_layout_tar(server, client, tmp):
+    repo = "push/tar"
+    src = os.path.join(tmp, "oci-tar-src")
+    lay = Layout(src)
+    desc, datas = lay.image([5 * MiB - 1, 700, 10 * MiB + 3, 20 * MiB + 513])
+    lay.add(desc, ref="docker.io/library/app:2.0")
+    lay.write()
+    # members at 512-byte offsets, in an order unlike the manifest's, with a long pax name
+    path = tar_of(src, os.path.join(tmp, "app-oci.tar"), ["index.json", "blobs", "oci-layout"])
+    blobs, images, _ = push(server, repo, path, "--part-size", "5M")
+    check(len(blobs) == 5 and all(b["status"] == "uploaded" for b in blobs),
+          "layout tarball: 5 blobs uploaded: %s" % blobs)
+    check(all(b["file"].startswith(path + "/blobs/sha256/") for b in blobs),
+          "layout tarball: blobs named as members of the tarball: %s" % [b["file"] for b in blobs])
+    check(images and images[0]["tag"] == "2.0" and images[0]["status"] == "pushed",
+          "layout tarball: the tag of a full image reference is its last part: %s" % images)
+    check_blobs_stored(server, datas, "layout tarball")
+    im = stored_image(client, repo, tag="2.0")
+    check(im is not None and im["imageId"]["imageDigest"] == desc["digest"],
+          "layout tarball: BatchGetImage finds it")
+
+
+def test_docker_save(server, client, tmp, fmt, tag):
+    """A classic docker-save tarball; one layer's folder has a name too long for a plain
+    header (GNU: an 'L' record before it; pax: a 'path' record; ustar: the header's prefix
+    field)."""
+    repo = "push/docker"
+    src = os.path.join(tmp, "docker-src-%s" % tag)
+    os.makedirs(src)
+    layers = [os.urandom(n) for n in (2 * MiB + 17, 6 * MiB, 333)]
+    names = []
+    for i, data in enumerate(layers):
+        d = os.path.join(src, ("l%d" % i) + ("-" + "x" * 120 if i == 1 else ""))
+        os.makedirs(d)
+        with open(os.path.join(d, "layer.tar"), "wb") as f:
+            f.write(data)
+        names.append(os.path.relpath(os.path.join(d, "layer.tar"), src))
+    # the same layer twice, the second time as a symbolic link (as docker save writes it)
+    os.makedirs(os.path.join(src, "l3"))
+    os.symlink("../l0/layer.tar", os.path.join(src, "l3", "layer.tar"))
+    names.append("l3/layer.tar")
+    diff_ids = [digest_of(d) for d in layers] + [digest_of(layers[0])]
+    config = jbytes({"architecture": "amd64", "os": "linux",
+                     "rootfs": {"type": "layers", "diff_ids": diff_ids}})
+    cname = digest_of(config)[7:] + ".json"
+    open(os.path.join(src, cname), "wb").write(config)
+    open(os.path.join(src, "manifest.json"), "wb").write(
+        jbytes([{"Config": cname, "RepoTags": ["registry.example:5000/team/app:" + tag],
+                 "Layers": names}]))
+    path = tar_of(src, os.path.join(tmp, "docker-%s.tar" % tag), fmt=fmt)
+    blobs, images, _ = push(server, repo, path)
+    check(len(blobs) == 4 and all(b["status"] == "uploaded" for b in blobs),
+          "docker save: config and 3 distinct layers uploaded: %s" % blobs)
+    check_blobs_stored(server, [config] + layers, "docker save")
+    check(images and images[0]["tag"] == tag and images[0]["status"] == "pushed" and
+          images[0]["mediaType"] == OCI_MANIFEST, "docker save: pushed as %s: %s" % (tag, images))
+    im = stored_image(client, repo, tag=tag)
+    m = json.loads(im["imageManifest"]) if im else {}
+    check(m.get("config", {}).get("digest") == digest_of(config) and
+          [l["digest"] for l in m.get("layers", [])] == diff_ids and
+          [l["size"] for l in m.get("layers", [])] == [len(d) for d in layers] + [len(layers[0])],
+          "docker save: the manifest written names the config and the layers in order")
+
+
+def test_index(server, client, tmp):
+    repo = "push/multi"
+    lay = Layout(os.path.join(tmp, "multi"))
+    a, da = lay.image([1 * MiB], arch="amd64")
+    b, db = lay.image([2 * MiB], arch="arm64")
+    idx = jbytes({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [a, b]})
+    lay.add(dict(lay.blob(idx), mediaType=OCI_INDEX), ref="multi")
+    lay.write()
+    blobs, images, _ = push(server, repo, lay.root)
+    check(len(blobs) == 4, "index: two configs and two layers: %d" % len(blobs))
+    check([i["manifest"] for i in images] == [a["digest"], b["digest"], digest_of(idx)] and
+          [i["tag"] for i in images] == [None, None, "multi"] and
+          all(i["status"] == "pushed" for i in images),
+          "index: each platform's manifest by digest, then the index under the tag: %s" % images)
+    im = stored_image(client, repo, tag="multi")
+    check(im is not None and im["imageManifest"].encode() == idx, "index: stored byte for byte")
+    check(stored_image(client, repo, digest=b["digest"]) is not None,
+          "index: a platform's manifest is there by digest")
+
+
+def test_refused(server, tmp, lay, desc):
+    repo = "push/app"
+    env = creds_env(server.url)
+
+    def refused(args, words, what):
+        r = run(["push", "--repository", repo, *args], env)
+        check(r.returncode == 2 and all(w in r.stderr for w in words) and r.stdout == "",
+              "%s: exit 2 naming %s (got %d: %r)" % (what, words, r.returncode, r.stderr))
+
+    refused([tmp], ["not an image", "index.json"], "a directory that is not a layout")
+    refused([os.path.join(tmp, "nope")], ["no such file"], "a missing path")
+    refused(["--tag", "-bad", lay.root], ["--tag", "-bad"], "a tag ECR refuses")
+    refused([lay.root, lay.root], ["one image at a time"], "two images")
+    refused(["--tag"], ["--tag"], "--tag without a value")
+    notar = os.path.join(tmp, "not.tar")
+    open(notar, "wb").write(os.urandom(4096))
+    refused([notar], ["not a tar file"], "a file that is not a tarball")
+
+    # damaged copies of the layout
+    def damaged(name, change, words, what):
+        d = os.path.join(tmp, name)
+        shutil.copytree(lay.root, d)
+        change(d)
+        refused([d], words, what)
+
+    mpath = lambda d: os.path.join(d, "blobs", "sha256", desc["digest"][7:])  # noqa: E731
+    damaged("dmg-manifest", lambda d: open(mpath(d), "ab").write(b" "),
+            ["does not hash to its name"], "a manifest whose bytes changed")
+    m = json.loads(open(mpath(lay.root), "rb").read())
+    layer0 = m["layers"][0]["digest"][7:]
+    damaged("dmg-missing", lambda d: os.remove(os.path.join(d, "blobs", "sha256", layer0)),
+            ["has no blobs/sha256/" + layer0], "a missing layer blob")
+    damaged("dmg-short", lambda d: open(os.path.join(d, "blobs", "sha256", layer0), "r+b")
+            .truncate(10), ["blobs/sha256/" + layer0, "10 bytes"], "a layer blob of the wrong size")
+    damaged("dmg-version", lambda d: open(os.path.join(d, "oci-layout"), "w")
+            .write('{"imageLayoutVersion":"2.0.0"}'), ["imageLayoutVersion", "2.0.0"],
+            "an unknown layout version")
+
+    # several images: --tag picks one, none is refused with the names it has
+    two = os.path.join(tmp, "two")
+    shutil.copytree(lay.root, two)
+    l2 = Layout(two)
+    l2.index = json.loads(open(os.path.join(two, "index.json")).read())["manifests"]
+    other, _ = l2.image([4096])
+    l2.add(other, ref="v2")
+    l2.write()
+    refused([two], ["2 images", "--tag", "v1", "v2"], "a layout of two images without --tag")
+    blobs, images, _ = push(server, repo, two, "--tag", "v2")
+    check(images and images[0]["manifest"] == other["digest"] and images[0]["tag"] == "v2",
+          "--tag picks the image of that name: %s" % images)
+
+    # a truncated tarball
+    tpath = tar_of(lay.root, os.path.join(tmp, "cut.tar"))
+    size = os.path.getsize(tpath)
+    with open(tpath, "r+b") as f:
+        f.truncate(size // 2)
+    refused([tpath], ["cut short"], "a truncated tarball")
+
+
+def test_missing_repository(server, tmp, lay):
+    blobs, images, r = push(server, "no/such-repo", lay.root, expect=1)
+    check(blobs and all(b["status"] == "failed" and b["error"] == "RepositoryNotFoundException"
+                        for b in blobs), "missing repository: blobs fail: %s" % blobs)
+    check(images == [], "missing repository: no manifest is put when a blob failed")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="ecrup-push-")
+    server = Server("--repository", "push/app", "--repository", "push/tar", "--repository",
+                    "push/docker", "--repository", "push/multi")
+    try:
+        client = ecr(server.url)
+        lay, desc, _ = test_layout(server, client, tmp)
+        test_layout_tar(server, client, tmp)
+        test_docker_save(server, client, tmp, tarfile.GNU_FORMAT, "gnu")
+        test_docker_save(server, client, tmp, tarfile.PAX_FORMAT, "pax")
+        test_docker_save(server, client, tmp, tarfile.USTAR_FORMAT, "ustar")  # name prefix
+        test_index(server, client, tmp)
+        test_refused(server, tmp, lay, desc)
+        test_missing_repository(server, tmp, lay)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    finish("test_cli_push")
+
+
+if __name__ == "__main__":
+    main()
