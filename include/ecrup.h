@@ -291,7 +291,9 @@ ECRUP_API ecrup_status ecrup_engine_new(const struct ecrup_options *options,
 
 /**
  * Queue a layer. Strings are copied. `layer_id` (may be NULL) receives an id used in events
- * and results. Layers may be added until ecrup_engine_run() starts.
+ * and results. Layers may be added until ecrup_engine_run() starts. The file and the range
+ * (`offset`, `length`) are checked when the run starts: a problem there ends that layer FAILED
+ * with a message, not this call.
  */
 ECRUP_API ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine,
                                               const struct ecrup_layer *layer, uint64_t *layer_id);
