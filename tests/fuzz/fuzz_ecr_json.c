@@ -29,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ecr_parse_upload_part(s, size, &n);
     char digest[80];
     ecr_parse_complete(s, size, digest, sizeof digest);
+    if (ecr_parse_put_image(s, size, digest, sizeof digest) == 0 &&
+        !memchr(digest, '\0', sizeof digest))
+        abort();
     int count = 0;
     int rc = ecr_parse_batch_check(s, size, on_layer, &count);
     if (rc >= 0 && rc != count)
