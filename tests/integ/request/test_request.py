@@ -15,6 +15,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, finish  # noqa: E402
+
 TOOL = os.path.join(os.environ["ECRUP_BINARY_DIR"], "tests", "integ", "request", "ecr_call")
 AKID = "AKIDREQUESTTEST"
 SECRET = "se/cret+key/With+Slash+andPlus0123456789"
@@ -114,16 +117,6 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    failures = 0
-    total = 0
-
-    def check(cond, what):
-        nonlocal failures, total
-        total += 1
-        if not cond:
-            failures += 1
-            print("FAIL:", what)
-
     r = call(port, "InitiateLayerUpload", '{"repositoryName":"team/app"}')
     check(r["status"] == "200" and r["ok"] == "1", "initiate succeeds: %r" % r)
     check(json.loads(r["reply"])["uploadId"] == "u-1", "initiate reply captured")
@@ -179,8 +172,7 @@ def main():
     check(r["ok"] == "0" and r["retry"] == "1" and "curl error" in r["describe"],
           "connection refused: %r" % r)
 
-    print("test_request: %d passed, %d failed" % (total - failures, failures))
-    return 1 if failures else 0
+    return finish("test_request")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, finish  # noqa: E402
+
 TOOL = os.path.join(os.environ["ECRUP_BINARY_DIR"], "tests", "integ", "transfer", "xfer_drive")
 AKID, SECRET, REGION = "AKIDTRANSFER", "trans/fer+secret/key", "us-west-2"
 SERVER_SKEW = 0  # seconds the server's clock is ahead, for the skew scenario
@@ -135,15 +138,6 @@ def main():
     server.daemon_threads = True
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    total = failures = 0
-
-    def check(cond, what):
-        nonlocal total, failures
-        total += 1
-        if not cond:
-            failures += 1
-            print("FAIL:", what)
-
     jobs = [
         ("plain", "InitiateLayerUpload", 10, "ok"),
         ("t503", "UploadLayerPart", 100000, "503,ok"),
@@ -209,8 +203,7 @@ def main():
     check(time.time() - t0 < 2.9, "cancel does not wait for replies")
 
     server.shutdown()
-    print("test_transfer: %d passed, %d failed" % (total - failures, failures))
-    return 1 if failures else 0
+    return finish("test_transfer")
 
 
 if __name__ == "__main__":
