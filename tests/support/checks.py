@@ -1,5 +1,6 @@
 """What the Python script tests share, the counterpart of test.h: a tally of checks whose
-failures print at once, the closing line with the exit status, and a file's digest.
+failures print at once, the closing line with the exit status, a file's digest, the checked
+stop of a server the test started, and botocore's SigV4 signature for a received request.
 
 A script finds this module through its own path (tests/<kind>/<area>/script.py):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -8,6 +9,8 @@ so it runs the same under ctest and by hand. The tally is per process; check() m
 from several threads (concurrent uploads check from their workers)."""
 import hashlib
 import os
+import signal
+import subprocess
 import sys
 import threading
 
@@ -47,3 +50,36 @@ def file_digest(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return "sha256:" + h.hexdigest()
+
+
+def stop_checked(proc, timeout=30):
+    """Stop a server process the test started: SIGTERM, SIGKILL after `timeout` s, and check
+    that it exited 0 (a clean shutdown on SIGTERM). Closes the pipes the test opened."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    check(rc == 0, "server exits 0 on SIGTERM (got %s)" % rc)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe:
+            pipe.close()
+
+
+def botocore_signature(headers, body, akid, secret, region, token=None):
+    """The SigV4 signature botocore (the independent oracle) computes for an ECR POST as a
+    loopback server received it: `headers` are the received ones (Host, Content-Type,
+    X-Amz-Target, X-Amz-Date), `body` its bytes. botocore is imported here so that scripts
+    without it can still use the rest of this module."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method="POST", url="http://%s/" % headers["Host"], data=body,
+                     headers={"Content-Type": headers["Content-Type"],
+                              "X-Amz-Target": headers["X-Amz-Target"]})
+    req.context["timestamp"] = headers["X-Amz-Date"]
+    auth = SigV4Auth(Credentials(akid, secret, token), "ecr", region)
+    auth._modify_request_before_signing(req)
+    return auth.signature(auth.string_to_sign(req, auth.canonical_request(req)), req)

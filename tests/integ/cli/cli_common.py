@@ -4,14 +4,13 @@ Every server is started here on 127.0.0.1:0 with its own temporary data director
 known key pair, and stopped at the end; nothing leaves loopback."""
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 import checks  # noqa: E402
-from checks import check, file_digest  # noqa: E402,F401  (re-exported)
+from checks import check, file_digest, stop_checked  # noqa: E402,F401  (re-exported)
 
 BUILD = os.environ.get("ECRUP_BINARY_DIR", "build")
 SOURCE = os.environ.get("ECRUP_SOURCE_DIR", ".")
@@ -90,15 +89,7 @@ class Server:
             return f.read()
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        check(rc == 0, "server exits 0 on SIGTERM (got %s)" % rc)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        stop_checked(self.proc)
         shutil.rmtree(self.data, ignore_errors=True)
 
 

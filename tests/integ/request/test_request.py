@@ -11,12 +11,8 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
-from checks import check, finish  # noqa: E402
+from checks import botocore_signature, check, finish  # noqa: E402
 
 TOOL = os.path.join(os.environ["ECRUP_BINARY_DIR"], "tests", "integ", "request", "ecr_call")
 AKID = "AKIDREQUESTTEST"
@@ -34,15 +30,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        host = self.headers["Host"]
         token = self.headers.get("X-Amz-Security-Token")
-        req = AWSRequest(method="POST", url="http://%s/" % host, data=body,
-                         headers={"Content-Type": self.headers["Content-Type"],
-                                  "X-Amz-Target": self.headers["X-Amz-Target"]})
-        req.context["timestamp"] = self.headers["X-Amz-Date"]
-        auth = SigV4Auth(Credentials(AKID, SECRET, token), "ecr", REGION)
-        auth._modify_request_before_signing(req)
-        expected = auth.signature(auth.string_to_sign(req, auth.canonical_request(req)), req)
+        expected = botocore_signature(self.headers, body, AKID, SECRET, REGION, token)
         got = self.headers["Authorization"]
         record = {
             "target": self.headers["X-Amz-Target"],

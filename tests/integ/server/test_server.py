@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import botocore.credentials
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
-from checks import check, finish  # noqa: E402
+from checks import check, finish, stop_checked  # noqa: E402
 
 BIN = os.path.join(os.environ.get("ECRUP_BINARY_DIR", "build"), "ecrup")
 AKID, SECRET = "AKIDECRUPTEST0000001", "ecrup-test-secret-key/0123456789abcdefghij"
@@ -62,11 +61,7 @@ class Server:
                             verify=verify)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=30)
-        check(rc == 0, "server exits 0 on SIGTERM (got %s)" % rc)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        stop_checked(self.proc)
 
 
 def error_of(fn, **kw):
