@@ -12,13 +12,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, finish  # noqa: E402
 
 
 def positive(v):
@@ -56,7 +51,7 @@ def main():
         path = os.path.join(out, "results.json")
         check(os.path.exists(path), "results.json is written")
         if not os.path.exists(path):
-            return 1
+            return finish("bench_smoke")
         with open(path) as f:
             res = json.load(f)
 
@@ -113,8 +108,7 @@ def main():
         if os.path.exists(png):
             with open(png, "rb") as f:
                 check(f.read(8) == b"\x89PNG\r\n\x1a\n", "bench.png is a PNG")
-    print("bench_smoke:", "FAILED" if failures else "ok", f"({len(failures)} failure(s))")
-    return 1 if failures else 0
+    return finish("bench_smoke")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 Every server is started here on 127.0.0.1:0 with its own temporary data directory and a
 known key pair, and stopped at the end; nothing leaves loopback."""
-import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+import checks  # noqa: E402
+from checks import check, file_digest, stop_checked  # noqa: E402,F401  (re-exported)
 
 BUILD = os.environ.get("ECRUP_BINARY_DIR", "build")
 SOURCE = os.environ.get("ECRUP_SOURCE_DIR", ".")
@@ -19,24 +21,13 @@ TOKEN = "IQoJb3JpZ2luX2VjEcliTestSessionToken/0123456789+abcdefghijklmnopqrstuvw
 REGION = "us-east-1"
 MiB = 1024 * 1024
 
-checks = 0
-failures = []
 _home = tempfile.mkdtemp(prefix="ecrup-cli-home-")  # empty: no ~/.aws of the caller's
 
 
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
 def finish(name):
-    """The closing line ctest and CI read; exit 1 on any failed check."""
+    """Remove the clean HOME, print the tally and exit: 1 on any failed check."""
     shutil.rmtree(_home, ignore_errors=True)
-    print("%s: %d passed, %d failed" % (name, checks - len(failures), len(failures)))
-    sys.exit(1 if failures else 0)
+    sys.exit(checks.finish(name))
 
 
 def clean_env(**extra):
@@ -58,14 +49,6 @@ def creds_env(url, token=True, **extra):
     if token:
         env["AWS_SESSION_TOKEN"] = TOKEN
     return env
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return "sha256:" + h.hexdigest()
 
 
 def make_file(directory, name, size, seed=0):
@@ -106,15 +89,7 @@ class Server:
             return f.read()
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        check(rc == 0, "server exits 0 on SIGTERM (got %s)" % rc)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        stop_checked(self.proc)
         shutil.rmtree(self.data, ignore_errors=True)
 
 

@@ -10,8 +10,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import (BUILD, MiB, SOURCE, Server, check, creds_env, finish,  # noqa: E402
-                        make_file, sha256_file)
+from cli_common import (BUILD, MiB, SOURCE, Server, check, creds_env,  # noqa: E402
+                        file_digest, finish, make_file)
 
 TOOL = os.path.join(BUILD, "tests", "integ", "cli", "push_one")
 
@@ -31,7 +31,7 @@ def main():
     server = Server("--repository", "embed/demo")
     try:
         layer = make_file(tmp, "layer.bin", 12 * MiB + 5, seed=3)
-        digest = sha256_file(layer)
+        digest = file_digest(layer)
         env = creds_env(server.url)
         r = subprocess.run([TOOL, "embed/demo", layer], env=env, capture_output=True, text=True,
                            timeout=120)

@@ -28,7 +28,7 @@ import termios
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_common import (BIN, SECRET, TOKEN, MiB, Server, check, creds_env,  # noqa: E402
-                        finish, make_file, run, sha256_file)
+                        file_digest, finish, make_file, run)
 
 KEYS = ["file", "digest", "size", "status", "parts", "attempts"]
 FAILED_KEYS = KEYS + ["error", "message"]
@@ -65,7 +65,7 @@ def test_json(server, tmp):
         if not path:
             continue
         size = sizes[name]
-        check(d["digest"] == sha256_file(path), "json %s: digest is the file's sha256" % name)
+        check(d["digest"] == file_digest(path), "json %s: digest is the file's sha256" % name)
         check(d["size"] == size and isinstance(d["size"], int), "json %s: size %r" % (name, d))
         check(d["status"] == "uploaded", "json %s: uploaded (%r)" % (name, d))
         check(d["parts"] == -(-size // PART), "json %s: parts = ceil(size/partSize) (%r)"
@@ -86,7 +86,7 @@ def test_json(server, tmp):
         d = dict(pairs)
         check([k for k, _ in pairs] == KEYS and d["status"] == "exists" and d["parts"] == 0,
               "json again: exists, no parts (%r)" % d)
-        check(d["digest"] == sha256_file(d["file"]), "json again: digest (%r)" % d)
+        check(d["digest"] == file_digest(d["file"]), "json again: digest (%r)" % d)
         check(d["size"] == os.path.getsize(d["file"]), "json again: size (%r)" % d)
 
     # Names are escaped: quotes, backslashes, a newline, a tab, non-ASCII.
@@ -108,10 +108,10 @@ def test_json(server, tmp):
     # --digest given: used as is, and reported.
     one = files["one-byte.bin"]
     r = run(["upload-layer", "--json", "--repository", "cli/digest", "--digest",
-             sha256_file(one), one], env)
+             file_digest(one), one], env)
     d = dict(parse_lines(r.stdout)[0]) if r.stdout else {}
     check(r.returncode == 0 and d.get("status") == "uploaded" and d.get("digest") ==
-          sha256_file(one), "--digest: uploaded under that digest (%r)" % d)
+          file_digest(one), "--digest: uploaded under that digest (%r)" % d)
     # A wrong --digest: the service refuses it at completion, the layer fails.
     wrong = "sha256:" + "0" * 64
     r = run(["upload-layer", "--json", "--repository", "cli/digest", "--no-check", "--digest",
@@ -149,7 +149,7 @@ def test_plain(server, tmp):
     env = creds_env(server.url)
     r = run(["upload-layer", "--repository", "cli/plain", layer], env)
     check(r.returncode == 0, "plain: exit 0 (%r)" % r.stderr)
-    digest = sha256_file(layer)
+    digest = file_digest(layer)
     check("%s: pushed %s (%d bytes, 1 part," % (layer, digest, 6 * MiB + 1) in r.stdout,
           "plain: a line with file, digest, size (%r)" % r.stdout)
     check(re.search(r"^1 pushed, 0 existed, 0 failed; 6\.29MB pushed in [0-9.]+ s \([0-9.]+ MB/s\)$",
@@ -217,7 +217,7 @@ def test_terminal(tmp):
         check("\x1b[" in out and re.search(r"\x1b\[\d+A", out),
               "terminal: lines redrawn in place with cursor movement")
         check("2 pushed, 0 existed, 0 failed" in out, "terminal: the summary")
-        check(sha256_file(a) in out, "terminal: the digest is printed")
+        check(file_digest(a) in out, "terminal: the digest is printed")
         # Every drawn line fits the terminal, so redraws never wrap.
         drawn = re.findall(r"\x1b\[2K([^\r\n\x1b]*)", out)
         width = max((len(d) for d in drawn), default=0)
@@ -264,7 +264,7 @@ def test_interrupt(tmp):
         check("interrupted" in err, "Ctrl-C: says it was interrupted (%r)" % err[-1500:])
         check("0 of 1 layer pushed" in err and "not pushed" in err and a in err,
               "Ctrl-C: says what was not pushed (%r)" % err[-1500:])
-        check(server.blob(sha256_file(a)) is None, "Ctrl-C: the layer did not land")
+        check(server.blob(file_digest(a)) is None, "Ctrl-C: the layer did not land")
 
         # --json: the layer's line says it failed, cancelled.
         proc = subprocess.Popen([BIN, "upload-layer", "--json", "-v", "--repository",

@@ -2,8 +2,6 @@
 """`ecrup config` end to end: where each value comes from, and that at its most verbose the CLI
 prints no secret (secret key, session token, container authorization token, signature) whatever
 provider supplied it. Servers are started here, on loopback."""
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -13,19 +11,13 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, finish  # noqa: E402
+
 ECRUP = os.path.join(os.environ["ECRUP_BINARY_DIR"], "ecrup")
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYsecretKEY"
 TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+sessionTOKEN=="
 AUTH_TOKEN = "container-authorization-token-0123456789"
-total = failures = 0
-
-
-def check(cond, what):
-    global total, failures
-    total += 1
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
 
 
 class Container(BaseHTTPRequestHandler):
@@ -136,8 +128,7 @@ def main():
 
     server.shutdown()
     server.server_close()
-    print("test_config: %d passed, %d failed" % (total - failures, failures))
-    return 1 if failures else 0
+    return finish("test_config")
 
 
 if __name__ == "__main__":

@@ -1,41 +1,21 @@
-"""What the engine's script tests share: paths, the check counter, and `ecrup serve` with a
-data directory on loopback, started by the test and read back from its store."""
-import hashlib
+"""What the engine's script tests share: paths, the checks of tests/support/checks.py, and
+`ecrup serve` with a data directory on loopback, started by the test and read back from its
+store."""
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, failures, file_digest, finish  # noqa: E402,F401  (re-exported)
 
 BIN = os.environ["ECRUP_BINARY_DIR"]
 ECRUP = os.path.join(BIN, "ecrup")
 TOOL = os.path.join(BIN, "tests", "integ", "engine", "engine_tool")
 MiB = 1 << 20
 REPO = "team/app"
-
-failures = []
-_counts = {"checks": 0}
-
-
-def check(cond, what):
-    _counts["checks"] += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
-def finish():
-    """Print the tally; the process's exit status (1 on any failure)."""
-    print("%d checks, %d failures" % (_counts["checks"], len(failures)))
-    return 1 if failures else 0
-
-
-def file_digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 class Server:

@@ -12,7 +12,6 @@
   window (ECRUP_LOW_SPEED_TIME=2, the test knob; libcurl averages the speed over ~5 s, so
   detection takes ~8 s) and the part retried.
 Every uploaded layer is read back from the server's store and its SHA-256 compared."""
-import hashlib
 import http.server
 import json
 import os
@@ -26,7 +25,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import engine_common  # noqa: E402
-from engine_common import ECRUP, MiB, REPO, TOOL, Server, check, failures  # noqa: E402,F401
+from engine_common import (ECRUP, MiB, REPO, TOOL, Server, check, failures,  # noqa: E402,F401
+                           file_digest)
 
 KEY = {"AWS_ACCESS_KEY_ID": "AKIDEDGETEST", "AWS_SECRET_ACCESS_KEY": "edge/test+secret"}
 BASE = dict(os.environ)
@@ -43,8 +43,7 @@ def make_file(root, name, size):
     path = os.path.join(root, name)
     with open(path, "wb") as f:
         f.write(os.urandom(size))
-    with open(path, "rb") as f:
-        return path, "sha256:" + hashlib.sha256(f.read()).hexdigest()
+    return path, file_digest(path)
 
 
 def run(server, files, *opts, env, timeout=300):

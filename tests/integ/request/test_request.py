@@ -11,9 +11,8 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import botocore_signature, check, finish  # noqa: E402
 
 TOOL = os.path.join(os.environ["ECRUP_BINARY_DIR"], "tests", "integ", "request", "ecr_call")
 AKID = "AKIDREQUESTTEST"
@@ -31,15 +30,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        host = self.headers["Host"]
         token = self.headers.get("X-Amz-Security-Token")
-        req = AWSRequest(method="POST", url="http://%s/" % host, data=body,
-                         headers={"Content-Type": self.headers["Content-Type"],
-                                  "X-Amz-Target": self.headers["X-Amz-Target"]})
-        req.context["timestamp"] = self.headers["X-Amz-Date"]
-        auth = SigV4Auth(Credentials(AKID, SECRET, token), "ecr", REGION)
-        auth._modify_request_before_signing(req)
-        expected = auth.signature(auth.string_to_sign(req, auth.canonical_request(req)), req)
+        expected = botocore_signature(self.headers, body, AKID, SECRET, REGION, token)
         got = self.headers["Authorization"]
         record = {
             "target": self.headers["X-Amz-Target"],
@@ -114,16 +106,6 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    failures = 0
-    total = 0
-
-    def check(cond, what):
-        nonlocal failures, total
-        total += 1
-        if not cond:
-            failures += 1
-            print("FAIL:", what)
-
     r = call(port, "InitiateLayerUpload", '{"repositoryName":"team/app"}')
     check(r["status"] == "200" and r["ok"] == "1", "initiate succeeds: %r" % r)
     check(json.loads(r["reply"])["uploadId"] == "u-1", "initiate reply captured")
@@ -179,8 +161,7 @@ def main():
     check(r["ok"] == "0" and r["retry"] == "1" and "curl error" in r["describe"],
           "connection refused: %r" % r)
 
-    print("test_request: %d passed, %d failed" % (total - failures, failures))
-    return 1 if failures else 0
+    return finish("test_request")
 
 
 if __name__ == "__main__":

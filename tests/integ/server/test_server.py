@@ -11,13 +11,11 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from unittest import mock
 
@@ -28,23 +26,12 @@ import botocore.config
 import botocore.credentials
 import requests
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, finish, stop_checked  # noqa: E402
+
 BIN = os.path.join(os.environ.get("ECRUP_BINARY_DIR", "build"), "ecrup")
 AKID, SECRET = "AKIDECRUPTEST0000001", "ecrup-test-secret-key/0123456789abcdefghij"
 MiB = 1024 * 1024
-checks = 0
-failures = []
-
-
-checks_lock = threading.Lock()
-
-
-def check(cond, what):
-    global checks
-    with checks_lock:  # concurrent uploads check from several threads
-        checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 class Server:
@@ -74,11 +61,7 @@ class Server:
                             verify=verify)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=30)
-        check(rc == 0, "server exits 0 on SIGTERM (got %s)" % rc)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        stop_checked(self.proc)
 
 
 def error_of(fn, **kw):
@@ -623,8 +606,7 @@ def main():
         del before
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d checks, %d failed" % (checks, len(failures)))
-    return 1 if failures else 0
+    return finish("test_server")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import botocore_signature, check, finish  # noqa: E402
 
 TOOL = os.path.join(os.environ["ECRUP_BINARY_DIR"], "tests", "integ", "transfer", "xfer_drive")
 AKID, SECRET, REGION = "AKIDTRANSFER", "trans/fer+secret/key", "us-west-2"
@@ -57,13 +56,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
         body = head + self.rfile.read(length - len(head))
-        req = AWSRequest(method="POST", url="http://%s/" % self.headers["Host"], data=body,
-                         headers={"Content-Type": self.headers["Content-Type"],
-                                  "X-Amz-Target": self.headers["X-Amz-Target"]})
-        req.context["timestamp"] = self.headers["X-Amz-Date"]
-        auth = SigV4Auth(Credentials(AKID, SECRET), "ecr", REGION)
-        auth._modify_request_before_signing(req)
-        expected = auth.signature(auth.string_to_sign(req, auth.canonical_request(req)), req)
+        expected = botocore_signature(self.headers, body, AKID, SECRET, REGION)
         if not self.headers["Authorization"].endswith("Signature=" + expected):
             with lock:
                 state["bad_sigs"] += 1
@@ -135,15 +128,6 @@ def main():
     server.daemon_threads = True
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    total = failures = 0
-
-    def check(cond, what):
-        nonlocal total, failures
-        total += 1
-        if not cond:
-            failures += 1
-            print("FAIL:", what)
-
     jobs = [
         ("plain", "InitiateLayerUpload", 10, "ok"),
         ("t503", "UploadLayerPart", 100000, "503,ok"),
@@ -209,8 +193,7 @@ def main():
     check(time.time() - t0 < 2.9, "cancel does not wait for replies")
 
     server.shutdown()
-    print("test_transfer: %d passed, %d failed" % (total - failures, failures))
-    return 1 if failures else 0
+    return finish("test_transfer")
 
 
 if __name__ == "__main__":

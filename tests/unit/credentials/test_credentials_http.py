@@ -16,17 +16,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, finish  # noqa: E402
+
 TOOL = sys.argv[1]
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print(f"FAIL: {what}", file=sys.stderr)
 
 
 def sha(s):
@@ -308,5 +301,4 @@ if len(lines) == 3:
 server.shutdown()
 server.server_close()
 tmp.cleanup()
-print(f"test_credentials_http: {checks - failures} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+sys.exit(finish("test_credentials_http"))
