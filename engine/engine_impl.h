@@ -35,6 +35,18 @@ struct ecrup_engine {
  * auth, ... (scheduler.c). */
 ecrup_status request_status(const struct ecr_request *req, bool cancelled);
 
+/* A failed request as a result record takes it: the status, the exception (ECR's, else
+ * HttpError, NetworkError or Cancelled), the HTTP status and a message
+ * "OPERATION (after N attempts): what went wrong", never holding a secret (scheduler.c). */
+struct request_failure {
+    ecrup_status status;
+    const char *exception; /* points into the request or is a literal */
+    long http_status;
+    char message[512];
+};
+void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
+                     bool cancelled, struct request_failure *out);
+
 /* Upload every queued layer (scheduler.c). Called once, by ecrup_engine_run(). */
 ecrup_status engine_run_layers(struct ecrup_engine *e);
 

@@ -15,7 +15,6 @@
 #include "engine/ecr_json.h"
 #include "engine/engine_impl.h"
 #include "engine/transfer.h"
-#include "util/buf.h"
 #include "util/hex.h"
 
 /* Written by the transfer thread in `done`, read by the waiting caller under `mu`. */
@@ -62,20 +61,9 @@ static void on_done(struct xfer_job *job, const struct xfer_result *res)
     } else if (!res->cancelled && !strcmp(req->error.exception, "ImageAlreadyExistsException")) {
         r->outcome = ECRUP_OUTCOME_EXISTS; /* the same manifest (and tag) is there already */
     } else {
-        struct ebuf what = EBUF_INIT;
-        ecr_request_describe(req, &what);
-        ecrup_status st = request_status(req, res->cancelled);
-        const char *x = res->cancelled            ? "Cancelled"
-                        : req->error.exception[0] ? req->error.exception
-                        : req->http_status        ? "HttpError"
-                                                  : "NetworkError";
-        if (res->cancelled)
-            set_failure(r, st, x, 0, "cancelled");
-        else
-            set_failure(r, st, x, req->http_status, "PutImage (after %u attempt%s): %s",
-                        res->attempts, res->attempts == 1 ? "" : "s",
-                        ebuf_ok(&what) ? ebuf_str(&what) : "out of memory");
-        ebuf_free(&what);
+        struct request_failure f;
+        request_failure(req, "PutImage", res->attempts, res->cancelled, &f);
+        set_failure(r, f.status, f.exception, f.http_status, "%s", f.message);
     }
     pthread_mutex_lock(&w->mu);
     w->done = true;

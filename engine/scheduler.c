@@ -427,22 +427,31 @@ ecrup_status request_status(const struct ecr_request *req, bool cancelled)
     return x[0] ? ECRUP_E_REMOTE : ECRUP_E_PROTOCOL;
 }
 
-static void fail_request(struct layer *l, const struct event *ev, const struct xfer_job *job)
+void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
+                     bool cancelled, struct request_failure *out)
 {
-    const struct ecr_request *req = &job->priv.req;
+    out->status = request_status(req, cancelled);
+    out->exception = cancelled                 ? "Cancelled"
+                     : req->error.exception[0] ? req->error.exception
+                     : req->http_status        ? "HttpError"
+                                               : "NetworkError";
+    out->http_status = cancelled ? 0 : req->http_status;
+    if (cancelled) {
+        snprintf(out->message, sizeof out->message, "cancelled");
+        return;
+    }
     struct ebuf what = EBUF_INIT;
     ecr_request_describe(req, &what);
-    ecrup_status st = request_status(req, ev->cancelled);
-    const char *x = ev->cancelled             ? "Cancelled"
-                    : req->error.exception[0] ? req->error.exception
-                    : req->http_status        ? "HttpError"
-                                              : "NetworkError";
-    if (ev->cancelled)
-        fail(l, st, x, 0, "cancelled");
-    else
-        fail(l, st, x, req->http_status, "%s (after %u attempt%s): %s", job->call.operation,
-             ev->attempts, ev->attempts == 1 ? "" : "s", ebuf_str(&what));
+    snprintf(out->message, sizeof out->message, "%s (after %u attempt%s): %s", operation, attempts,
+             attempts == 1 ? "" : "s", ebuf_ok(&what) ? ebuf_str(&what) : "out of memory");
     ebuf_free(&what);
+}
+
+static void fail_request(struct layer *l, const struct event *ev, const struct xfer_job *job)
+{
+    struct request_failure f;
+    request_failure(&job->priv.req, job->call.operation, ev->attempts, ev->cancelled, &f);
+    fail(l, f.status, f.exception, f.http_status, "%s", f.message);
 }
 
 static void fail_io(struct layer *l, int err)

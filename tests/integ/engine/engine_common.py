@@ -3,6 +3,7 @@
 store."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,50 @@ ECRUP = os.path.join(BIN, "ecrup")
 TOOL = os.path.join(BIN, "tests", "integ", "engine", "engine_tool")
 MiB = 1 << 20
 REPO = "team/app"
+
+
+def client_env(akid, secret):
+    """The environment of an engine run: a static key pair, no AWS or engine setting of the
+    caller's, no instance metadata."""
+    env = dict(os.environ)
+    env.update({"AWS_ACCESS_KEY_ID": akid, "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
+              "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "ECRUP_IO_BACKEND", "ECRUP_IO_DIRECT",
+              "ECRUP_BASE64_BACKEND", "ECRUP_SHA256"):
+        env.pop(k, None)
+    return env
+
+
+def run_tool(server, layers, *opts, env, timeout=300, repo=REPO):
+    """engine_tool over `layers` against `server`: (results, summary, process), with the
+    invariants every run keeps checked (progress never concurrent with itself nor going
+    backwards without a restart, no secret logged)."""
+    cmd = [TOOL, "--endpoint", server.url, "--repository", repo] + list(opts) + list(layers)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    results = [l for l in lines if "path" in l]
+    summary = next((l for l in lines if l.get("summary")), None)
+    if summary is None:
+        print(p.stdout, p.stderr, file=sys.stderr)
+        raise SystemExit("engine_tool gave no summary (rc %d)" % p.returncode)
+    check(summary["progress_overlaps"] == 0, "progress callback ran concurrently with itself")
+    # acknowledged bytes fall only when the upload started over or the server fell behind
+    check(summary["progress_backwards"] == 0 or summary["restarts"] or summary["resumes"],
+          "progress bytes went backwards: %s" % summary)
+    check(summary["secrets_logged"] == 0, "a log line contained the secret key")
+    return results, summary, p
+
+
+def main_in_tmpdir(prefix, scenarios):
+    """Run scenarios(root) in a fresh temporary directory, removed after; exit with the
+    tally's status."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    try:
+        scenarios(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    sys.exit(finish())
 
 
 class Server:

@@ -7,26 +7,15 @@ limit and cancellation. Every uploaded layer is read back from the server's stor
 SHA-256 compared with the file's."""
 import functools
 import hashlib
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import engine_common  # noqa: E402
-from engine_common import BIN, MiB, REPO, TOOL, check, failures, file_digest  # noqa: E402,F401
+from engine_common import BIN, MiB, REPO, check, file_digest  # noqa: E402,F401
 
-ENV = dict(os.environ)
-ENV.update({"AWS_ACCESS_KEY_ID": "AKIDENGINETEST", "AWS_SECRET_ACCESS_KEY": "engine/test+secret",
-            "AWS_EC2_METADATA_DISABLED": "true"})
-for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
-          "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "ECRUP_IO_BACKEND", "ECRUP_BASE64_BACKEND",
-          "ECRUP_SHA256"):
-    ENV.pop(k, None)
-
+ENV = engine_common.client_env("AKIDENGINETEST", "engine/test+secret")
 Server = functools.partial(engine_common.Server, env=ENV)
 
 
@@ -53,20 +42,8 @@ def make(root, name, size):
 
 
 def run(server, files, *opts, env=None, timeout=300, repo=REPO):
-    cmd = [TOOL, "--endpoint", server.url, "--repository", repo] + list(opts) + list(files)
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, timeout=timeout)
-    lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    results = [l for l in lines if "path" in l]
-    summary = next((l for l in lines if l.get("summary")), None)
-    if summary is None:
-        print(p.stdout, p.stderr, file=sys.stderr)
-        raise SystemExit("engine_tool gave no summary (rc %d)" % p.returncode)
-    check(summary["progress_overlaps"] == 0, "progress callback ran concurrently with itself")
-    # acknowledged bytes fall only when the upload started over or the server fell behind
-    check(summary["progress_backwards"] == 0 or summary["restarts"] or summary["resumes"],
-          "progress bytes went backwards: %s" % summary)
-    check(summary["secrets_logged"] == 0, "a log line contained the secret key")
-    return results, summary, p
+    return engine_common.run_tool(server, files, *opts, env=env or ENV, timeout=timeout,
+                                  repo=repo)
 
 
 def verify_uploaded(server, files, results, what, outcomes=("UPLOADED",)):
@@ -81,15 +58,6 @@ def verify_uploaded(server, files, results, what, outcomes=("UPLOADED",)):
             check(server.blob_sha(want) == want, "%s: %s blob in the store is intact" % (what, path))
             check(r["status"] == 0 and r["exception"] is None and r["message"] is None,
                   "%s: %s success has no error" % (what, path))
-
-
-def main():
-    root = tempfile.mkdtemp(prefix="ecrup-engine-test-")
-    try:
-        scenarios(root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    sys.exit(engine_common.finish())
 
 
 def scenarios(root):
@@ -352,4 +320,4 @@ def scenarios(root):
 
 
 if __name__ == "__main__":
-    main()
+    engine_common.main_in_tmpdir("ecrup-engine-test-", scenarios)

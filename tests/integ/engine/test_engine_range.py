@@ -17,26 +17,15 @@ against `ecrup serve` on loopback:
   layer as FileChanged."""
 import functools
 import hashlib
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import engine_common  # noqa: E402
-from engine_common import MiB, REPO, TOOL, check  # noqa: E402
+from engine_common import MiB, check  # noqa: E402
 
-ENV = dict(os.environ)
-ENV.update({"AWS_ACCESS_KEY_ID": "AKIDRANGETEST", "AWS_SECRET_ACCESS_KEY": "range/test+secret",
-            "AWS_EC2_METADATA_DISABLED": "true"})
-for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
-          "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "ECRUP_IO_BACKEND", "ECRUP_IO_DIRECT",
-          "ECRUP_BASE64_BACKEND", "ECRUP_SHA256"):
-    ENV.pop(k, None)
-
+ENV = engine_common.client_env("AKIDRANGETEST", "range/test+secret")
 Server = functools.partial(engine_common.Server, env=ENV)
 PS = 5 * MiB  # the engine's part size in every run here
 
@@ -63,16 +52,7 @@ def range_digest(path, off, length):
 
 
 def run(server, layers, *opts, env=ENV, timeout=300):
-    cmd = [TOOL, "--endpoint", server.url, "--repository", REPO] + list(opts) + list(layers)
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    results = [l for l in lines if "path" in l]
-    summary = next((l for l in lines if l.get("summary")), None)
-    if summary is None:
-        print(p.stdout, p.stderr, file=sys.stderr)
-        raise SystemExit("engine_tool gave no summary (rc %d)" % p.returncode)
-    check(summary["secrets_logged"] == 0, "a log line contained the secret key")
-    return results, summary, p
+    return engine_common.run_tool(server, layers, *opts, env=env, timeout=timeout)
 
 
 def arg(path, off, length, digest=None):
@@ -98,15 +78,6 @@ def drop_pages(path):
     with open(path, "rb") as f:
         os.fsync(f.fileno())
         os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-def main():
-    root = tempfile.mkdtemp(prefix="ecrup-range-test-")
-    try:
-        scenarios(root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    sys.exit(engine_common.finish())
 
 
 def scenarios(root):
@@ -235,4 +206,4 @@ def scenarios(root):
 
 
 if __name__ == "__main__":
-    main()
+    engine_common.main_in_tmpdir("ecrup-range-test-", scenarios)
