@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "engine/context.h"
+#include "engine/transfer.h"
 
 struct layer_entry {
     struct ecrup_layer layer; /* strings owned */
@@ -30,6 +31,10 @@ struct ecrup_engine {
     int wake_fd; /* eventfd: ecrup_engine_cancel() writes it to wake the engine thread */
     bool ran;
 };
+
+/* A transfer's configuration from the engine: its target, credentials, clock, signing keys
+ * and retry policy, one INFO log line per attempt; no quota, no limiter (api.c). */
+struct transfer_config engine_transfer_config(struct ecrup_engine *e);
 
 /* A failed request as a status for a result record: cancelled, network, TLS, throttled,
  * auth, ... (scheduler.c). */

@@ -71,13 +71,6 @@ static void on_done(struct xfer_job *job, const struct xfer_result *res)
     pthread_mutex_unlock(&w->mu);
 }
 
-static void image_log(void *user, const char *line)
-{
-    const struct ecrup_options *o = user;
-    if (o->log && o->log_level >= ECRUP_LOG_INFO)
-        o->log(ECRUP_LOG_INFO, line, o->log_user);
-}
-
 /* Wait for `done`, turning a cancel of the engine into a cancel of the transfer. */
 static void wait_done(struct ecrup_engine *e, struct transfer *t, struct wait *w)
 {
@@ -145,17 +138,8 @@ ecrup_status ecrup_engine_put_image(struct ecrup_engine *e, const struct ecrup_i
     struct wait w = {.result = result};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    struct transfer_config tc = {
-        .target = &e->ctx.target,
-        .credentials = ecr_context_credentials(&e->ctx),
-        .clock = ecr_context_clock(&e->ctx),
-        .keys = e->ctx.keys,
-        .max_attempts = e->max_attempts,
-        .retry_mode = e->retry_mode,
-        .max_connections = 1,
-        .log = image_log,
-        .log_user = &e->options,
-    };
+    struct transfer_config tc = engine_transfer_config(e);
+    tc.max_connections = 1;
     struct transfer *t = transfer_new(&tc);
     if (!t) {
         set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start a transfer");

@@ -244,13 +244,6 @@ static void logf_at(struct sched *s, ecrup_log_level level, const char *fmt, ...
     s->o->log(level, line, s->o->log_user);
 }
 
-static void transfer_log(void *user, const char *line)
-{
-    struct sched *s = user;
-    if (s->o->log && s->o->log_level >= ECRUP_LOG_INFO)
-        s->o->log(ECRUP_LOG_INFO, line, s->o->log_user);
-}
-
 static void progress(struct layer *l, bool force)
 {
     const struct ecrup_options *o = l->s->o;
@@ -1689,19 +1682,10 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     if (!s->workers)
         return ECRUP_E_NOMEM;
     unsigned conc = s->o->concurrency ? s->o->concurrency : 64;
-    struct transfer_config tc = {
-        .target = &e->ctx.target,
-        .credentials = ecr_context_credentials(&e->ctx),
-        .clock = ecr_context_clock(&e->ctx),
-        .keys = e->ctx.keys,
-        .max_attempts = e->max_attempts,
-        .retry_mode = e->retry_mode,
-        .quota = &s->quota,
-        .limiter = &s->limiter,
-        .max_connections = conc + 8,
-        .log = transfer_log,
-        .log_user = s,
-    };
+    struct transfer_config tc = engine_transfer_config(e);
+    tc.quota = &s->quota;
+    tc.limiter = &s->limiter;
+    tc.max_connections = conc + 8;
     s->xfer = transfer_new(&tc);
     if (!s->xfer)
         return ECRUP_E_NOMEM;
