@@ -97,6 +97,29 @@ static void test_engine_lifecycle(void)
     /* Layers cannot be added once run has started. */
     l.repository = "repo";
     CHECK_EQ_INT(ecrup_engine_add_layer(e, &l, NULL), ECRUP_E_INVALID_ARGUMENT);
+
+    /* PutImage: arguments checked before anything is sent; a cancelled engine sends nothing
+     * either, and says so in the result. */
+    static const char manifest[] = "{\"schemaVersion\":2}";
+    struct ecrup_image im = {
+        .repository = "repo", .manifest = manifest, .manifest_length = sizeof manifest - 1};
+    struct ecrup_image_result ir;
+    CHECK_EQ_INT(ecrup_engine_put_image(e, &im, NULL), ECRUP_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ecrup_engine_put_image(NULL, &im, &ir), ECRUP_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ir.outcome, ECRUP_OUTCOME_FAILED);
+    CHECK(ir.message[0] != '\0');
+    im.manifest_length = 0;
+    CHECK_EQ_INT(ecrup_engine_put_image(e, &im, &ir), ECRUP_E_INVALID_ARGUMENT);
+    im.manifest_length = sizeof manifest - 1;
+    CHECK_EQ_INT(ecrup_engine_put_image(e, &im, &ir), ECRUP_E_CANCELLED);
+    CHECK_STR(ir.exception, "Cancelled");
+    ecrup_engine_free(e);
+
+    /* A manifest holding a NUL byte is not JSON text: refused before anything is sent. */
+    REQUIRE(ecrup_engine_new(&o, &e, &err) == ECRUP_OK);
+    im.manifest_length = sizeof manifest;
+    CHECK_EQ_INT(ecrup_engine_put_image(e, &im, &ir), ECRUP_E_INVALID_ARGUMENT);
+    CHECK(strstr(ir.message, "NUL") != NULL);
     ecrup_engine_free(e);
 }
 
