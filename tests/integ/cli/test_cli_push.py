@@ -295,6 +295,41 @@ def test_refused(server, tmp, lay, desc):
     refused([tpath], ["cut short"], "a truncated tarball")
 
 
+def test_faults(tmp):
+    """Throttling everywhere, and PutImage failing half the time or lost after it was acted
+    on: retried until it stands (a lost put answers ImageAlreadyExists on the retry)."""
+    repo = "push/faults"
+    server = Server("--repository", repo, "--faults",
+                    "seed=7,*:throttle=0.1,PutImage:500=0.4:lost=0.3")
+    try:
+        lay = Layout(os.path.join(tmp, "faults"))
+        images_made = []
+        for i in range(4):
+            desc, datas = lay.image([MiB + i])
+            lay.add(desc, ref="f%d" % i)
+            images_made.append((desc, datas))
+        lay.write()
+        client = ecr(server.url)
+        env = creds_env(server.url, AWS_MAX_ATTEMPTS="15")
+        attempts = 0
+        for i, (desc, datas) in enumerate(images_made):
+            r = run(["push", "--repository", repo, "--json", "--tag", "f%d" % i, lay.root], env)
+            lines = [json.loads(l) for l in r.stdout.splitlines()]
+            img = [l for l in lines if "image" in l]
+            check(r.returncode == 0 and img and img[0]["status"] in ("pushed", "exists"),
+                  "faults: image f%d stands (exit %d: %s %s)" % (i, r.returncode, img,
+                                                                 r.stderr[-800:]))
+            attempts += img[0]["attempts"] if img else 0
+            im = stored_image(client, repo, tag="f%d" % i)
+            check(im is not None and im["imageId"]["imageDigest"] == desc["digest"],
+                  "faults: f%d names its manifest" % i)
+            check_blobs_stored(server, datas, "faults f%d" % i)
+        check(attempts > len(images_made), "faults: PutImage was retried (%d attempts for %d)"
+              % (attempts, len(images_made)))
+    finally:
+        server.stop()
+
+
 def test_missing_repository(server, tmp, lay):
     blobs, images, r = push(server, "no/such-repo", lay.root, expect=1)
     check(blobs and all(b["status"] == "failed" and b["error"] == "RepositoryNotFoundException"
@@ -316,6 +351,7 @@ def main():
         test_index(server, client, tmp)
         test_refused(server, tmp, lay, desc)
         test_missing_repository(server, tmp, lay)
+        test_faults(tmp)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
