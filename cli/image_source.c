@@ -543,6 +543,22 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
             ebuf_printf(err, "%s: indexes nest too deep", t->root);
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "manifests"))
         {
+            char name[80], *p = NULL;
+            uint64_t o, z;
+            if (rc == 0 && blob_name(jstr(it, "digest"), name) &&
+                tree_find(t, name, &p, &o, &z) != 0) {
+                /* an export of one platform keeps the index of all: ECR refuses an index
+                 * whose manifests it does not have, so say which one is missing */
+                const cJSON *pf = cJSON_GetObjectItemCaseSensitive(it, "platform");
+                const char *os = jstr(pf, "os"), *arch = jstr(pf, "architecture");
+                ebuf_printf(err,
+                            "%s: index %s lists a manifest for %s/%s (%s) that is not in it; "
+                            "ECR takes an index only with all of its manifests (was the image "
+                            "exported for one platform only?)",
+                            t->root, digest, os ? os : "?", arch ? arch : "?", jstr(it, "digest"));
+                rc = -1;
+            }
+            free(p);
             if (rc == 0)
                 rc = take_manifest(s, t, it, false, depth + 1, err);
         }

@@ -235,6 +235,15 @@ def test_index(server, client, tmp):
     check(stored_image(client, repo, digest=b["digest"]) is not None,
           "index: a platform's manifest is there by digest")
 
+    # exported for one platform: the index names a manifest the layout lacks
+    one = os.path.join(tmp, "multi-one")
+    shutil.copytree(lay.root, one)
+    os.remove(os.path.join(one, "blobs", "sha256", b["digest"][7:]))
+    r = run(["push", "--repository", repo, one], creds_env(server.url))
+    check(r.returncode == 2 and b["digest"] in r.stderr and "is not in it" in r.stderr,
+          "index missing a platform's manifest: refused naming it (%d: %r)" %
+          (r.returncode, r.stderr))
+
 
 def test_refused(server, tmp, lay, desc):
     repo = "push/app"
