@@ -565,11 +565,12 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
     } else {
         rc = manifest_blobs(s, t, doc, digest, err);
     }
-    cJSON_Delete(doc);
     if (rc == 0)
-        return add_manifest(s, bytes, len, mt, top, err);
-    free(bytes);
-    return -1;
+        rc = add_manifest(s, bytes, len, mt, top, err); /* mt may point into doc */
+    else
+        free(bytes);
+    cJSON_Delete(doc);
+    return rc;
 }
 
 /* The tag part of "name:tag" or "registry:5000/name:tag", else NULL. */
