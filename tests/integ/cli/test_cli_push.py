@@ -235,6 +235,15 @@ def test_index(server, client, tmp):
     check(stored_image(client, repo, digest=b["digest"]) is not None,
           "index: a platform's manifest is there by digest")
 
+    # an index.json entry without mediaType: the manifest's own says what it is
+    bare = Layout(os.path.join(tmp, "bare"))
+    d, _ = bare.image([3000])
+    bare.add({"digest": d["digest"], "size": d["size"]}, ref="bare")
+    bare.write()
+    blobs, images, _ = push(server, repo, bare.root)
+    check(images and images[0]["status"] == "pushed" and images[0]["mediaType"] == OCI_MANIFEST,
+          "index entry without mediaType: pushed as the manifest says: %s" % images)
+
     # exported for one platform: the index names a manifest the layout lacks
     one = os.path.join(tmp, "multi-one")
     shutil.copytree(lay.root, one)
