@@ -28,6 +28,11 @@ struct io_bufpool {
     unsigned waiters;
     bool shut;
     bool *held; /* catches double release in every build: corruption here is silent otherwise */
+    /* Per slot: `pinned` once a reader registered it (its pages stay the kernel's), `dirty`
+     * once acquired since its pages were last returned. Trimming: see io_bufpool_trim. */
+    bool *pinned, *dirty;
+    bool trimming;
+    size_t stride;
 };
 
 static size_t page_round(size_t n)
@@ -92,7 +97,10 @@ int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
     p->map_len = stride * count;
     p->slots = calloc(count, sizeof(*p->slots));
     p->free_stack = calloc(count, sizeof(*p->free_stack));
-    p->held = calloc(count, sizeof(*p->held));
+    p->held = calloc(3 * (size_t)count, sizeof(*p->held));
+    p->pinned = p->held ? p->held + count : NULL;
+    p->dirty = p->held ? p->held + 2 * (size_t)count : NULL;
+    p->stride = stride;
     int err = 0;
     if (!p->slots || !p->free_stack || !p->held) {
         err = -ENOMEM;
@@ -201,6 +209,7 @@ int io_bufpool_acquire(struct io_bufpool *p, int timeout_ms, struct io_slot **sl
     if (!rc) {
         unsigned i = p->free_stack[--p->nfree];
         p->held[i] = true;
+        p->dirty[i] = true;
         *slot = &p->slots[i];
     }
     pthread_mutex_unlock(&p->lock);
@@ -220,6 +229,13 @@ void io_bufpool_release(struct io_bufpool *p, struct io_slot *s)
     pthread_mutex_lock(&p->lock);
     if (!p->held[i])
         abort(); /* released twice */
+    if (p->trimming && !p->pinned[i] && p->dirty[i]) {
+        /* still held, so nobody else touches it while its pages go back */
+        pthread_mutex_unlock(&p->lock);
+        (void)madvise(p->base + (size_t)i * p->stride, p->stride, MADV_DONTNEED);
+        pthread_mutex_lock(&p->lock);
+        p->dirty[i] = false;
+    }
     p->held[i] = false;
     p->free_stack[p->nfree++] = i;
     if (p->waiters)
@@ -261,4 +277,50 @@ struct io_slot *io_bufpool_slot(struct io_bufpool *p, unsigned index)
 int io_bufpool_fd(const struct io_bufpool *p)
 {
     return p->notify_fd;
+}
+
+void io_bufpool_mark_pinned(struct io_bufpool *p, unsigned index)
+{
+    if (index >= p->count)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->pinned[index] = true;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void io_bufpool_trim(struct io_bufpool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->trimming = true;
+    /* Take the free slots that hold pages off the stack, so no acquirer gets one while its
+     * pages go back; the rest stay available meanwhile. */
+    unsigned *out = malloc((size_t)p->nfree * sizeof *out + 1);
+    unsigned n = 0, keep = 0;
+    for (unsigned k = 0; out && k < p->nfree; k++) {
+        unsigned i = p->free_stack[k];
+        if (p->dirty[i] && !p->pinned[i])
+            out[n++] = i;
+        else
+            p->free_stack[keep++] = i;
+    }
+    if (out)
+        p->nfree = keep;
+    pthread_mutex_unlock(&p->lock);
+    if (!out)
+        return; /* the releases still trim */
+    for (unsigned k = 0; k < n; k++)
+        (void)madvise(p->base + (size_t)out[k] * p->stride, p->stride, MADV_DONTNEED);
+    pthread_mutex_lock(&p->lock);
+    for (unsigned k = 0; k < n; k++) {
+        p->dirty[out[k]] = false;
+        p->free_stack[p->nfree++] = out[k];
+    }
+    if (n && p->waiters)
+        pthread_cond_broadcast(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+    free(out);
+    if (n && p->notify_fd >= 0) {
+        uint64_t one = 1;
+        (void)!write(p->notify_fd, &one, sizeof(one));
+    }
 }

@@ -45,6 +45,7 @@ struct uring_state {
     unsigned nfree;
     bool fixed_bufs;         /* the sparse table exists: slot_reg says per slot */
     unsigned char *slot_reg; /* per pool slot: SLOT_* */
+    struct io_bufpool *pool; /* told of each slot registered, so it never trims one */
     unsigned slots_registered, slots_refused;
     char bufs_reason[48]; /* why registration failed (the first refusal) */
     unsigned file_slots;  /* 0 when the sparse file table could not be registered */
@@ -72,6 +73,7 @@ static bool slot_fixed(struct uring_state *s, struct io_slot *slot)
         if (rc == 1) {
             *st_ = SLOT_REGISTERED;
             s->slots_registered++;
+            io_bufpool_mark_pinned(s->pool, slot->index);
         } else {
             *st_ = SLOT_REFUSED;
             if (!s->slots_refused++)
@@ -129,6 +131,7 @@ int io_uring_backend_init(struct io_reader *r, const struct io_reader_options *o
     /* Slots are registered as O_DIRECT reads first use them (slot_fixed). Without sparse
      * tables (kernels before 5.19, which also lack cachestat, so auto mode never reads direct)
      * nothing is registered: pinning the whole pool up front is the cost this avoids. */
+    s->pool = r->pool;
     if (!o->plain_buffers) {
         s->slot_reg = calloc(io_bufpool_count(r->pool), 1);
         if (!s->slot_reg) {

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -135,6 +136,75 @@ static void test_fail_fast(void)
     io_bufpool_free(p);
 }
 
+static bool all_bytes(const struct io_slot *s, unsigned char v)
+{
+    for (size_t i = 0; i < s->raw_cap; i++)
+        if (s->raw[i] != v)
+            return false;
+    for (size_t i = 0; i < s->body_cap; i++)
+        if (s->body[i] != v)
+            return false;
+    return true;
+}
+
+/* Trimming gives free slots' pages back (they read as zeros after), and every slot released
+ * later; held and pinned slots keep their bytes; the pool hands out every slot as before. */
+static void test_trim(void)
+{
+    struct io_bufpool *p;
+    struct io_bufpool_options o = {
+        .part_size = 8192, .body_capacity = 4096, .slots = 5, .notify_fd = 1};
+    REQUIRE(io_bufpool_new(&o, &p) == 0);
+    struct io_slot *s[5];
+    for (int i = 0; i < 4; i++) {
+        REQUIRE(io_bufpool_acquire(p, 0, &s[i]) == 0);
+        memset(s[i]->raw, 0xab, s[i]->raw_cap);
+        memset(s[i]->body, 0xab, s[i]->body_cap);
+    }
+    unsigned never_used = 0;
+    for (unsigned k = 0; k < 5; k++) {
+        bool taken = false;
+        for (int i = 0; i < 4; i++)
+            taken = taken || s[i]->index == k;
+        if (!taken)
+            never_used = k;
+    }
+    unsigned pinned = s[2]->index;
+    io_bufpool_mark_pinned(p, pinned);
+    io_bufpool_release(p, s[0]);
+    io_bufpool_release(p, s[2]);
+    uint64_t v;
+    while (read(io_bufpool_fd(p), &v, sizeof v) == (ssize_t)sizeof v) {
+    }
+    io_bufpool_trim(p);
+    CHECK_EQ_INT(io_bufpool_available(p), 3);
+    struct pollfd pfd = {.fd = io_bufpool_fd(p), .events = POLLIN};
+    CHECK_EQ_INT(poll(&pfd, 1, 0), 1); /* waiters hear of the slots back on the stack */
+    CHECK(all_bytes(s[1], 0xab));      /* held: untouched */
+    CHECK(all_bytes(s[3], 0xab));
+    io_bufpool_release(p, s[1]); /* released while trimming: its pages go back too */
+    io_bufpool_release(p, s[3]);
+    bool seen[5] = {false};
+    for (int n = 0; n < 5; n++) {
+        struct io_slot *t;
+        REQUIRE(io_bufpool_acquire(p, 0, &t) == 0);
+        REQUIRE(t->index < 5 && !seen[t->index]);
+        seen[t->index] = true;
+        if (t->index == pinned)
+            CHECK(all_bytes(t, 0xab)); /* pinned: the kernel's pages, kept */
+        else
+            CHECK(all_bytes(t, 0)); /* returned (or never touched): zero pages again */
+        if (t->index == never_used)
+            CHECK(all_bytes(t, 0));
+        memset(t->raw, 0x5a, t->raw_cap); /* usable as before */
+        s[n] = t;
+    }
+    for (int n = 0; n < 5; n++)
+        io_bufpool_release(p, s[n]);
+    CHECK_EQ_INT(io_bufpool_available(p), 5);
+    io_bufpool_free(p);
+}
+
 struct blocker {
     struct io_bufpool *pool;
     atomic_int started;
@@ -237,6 +307,7 @@ int main(void)
 {
     test_geometry();
     test_fail_fast();
+    test_trim();
     test_blocking();
     test_stress();
     return test_finish("test_io_bufpool");
