@@ -456,8 +456,7 @@ static int add_manifest(struct image_source *s, char *bytes, size_t len, const c
     s->manifests = nm;
     struct image_manifest *m = &s->manifests[s->n_manifests++];
     *m = (struct image_manifest){.bytes = bytes, .len = len, .media_type = mt, .top = top};
-    memcpy(m->digest, "sha256:", 7);
-    sha256_hex(bytes, len, m->digest + 7);
+    sha256_digest(bytes, len, m->digest);
     return 0;
 }
 
@@ -510,10 +509,10 @@ static char *read_descriptor(const struct tree *t, const cJSON *desc, size_t *le
         return NULL;
     }
     char *bytes = tree_read(t, name, len, err);
-    char hex[65];
-    if (bytes && (!sha256_hex(bytes, *len, hex) || strcmp(hex, digest + 7) != 0)) {
-        ebuf_printf(err, "%s: %s does not hash to its name (sha256:%s): the layout is damaged",
-                    t->root, name, hex);
+    char got[72];
+    if (bytes && (!sha256_digest(bytes, *len, got) || strcmp(got, digest) != 0)) {
+        ebuf_printf(err, "%s: %s does not hash to its name (%s): the layout is damaged", t->root,
+                    name, got);
         free(bytes);
         return NULL;
     }
@@ -682,8 +681,8 @@ static int open_docker(struct image_source *s, const struct tree *t, const char 
     char *cfg_bytes = tree_read(t, cfg_name, &len, err);
     if (!cfg_bytes)
         goto out;
-    char cfg_digest[72] = "sha256:";
-    sha256_hex(cfg_bytes, len, cfg_digest + 7);
+    char cfg_digest[72];
+    sha256_digest(cfg_bytes, len, cfg_digest);
     size_t cfg_len = len;
     cfg = cJSON_ParseWithLength(cfg_bytes, len);
     free(cfg_bytes);

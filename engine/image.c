@@ -3,7 +3,6 @@
  * transfer thread makes the call and its retries. */
 #include <ecrup.h>
 
-#include <errno.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -111,27 +110,20 @@ ecrup_status ecrup_engine_put_image(struct ecrup_engine *e, const struct ecrup_i
         set_failure(result, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
         return result->status;
     }
-    /* The manifest as a C string for the JSON writer; its digest over the exact bytes. */
-    char *manifest = malloc(image->manifest_length + 1);
-    if (!manifest) {
-        set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+    if (memchr(image->manifest, '\0', image->manifest_length)) {
+        set_failure(result, ECRUP_E_INVALID_ARGUMENT, "InvalidArgument", 0,
+                    "the manifest holds a NUL byte: it is not JSON text");
         return result->status;
     }
-    memcpy(manifest, image->manifest, image->manifest_length);
-    manifest[image->manifest_length] = '\0';
-    memcpy(result->digest, "sha256:", 7);
-    bool ok = strlen(manifest) == image->manifest_length &&
-              sha256_hex(manifest, image->manifest_length, result->digest + 7);
-    char *body = ok ? ecr_build_put_image(image->repository, image->registry_id, manifest,
-                                          image->media_type, image->tag, result->digest)
-                    : NULL;
+    /* The manifest as a C string for the JSON writer; its digest over the exact bytes. */
+    char *manifest = strndup(image->manifest, image->manifest_length);
+    char *body = manifest && sha256_digest(manifest, image->manifest_length, result->digest)
+                     ? ecr_build_put_image(image->repository, image->registry_id, manifest,
+                                           image->media_type, image->tag, result->digest)
+                     : NULL;
     free(manifest);
     if (!body) {
-        if (!ok)
-            set_failure(result, ECRUP_E_INVALID_ARGUMENT, "InvalidArgument", 0,
-                        "the manifest holds a NUL byte: it is not JSON text");
-        else
-            set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
         return result->status;
     }
 

@@ -1273,13 +1273,6 @@ done:
     pthread_mutex_unlock(&reg->mu);
 }
 
-/* "sha256:<hex>" of `n` bytes. */
-static void sha256_digest(const void *data, size_t n, char out[72])
-{
-    memcpy(out, "sha256:", 7);
-    sha256_hex(data, n, out + 7);
-}
-
 /* The blobs a manifest references: config and layers (image manifests), or nothing for an
  * index. False when the manifest is not JSON. */
 static bool manifest_refs(const char *manifest, cJSON **doc)

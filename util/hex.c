@@ -49,3 +49,9 @@ bool sha256_hex(const void *data, size_t len, char out[65])
     hex_encode(md, 32, out);
     return true;
 }
+
+bool sha256_digest(const void *data, size_t len, char out[72])
+{
+    memcpy(out, "sha256:", 7);
+    return sha256_hex(data, len, out + 7);
+}

@@ -12,6 +12,10 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
  * when OpenSSL fails. */
 bool sha256_hex(const void *data, size_t len, char out[65]);
 
+/* "sha256:" and the SHA-256 of `len` bytes as 64 lowercase hex digits plus a NUL: a digest as
+ * ECR and OCI name blobs and manifests. False only when OpenSSL fails. */
+bool sha256_digest(const void *data, size_t len, char out[72]);
+
 /* True for "sha256:" followed by exactly 64 lowercase hex digits, the only digest form ECR's
  * layer APIs take. */
 bool sha256_digest_valid(const char *digest);
