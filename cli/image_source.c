@@ -16,13 +16,12 @@
 
 #define MAX_JSON (4u << 20) /* PutImage takes manifests up to 4 MiB; index.json is smaller */
 
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define REF_NAME           "org.opencontainers.image.ref.name"
+#define MT_OCI_INDEX    "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_CONFIG   "application/vnd.oci.image.config.v1+json"
+#define MT_OCI_LAYER    "application/vnd.oci.image.layer.v1.tar"
+#define MT_DOCKER_LIST  "application/vnd.docker.distribution.manifest.list.v2+json"
+#define REF_NAME        "org.opencontainers.image.ref.name"
 
 /* ---- where the files are: a directory, or the members of a tar file -------------------- */
 
@@ -126,6 +125,8 @@ static char *pax_value(const char *rec, size_t len, const char *key)
         if (end == rec + i || *end != ' ' || n == 0 || n > len - i)
             return NULL;
         const char *kv = end + 1, *stop = rec + i + n - 1; /* stop: the '\n' */
+        if (kv > stop)
+            return NULL;
         if ((size_t)(stop - kv) > klen && !strncmp(kv, key, klen) && kv[klen] == '=')
             return clean_name(kv + klen + 1, (size_t)(stop - kv - (ptrdiff_t)klen - 1));
         i += n;
@@ -220,7 +221,8 @@ static int tar_scan(struct tree *t, struct ebuf *err)
             off = next;
             continue;
         }
-        if (type == '0' || type == '\0' || type == '7' || type == '1' || type == '2') {
+        bool is_link = type == '1' || type == '2';
+        if (type == '0' || type == '\0' || type == '7' || is_link) {
             char *name = long_name;
             long_name = NULL;
             if (!name) {
@@ -238,7 +240,7 @@ static int tar_scan(struct tree *t, struct ebuf *err)
                 name = clean_name(full, k + nl);
             }
             char *link = NULL;
-            if (type == '1' || type == '2') {
+            if (is_link) {
                 link = long_link
                            ? long_link
                            : clean_name((const char *)h + 157, strnlen((const char *)h + 157, 100));
@@ -267,13 +269,13 @@ static int tar_scan(struct tree *t, struct ebuf *err)
                 t->m = m;
                 t->cap = cap;
             }
-            if (!name || ((type == '1' || type == '2') && !link)) {
+            if (!name || (is_link && !link)) {
                 free(name);
                 free(link);
                 ebuf_puts(err, "out of memory");
                 break;
             }
-            t->m[t->n++] = (struct member){name, link, data, type == '1' || type == '2' ? 0 : size};
+            t->m[t->n++] = (struct member){name, link, data, is_link ? 0 : size};
         } else {
             free(long_link); /* directories and the rest: nothing a push reads */
             long_link = NULL;
@@ -328,6 +330,15 @@ static int tree_find(const struct tree *t, const char *name, char **path, uint64
     }
     free(want);
     return rc;
+}
+
+static bool tree_has(const struct tree *t, const char *name)
+{
+    char *path = NULL;
+    uint64_t offset, size;
+    bool found = tree_find(t, name, &path, &offset, &size) == 0;
+    free(path);
+    return found;
 }
 
 /* Read all of `name` (at most MAX_JSON bytes) as a NUL-terminated string. */
@@ -401,27 +412,30 @@ static bool blob_name(const char *digest, char out[80])
     return true;
 }
 
-static int add_blob(struct image_source *s, const struct tree *t, const char *name,
-                    const char *digest, int64_t want_size, struct ebuf *err)
+/* The blob `digest` at `name`, added once whatever names it again; NULL with a message when
+ * it is missing, empty or not `want_size` bytes (-1: any size). */
+static const struct image_blob *add_blob(struct image_source *s, const struct tree *t,
+                                         const char *name, const char *digest, int64_t want_size,
+                                         struct ebuf *err)
 {
     for (size_t i = 0; i < s->n_blobs; i++)
         if (!strcmp(s->blobs[i].digest, digest))
-            return 0;
+            return &s->blobs[i];
     struct image_blob b = {0};
     if (tree_find(t, name, &b.path, &b.offset, &b.size) != 0) {
         ebuf_printf(err, "%s has no %s (blob %s)", t->root, name, digest);
-        return -1;
+        return NULL;
     }
     if (want_size >= 0 && b.size != (uint64_t)want_size) {
         ebuf_printf(err, "%s: %s is %" PRIu64 " bytes, but the manifest says %" PRId64, t->root,
                     name, b.size, want_size);
         free(b.path);
-        return -1;
+        return NULL;
     }
     if (b.size == 0) {
         ebuf_printf(err, "%s: %s is empty; ECR takes no empty blobs", t->root, name);
         free(b.path);
-        return -1;
+        return NULL;
     }
     struct image_blob *nb = realloc(s->blobs, (s->n_blobs + 1) * sizeof *nb);
     b.name = strdup(name);
@@ -431,12 +445,12 @@ static int add_blob(struct image_source *s, const struct tree *t, const char *na
         free(b.path);
         free(b.name);
         ebuf_puts(err, "out of memory");
-        return -1;
+        return NULL;
     }
     snprintf(b.digest, sizeof b.digest, "%s", digest);
     s->blobs = nb;
-    s->blobs[s->n_blobs++] = b;
-    return 0;
+    s->blobs[s->n_blobs] = b;
+    return &s->blobs[s->n_blobs++];
 }
 
 /* Take `bytes` (malloc'd, `len` long) as a manifest to put. */
@@ -460,6 +474,24 @@ static int add_manifest(struct image_source *s, char *bytes, size_t len, const c
     return 0;
 }
 
+/* The blob a descriptor of manifest `what` names, from a layout. */
+static int take_blob(struct image_source *s, const struct tree *t, const cJSON *d, const char *what,
+                     struct ebuf *err)
+{
+    char name[80];
+    const char *digest = jstr(d, "digest");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(d, "size");
+    if (!blob_name(digest, name)) {
+        ebuf_printf(err, "%s: manifest %s names a blob by '%s', not by a sha256 digest", t->root,
+                    what, digest ? digest : "(nothing)");
+        return -1;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(d, "urls") && !tree_has(t, name))
+        return 0; /* a foreign layer the registry does not store: nothing to send */
+    int64_t want = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1;
+    return add_blob(s, t, name, digest, want, err) ? 0 : -1;
+}
+
 /* The blobs of one image manifest (config and layers), from a layout. */
 static int manifest_blobs(struct image_source *s, const struct tree *t, const cJSON *doc,
                           const char *what, struct ebuf *err)
@@ -470,30 +502,13 @@ static int manifest_blobs(struct image_source *s, const struct tree *t, const cJ
         ebuf_printf(err, "%s: manifest %s has no config and layers", t->root, what);
         return -1;
     }
-    const cJSON *d = cfg;
-    for (const cJSON *next = layers->child;; next = next->next) {
-        char name[80];
-        const char *digest = jstr(d, "digest");
-        const cJSON *size = cJSON_GetObjectItemCaseSensitive(d, "size");
-        if (!blob_name(digest, name)) {
-            ebuf_printf(err, "%s: manifest %s names a blob by '%s', not by a sha256 digest",
-                        t->root, what, digest ? digest : "(nothing)");
+    if (take_blob(s, t, cfg, what, err) != 0)
+        return -1;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, layers)
+    {
+        if (take_blob(s, t, it, what, err) != 0)
             return -1;
-        }
-        bool foreign = cJSON_GetObjectItemCaseSensitive(d, "urls") != NULL;
-        char *p = NULL;
-        uint64_t o, z;
-        if (foreign && tree_find(t, name, &p, &o, &z) != 0) {
-            /* a foreign layer the registry does not store: nothing to send */
-        } else if (add_blob(s, t, name, digest,
-                            cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1, err) != 0) {
-            free(p);
-            return -1;
-        }
-        free(p);
-        if (!next)
-            break;
-        d = next;
     }
     return 0;
 }
@@ -542,10 +557,8 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
             ebuf_printf(err, "%s: indexes nest too deep", t->root);
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "manifests"))
         {
-            char name[80], *p = NULL;
-            uint64_t o, z;
-            if (rc == 0 && blob_name(jstr(it, "digest"), name) &&
-                tree_find(t, name, &p, &o, &z) != 0) {
+            char name[80];
+            if (rc == 0 && blob_name(jstr(it, "digest"), name) && !tree_has(t, name)) {
                 /* an export of one platform keeps the index of all: ECR refuses an index
                  * whose manifests it does not have, so say which one is missing */
                 const cJSON *pf = cJSON_GetObjectItemCaseSensitive(it, "platform");
@@ -557,7 +570,6 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
                             t->root, digest, os ? os : "?", arch ? arch : "?", jstr(it, "digest"));
                 rc = -1;
             }
-            free(p);
             if (rc == 0)
                 rc = take_manifest(s, t, it, false, depth + 1, err);
         }
@@ -572,7 +584,8 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
     return rc;
 }
 
-/* The tag part of "name:tag" or "registry:5000/name:tag", else NULL. */
+/* The tag part of "name:tag" or "registry:5000/name:tag", else the whole reference (an OCI
+ * ref.name may be the tag alone). */
 static const char *tag_of_ref(const char *ref)
 {
     const char *slash = strrchr(ref, '/');
@@ -693,7 +706,7 @@ static int open_docker(struct image_source *s, const struct tree *t, const char 
                     t->root, cfg_name, cJSON_GetArraySize(diff_ids), cJSON_GetArraySize(layers));
         goto out;
     }
-    if (add_blob(s, t, cfg_name, cfg_digest, (int64_t)cfg_len, err) != 0)
+    if (!add_blob(s, t, cfg_name, cfg_digest, (int64_t)cfg_len, err))
         goto out;
     m = cJSON_CreateObject();
     cJSON *c = cJSON_CreateObject();
@@ -720,12 +733,10 @@ static int open_docker(struct image_source *s, const struct tree *t, const char 
                         t->root, k + 1);
             goto out;
         }
-        if (add_blob(s, t, it->valuestring, digest, -1, err) != 0)
+        const struct image_blob *b = add_blob(s, t, it->valuestring, digest, -1, err);
+        if (!b)
             goto out;
-        uint64_t size = 0;
-        for (size_t i = 0; i < s->n_blobs; i++)
-            if (!strcmp(s->blobs[i].digest, digest))
-                size = s->blobs[i].size;
+        uint64_t size = b->size;
         k++;
         cJSON *l = cJSON_CreateObject();
         ok = l && cJSON_AddStringToObject(l, "mediaType", MT_OCI_LAYER) &&
@@ -789,19 +800,12 @@ int image_source_open(const char *path, const char *want_tag, struct image_sourc
         tree_free(&t);
         return -1;
     }
-    char *p = NULL;
-    uint64_t o, z;
-    bool layout = tree_find(&t, "index.json", &p, &o, &z) == 0;
-    free(p);
-    p = NULL;
-    bool docker = !layout && t.tar && tree_find(&t, "manifest.json", &p, &o, &z) == 0;
-    free(p);
     int rc;
-    if (layout) {
-        out->kind = strdup(t.tar ? "OCI layout tarball" : "OCI layout");
+    if (tree_has(&t, "index.json")) {
+        out->kind = t.tar ? "OCI layout tarball" : "OCI layout";
         rc = open_layout(out, &t, want_tag, err);
-    } else if (docker) {
-        out->kind = strdup("docker-save tarball");
+    } else if (t.tar && tree_has(&t, "manifest.json")) {
+        out->kind = "docker-save tarball";
         rc = open_docker(out, &t, want_tag, err);
     } else {
         ebuf_printf(err,
@@ -811,9 +815,7 @@ int image_source_open(const char *path, const char *want_tag, struct image_sourc
         rc = -1;
     }
     tree_free(&t);
-    if (rc != 0 || !out->kind) {
-        if (rc == 0)
-            ebuf_puts(err, "out of memory");
+    if (rc != 0) {
         image_source_free(out);
         return -1;
     }
@@ -833,6 +835,5 @@ void image_source_free(struct image_source *s)
     free(s->blobs);
     free(s->manifests);
     free(s->tag);
-    free(s->kind);
     memset(s, 0, sizeof *s);
 }

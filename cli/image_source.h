@@ -35,8 +35,8 @@ struct image_source {
     size_t n_blobs;
     struct image_manifest *manifests; /* children first, the top one last */
     size_t n_manifests;
-    char *tag;  /* the tag the image itself names, NULL when none */
-    char *kind; /* "OCI layout", "OCI layout tarball", "docker-save tarball" */
+    char *tag;        /* the tag the image itself names, NULL when none */
+    const char *kind; /* "OCI layout", "OCI layout tarball", "docker-save tarball" */
 };
 
 /* Read the image at `path` (a directory or a tar file). `want_tag` (may be NULL) picks the
