@@ -209,10 +209,9 @@ int push_main(int argc, char **argv)
     }
     ebuf_free(&err);
     struct upload_item *items = calloc(src.n_blobs ? src.n_blobs : 1, sizeof *items);
-    char(*labels)[13] = calloc(src.n_blobs ? src.n_blobs : 1, sizeof *labels);
     char **names = calloc(src.n_blobs ? src.n_blobs : 1, sizeof *names);
     rc = CLI_EXIT_FAILED;
-    if (!items || !labels || !names) {
+    if (!items || !names) {
         cli_error(CMD, "out of memory");
         goto out;
     }
@@ -226,11 +225,8 @@ int push_main(int argc, char **argv)
             cli_error(CMD, "out of memory");
             goto out;
         }
-        memcpy(labels[i], b->digest + 7, 12); /* docker's short id */
-        labels[i][12] = '\0';
         items[i] = (struct upload_item){
             .name = names[i],
-            .label = labels[i],
             .path = b->path,
             .offset = b->offset,
             .length = b->size,
@@ -244,7 +240,6 @@ out:
     for (size_t i = 0; names && i < src.n_blobs; i++)
         free(names[i]);
     free(names);
-    free(labels);
     free(items);
     image_source_free(&src);
     return rc;

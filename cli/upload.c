@@ -6,7 +6,6 @@
 
 #include "cli/progress.h"
 #include "util/buf.h"
-#include "util/hex.h"
 #include "util/redact.h"
 
 #include <cjson/cJSON.h>
@@ -204,7 +203,8 @@ bool upload_settings_check(const struct upload_settings *s, const char *cmd)
 /* ---- output ----------------------------------------------------------------------------- */
 
 /* A failure's "error" when the engine gave no exception name: a stable local code. */
-const char *upload_status_code(ecrup_status st)
+/* A failure's "error" when the engine gave no exception name: a stable local code. */
+static const char *upload_status_code(ecrup_status st)
 {
     static const char *const codes[] = {
         [ECRUP_OK] = "OK",
@@ -238,6 +238,17 @@ const char *upload_status_code(ecrup_status st)
         return codes[st];
     return "InternalError";
 }
+
+/* What was reported of one blob. Strings borrowed (from the items or the engine). */
+struct upload_outcome {
+    const char *file;
+    const char *digest; /* NULL: unknown */
+    uint64_t size;
+    ecrup_outcome outcome;
+    const char *error;
+    const char *message;
+    unsigned parts, attempts;
+};
 
 static void outcome_from_result(struct upload_outcome *o, const struct upload_item *f,
                                 const struct ecrup_result *r)
@@ -460,8 +471,17 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
         cli_error(cmd_name, "out of memory");
         return CLI_EXIT_FAILED;
     }
-    for (size_t i = 0; i < n; i++)
-        progress_view_set_layer(ui.view, i, items[i].label, items[i].size);
+    for (size_t i = 0; i < n; i++) {
+        const char *base = strrchr(items[i].path, '/');
+        const char *label = base && base[1] ? base + 1 : items[i].path;
+        char shortd[13];
+        if (items[i].digest) { /* docker's short id, when known before the upload */
+            memcpy(shortd, items[i].digest + 7, 12);
+            shortd[12] = '\0';
+            label = shortd;
+        }
+        progress_view_set_layer(ui.view, i, label, items[i].size);
+    }
 
     struct ecrup_options o;
     ecrup_options_init(&o);

@@ -43,23 +43,12 @@ bool upload_settings_check(const struct upload_settings *s, const char *cmd);
 /* One blob to upload. */
 struct upload_item {
     const char *name;   /* what output calls it ("file" in --json lines) */
-    const char *label;  /* the live view's line label */
     const char *path;   /* the file holding it */
     uint64_t offset;    /* where in the file it starts */
     uint64_t length;    /* its size; 0: to the end of the file */
     uint64_t size;      /* its size, for the view before the engine knows */
-    const char *digest; /* "sha256:<hex>" when known; NULL: computed */
-};
-
-/* What was reported of one blob. Strings borrowed (from the items or the engine). */
-struct upload_outcome {
-    const char *file;
-    const char *digest; /* NULL: unknown */
-    uint64_t size;
-    ecrup_outcome outcome;
-    const char *error;
-    const char *message;
-    unsigned parts, attempts;
+    const char *digest; /* "sha256:<hex>" when known (the live view then shows docker's short
+                           id, else the file's name); NULL: computed */
 };
 
 /* After every blob is up (uploaded or present), with the engine alive and Ctrl-C still
@@ -72,9 +61,6 @@ typedef int (*upload_then_fn)(struct ecrup_engine *engine, const struct upload_s
  * the exit status. Main thread only: installs a SIGINT handler for its duration. */
 int upload_run(const struct upload_settings *s, const char *cmd, const struct upload_item *items,
                size_t n, upload_then_fn then, void *then_user);
-
-/* A failure's "error" when the engine gave no exception name: a stable local code. */
-const char *upload_status_code(ecrup_status st);
 
 /* Print JSON object `j` as one line on stdout and free it; NULL (out of memory while building
  * it) prints an error naming `what` instead. */

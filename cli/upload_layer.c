@@ -155,10 +155,8 @@ static int check_files(const struct args *a, struct upload_item *items)
             return CLI_EXIT_USAGE;
         }
         close(fd);
-        const char *base = strrchr(p, '/');
         items[i] = (struct upload_item){
             .name = p,
-            .label = base && base[1] ? base + 1 : p,
             .path = p,
             .size = (uint64_t)st.st_size,
             .digest = a->digest,
@@ -173,17 +171,11 @@ int upload_layer_main(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) {
         struct upload_item *items = calloc(a.n_files, sizeof *items);
-        char shortd[13];
         if (!items) {
             cli_error(CMD, "out of memory");
             rc = CLI_EXIT_FAILED;
         } else {
             rc = check_files(&a, items);
-            if (rc < 0 && a.digest) { /* docker's short id, when known before the upload */
-                memcpy(shortd, a.digest + 7, 12);
-                shortd[12] = '\0';
-                items[0].label = shortd;
-            }
             if (rc < 0)
                 rc = upload_run(&a.u, CMD, items, a.n_files, NULL, NULL);
             free(items);
