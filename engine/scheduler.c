@@ -1479,7 +1479,6 @@ static unsigned flying(struct sched *s)
 }
 
 /* One pass over every layer: take every step that can be taken now. */
-
 static void advance(struct sched *s)
 {
     s->n_flying = flying(s);

@@ -32,6 +32,7 @@ struct io_bufpool {
      * once acquired since its pages were last returned. Trimming: see io_bufpool_trim. */
     bool *pinned, *dirty;
     bool trimming;
+    unsigned *trim_stack; /* io_bufpool_trim's slots out of the free stack while trimmed */
     size_t stride;
 };
 
@@ -97,12 +98,13 @@ int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
     p->map_len = stride * count;
     p->slots = calloc(count, sizeof(*p->slots));
     p->free_stack = calloc(count, sizeof(*p->free_stack));
+    p->trim_stack = calloc(count, sizeof(*p->trim_stack));
     p->held = calloc(3 * (size_t)count, sizeof(*p->held));
     p->pinned = p->held ? p->held + count : NULL;
     p->dirty = p->held ? p->held + 2 * (size_t)count : NULL;
     p->stride = stride;
     int err = 0;
-    if (!p->slots || !p->free_stack || !p->held) {
+    if (!p->slots || !p->free_stack || !p->trim_stack || !p->held) {
         err = -ENOMEM;
         goto fail;
     }
@@ -149,6 +151,7 @@ fail:
         close(p->notify_fd);
     free(p->slots);
     free(p->free_stack);
+    free(p->trim_stack);
     free(p->held);
     free(p);
     return err;
@@ -165,6 +168,7 @@ void io_bufpool_free(struct io_bufpool *p)
         close(p->notify_fd);
     free(p->slots);
     free(p->free_stack);
+    free(p->trim_stack);
     free(p->held);
     free(p);
 }
@@ -294,20 +298,17 @@ void io_bufpool_trim(struct io_bufpool *p)
     p->trimming = true;
     /* Take the free slots that hold pages off the stack, so no acquirer gets one while its
      * pages go back; the rest stay available meanwhile. */
-    unsigned *out = malloc((size_t)p->nfree * sizeof *out + 1);
+    unsigned *out = p->trim_stack;
     unsigned n = 0, keep = 0;
-    for (unsigned k = 0; out && k < p->nfree; k++) {
+    for (unsigned k = 0; k < p->nfree; k++) {
         unsigned i = p->free_stack[k];
         if (p->dirty[i] && !p->pinned[i])
             out[n++] = i;
         else
             p->free_stack[keep++] = i;
     }
-    if (out)
-        p->nfree = keep;
+    p->nfree = keep;
     pthread_mutex_unlock(&p->lock);
-    if (!out)
-        return; /* the releases still trim */
     for (unsigned k = 0; k < n; k++)
         (void)madvise(p->base + (size_t)out[k] * p->stride, p->stride, MADV_DONTNEED);
     pthread_mutex_lock(&p->lock);
@@ -318,7 +319,6 @@ void io_bufpool_trim(struct io_bufpool *p)
     if (n && p->waiters)
         pthread_cond_broadcast(&p->freed);
     pthread_mutex_unlock(&p->lock);
-    free(out);
     if (n && p->notify_fd >= 0) {
         uint64_t one = 1;
         (void)!write(p->notify_fd, &one, sizeof(one));

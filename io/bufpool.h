@@ -107,7 +107,8 @@ void io_bufpool_mark_pinned(struct io_bufpool *pool, unsigned index);
  * slot back to the system now (MADV_DONTNEED), and of every slot released from now on, so
  * the run's tail returns the memory while it waits for the network instead of all at once in
  * io_bufpool_free (300 MiB: ~50 ms of munmap). A slot acquired afterwards works as before,
- * its pages zeroed again on first touch. Pinned slots keep theirs. Any thread. */
+ * its pages zeroed again on first touch. Pinned slots keep theirs. Any thread, one call at a time.
+ */
 void io_bufpool_trim(struct io_bufpool *pool);
 /* The eventfd made when options.notify_fd was set, else -1. It counts releases: a thread that
  * fails fast can poll it next to its other fds, read it to reset, and try again. Owned by the
