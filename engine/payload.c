@@ -302,6 +302,13 @@ static char *put_members(char *o, const struct payload_part *part)
     return o;
 }
 
+/* NULL options are the defaults (all zero). */
+static const struct payload_options *or_defaults(const struct payload_options *options)
+{
+    static const struct payload_options defaults = {0};
+    return options ? options : &defaults;
+}
+
 static ecrup_base64_backend resolve(const struct payload_options *options)
 {
     ecrup_base64_backend backend = options->backend;
@@ -332,9 +339,7 @@ static ecrup_status set_result(struct payload_result *result, const unsigned cha
 ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
                            char *body, size_t cap, struct payload_result *result)
 {
-    static const struct payload_options defaults = {0};
-    if (!options)
-        options = &defaults;
+    options = or_defaults(options);
     size_t size = writable(part, body, cap, result);
     if (!size)
         return ECRUP_E_INVALID_ARGUMENT;
@@ -358,9 +363,7 @@ ecrup_status payload_write(const struct payload_part *part, const struct payload
 
 bool payload_native(const struct payload_options *options)
 {
-    static const struct payload_options defaults = {0};
-    if (!options)
-        options = &defaults;
+    options = or_defaults(options);
     if (options->sha256 == PAYLOAD_SHA256_OPENSSL || !sha256_native())
         return false;
     if (options->layer_sha256 && options->layer_sha256->evp)
@@ -372,9 +375,7 @@ ecrup_status payload_write_pair(const struct payload_part *parts[2],
                                 const struct payload_options *options, char *bodies[2],
                                 const size_t caps[2], struct payload_result *results[2])
 {
-    static const struct payload_options defaults = {0};
-    if (!options)
-        options = &defaults;
+    options = or_defaults(options);
 #if defined(__x86_64__)
     if (payload_native(options) && !options->layer_sha256) {
         size_t sizes[2];
