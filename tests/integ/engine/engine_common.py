@@ -52,6 +52,13 @@ def run_tool(server, layers, *opts, env, timeout=300, repo=REPO):
     return results, summary, p
 
 
+def check_file_changed(result, path, what):
+    """A layer whose file changed during the upload ended FileChanged (status 4), naming it."""
+    check(result["outcome"] == "FAILED" and result["status"] == 4 and
+          result["exception"] == "FileChanged" and path in result["message"],
+          "%s: %s" % (what, result))
+
+
 def main_in_tmpdir(prefix, scenarios):
     """Run scenarios(root) in a fresh temporary directory, removed after; exit with the
     tally's status."""

@@ -294,9 +294,7 @@ def scenarios(root):
                 os.truncate(path, 15 * MiB)
             t.join(120)
             res, summ, _ = holder["r"]
-            check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 4 and
-                  res[0]["exception"] == "FileChanged" and path in res[0]["message"],
-                  "file changed (%s) mid-upload: %s" % (how, res[0]))
+            engine_common.check_file_changed(res[0], path, "file changed (%s) mid-upload" % how)
         finally:
             srv.stop()
 

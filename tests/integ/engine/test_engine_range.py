@@ -198,9 +198,7 @@ def scenarios(root):
                     f.write(b"more")
             t.join(180)
             res, summ, _ = holder["r"]
-            check(res[0]["outcome"] == "FAILED" and res[0]["status"] == 4 and
-                  res[0]["exception"] == "FileChanged" and path in res[0]["message"],
-                  "file %s mid-upload: %s" % (how, res[0]))
+            engine_common.check_file_changed(res[0], path, "file %s mid-upload" % how)
         finally:
             srv.stop()
 
