@@ -3,6 +3,7 @@
 #include "cli/image_source.h"
 
 #include "util/hex.h"
+#include "util/json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -392,12 +393,6 @@ static cJSON *tree_json(const struct tree *t, const char *name, struct ebuf *err
 
 /* ---- building the result ---------------------------------------------------------------- */
 
-static const char *jstr(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static bool is_index(const char *mt)
 {
     return mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST));
@@ -479,7 +474,7 @@ static int take_blob(struct image_source *s, const struct tree *t, const cJSON *
                      struct ebuf *err)
 {
     char name[80];
-    const char *digest = jstr(d, "digest");
+    const char *digest = json_string(d, "digest");
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(d, "size");
     if (!blob_name(digest, name)) {
         ebuf_printf(err, "%s: manifest %s names a blob by '%s', not by a sha256 digest", t->root,
@@ -516,7 +511,7 @@ static int manifest_blobs(struct image_source *s, const struct tree *t, const cJ
 /* Read the manifest a descriptor names and check its bytes are the ones named. */
 static char *read_descriptor(const struct tree *t, const cJSON *desc, size_t *len, struct ebuf *err)
 {
-    const char *digest = jstr(desc, "digest");
+    const char *digest = json_string(desc, "digest");
     char name[80];
     if (!blob_name(digest, name)) {
         ebuf_printf(err, "%s: a manifest is named by '%s', not by a sha256 digest", t->root,
@@ -543,10 +538,10 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
     if (!bytes)
         return -1;
     cJSON *doc = cJSON_ParseWithLength(bytes, len);
-    const char *mt = jstr(desc, "mediaType");
+    const char *mt = json_string(desc, "mediaType");
     if (!mt)
-        mt = jstr(doc, "mediaType");
-    const char *digest = jstr(desc, "digest");
+        mt = json_string(doc, "mediaType");
+    const char *digest = json_string(desc, "digest");
     int rc = -1;
     if (!cJSON_IsObject(doc)) {
         ebuf_printf(err, "%s: manifest %s is not JSON", t->root, digest);
@@ -558,16 +553,16 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "manifests"))
         {
             char name[80];
-            if (rc == 0 && blob_name(jstr(it, "digest"), name) && !tree_has(t, name)) {
+            if (rc == 0 && blob_name(json_string(it, "digest"), name) && !tree_has(t, name)) {
                 /* an export of one platform keeps the index of all: ECR refuses an index
                  * whose manifests it does not have, so say which one is missing */
                 const cJSON *pf = cJSON_GetObjectItemCaseSensitive(it, "platform");
-                const char *os = jstr(pf, "os"), *arch = jstr(pf, "architecture");
+                const char *os = json_string(pf, "os"), *arch = json_string(pf, "architecture");
                 ebuf_printf(err,
                             "%s: index %s lists a manifest for %s/%s (%s) that is not in it; "
                             "ECR takes an index only with all of its manifests (was the image "
                             "exported for one platform only?)",
-                            t->root, digest, os ? os : "?", arch ? arch : "?", jstr(it, "digest"));
+                            t->root, digest, os ? os : "?", arch ? arch : "?", json_string(it, "digest"));
                 rc = -1;
             }
             if (rc == 0)
@@ -597,7 +592,7 @@ static int open_layout(struct image_source *s, const struct tree *t, const char 
                        struct ebuf *err)
 {
     cJSON *layout = tree_json(t, "oci-layout", err);
-    const char *version = layout ? jstr(layout, "imageLayoutVersion") : NULL;
+    const char *version = layout ? json_string(layout, "imageLayoutVersion") : NULL;
     if (layout && (!version || strncmp(version, "1.", 2) != 0))
         ebuf_printf(err, "%s: oci-layout says imageLayoutVersion %s; this reads 1.x", t->root,
                     version ? version : "(none)");
@@ -615,7 +610,7 @@ static int open_layout(struct image_source *s, const struct tree *t, const char 
     cJSON_ArrayForEach(it, ms)
     {
         const cJSON *ann = cJSON_GetObjectItemCaseSensitive(it, "annotations");
-        const char *ref = jstr(ann, REF_NAME);
+        const char *ref = json_string(ann, REF_NAME);
         if (ref)
             ebuf_printf(&names, "%s%s", names.len ? ", " : "", ref);
         if (want_tag && ref && (!strcmp(ref, want_tag) || !strcmp(tag_of_ref(ref), want_tag)))
@@ -630,7 +625,7 @@ static int open_layout(struct image_source *s, const struct tree *t, const char 
         ebuf_printf(err, "%s holds %d images; say which with --tag (the names it has: %s)", t->root,
                     n, names.len ? ebuf_str(&names) : "none");
     } else {
-        const char *ref = jstr(cJSON_GetObjectItemCaseSensitive(pick, "annotations"), REF_NAME);
+        const char *ref = json_string(cJSON_GetObjectItemCaseSensitive(pick, "annotations"), REF_NAME);
         if (ref && image_tag_valid(tag_of_ref(ref)) && !(s->tag = strdup(tag_of_ref(ref))))
             ebuf_puts(err, "out of memory");
         else
@@ -685,7 +680,7 @@ static int open_docker(struct image_source *s, const struct tree *t, const char 
         ebuf_printf(err, "%s holds %d images; say which with --tag", t->root, n);
         goto out;
     }
-    const char *cfg_name = jstr(pick, "Config");
+    const char *cfg_name = json_string(pick, "Config");
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(pick, "Layers");
     if (!cfg_name || !cJSON_IsArray(layers)) {
         ebuf_printf(err, "%s: manifest.json has no Config and Layers", t->root);

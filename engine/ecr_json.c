@@ -1,5 +1,7 @@
 #include "engine/ecr_json.h"
 
+#include "util/json.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,12 +17,6 @@ static cJSON *parse(const char *body, size_t len)
         return NULL;
     }
     return doc;
-}
-
-static const char *get_string(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* A non-negative whole number that a double holds exactly (all ECR byte offsets do). */
@@ -48,7 +44,7 @@ int ecr_parse_error(const char *body, size_t len, struct ecr_error *out)
 {
     memset(out, 0, sizeof *out);
     cJSON *doc = parse(body, len);
-    const char *type = doc ? get_string(doc, "__type") : NULL;
+    const char *type = doc ? json_string(doc, "__type") : NULL;
     if (!type) {
         /* Not an AWS JSON error: keep the start of whatever came, printable bytes only. */
         size_t n = 0;
@@ -60,9 +56,9 @@ int ecr_parse_error(const char *body, size_t len, struct ecr_error *out)
     }
     const char *hash = strrchr(type, '#');
     snprintf(out->exception, sizeof out->exception, "%s", hash ? hash + 1 : type);
-    const char *msg = get_string(doc, "message");
+    const char *msg = json_string(doc, "message");
     if (!msg)
-        msg = get_string(doc, "Message");
+        msg = json_string(doc, "Message");
     snprintf(out->message, sizeof out->message, "%s", msg ? msg : "");
     out->has_last_valid_byte = get_u64(doc, "lastValidByteReceived", &out->last_valid_byte);
     cJSON_Delete(doc);
@@ -74,7 +70,7 @@ int ecr_parse_initiate(const char *body, size_t len, char *upload_id, size_t upl
 {
     cJSON *doc = parse(body, len);
     int rc = -1;
-    if (doc && copy_string(get_string(doc, "uploadId"), upload_id, upload_id_cap) == 0 &&
+    if (doc && copy_string(json_string(doc, "uploadId"), upload_id, upload_id_cap) == 0 &&
         get_u64(doc, "partSize", part_size))
         rc = 0;
     cJSON_Delete(doc);
@@ -92,7 +88,7 @@ int ecr_parse_upload_part(const char *body, size_t len, uint64_t *last_byte_rece
 int ecr_parse_complete(const char *body, size_t len, char *digest, size_t digest_cap)
 {
     cJSON *doc = parse(body, len);
-    int rc = doc ? copy_string(get_string(doc, "layerDigest"), digest, digest_cap) : -1;
+    int rc = doc ? copy_string(json_string(doc, "layerDigest"), digest, digest_cap) : -1;
     cJSON_Delete(doc);
     return rc;
 }
@@ -102,7 +98,7 @@ int ecr_parse_put_image(const char *body, size_t len, char *digest, size_t diges
     cJSON *doc = parse(body, len);
     const cJSON *image = doc ? cJSON_GetObjectItemCaseSensitive(doc, "image") : NULL;
     const cJSON *id = image ? cJSON_GetObjectItemCaseSensitive(image, "imageId") : NULL;
-    int rc = copy_string(id ? get_string(id, "imageDigest") : NULL, digest, digest_cap);
+    int rc = copy_string(id ? json_string(id, "imageDigest") : NULL, digest, digest_cap);
     cJSON_Delete(doc);
     return rc;
 }
@@ -122,8 +118,8 @@ int ecr_parse_batch_check(const char *body, size_t len, ecr_layer_fn each, void 
     const cJSON *it;
     cJSON_ArrayForEach(it, layers)
     {
-        const char *digest = get_string(it, "layerDigest");
-        const char *avail = get_string(it, "layerAvailability");
+        const char *digest = json_string(it, "layerDigest");
+        const char *avail = json_string(it, "layerAvailability");
         if (!digest)
             continue;
         each(digest, avail && !strcmp(avail, "AVAILABLE"), user);
@@ -131,7 +127,7 @@ int ecr_parse_batch_check(const char *body, size_t len, ecr_layer_fn each, void 
     }
     cJSON_ArrayForEach(it, failures)
     {
-        const char *digest = get_string(it, "layerDigest");
+        const char *digest = json_string(it, "layerDigest");
         if (!digest)
             continue;
         each(digest, false, user);

@@ -1,6 +1,7 @@
 #include "server/registry.h"
 
 #include "util/hex.h"
+#include "util/json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -472,18 +473,12 @@ static char *read_text(const char *path)
     return ebuf_take(&b);
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
 {
     char *text = read_text(path);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     free(text);
-    const char *name = jstr(o, "name");
+    const char *name = json_string(o, "name");
     if (!name || !valid_repository_name(name)) {
         ebuf_printf(err, "unreadable repository file %s", path);
         cJSON_Delete(o);
@@ -493,14 +488,14 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
     if (!r)
         abort();
     snprintf(r->name, sizeof r->name, "%s", name);
-    const char *mut = jstr(o, "imageTagMutability");
+    const char *mut = json_string(o, "imageTagMutability");
     snprintf(r->mutability, sizeof r->mutability, "%s", mut ? mut : "MUTABLE");
     cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "createdAt");
     r->created_at = cJSON_IsNumber(c) ? c->valuedouble : 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "layers"))
     {
-        const char *d = jstr(it, "digest");
+        const char *d = json_string(it, "digest");
         cJSON *sz = cJSON_GetObjectItemCaseSensitive(it, "size");
         if (!d || strlen(d) != 71 || !cJSON_IsNumber(sz))
             continue;
@@ -511,7 +506,7 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
     }
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "images"))
     {
-        const char *d = jstr(it, "digest"), *mt = jstr(it, "mediaType");
+        const char *d = json_string(it, "digest"), *mt = json_string(it, "mediaType");
         if (!d || strlen(d) != 71 || !mt)
             continue;
         char mpath[1024];
@@ -531,7 +526,7 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
     }
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "tags"))
     {
-        const char *t = jstr(it, "tag"), *d = jstr(it, "digest");
+        const char *t = json_string(it, "tag"), *d = json_string(it, "digest");
         if (!t || !d || strlen(d) != 71)
             continue;
         GROW(r->tags, r->n_tags, r->cap_tags);
@@ -552,7 +547,7 @@ static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
     char *text = read_text(path);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     free(text);
-    const char *repo = jstr(o, "repositoryName");
+    const char *repo = json_string(o, "repositoryName");
     cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length");
     cJSON *parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
     cJSON *last = cJSON_GetObjectItemCaseSensitive(o, "lastPart");
@@ -1324,14 +1319,14 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
     /* Every blob the manifest names must be a layer of this repository. */
     struct ebuf missing = EBUF_INIT;
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(doc, "config");
-    const char *cd = jstr(cfg, "digest");
+    const char *cd = json_string(cfg, "digest");
     char nd[72];
     if (cd && !(normal_sha256(cd, nd) && find_layer(r, nd)))
         ebuf_printf(&missing, "%s%s", missing.len ? ", " : "", cd);
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "layers"))
     {
-        const char *ld = jstr(it, "digest");
+        const char *ld = json_string(it, "digest");
         if (!ld) {
             ebuf_free(&missing);
             srv_reply_error(out, 400, "InvalidParameterException",
@@ -1350,7 +1345,7 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
         goto done;
     }
     ebuf_free(&missing);
-    const char *mt = media_type ? media_type : jstr(doc, "mediaType");
+    const char *mt = media_type ? media_type : json_string(doc, "mediaType");
     if (!mt)
         mt = DEFAULT_MEDIA_TYPE;
     struct image *im = find_image(r, digest);
@@ -1434,7 +1429,7 @@ void registry_get_images(struct registry *reg, const char *repo, const cJSON *id
     const cJSON *id;
     cJSON_ArrayForEach(id, ids)
     {
-        const char *d = jstr(id, "imageDigest"), *tag = jstr(id, "imageTag");
+        const char *d = json_string(id, "imageDigest"), *tag = json_string(id, "imageTag");
         char nd[72];
         if (!d && !tag) {
             image_failure(failures, id, "MissingDigestAndTag",

@@ -3,6 +3,7 @@
 #include "signer/credentials.h"
 
 #include "util/civil.h"
+#include "util/json.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -146,22 +147,16 @@ bool cred_parse_time(const char *s, time_t *out)
 
 /* ---- JSON credentials, as the process, container and IMDS providers return them ---- */
 
-static const char *json_str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
-
 /* Build a snapshot from a parsed reply. `token_field` is "SessionToken" for processes and
  * "Token" for the metadata services. `who` names the source in messages. */
 static struct cred_snapshot *snapshot_from_json(const cJSON *root, const char *token_field,
                                                 bool expiration_required, const char *provider,
                                                 const char *who, struct ebuf *err)
 {
-    const char *akid = json_str(root, "AccessKeyId");
-    const char *secret = json_str(root, "SecretAccessKey");
-    const char *token = json_str(root, token_field);
-    const char *exp = json_str(root, "Expiration");
+    const char *akid = json_string(root, "AccessKeyId");
+    const char *secret = json_string(root, "SecretAccessKey");
+    const char *token = json_string(root, token_field);
+    const char *exp = json_string(root, "Expiration");
     if (!akid || !*akid || !secret || !*secret) {
         ebuf_printf(err, "%s: the reply lacks %s", who,
                     !akid || !*akid ? "AccessKeyId" : "SecretAccessKey");
@@ -782,7 +777,7 @@ static int from_imds(struct chain *c, struct cred_snapshot **out, struct ebuf *e
         goto done;
     }
     cJSON *root = cJSON_ParseWithLength(ebuf_str(&body), body.len);
-    const char *code = cJSON_IsObject(root) ? json_str(root, "Code") : NULL;
+    const char *code = cJSON_IsObject(root) ? json_string(root, "Code") : NULL;
     if (!cJSON_IsObject(root))
         ebuf_printf(err, "%s: the credentials reply is not a JSON object", who);
     else if (code && strcmp(code, "Success") != 0)
