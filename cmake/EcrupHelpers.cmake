@@ -70,7 +70,7 @@ function(ecrup_test name)
         set(ARG_TIMEOUT 300)
     endif()
     set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${ARG_TIMEOUT}
-        LABELS "${ARG_LABELS}" ENVIRONMENT "ECRUP_SHARED_DIR=${ECRUP_SHARED_DIR};${ARG_ENV}")
+        LABELS "${ARG_LABELS}" ENVIRONMENT "${ARG_ENV}")
 endfunction()
 
 # ecrup_script_test(NAME COMMAND... [LABELS l...] [TIMEOUT s] [ENV k=v...])
@@ -83,7 +83,7 @@ function(ecrup_script_test name)
     endif()
     set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${ARG_TIMEOUT}
         LABELS "${ARG_LABELS}"
-        ENVIRONMENT "ECRUP_SHARED_DIR=${ECRUP_SHARED_DIR};ECRUP_BINARY_DIR=${PROJECT_BINARY_DIR};ECRUP_SOURCE_DIR=${PROJECT_SOURCE_DIR};${ARG_ENV}")
+        ENVIRONMENT "ECRUP_BINARY_DIR=${PROJECT_BINARY_DIR};ECRUP_SOURCE_DIR=${PROJECT_SOURCE_DIR};${ARG_ENV}")
 endfunction()
 
 # ecrup_fuzz_target(NAME SOURCES... [LIBS lib...] [CORPUS dir])

@@ -17,16 +17,6 @@ int test_finish(const char *name)
     return 0;
 }
 
-const char *test_shared_dir(void)
-{
-    const char *d = getenv("ECRUP_SHARED_DIR");
-    if (!d || !*d) {
-        fprintf(stderr, "ECRUP_SHARED_DIR is not set (run the tests through ctest)\n");
-        exit(1);
-    }
-    return d;
-}
-
 char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

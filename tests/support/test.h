@@ -58,9 +58,6 @@ extern int test_checks;
 /* Print a summary and return the exit status for main(). */
 int test_finish(const char *name);
 
-/* The shared folder (ECRUP_SHARED_DIR, set by CTest); exits 1 when missing. */
-const char *test_shared_dir(void);
-
 /* Read a whole file; NULL when it cannot be read. *len may be NULL. Caller frees. */
 char *test_read_file(const char *path, size_t *len);
 

@@ -1,4 +1,4 @@
-/* The AWS SigV4 test suite (aws-c-auth's v4 cases), read from the shared folder at test time:
+/* The AWS SigV4 test suite (aws-c-auth's v4 cases), kept under tests/data/sigv4-test-suite:
  * every header-canonical-request, header-string-to-sign and header-signature must match byte
  * for byte, and each signed request must pass sigv4_verify() while one-byte changes fail
  * with the verdict ECR would give. */
@@ -383,7 +383,7 @@ static int cmp_str(const void *a, const void *b)
 
 int main(void)
 {
-    char *suite = join(test_shared_dir(), "sigv4-test-suite/v4");
+    char *suite = strdup(ECRUP_SOURCE_DIR "/tests/data/sigv4-test-suite/v4");
     DIR *d = opendir(suite);
     if (!d) {
         fprintf(stderr, "cannot open %s\n", suite);
