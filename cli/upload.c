@@ -202,43 +202,6 @@ bool upload_settings_check(const struct upload_settings *s, const char *cmd)
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-/* A failure's "error" when the engine gave no exception name: a stable local code. */
-/* A failure's "error" when the engine gave no exception name: a stable local code. */
-static const char *upload_status_code(ecrup_status st)
-{
-    static const char *const codes[] = {
-        [ECRUP_OK] = "OK",
-        [ECRUP_E_INVALID_ARGUMENT] = "InvalidArgument",
-        [ECRUP_E_NOMEM] = "OutOfMemory",
-        [ECRUP_E_IO] = "IOError",
-        [ECRUP_E_FILE_CHANGED] = "FileChanged",
-        [ECRUP_E_NO_CREDENTIALS] = "NoCredentials",
-        [ECRUP_E_CREDENTIALS] = "CredentialsError",
-        [ECRUP_E_CONFIG] = "ConfigError",
-        [ECRUP_E_NO_REGION] = "NoRegion",
-        [ECRUP_E_ENDPOINT] = "InvalidEndpoint",
-        [ECRUP_E_TLS] = "TLSError",
-        [ECRUP_E_NETWORK] = "NetworkError",
-        [ECRUP_E_TIMEOUT] = "Timeout",
-        [ECRUP_E_THROTTLED] = "Throttled",
-        [ECRUP_E_SERVER] = "ServerError",
-        [ECRUP_E_AUTH] = "AuthError",
-        [ECRUP_E_PROTOCOL] = "ProtocolError",
-        [ECRUP_E_REMOTE] = "RemoteError",
-        [ECRUP_E_DIGEST_MISMATCH] = "DigestMismatch",
-        [ECRUP_E_TOO_LARGE] = "LayerTooLarge",
-        [ECRUP_E_EMPTY_LAYER] = "EmptyLayer",
-        [ECRUP_E_CANCELLED] = "Cancelled",
-        [ECRUP_E_UNSUPPORTED] = "Unsupported",
-        [ECRUP_E_INTERNAL] = "InternalError",
-        [ECRUP_E_CLOCK_SKEW] = "ClockSkew",
-        [ECRUP_E_NOT_FOUND] = "NotFound",
-    };
-    if ((unsigned)st < sizeof codes / sizeof codes[0] && codes[st])
-        return codes[st];
-    return "InternalError";
-}
-
 /* What was reported of one blob. Strings borrowed (from the items or the engine). */
 struct upload_outcome {
     const char *file;
@@ -270,7 +233,7 @@ static void outcome_from_result(struct upload_outcome *o, const struct upload_it
     o->attempts = r->attempts;
     o->outcome = r->outcome == ECRUP_OUTCOME_PENDING ? ECRUP_OUTCOME_FAILED : r->outcome;
     if (o->outcome == ECRUP_OUTCOME_FAILED) {
-        o->error = r->exception && *r->exception ? r->exception : upload_status_code(r->status);
+        o->error = r->exception && *r->exception ? r->exception : ecrup_status_name(r->status);
         o->message = r->message && *r->message ? r->message : ecrup_strerror(r->status);
         if (r->outcome == ECRUP_OUTCOME_PENDING)
             o->message = "the layer did not finish";
@@ -548,7 +511,7 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
                                               .digest = items[i].digest,
                                               .size = items[i].size,
                                               .outcome = ECRUP_OUTCOME_FAILED,
-                                              .error = upload_status_code(st),
+                                              .error = ecrup_status_name(st),
                                               .message = err.message[0] ? err.message
                                                                         : ecrup_strerror(st)};
             if (a->json)

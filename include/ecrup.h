@@ -64,6 +64,7 @@ typedef enum ecrup_status {
     ECRUP_E_INTERNAL = 23,        /* 23: a bug in ecrup */
     ECRUP_E_CLOCK_SKEW = 24,      /* 24: the local clock is too far from the service's */
     ECRUP_E_NOT_FOUND = 25,       /* 25: a named file, profile or repository does not exist */
+    ECRUP_E_INVALID_RANGE = 26,   /* 26: a layer's byte range lies outside its file */
 } ecrup_status;
 
 /** What kind of failure a status is: lets a caller decide what to do without a table. */
@@ -79,6 +80,13 @@ typedef enum ecrup_category {
 
 /** A short English description of `status`. Static storage; never NULL; any thread. */
 ECRUP_API const char *ecrup_strerror(ecrup_status status);
+/**
+ * The status's stable name ("FileChanged", "NoCredentials", ...): what a result record's
+ * `exception` and the CLI's `--json` "error" say for a failure that has no ECR exception
+ * name. Each status has exactly one; docs/engine.md lists them. Unknown values are
+ * "InternalError". Static storage; never NULL; any thread.
+ */
+ECRUP_API const char *ecrup_status_name(ecrup_status status);
 /** The category of `status`; unknown values are ECRUP_CATEGORY_INTERNAL. Any thread. */
 ECRUP_API ecrup_category ecrup_status_category(ecrup_status status);
 /** The name of a category ("retryable", "usage", ...). Static storage; any thread. */
