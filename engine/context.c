@@ -140,16 +140,16 @@ void ecr_context_cleanup(struct ecr_context *ctx)
     memset(ctx, 0, sizeof *ctx);
 }
 
-static int creds_acquire(void *user, time_t now, struct sigv4_credentials *creds, void **token,
-                         struct ebuf *err)
+static ecrup_status creds_acquire(void *user, time_t now, struct sigv4_credentials *creds,
+                                  void **token, struct ebuf *err)
 {
     struct ecr_context *ctx = user;
     struct cred_snapshot *snap = NULL;
     if (cred_cache_get(ctx->creds, now, &snap, err) != 0)
-        return -1;
+        return ECRUP_E_CREDENTIALS;
     *creds = cred_snapshot_sigv4(snap);
     *token = snap;
-    return 0;
+    return ECRUP_OK;
 }
 
 static void creds_release(void *user, void *token)
