@@ -264,8 +264,8 @@ static bool is_auth_exception(const char *x)
     return false;
 }
 
-/* What a failed reply means. Service exceptions are the protocol's own names. */
-static ecrup_status reply_status(const struct ecr_request *r)
+/* Service exceptions are the protocol's own names. */
+ecrup_status ecr_request_reply_status(const struct ecr_request *r)
 {
     if (r->curl_result != CURLE_OK) {
         switch (r->curl_result) {
@@ -309,7 +309,7 @@ bool ecr_request_finish(struct ecr_request *r, CURL *easy, CURLcode result,
         outcome->transport_error = is_transport_error(result);
         if (!r->curl_error[0])
             snprintf(r->curl_error, sizeof r->curl_error, "%s", curl_easy_strerror(result));
-        r->status = reply_status(r);
+        r->status = ecr_request_reply_status(r);
         return false;
     }
     outcome->http_status = r->http_status;
@@ -319,7 +319,7 @@ bool ecr_request_finish(struct ecr_request *r, CURL *easy, CURLcode result,
     }
     ecr_parse_error(r->reply.data, r->reply.len, &r->error);
     outcome->exception = r->error.exception[0] ? r->error.exception : NULL;
-    r->status = reply_status(r);
+    r->status = ecr_request_reply_status(r);
     return false;
 }
 

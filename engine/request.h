@@ -87,6 +87,10 @@ void ecr_request_fail(struct ecr_request *r, ecrup_status status, const char *fm
 #define ECR_SKEW_SECONDS 240
 bool ecr_request_clock_skewed(const struct ecr_request *r);
 
+/* What a finished, failed request means, from its libcurl result, HTTP status, exception and
+ * Date: the status ecr_request_finish records. Pure over `r`. */
+ecrup_status ecr_request_reply_status(const struct ecr_request *r);
+
 /* A one-line description of a failed request for results and logs: the ECR exception and
  * message, else the HTTP status, else libcurl's error. Never contains secrets. */
 void ecr_request_describe(const struct ecr_request *r, struct ebuf *out);
