@@ -16,6 +16,7 @@
 #include <openssl/params.h>
 
 #include "util/civil.h"
+#include "signer/url.h"
 #include "util/hex.h"
 
 #define KEY_CACHE_SLOTS 8
@@ -296,61 +297,20 @@ int sigv4_host_from_url(const char *url, struct ebuf *out)
     if (!url || !out)
         return -1;
     ebuf_reset(out);
-    const char *sep = strstr(url, "://");
-    if (!sep || sep == url)
+    struct url_parts u;
+    if (!url_split(url, &u) || u.scheme_len == 0 || u.problem != URL_HOST_FINE || u.host_len == 0 ||
+        (u.bracketed && u.host_len <= 2))
         return -1;
-    size_t slen = (size_t)(sep - url);
-    const char *auth = sep + 3;
-    size_t alen = strcspn(auth, "/?#");
-    /* userinfo ends at the last '@' of the authority */
-    for (size_t i = alen; i > 0; i--) {
-        if (auth[i - 1] == '@') {
-            auth += i;
-            alen -= i;
-            break;
-        }
-    }
-    const char *host = auth, *port = NULL;
-    size_t hlen, plen = 0;
-    if (alen && auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
-        if (!close)
-            return -1;
-        hlen = (size_t)(close - auth) + 1;
-        if (hlen < alen) {
-            if (auth[hlen] != ':')
-                return -1;
-            port = auth + hlen + 1;
-            plen = alen - hlen - 1;
-        }
-    } else {
-        const char *colon = memchr(auth, ':', alen);
-        hlen = colon ? (size_t)(colon - auth) : alen;
-        if (colon) {
-            port = colon + 1;
-            plen = alen - hlen - 1;
-        }
-    }
-    if (hlen == 0 || (host[0] == '[' && hlen <= 2))
+    /* "host:" with nothing after the colon means no port, as botocore reads it. */
+    bool has_port = u.port && u.port_len;
+    unsigned port = 0;
+    if (has_port && !url_port_number(u.port, u.port_len, &port))
         return -1;
-    long portnum = -1;
-    if (port && plen) {
-        if (plen > 5)
-            return -1;
-        portnum = 0;
-        for (size_t i = 0; i < plen; i++) {
-            if (port[i] < '0' || port[i] > '9')
-                return -1;
-            portnum = portnum * 10 + (port[i] - '0');
-        }
-        if (portnum > 65535)
-            return -1;
-    }
-    for (size_t i = 0; i < hlen; i++)
-        ebuf_putc(out, (char)tolower((unsigned char)host[i]));
-    bool is_default = (slen == 4 && strncasecmp(url, "http", 4) == 0 && portnum == 80) ||
-                      (slen == 5 && strncasecmp(url, "https", 5) == 0 && portnum == 443);
-    if (portnum >= 0 && !is_default)
-        ebuf_printf(out, ":%ld", portnum);
+    for (size_t i = 0; i < u.host_len; i++)
+        ebuf_putc(out, (char)tolower((unsigned char)u.host[i]));
+    bool is_default = (u.scheme_len == 4 && strncasecmp(url, "http", 4) == 0 && port == 80) ||
+                      (u.scheme_len == 5 && strncasecmp(url, "https", 5) == 0 && port == 443);
+    if (has_port && !is_default)
+        ebuf_printf(out, ":%u", port);
     return ebuf_ok(out) ? 0 : -1;
 }
