@@ -1,5 +1,7 @@
 #include "server/auth.h"
 
+#include "signer/sigv4_verify.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
