@@ -145,8 +145,9 @@ static ecrup_status creds_acquire(void *user, time_t now, struct sigv4_credentia
 {
     struct ecr_context *ctx = user;
     struct cred_snapshot *snap = NULL;
-    if (cred_cache_get(ctx->creds, now, &snap, err) != 0)
-        return ECRUP_E_CREDENTIALS;
+    ecrup_status st = cred_cache_get(ctx->creds, now, &snap, err);
+    if (st != ECRUP_OK)
+        return st;
     *creds = cred_snapshot_sigv4(snap);
     *token = snap;
     return ECRUP_OK;
