@@ -381,10 +381,8 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
             goto fail;
     }
     if (cfg->faults) {
-        if (faults_parse(cfg->faults, &s->faults, err) != 0) {
-            faults_cleanup(&s->faults);
+        if (faults_parse(cfg->faults, &s->faults, err) != 0)
             goto fail;
-        }
         s->have_faults = true;
     }
     for (size_t i = 0; i < cfg->n_repositories; i++)
