@@ -115,7 +115,7 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
         goto done;
     }
     if (reg->dir && !im) {
-        char path[1024];
+        char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "manifests/%s", digest + 7);
         if (store_write_atomic(path, manifest, strlen(manifest)) != 0) {
             srv_reply_error(out, 500, "ServerException", "could not store the manifest");

@@ -92,7 +92,7 @@ int registry_open_layer(struct registry *reg, const char *repo, const char *dige
     struct repo *r = reg_find_repo(reg, repo);
     struct layer *l = r && srv_normal_sha256(digest_in, d) ? reg_find_layer(r, d) : NULL;
     if (l && reg->dir) {
-        char path[1024];
+        char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "blobs/sha256/%s", d + 7);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         *size = l->size;

@@ -99,20 +99,37 @@ void reg_remove_upload(struct registry *reg, struct upload *u)
 
 struct registry *registry_open(const struct registry_config *cfg, struct ebuf *err)
 {
-    struct registry *reg = calloc(1, sizeof *reg);
-    if (!reg)
+    bool durable = cfg->data_dir && !cfg->sink;
+    if (durable && strlen(cfg->data_dir) > STORE_DIR_MAX) {
+        /* Paths under it would not fit the store's buffers: refused rather than cut. */
+        ebuf_printf(err, "the data directory path is too long (%zu characters; at most %d)",
+                    strlen(cfg->data_dir), STORE_DIR_MAX);
         return NULL;
-    pthread_mutex_init(&reg->mu, NULL);
+    }
+    struct registry *reg = calloc(1, sizeof *reg);
+    if (!reg) {
+        ebuf_printf(err, "out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&reg->mu, NULL) != 0) {
+        ebuf_printf(err, "cannot initialise the registry lock");
+        free(reg);
+        return NULL;
+    }
     reg->sink = cfg->sink;
     reg->part_size = cfg->part_size ? cfg->part_size : 10485760;
     snprintf(reg->account, sizeof reg->account, "123456789012");
     reg->base_url = strdup(cfg->base_url ? cfg->base_url : "http://127.0.0.1");
-    if (cfg->data_dir && !cfg->sink) {
-        reg->dir = strdup(cfg->data_dir);
-        if (store_load(reg, err) != 0) {
-            registry_free(reg);
-            return NULL;
-        }
+    /* Without its directory a durable registry would quietly keep nothing. */
+    reg->dir = durable ? strdup(cfg->data_dir) : NULL;
+    if (!reg->base_url || (durable && !reg->dir)) {
+        ebuf_printf(err, "out of memory");
+        registry_free(reg);
+        return NULL;
+    }
+    if (durable && store_load(reg, err) != 0) {
+        registry_free(reg);
+        return NULL;
     }
     return reg;
 }

@@ -104,6 +104,13 @@ void reply_upload_not_found(struct srv_reply *out, const char *id, const char *r
 
 /* ---- the durable store (store.c); every function is a no-op returning 0 for a sink ---- */
 
+/* Every path under the data directory fits a STORE_PATH_CAP buffer: registry_open() refuses a
+ * directory longer than STORE_DIR_MAX, and no path below it is longer than STORE_REL_MAX (the
+ * longest is repos/<256-character name>.json.tmp, 271). */
+#define STORE_PATH_CAP 4096
+#define STORE_REL_MAX  300
+#define STORE_DIR_MAX  (STORE_PATH_CAP - STORE_REL_MAX - 2)
+
 /* `reg->dir`/`fmt...` into out. */
 void store_path(const struct registry *reg, char *out, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -16,6 +16,7 @@
 #include "server/names.h"
 #include "util/json.h"
 
+/* No cut can happen here (STORE_DIR_MAX and STORE_REL_MAX in registry_impl.h). */
 void store_path(const struct registry *reg, char *out, size_t cap, const char *fmt, ...)
 {
     char rel[600];
@@ -63,7 +64,7 @@ static int write_all(int fd, const void *data, size_t n)
 /* Write `data` to `path` so that a crash leaves either the old or the new contents. */
 int store_write_atomic(const char *path, const char *data, size_t n)
 {
-    char tmp[1100];
+    char tmp[STORE_PATH_CAP];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -78,7 +79,7 @@ int store_write_atomic(const char *path, const char *data, size_t n)
         unlink(tmp);
         return -1;
     }
-    char dir[1100];
+    char dir[STORE_PATH_CAP];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash)
@@ -119,7 +120,7 @@ int store_persist_repo(struct registry *reg, struct repo *r)
     cJSON_Delete(o);
     if (!s)
         return -1;
-    char fname[300], path[1024];
+    char fname[300], path[STORE_PATH_CAP];
     repo_file_name(r->name, fname);
     store_path(reg, path, sizeof path, "repos/%s.json", fname);
     int rc = store_write_atomic(path, s, strlen(s));
@@ -131,7 +132,7 @@ int store_persist_upload(struct registry *reg, struct upload *u)
 {
     if (!reg->dir)
         return 0;
-    char buf[600], path[1024];
+    char buf[600], path[STORE_PATH_CAP];
     int n = snprintf(buf, sizeof buf,
                      "{\"repositoryName\":\"%s\",\"length\":%llu,\"parts\":%u,\"lastPart\":%llu,"
                      "\"smallNonLast\":%s}",
@@ -145,7 +146,7 @@ void store_unlink_upload(struct registry *reg, const char *id)
 {
     if (!reg->dir)
         return;
-    char path[1024];
+    char path[STORE_PATH_CAP];
     store_path(reg, path, sizeof path, "uploads/%s.json", id);
     unlink(path);
     store_path(reg, path, sizeof path, "uploads/%s.data", id);
@@ -208,7 +209,7 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
         const char *d = json_string(it, "digest"), *mt = json_string(it, "mediaType");
         if (!d || strlen(d) != 71 || !mt)
             continue;
-        char mpath[1024];
+        char mpath[STORE_PATH_CAP];
         store_path(reg, mpath, sizeof mpath, "manifests/%s", d + 7);
         char *manifest = read_text(mpath);
         if (!manifest) {
@@ -241,7 +242,7 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
 
 static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
 {
-    char path[1024];
+    char path[STORE_PATH_CAP];
     store_path(reg, path, sizeof path, "uploads/%s.json", id);
     char *text = read_text(path);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
@@ -250,7 +251,9 @@ static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
     cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length");
     cJSON *parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
     cJSON *last = cJSON_GetObjectItemCaseSensitive(o, "lastPart");
-    if (!repo || !cJSON_IsNumber(len) || !cJSON_IsNumber(parts) || !cJSON_IsNumber(last)) {
+    /* A name that is not one would be cut to fit u->repo: another repository's upload. */
+    if (!repo || !valid_repository_name(repo) || !cJSON_IsNumber(len) || !cJSON_IsNumber(parts) ||
+        !cJSON_IsNumber(last)) {
         ebuf_printf(err, "unreadable upload state %s", path);
         cJSON_Delete(o);
         return -1;
@@ -291,14 +294,14 @@ int store_load(struct registry *reg, struct ebuf *err)
         return -1;
     }
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        char path[1024];
+        char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "%s", subdirs[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
             ebuf_printf(err, "cannot create %s: %s", path, strerror(errno));
             return -1;
         }
     }
-    char path[1024];
+    char path[STORE_PATH_CAP];
     store_path(reg, path, sizeof path, "%s", "repos");
     DIR *d = opendir(path);
     if (!d) {
@@ -310,8 +313,8 @@ int store_load(struct registry *reg, struct ebuf *err)
     while (rc == 0 && (e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
         if (n > 5 && !strcmp(e->d_name + n - 5, ".json")) {
-            char f[1400];
-            snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+            char f[STORE_PATH_CAP];
+            store_path(reg, f, sizeof f, "repos/%s", e->d_name);
             rc = load_repo(reg, f, err);
         }
     }

@@ -42,7 +42,7 @@ void registry_initiate_upload(struct registry *reg, const char *repo, struct srv
             EVP_MD_CTX_free(u->hash);
             u->hash = NULL;
         }
-        char path[1024];
+        char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "uploads/%s.data", u->id);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || close(fd) != 0 || store_persist_upload(reg, u) != 0) {
@@ -86,7 +86,7 @@ struct registry_part *registry_part_begin(struct registry *reg, const char *uplo
     pthread_mutex_lock(&reg->mu);
     struct upload *u = upload_id ? reg_find_upload(reg, upload_id) : NULL;
     if (u && !u->busy) {
-        char path[1024];
+        char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "uploads/%s.data", u->id);
         p->fd = open(path, O_WRONLY | O_CLOEXEC);
         if (p->fd >= 0) {
@@ -105,7 +105,7 @@ struct registry_part *registry_part_begin(struct registry *reg, const char *uplo
     pthread_mutex_unlock(&reg->mu);
     if (p->fd < 0) {
         /* The upload is unknown yet (or busy): keep the bytes aside until the body ends. */
-        char dir[1024];
+        char dir[STORE_PATH_CAP];
         store_path(reg, dir, sizeof dir, "%s", "uploads");
         p->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (p->fd < 0) {
@@ -241,7 +241,7 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
         }
         if (!part->owned) {
             /* Spooled: move the bytes in while holding the upload. */
-            char path[1024];
+            char path[STORE_PATH_CAP];
             store_path(reg, path, sizeof path, "uploads/%s.data", u->id);
             int fd = open(path, O_WRONLY | O_CLOEXEC);
             u->busy = true;
@@ -398,7 +398,7 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
             }
         }
         pthread_mutex_unlock(&reg->mu);
-        char path[1024], blob[1024], got[72] = "";
+        char path[STORE_PATH_CAP], blob[STORE_PATH_CAP], got[72] = "";
         store_path(reg, path, sizeof path, "uploads/%s.data", id);
         store_path(reg, blob, sizeof blob, "blobs/sha256/%s", digest + 7);
         /* Bytes past the acknowledged length (a part that failed late) are not the layer. */
@@ -420,7 +420,7 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
             else
                 rc = rename(path, blob);
             if (rc == 0) {
-                char dir[1024];
+                char dir[STORE_PATH_CAP];
                 store_path(reg, dir, sizeof dir, "%s", "blobs/sha256");
                 rc = store_fsync_dir(dir);
             }
