@@ -1,7 +1,8 @@
 /* The registry behind `ecrup serve`: repositories, layers, images and uploads in progress.
  *
  * State lives in memory and, unless the registry is a sink, in a data directory:
- *   repos/<name with '/' as '+'>.json   a repository: layers, images, tags
+ *   repos/<name with '/' as '+'>.json   a repository: layers, images, tags (a name of over
+ *                                        246 characters: repos/<SHA-256 of the name>.json)
  *   manifests/<hex>                      image manifests by digest
  *   blobs/sha256/<hex>                   layers, content-addressed
  *   uploads/<id>.json, uploads/<id>.data an upload in progress: state and bytes so far

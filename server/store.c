@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "server/names.h"
+#include "util/hex.h"
 #include "util/json.h"
 
 /* No cut can happen here (STORE_DIR_MAX and STORE_REL_MAX in registry_impl.h). */
@@ -27,12 +28,21 @@ void store_path(const struct registry *reg, char *out, size_t cap, const char *f
     snprintf(out, cap, "%s/%s", reg->dir, rel);
 }
 
-static void repo_file_name(const char *name, char out[300])
+/* The longest file name a repository's state may have, ".json.tmp" included: NAME_MAX of
+ * the file systems Linux has. */
+#define REPO_FILE_MAX 255
+
+/* The file name under repos/ of a repository's state, without ".json": the name with '/' as
+ * '+', or, for a name too long for that (ECR's go to 256 characters), its SHA-256 in hex. The
+ * loader reads the name from the file, so both forms load. False when hashing fails. */
+static bool repo_file_name(const char *name, char out[300])
 {
-    size_t i = 0;
-    for (; name[i] && i < 290; i++)
+    size_t n = strlen(name);
+    if (n + strlen(".json.tmp") > REPO_FILE_MAX)
+        return sha256_hex(name, n, out);
+    for (size_t i = 0; i <= n; i++)
         out[i] = name[i] == '/' ? '+' : name[i];
-    out[i] = '\0';
+    return true;
 }
 
 int store_fsync_dir(const char *path)
@@ -121,9 +131,11 @@ int store_persist_repo(struct registry *reg, struct repo *r)
     if (!s)
         return -1;
     char fname[300], path[STORE_PATH_CAP];
-    repo_file_name(r->name, fname);
-    store_path(reg, path, sizeof path, "repos/%s.json", fname);
-    int rc = store_write_atomic(path, s, strlen(s));
+    int rc = -1;
+    if (repo_file_name(r->name, fname)) {
+        store_path(reg, path, sizeof path, "repos/%s.json", fname);
+        rc = store_write_atomic(path, s, strlen(s));
+    }
     free(s);
     return rc;
 }

@@ -1,7 +1,8 @@
 /* The registry's durable store at the length limits of its paths: a data directory as long as
  * the store takes holds the longest repository name and an upload across a restart, with every
  * file where the layout says; one character longer is refused at open, as is an upload state
- * whose repository name is not one (it would be cut to another repository's). */
+ * whose repository name is not one (it would be cut to another repository's). Names too long
+ * to be a file name themselves are stored too. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <ftw.h>
@@ -14,6 +15,7 @@
 #include "server/registry.h"
 #include "server/registry_impl.h"
 #include "test.h"
+#include "util/hex.h"
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -60,10 +62,10 @@ static void longest_paths(const char *base)
     static char dir[STORE_PATH_CAP], path[STORE_PATH_CAP * 2], name[257];
     long_dir(base, STORE_DIR_MAX, dir);
     CHECK_EQ_INT(strlen(dir), STORE_DIR_MAX);
-    /* A long name with a '/' in it. */
-    memset(name, 'n', 240);
+    /* The longest name: 256 characters with a '/' in it. */
+    memset(name, 'n', 256);
     name[128] = '/';
-    name[240] = '\0';
+    name[256] = '\0';
     struct ebuf err = EBUF_INIT;
     struct registry_config cfg = {.data_dir = dir, .base_url = "http://127.0.0.1:1"};
     struct registry *reg = registry_open(&cfg, &err);
@@ -81,9 +83,8 @@ static void longest_paths(const char *base)
     registry_free(reg);
 
     /* Every file is where the layout says, and nothing was made beside the data directory. */
-    char file_name[257];
-    memcpy(file_name, name, sizeof name);
-    file_name[128] = '+';
+    char file_name[65];
+    REQUIRE(sha256_hex(name, strlen(name), file_name));
     snprintf(path, sizeof path, "%s/repos/%s.json", dir, file_name);
     CHECK(exists(path));
     snprintf(path, sizeof path, "%s/uploads/%s.json", dir, uid);
@@ -127,6 +128,47 @@ static void longest_paths(const char *base)
     ebuf_free(&err);
 }
 
+/* Names of every length from 240 to 256, where a file name of the name itself would pass
+ * NAME_MAX: each is stored and comes back after a restart. */
+static void long_names(const char *base)
+{
+    static char dir[STORE_PATH_CAP];
+    snprintf(dir, sizeof dir, "%s/names", base);
+    struct ebuf err = EBUF_INIT;
+    struct registry_config cfg = {.data_dir = dir, .base_url = "http://127.0.0.1:1"};
+    struct registry *reg = registry_open(&cfg, &err);
+    REQUIRE(reg);
+    struct srv_reply r = {0, EBUF_INIT, NULL};
+    char name[257];
+    for (size_t len = 240; len <= 256; len++) {
+        for (int slash = 0; slash < 2; slash++) {
+            memset(name, slash ? 's' : 'p', len);
+            if (slash)
+                name[len / 2] = '/';
+            name[len] = '\0';
+            registry_create_repository(reg, name, NULL, &r);
+            if (r.status != 200)
+                fprintf(stderr, "%zu: %s\n", len, ebuf_str(&r.body));
+            CHECK_EQ_INT(r.status, 200);
+        }
+    }
+    registry_free(reg);
+    reg = registry_open(&cfg, &err);
+    REQUIRE(reg);
+    for (size_t len = 240; len <= 256; len++) {
+        for (int slash = 0; slash < 2; slash++) {
+            memset(name, slash ? 's' : 'p', len);
+            if (slash)
+                name[len / 2] = '/';
+            name[len] = '\0';
+            CHECK(registry_has_repository(reg, name));
+        }
+    }
+    registry_free(reg);
+    ebuf_free(&r.body);
+    ebuf_free(&err);
+}
+
 static void upload_state_names(const char *base)
 {
     static char dir[STORE_PATH_CAP], path[STORE_PATH_CAP * 2];
@@ -165,6 +207,7 @@ int main(void)
     char base[] = "/tmp/ecrup-store-XXXXXX";
     REQUIRE(mkdtemp(base));
     longest_paths(base);
+    long_names(base);
     upload_state_names(base);
     nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_finish("test_store");
