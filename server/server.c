@@ -1,3 +1,5 @@
+/* `ecrup serve`'s HTTP side on libmicrohttpd (server.h): starting and stopping the daemon, each
+ * request's SigV4 check and fault draw around the API handler, and the blob downloads. */
 #include "server/server.h"
 
 #include "util/hex.h"
@@ -134,6 +136,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* Runs on the thread serving the connection (MHD's). */
 static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, const char *url)
 {
     /* /v2/<repository>/blobs/<digest> */
@@ -163,6 +166,8 @@ static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, co
     return rc;
 }
 
+/* MHD's access handler: runs on the thread serving the connection (its own, or the one epoll
+ * thread in sink mode), once per request chunk. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -276,6 +281,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return queue_reply(c, &reply);
 }
 
+/* Runs on the thread that served the connection, when MHD is done with the request. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
