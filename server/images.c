@@ -41,11 +41,9 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
 {
     cJSON *doc = NULL;
     pthread_mutex_lock(&reg->mu);
-    struct repo *r = reg_find_repo(reg, repo);
-    if (!r) {
-        reply_repository_not_found(out, repo, reg->account);
+    struct repo *r = reg_repo_or_reply(reg, repo, out);
+    if (!r)
         goto done;
-    }
     if (!manifest_refs(manifest, &doc)) {
         srv_reply_error(out, 400, "InvalidParameterException",
                         "Invalid parameter at 'imageManifest' failed to satisfy constraint: "
@@ -162,11 +160,9 @@ void registry_get_images(struct registry *reg, const char *repo, const cJSON *id
                          struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
-    struct repo *r = reg_find_repo(reg, repo);
-    if (!r) {
-        reply_repository_not_found(out, repo, reg->account);
+    struct repo *r = reg_repo_or_reply(reg, repo, out);
+    if (!r)
         goto done;
-    }
     cJSON *o = cJSON_CreateObject();
     cJSON *images = cJSON_AddArrayToObject(o, "images");
     cJSON *failures = cJSON_AddArrayToObject(o, "failures");

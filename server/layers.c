@@ -13,11 +13,9 @@ void registry_check_layers(struct registry *reg, const char *repo, const cJSON *
                            struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
-    struct repo *r = reg_find_repo(reg, repo);
-    if (!r) {
-        reply_repository_not_found(out, repo, reg->account);
+    struct repo *r = reg_repo_or_reply(reg, repo, out);
+    if (!r)
         goto done;
-    }
     cJSON *o = cJSON_CreateObject();
     cJSON *layers = cJSON_AddArrayToObject(o, "layers");
     cJSON *failures = cJSON_AddArrayToObject(o, "failures");
@@ -55,12 +53,10 @@ void registry_download_url(struct registry *reg, const char *repo, const char *d
                            struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
-    struct repo *r = reg_find_repo(reg, repo);
+    struct repo *r = reg_repo_or_reply(reg, repo, out);
     char d[72];
-    if (!r) {
-        reply_repository_not_found(out, repo, reg->account);
+    if (!r)
         goto done;
-    }
     if (!srv_normal_sha256(digest_in, d) || !reg_find_layer(r, d)) {
         srv_reply_error(out, 400, "LayersNotFoundException",
                         "The specified layer '%s' does not exist in the repository with name "

@@ -32,6 +32,14 @@ struct repo *reg_find_repo(struct registry *reg, const char *name)
     return NULL;
 }
 
+struct repo *reg_repo_or_reply(struct registry *reg, const char *name, struct srv_reply *out)
+{
+    struct repo *r = reg_find_repo(reg, name);
+    if (!r)
+        reply_repository_not_found(out, name, reg->account);
+    return r;
+}
+
 struct upload *reg_find_upload(struct registry *reg, const char *id)
 {
     for (size_t i = 0; i < reg->n_uploads; i++)

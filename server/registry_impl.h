@@ -86,6 +86,8 @@ struct registry {
 
 /* Lookups; NULL when absent. */
 struct repo *reg_find_repo(struct registry *reg, const char *name);
+/* The repository `name`, or NULL with RepositoryNotFoundException in out. */
+struct repo *reg_repo_or_reply(struct registry *reg, const char *name, struct srv_reply *out);
 struct upload *reg_find_upload(struct registry *reg, const char *id);
 struct layer *reg_find_layer(struct repo *r, const char *digest);
 struct image *reg_find_image(struct repo *r, const char *digest);

@@ -27,10 +27,8 @@ static void new_uuid(char out[37])
 void registry_initiate_upload(struct registry *reg, const char *repo, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
-    if (!reg_find_repo(reg, repo)) {
-        reply_repository_not_found(out, repo, reg->account);
+    if (!reg_repo_or_reply(reg, repo, out))
         goto done;
-    }
     struct upload *u = calloc(1, sizeof *u);
     if (!u)
         abort();
@@ -189,10 +187,8 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
     bool synced = part && part->owned && !part->io_error && fdatasync(part->fd) == 0;
     pthread_mutex_lock(&reg->mu);
     struct upload *u = reg_find_upload(reg, upload_id);
-    if (!reg_find_repo(reg, repo)) {
-        reply_repository_not_found(out, repo, reg->account);
+    if (!reg_repo_or_reply(reg, repo, out))
         goto done;
-    }
     if (!u || strcmp(u->repo, repo) != 0) {
         reply_upload_not_found(out, upload_id, repo, reg->account);
         goto done;
@@ -342,13 +338,11 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
                               const char *digest_in, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
-    struct repo *r = reg_find_repo(reg, repo);
+    struct repo *r = reg_repo_or_reply(reg, repo, out);
     struct upload *u = reg_find_upload(reg, upload_id);
     char digest[72];
-    if (!r) {
-        reply_repository_not_found(out, repo, reg->account);
+    if (!r)
         goto done;
-    }
     if (!u || strcmp(u->repo, repo) != 0) {
         reply_upload_not_found(out, upload_id, repo, reg->account);
         goto done;

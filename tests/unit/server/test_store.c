@@ -128,6 +128,16 @@ static void longest_paths(const char *base)
     ebuf_free(&err);
 }
 
+/* A name of `len` characters, with a '/' in the middle when `slash`, into name[257]. */
+static const char *long_name(char *name, size_t len, int slash)
+{
+    memset(name, slash ? 's' : 'p', len);
+    if (slash)
+        name[len / 2] = '/';
+    name[len] = '\0';
+    return name;
+}
+
 /* Names of every length from 240 to 256, where a file name of the name itself would pass
  * NAME_MAX: each is stored and comes back after a restart. */
 static void long_names(const char *base)
@@ -142,11 +152,7 @@ static void long_names(const char *base)
     char name[257];
     for (size_t len = 240; len <= 256; len++) {
         for (int slash = 0; slash < 2; slash++) {
-            memset(name, slash ? 's' : 'p', len);
-            if (slash)
-                name[len / 2] = '/';
-            name[len] = '\0';
-            registry_create_repository(reg, name, NULL, &r);
+            registry_create_repository(reg, long_name(name, len, slash), NULL, &r);
             if (r.status != 200)
                 fprintf(stderr, "%zu: %s\n", len, ebuf_str(&r.body));
             CHECK_EQ_INT(r.status, 200);
@@ -156,13 +162,8 @@ static void long_names(const char *base)
     reg = registry_open(&cfg, &err);
     REQUIRE(reg);
     for (size_t len = 240; len <= 256; len++) {
-        for (int slash = 0; slash < 2; slash++) {
-            memset(name, slash ? 's' : 'p', len);
-            if (slash)
-                name[len / 2] = '/';
-            name[len] = '\0';
-            CHECK(registry_has_repository(reg, name));
-        }
+        for (int slash = 0; slash < 2; slash++)
+            CHECK(registry_has_repository(reg, long_name(name, len, slash)));
     }
     registry_free(reg);
     ebuf_free(&r.body);
