@@ -6,6 +6,7 @@
 
 #include "cli/progress.h"
 #include "util/buf.h"
+#include "util/ecr_name.h"
 #include "util/redact.h"
 
 #include <cjson/cJSON.h>
@@ -114,34 +115,6 @@ static bool valid_registry_id(const char *id)
     return true;
 }
 
-static bool lower_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* ECR's RepositoryName: 2..256 characters of
- * (?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)* */
-static bool valid_repository(const char *name)
-{
-    size_t len = strlen(name);
-    if (len < 2 || len > 256)
-        return false;
-    char prev = '/'; /* as if a component had just ended */
-    for (const char *p = name; *p; p++) {
-        char c = *p;
-        if (lower_alnum(c)) {
-            prev = 'a';
-        } else if (c == '.' || c == '_' || c == '-' || c == '/') {
-            if (prev != 'a' || !lower_alnum(p[1]))
-                return false;
-            prev = c;
-        } else {
-            return false;
-        }
-    }
-    return prev == 'a';
-}
-
 /* Returns -1 when parsing went fine, else the exit status (help printed or usage error). */
 int upload_option(struct upload_settings *s, const char *cmd, int argc, char **argv, int *i)
 {
@@ -162,11 +135,9 @@ int upload_option(struct upload_settings *s, const char *cmd, int argc, char **a
         const char *v = cli_take_value(cmd, argc, argv, i);
         if (!v)
             return -1;
-        if (!valid_repository(v)) {
+        if (!ecr_repository_name_valid(v)) {
             cli_error(cmd,
-                      "--repository: '%s' is not a repository name (2 to 256 characters: "
-                      "lowercase letters and digits, separated by one of '.', '_', '-' or '/', "
-                      "e.g. team/app)",
+                      "--repository: '%s' is not a repository name (" ECR_REPOSITORY_NAME_RULE ")",
                       v);
             return -1;
         }
