@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 struct srv_key {
     char *akid;
@@ -75,9 +76,18 @@ int srv_auth_load_file(struct srv_auth *a, const char *path, struct ebuf *err)
         ebuf_printf(err, "--keys %s: %s", path, strerror(errno));
         return -1;
     }
-    /* getline, not a fixed buffer: a long session token would be cut into two lines. */
-    char *line = NULL;
-    size_t cap = 0;
+    /* getline, not a fixed buffer: a long session token would be cut into two lines. The line
+     * buffer starts as large as the file and stdio keeps no buffer of its own, so no copy of
+     * a secret is left behind in memory that was grown away from or never wiped. */
+    setvbuf(f, NULL, _IONBF, 0);
+    struct stat st;
+    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 2 : 256;
+    char *line = malloc(cap);
+    if (!line) {
+        fclose(f);
+        ebuf_printf(err, "out of memory");
+        return -1;
+    }
     int lineno = 0, rc = 0;
     size_t before = a->n;
     while (rc == 0 && getline(&line, &cap, f) >= 0) {
