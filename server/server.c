@@ -2,6 +2,7 @@
  * request's SigV4 check and fault draw around the API handler, and the blob downloads. */
 #include "server/server.h"
 
+#include "util/file.h"
 #include "util/hex.h"
 
 #include <arpa/inet.h>
@@ -358,21 +359,17 @@ static char *make_tmpdir(struct ebuf *err)
     return dir;
 }
 
+/* A certificate or key file, whole. */
 static char *slurp(const char *path, struct ebuf *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ebuf_printf(err, "cannot read %s: %s", path, strerror(errno));
+    char *data;
+    int rc = file_read_all(path, 1u << 20, &data, NULL);
+    if (rc < 0) {
+        ebuf_printf(err, "cannot read %s: %s", path,
+                    rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
         return NULL;
     }
-    struct ebuf b = EBUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        ebuf_append(&b, chunk, n);
-    fclose(f);
-    ebuf_puts(&b, "");
-    return ebuf_take(&b);
+    return data;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

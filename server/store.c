@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "server/names.h"
+#include "util/file.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -165,24 +166,12 @@ void store_unlink_upload(struct registry *reg, const char *id)
     unlink(path);
 }
 
+/* A state file or manifest, whole; NULL when it cannot be read. The largest is a manifest
+ * (ECR's limit is 4 MiB). */
 static char *read_text(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct ebuf b = EBUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        ebuf_append(&b, chunk, n);
-    fclose(f);
-    if (!ebuf_ok(&b)) {
-        ebuf_free(&b);
-        return NULL;
-    }
-    if (!b.data)
-        ebuf_puts(&b, "");
-    return ebuf_take(&b);
+    char *data;
+    return file_read_all(path, 64u << 20, &data, NULL) == 0 ? data : NULL;
 }
 
 static int load_repo(struct registry *reg, const char *path, struct ebuf *err)

@@ -4,6 +4,8 @@
  * botocore's configloader does. See profile.h for why this is not libinih. */
 #include "signer/profile.h"
 
+#include "util/file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,35 +532,16 @@ struct profile_set *profile_parse(const char *config, size_t config_len, const c
 /* 1 and the contents when read, 0 when the file does not exist, -1 on error. */
 static int read_file(const char *path, char **data, size_t *len, struct ebuf *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return 0;
-        if (err)
-            ebuf_printf(err, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PROFILE_MAX_FILE) {
-        if (err)
+    int rc = file_read_all(path, PROFILE_MAX_FILE, data, len);
+    if (rc == -ENOENT || rc == -ENOTDIR)
+        return 0;
+    if (rc < 0 && err) {
+        if (rc == -EINVAL || rc == -EFBIG)
             ebuf_printf(err, "%s: not a regular file of at most %u bytes", path, PROFILE_MAX_FILE);
-        fclose(f);
-        return -1;
+        else
+            ebuf_printf(err, "%s: cannot read: %s", path, strerror(-rc));
     }
-    size_t size = (size_t)st.st_size;
-    char *buf = malloc(size + 1);
-    size_t got = buf ? fread(buf, 1, size, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad || got != size) {
-        if (err)
-            ebuf_printf(err, "%s: cannot read", path);
-        free(buf);
-        return -1;
-    }
-    *data = buf;
-    *len = size;
-    return 1;
+    return rc < 0 ? -1 : 1;
 }
 
 struct profile_set *profile_load(const char *config_path, const char *credentials_path,
