@@ -381,54 +381,15 @@ ecrup_status request_status(const struct ecr_request *req, bool cancelled)
 {
     if (cancelled)
         return ECRUP_E_CANCELLED;
-    const char *x = req->error.exception;
-    if (!strcmp(x, "CredentialsUnavailable"))
-        return ECRUP_E_CREDENTIALS;
-    if (!strcmp(x, "OutOfMemory"))
-        return ECRUP_E_NOMEM;
-    if (!strcmp(x, "RequestBuildFailed"))
-        return ECRUP_E_INTERNAL;
-    if (req->http_status == 0) {
-        switch (req->curl_result) {
-        case CURLE_OPERATION_TIMEDOUT:
-            return ECRUP_E_TIMEOUT;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CERTPROBLEM:
-            return ECRUP_E_TLS;
-        default:
-            return ECRUP_E_NETWORK;
-        }
-    }
-    if (retry_is_throttling_exception(x))
-        return ECRUP_E_THROTTLED;
-    if (!strcmp(x, "RepositoryNotFoundException"))
-        return ECRUP_E_NOT_FOUND;
-    if (!strcmp(x, "InvalidLayerException"))
-        return ECRUP_E_DIGEST_MISMATCH;
-    if (!strcmp(x, "RequestTimeTooSkewed") ||
-        (!strcmp(x, "InvalidSignatureException") && strstr(req->error.message, "expired")))
-        return ECRUP_E_CLOCK_SKEW;
-    if (!strcmp(x, "UnrecognizedClientException") || !strcmp(x, "InvalidSignatureException") ||
-        !strcmp(x, "AccessDeniedException") || !strcmp(x, "ExpiredTokenException") ||
-        !strcmp(x, "MissingAuthenticationTokenException") ||
-        !strcmp(x, "IncompleteSignatureException") || req->http_status == 401 ||
-        req->http_status == 403)
-        return ECRUP_E_AUTH;
-    if (req->http_status >= 500)
-        return ECRUP_E_SERVER;
-    return x[0] ? ECRUP_E_REMOTE : ECRUP_E_PROTOCOL;
+    return req->status != ECRUP_OK ? req->status : ECRUP_E_INTERNAL;
 }
 
 void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
                      bool cancelled, struct request_failure *out)
 {
     out->status = request_status(req, cancelled);
-    out->exception = cancelled                 ? "Cancelled"
-                     : req->error.exception[0] ? req->error.exception
-                     : req->http_status        ? "HttpError"
-                                               : "NetworkError";
+    out->exception = !cancelled && req->error.exception[0] ? req->error.exception
+                                                           : ecrup_status_name(out->status);
     out->http_status = cancelled ? 0 : req->http_status;
     if (cancelled) {
         snprintf(out->message, sizeof out->message, "cancelled");
@@ -1592,7 +1553,7 @@ static bool layer_range(struct layer *l)
     uint64_t fsize = (uint64_t)l->st0.st_size, off = l->e->layer.offset, len = l->e->layer.length;
     const char *path = l->e->layer.path;
     if (len && off > UINT64_MAX - len) {
-        fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+        fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
              "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
              " bytes ends past the largest file offset",
              path, off, len);
@@ -1600,12 +1561,12 @@ static bool layer_range(struct layer *l)
     }
     if (off > fsize || (len && off + len > fsize)) {
         if (len)
-            fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+            fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
                  "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
                  " bytes reaches past the end of the %" PRIu64 "-byte file",
                  path, off, len, fsize);
         else
-            fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+            fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
                  "layer file %s: the range at offset %" PRIu64
                  " (to the end) starts past the end of the %" PRIu64 "-byte file",
                  path, off, fsize);
