@@ -236,7 +236,7 @@ static int run_reader(const struct cfg *c, const struct mode *m, struct sample *
     uint64_t size = rc ? 0 : io_file_size(f), next = 0, got = 0, direct = 0;
     while (!rc && got < size) {
         struct io_slot *slot;
-        while (next < size && io_bufpool_acquire(pool, 0, &slot) == 0) {
+        while (next < size && io_bufpool_acquire(pool, &slot) == 0) {
             size_t len = size - next < c->part ? (size_t)(size - next) : c->part;
             rc = io_reader_submit(r, f, next, len, slot, NULL);
             if (rc)
@@ -341,7 +341,7 @@ static void setup_cost(const struct cfg *c)
         struct io_file *f;
         struct io_slot *slot;
         int rc = io_reader_open(r, c->file, &f);
-        if (!rc && io_bufpool_acquire(pool, 0, &slot) == 0) {
+        if (!rc && io_bufpool_acquire(pool, &slot) == 0) {
             size_t len = io_file_size(f) < c->part ? (size_t)io_file_size(f) : c->part;
             struct io_completion done;
             if (io_reader_submit(r, f, 0, len, slot, NULL) == 0)

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "util/cpu.h"
+#include "util/env.h"
 
 typedef size_t (*encode_fn)(char *dst, const uint8_t *src, size_t len);
 
@@ -89,7 +90,7 @@ int b64_backend_from_name(const char *name, ecrup_base64_backend *out)
 int b64_resolve(ecrup_base64_backend want, ecrup_base64_backend *out)
 {
     if (want == ECRUP_BASE64_AUTO) {
-        const char *env = getenv(B64_ENV);
+        const char *env = env_get(NULL, B64_ENV);
         if (!env || !*env) {
             *out = b64_backend_best();
             return 0;

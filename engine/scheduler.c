@@ -924,7 +924,7 @@ static void push_fill(struct layer *l)
             if (l->pb[i].st == PB_FREE)
                 pb = &l->pb[i];
         struct io_slot *slot = NULL;
-        if (!pb || io_bufpool_acquire(s->pool, 0, &slot) != 0)
+        if (!pb || io_bufpool_acquire(s->pool, &slot) != 0)
             break;
         uint64_t left = l->size - l->next_off;
         pb->len = (size_t)(left < l->plan.part_size ? left : l->plan.part_size);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "util/cpu.h"
+#include "util/env.h"
 
 /* The kernels use SHA-NI, SSSE3 and SSE4.1: all SSE state, which every x86-64 OS saves. */
 bool sha256_native_available(void)
@@ -21,7 +22,7 @@ bool sha256_native(void)
     static atomic_int cached;
     int v = atomic_load_explicit(&cached, memory_order_relaxed);
     if (v == UNKNOWN) {
-        const char *env = getenv(SHA256_ENV);
+        const char *env = env_get(NULL, SHA256_ENV);
         bool want = !(env && strcasecmp(env, "openssl") == 0) && sha256_native_available();
         v = want ? YES : NO;
         atomic_store_explicit(&cached, v, memory_order_relaxed);

@@ -1,5 +1,6 @@
-/* The part-buffer pool: one anonymous mapping cut into page-aligned slots, a LIFO stack of free
- * slot indices under a mutex, and a condition variable for blocked acquirers. */
+/* The part-buffer pool: one anonymous mapping cut into page-aligned slots and a LIFO stack of free
+ * slot indices under a mutex. Acquiring never blocks: the engine's loop fails fast and tries
+ * again when a part it sent releases its slot. */
 #include "io/bufpool.h"
 
 #include <errno.h>
@@ -7,9 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 struct io_bufpool {
@@ -18,14 +17,11 @@ struct io_bufpool {
     struct io_slot *slots;
     unsigned char *base; /* the mapping; map_len bytes */
     size_t map_len;
-    int notify_fd; /* -1 when not asked for */
 
     /* Guarded by `lock`. */
     pthread_mutex_t lock;
-    pthread_cond_t freed;
     unsigned *free_stack; /* indices of free slots; top is free_stack[nfree - 1] */
     unsigned nfree;
-    unsigned waiters;
     bool shut;
     bool *held; /* catches double release in every build: corruption here is silent otherwise */
     /* Per slot: `pinned` once a reader registered it (its pages stay the kernel's), `dirty`
@@ -65,24 +61,13 @@ unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size, size_t bo
     return n > IO_BUFPOOL_MAX_SLOTS ? IO_BUFPOOL_MAX_SLOTS : (unsigned)n;
 }
 
-unsigned io_bufpool_slots_for_job(uint64_t memory_limit, size_t part_size, size_t body_capacity,
-                                  uint64_t job_parts)
-{
-    unsigned n = io_bufpool_slots_for(memory_limit, part_size, body_capacity);
-    uint64_t want = job_parts < 2 ? 2 : job_parts;
-    if (job_parts && want < n)
-        n = (unsigned)want;
-    return n;
-}
-
 int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
 {
     *out = NULL;
     if (!o || !o->part_size)
         return -EINVAL;
-    unsigned count = o->slots ? o->slots
-                              : io_bufpool_slots_for_job(o->memory_limit, o->part_size,
-                                                         o->body_capacity, o->job_parts);
+    unsigned count =
+        o->slots ? o->slots : io_bufpool_slots_for(o->memory_limit, o->part_size, o->body_capacity);
     if (!count || count > IO_BUFPOOL_MAX_SLOTS)
         return -EINVAL;
     size_t raw_stride = page_round(o->part_size);
@@ -93,7 +78,6 @@ int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
     struct io_bufpool *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    p->notify_fd = -1;
     p->count = count;
     p->map_len = stride * count;
     p->slots = calloc(count, sizeof(*p->slots));
@@ -118,12 +102,10 @@ int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
      * cheaper, and where THP defrag is "madvise" (Debian's default) an advised region pays
      * direct compaction on its first faults. ecrup-bench, 3 runs each, alternated: 4 x 256 MiB
      * 2.66 CPU-s/GB with the advice, 2.37 without; the WAN workload's duty 0.76 and 0.84. */
-    if (o->notify_fd) {
-        p->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->notify_fd < 0) {
-            err = -errno;
-            goto fail;
-        }
+    int mrc = pthread_mutex_init(&p->lock, NULL);
+    if (mrc) {
+        err = -mrc;
+        goto fail;
     }
     for (unsigned i = 0; i < count; i++) {
         struct io_slot *s = &p->slots[i];
@@ -135,20 +117,12 @@ int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
         p->free_stack[i] = count - 1 - i; /* slot 0 on top */
     }
     p->nfree = count;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->freed, &ca);
-    pthread_condattr_destroy(&ca);
     *out = p;
     return 0;
 
 fail:
     if (p->base)
         munmap(p->base, p->map_len);
-    if (p->notify_fd >= 0)
-        close(p->notify_fd);
     free(p->slots);
     free(p->free_stack);
     free(p->trim_stack);
@@ -161,11 +135,8 @@ void io_bufpool_free(struct io_bufpool *p)
 {
     if (!p)
         return;
-    pthread_cond_destroy(&p->freed);
     pthread_mutex_destroy(&p->lock);
     munmap(p->base, p->map_len);
-    if (p->notify_fd >= 0)
-        close(p->notify_fd);
     free(p->slots);
     free(p->free_stack);
     free(p->trim_stack);
@@ -173,44 +144,16 @@ void io_bufpool_free(struct io_bufpool *p)
     free(p);
 }
 
-static struct timespec deadline_after(int ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
-int io_bufpool_acquire(struct io_bufpool *p, int timeout_ms, struct io_slot **slot)
+int io_bufpool_acquire(struct io_bufpool *p, struct io_slot **slot)
 {
     *slot = NULL;
-    struct timespec deadline = {0, 0};
-    if (timeout_ms > 0)
-        deadline = deadline_after(timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&p->lock);
-    while (!p->nfree && !p->shut) {
-        if (timeout_ms == 0) {
-            rc = -EAGAIN;
-            break;
-        }
-        p->waiters++;
-        int w = timeout_ms < 0 ? pthread_cond_wait(&p->freed, &p->lock)
-                               : pthread_cond_timedwait(&p->freed, &p->lock, &deadline);
-        p->waiters--;
-        if (w == ETIMEDOUT && !p->nfree && !p->shut) {
-            rc = -EAGAIN;
-            break;
-        }
-    }
-    if (!rc && p->shut)
+    if (p->shut)
         rc = -ECANCELED;
-    if (!rc) {
+    else if (!p->nfree)
+        rc = -EAGAIN;
+    else {
         unsigned i = p->free_stack[--p->nfree];
         p->held[i] = true;
         p->dirty[i] = true;
@@ -242,21 +185,13 @@ void io_bufpool_release(struct io_bufpool *p, struct io_slot *s)
     }
     p->held[i] = false;
     p->free_stack[p->nfree++] = i;
-    if (p->waiters)
-        pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&p->lock);
-    if (p->notify_fd >= 0) {
-        uint64_t one = 1;
-        /* Only fails when the counter would overflow, which still leaves it readable. */
-        (void)!write(p->notify_fd, &one, sizeof(one));
-    }
 }
 
 void io_bufpool_shutdown(struct io_bufpool *p)
 {
     pthread_mutex_lock(&p->lock);
     p->shut = true;
-    pthread_cond_broadcast(&p->freed);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -276,11 +211,6 @@ unsigned io_bufpool_count(const struct io_bufpool *p)
 struct io_slot *io_bufpool_slot(struct io_bufpool *p, unsigned index)
 {
     return index < p->count ? &p->slots[index] : NULL;
-}
-
-int io_bufpool_fd(const struct io_bufpool *p)
-{
-    return p->notify_fd;
 }
 
 void io_bufpool_mark_pinned(struct io_bufpool *p, unsigned index)
@@ -316,11 +246,5 @@ void io_bufpool_trim(struct io_bufpool *p)
         p->dirty[out[k]] = false;
         p->free_stack[p->nfree++] = out[k];
     }
-    if (n && p->waiters)
-        pthread_cond_broadcast(&p->freed);
     pthread_mutex_unlock(&p->lock);
-    if (n && p->notify_fd >= 0) {
-        uint64_t one = 1;
-        (void)!write(p->notify_fd, &one, sizeof(one));
-    }
 }

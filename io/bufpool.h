@@ -1,5 +1,6 @@
 /* A bounded pool of part buffers: the engine's backpressure. Peak memory is the pool, never the
- * layer: when every slot is taken, whoever wants one waits (or is told -EAGAIN).
+ * layer: when every slot is taken, whoever wants one is told -EAGAIN and tries again once a slot
+ * comes back.
  *
  * Each slot holds one part's raw bytes (`raw`, filled by io/reader) and room for the part's
  * encoded request body (`body`, filled by the payload code). Both areas are page-aligned and
@@ -30,14 +31,7 @@ struct io_bufpool_options {
     size_t body_capacity;  /* encoded-body bytes per slot, computed by the caller, e.g.
                               4 * ceil(part_size / 3) + 4096; 0: no body area */
     uint64_t memory_limit; /* bytes for all slots together; 0: 512 MiB */
-    unsigned slots;        /* exact slot count, overriding memory_limit and job_parts; 0: from
-                              the limit */
-    uint64_t job_parts;    /* parts the whole job will read, at most: the sum over its layers of
-                              ceil(size / part_size), a zero-byte layer counting 1. The pool then
-                              has no more slots than that (but 2 when the limit allows 2: one part
-                              being read while one is sent). 0: unknown, slots from the limit */
-    int notify_fd;         /* 1: create an eventfd that becomes readable on every release
-                              (see io_bufpool_fd); 0: none */
+    unsigned slots;        /* exact slot count, overriding memory_limit; 0: from the limit */
 };
 
 /* One buffer slot. The geometry fields are fixed; `raw_len`, `body_len` and `user` are the
@@ -62,31 +56,25 @@ size_t io_bufpool_slot_bytes(size_t part_size, size_t body_capacity);
  * 0 when not even one fits or part_size is 0. Pure. */
 unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size, size_t body_capacity);
 
-/* io_bufpool_slots_for, then capped by job_parts as io_bufpool_options describes (0: no cap).
- * This is the slot count io_bufpool_new makes when `slots` is 0. Pure. */
-unsigned io_bufpool_slots_for_job(uint64_t memory_limit, size_t part_size, size_t body_capacity,
-                                  uint64_t job_parts);
-
 /* Create a pool. Returns 0, -EINVAL (part_size 0, or the limit holds no slot, or `slots` over
- * IO_BUFPOOL_MAX_SLOTS), -ENOMEM, or another -errno from mmap/eventfd. */
+ * IO_BUFPOOL_MAX_SLOTS), -ENOMEM, or another -errno from mmap or pthread_mutex_init. */
 int io_bufpool_new(const struct io_bufpool_options *options, struct io_bufpool **pool);
 
 /* Free the pool and its memory. NULL does nothing. Every slot must have been released and no
  * reader may still have the raw areas registered (free the reader first). */
 void io_bufpool_free(struct io_bufpool *pool);
 
-/* Take a free slot. timeout_ms < 0 blocks until one is released, 0 fails fast, > 0 waits at
- * most that long. Returns 0 and sets *slot, -EAGAIN when none was free in time, or -ECANCELED
- * after io_bufpool_shutdown(). The most recently released slot is handed out first (its pages
- * are warm). Any thread. */
-int io_bufpool_acquire(struct io_bufpool *pool, int timeout_ms, struct io_slot **slot);
+/* Take a free slot without waiting. Returns 0 and sets *slot, -EAGAIN when none is free, or
+ * -ECANCELED after io_bufpool_shutdown() (*slot NULL for both). The most recently released slot
+ * is handed out first (its pages are warm). Any thread. */
+int io_bufpool_acquire(struct io_bufpool *pool, struct io_slot **slot);
 
-/* Hand a slot back (raw_len, body_len and user are cleared) and wake one waiter. The slot must
- * have come from this pool and be held. Any thread. */
+/* Hand a slot back (raw_len, body_len and user are cleared). The slot must have come from this
+ * pool and be held. Any thread. */
 void io_bufpool_release(struct io_bufpool *pool, struct io_slot *slot);
 
-/* Wake every blocked acquire and make all later ones return -ECANCELED (engine cancel).
- * Release still works. Any thread. */
+/* Make every later acquire return -ECANCELED (engine cancel). Release still works. Any
+ * thread. */
 void io_bufpool_shutdown(struct io_bufpool *pool);
 
 /* A snapshot of the free slot count. Any thread. */
@@ -110,9 +98,5 @@ void io_bufpool_mark_pinned(struct io_bufpool *pool, unsigned index);
  * its pages zeroed again on first touch. Pinned slots keep theirs. Any thread, one call at a time.
  */
 void io_bufpool_trim(struct io_bufpool *pool);
-/* The eventfd made when options.notify_fd was set, else -1. It counts releases: a thread that
- * fails fast can poll it next to its other fds, read it to reset, and try again. Owned by the
- * pool (do not close it). */
-int io_bufpool_fd(const struct io_bufpool *pool);
 
 #endif

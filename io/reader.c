@@ -15,6 +15,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "util/env.h"
+
 #ifndef __NR_cachestat
 #define __NR_cachestat 451 /* the same on every architecture */
 #endif
@@ -23,7 +25,7 @@ unsigned io_test_dio_align;
 
 static int backend_from_env(ecrup_io_backend *out)
 {
-    const char *v = getenv("ECRUP_IO_BACKEND");
+    const char *v = env_get(NULL, "ECRUP_IO_BACKEND");
     if (!v || !*v || !strcasecmp(v, "auto"))
         *out = ECRUP_IO_AUTO;
     else if (!strcasecmp(v, "uring") || !strcasecmp(v, "io_uring"))
@@ -37,7 +39,7 @@ static int backend_from_env(ecrup_io_backend *out)
 
 static int direct_from_env(enum io_direct_mode *out)
 {
-    const char *v = getenv("ECRUP_IO_DIRECT");
+    const char *v = env_get(NULL, "ECRUP_IO_DIRECT");
     if (!v || !*v || !strcasecmp(v, "auto"))
         *out = IO_DIRECT_AUTO;
     else if (!strcasecmp(v, "on"))

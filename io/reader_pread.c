@@ -99,10 +99,19 @@ int io_pread_backend_init(struct io_reader *r, const struct io_reader_options *o
         free(s);
         return -ENOMEM;
     }
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->work, NULL);
+    int err = pthread_mutex_init(&s->lock, NULL);
+    if (!err) {
+        err = pthread_cond_init(&s->work, NULL);
+        if (err)
+            pthread_mutex_destroy(&s->lock);
+    }
+    if (err) {
+        free(s->threads);
+        free(s);
+        return -err;
+    }
     for (unsigned i = 0; i < s->nthreads; i++) {
-        int err = pthread_create(&s->threads[i], NULL, worker, s);
+        err = pthread_create(&s->threads[i], NULL, worker, s);
         if (err) {
             pthread_mutex_lock(&s->lock);
             s->stop = true;

@@ -202,14 +202,24 @@ static void uring_file_closing(struct io_reader *r, struct io_file *f)
     unregister_fd(s, &f->dfixed);
 }
 
-static void prep_op(struct uring_state *s, struct uring_op *op)
+/* Hand `op`'s next read to the ring. Returns 0, or the negative errno of the submit that was
+ * to make room when the ring has none (the op then gets no SQE and the caller ends it). */
+static int prep_op(struct uring_state *s, struct uring_op *op)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
     if (!sqe) {
-        /* The ring has `depth` entries and at most `depth` ops exist, so this only happens when
-         * prepared SQEs were not yet submitted. */
-        io_uring_submit(&s->ring);
+        /* The ring has at least `depth` entries and at most `depth` ops exist, so this only
+         * happens when prepared SQEs were not yet submitted; if submitting them fails too, the
+         * ring stays full. */
+        int rc;
+        do
+            rc = io_uring_submit(&s->ring);
+        while (rc == -EINTR);
+        if (rc >= 0)
+            s->unsent = false;
         sqe = io_uring_get_sqe(&s->ring);
+        if (!sqe)
+            return rc < 0 ? rc : -EBUSY;
     }
     struct io_req *q = op->req;
     size_t at = op->off + op->done;
@@ -231,12 +241,35 @@ static void prep_op(struct uring_state *s, struct uring_op *op)
         sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data(sqe, op);
     s->unsent = true;
+    return 0;
 }
 
 static void maybe_finish(struct io_reader *r, struct io_req *q)
 {
     if (!q->ops && !q->queued)
         io_reader_finish(r, q);
+}
+
+/* Give `op` back to the free stack, recording `err` (0 or negative errno) as its request's first
+ * error, and finish the request if that was its last op. */
+static void end_op(struct io_reader *r, struct uring_op *op, int err)
+{
+    struct uring_state *s = st(r);
+    struct io_req *q = op->req;
+    if (err && !q->error)
+        q->error = err;
+    s->free_ops[s->nfree++] = (unsigned)(op - s->ops);
+    q->ops--;
+    q->file->ops--;
+    maybe_finish(r, q);
+}
+
+/* Put `op`'s next read in the ring, or end the op with the error that left no room for it. */
+static void next_read(struct io_reader *r, struct uring_op *op)
+{
+    int err = prep_op(st(r), op);
+    if (err)
+        end_op(r, op, err);
 }
 
 /* Hand queued bytes to free ops in request order, so a layer's parts are read front to back.
@@ -260,7 +293,7 @@ static void issue(struct io_reader *r)
             q->issued += len;
             q->ops++;
             q->file->ops++;
-            prep_op(s, op);
+            next_read(r, op);
         }
         struct io_req *next = q->next;
         if (q->error || q->issued == q->length) {
@@ -304,40 +337,36 @@ static int uring_submit(struct io_reader *r, struct io_req *q)
 
 static void complete_op(struct io_reader *r, struct uring_op *op, int res, bool draining)
 {
-    struct uring_state *s = st(r);
     struct io_req *q = op->req;
     if (res == -EAGAIN || res == -EINTR) {
         if (!draining && !q->error) {
-            prep_op(s, op);
+            next_read(r, op);
             return;
         }
         res = -EINTR;
     }
     if ((res == -EINVAL || res == -EOPNOTSUPP) && op->direct && !draining && !q->error) {
         q->direct = false; /* refused after all: the rest goes through the cache */
-        prep_op(s, op);
+        next_read(r, op);
         return;
     }
     if (res < 0) {
-        if (!q->error)
-            q->error = res;
-    } else if (res == 0) {
-        if (!q->error)
-            q->error = -ESTALE; /* end of file before the size seen at open: it shrank */
-    } else {
-        op->done += (size_t)res;
-        q->done += (size_t)res;
-        if (op->direct)
-            q->direct_done += (size_t)res;
-        if (op->done < op->len && !q->error && !draining) {
-            prep_op(s, op); /* short or split read: continue from where it stopped */
-            return;
-        }
+        end_op(r, op, res);
+        return;
     }
-    s->free_ops[s->nfree++] = (unsigned)(op - s->ops);
-    q->ops--;
-    q->file->ops--;
-    maybe_finish(r, q);
+    if (res == 0) {
+        end_op(r, op, -ESTALE); /* end of file before the size seen at open: it shrank */
+        return;
+    }
+    op->done += (size_t)res;
+    q->done += (size_t)res;
+    if (op->direct)
+        q->direct_done += (size_t)res;
+    if (op->done < op->len && !q->error && !draining) {
+        next_read(r, op); /* short or split read: continue from where it stopped */
+        return;
+    }
+    end_op(r, op, 0);
 }
 
 static void reap_cqes(struct io_reader *r, bool draining)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/env.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t **corpus;
@@ -77,7 +79,7 @@ int main(int argc, char **argv)
         add_path(argv[i]);
     for (size_t i = 0; i < n_corpus; i++)
         LLVMFuzzerTestOneInput(corpus[i], corpus_len[i]);
-    const char *env = getenv("ECRUP_FUZZ_RUNS");
+    const char *env = env_get(NULL, "ECRUP_FUZZ_RUNS");
     long runs = env ? atol(env) : 20000;
     uint8_t buf[4096];
     for (long r = 0; r < runs; r++) {

@@ -10,7 +10,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 import checks  # noqa: E402
-from checks import check, file_digest, stop_checked  # noqa: E402,F401  (re-exported)
+import serve  # noqa: E402
+from checks import check, file_digest  # noqa: E402,F401  (re-exported)
 
 BUILD = os.environ.get("ECRUP_BINARY_DIR", "build")
 SOURCE = os.environ.get("ECRUP_SOURCE_DIR", ".")
@@ -64,33 +65,16 @@ def make_file(directory, name, size, seed=0):
     return path
 
 
-class Server:
-    """`ecrup serve` on 127.0.0.1:0 with a temporary data directory."""
+class Server(serve.Server):
+    """`ecrup serve` on 127.0.0.1:0 with a temporary data directory (removed at stop) and the
+    test key pair."""
 
     def __init__(self, *args, token=True):
-        self.data = tempfile.mkdtemp(prefix="ecrup-cli-data-")
         env = clean_env(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
         if token:
             env["AWS_SESSION_TOKEN"] = TOKEN
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir",
-                                      self.data, *args], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("ecrup serve: listening on "):
-            raise RuntimeError("server did not start: %r %s" % (line, self.proc.stderr.read()))
-        self.url = line.split()[-1]
-
-    def blob(self, digest):
-        """The bytes the server stored for `digest`, or None."""
-        path = os.path.join(self.data, "blobs", "sha256", digest.split(":", 1)[1])
-        if not os.path.exists(path):
-            return None
-        with open(path, "rb") as f:
-            return f.read()
-
-    def stop(self):
-        stop_checked(self.proc)
-        shutil.rmtree(self.data, ignore_errors=True)
+        super().__init__(BIN, *args, env=env, remove_data=True,
+                         data_dir=tempfile.mkdtemp(prefix="ecrup-cli-data-"))
 
 
 def run(args, env, timeout=120, **kw):

@@ -27,14 +27,15 @@ import botocore.credentials
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
-from checks import check, finish, stop_checked  # noqa: E402
+from checks import check, finish  # noqa: E402
+import serve  # noqa: E402
 
 BIN = os.path.join(os.environ.get("ECRUP_BINARY_DIR", "build"), "ecrup")
 AKID, SECRET = "AKIDECRUPTEST0000001", "ecrup-test-secret-key/0123456789abcdefghij"
 MiB = 1024 * 1024
 
 
-class Server:
+class Server(serve.Server):
     def __init__(self, *args, env_extra=None, keys=True):
         env = dict(os.environ)
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -42,16 +43,7 @@ class Server:
         if keys:
             env.update(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
         env.update(env_extra or {})
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", *args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("ecrup serve: listening on "):
-            raise RuntimeError("server did not start: %r %s" % (line, self.proc.stderr.read()))
-        self.url = line.split()[-1]
-        self.extra = []
-        if not keys:
-            for _ in range(4):
-                self.extra.append(self.proc.stdout.readline().strip())
+        super().__init__(BIN, *args, env=env, notes=0 if keys else 4)
 
     def client(self, akid=AKID, secret=SECRET, retries=0, verify=None):
         cfg = botocore.config.Config(retries={"max_attempts": retries + 1, "mode": "standard"},
@@ -59,9 +51,6 @@ class Server:
         return boto3.client("ecr", endpoint_url=self.url, region_name="us-east-1",
                             aws_access_key_id=akid, aws_secret_access_key=secret, config=cfg,
                             verify=verify)
-
-    def stop(self):
-        stop_checked(self.proc)
 
 
 def error_of(fn, **kw):

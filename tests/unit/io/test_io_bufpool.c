@@ -1,12 +1,11 @@
-/* The part-buffer pool: geometry from the memory limit, alignment, fail-fast and blocking
- * acquire, wake-up on release from another thread, shutdown, the release eventfd, and many
- * threads sharing few slots. */
+/* The part-buffer pool: geometry from the memory limit, alignment, fail-fast acquire, the warm
+ * slot handed out first, trimming, shutdown, and many threads sharing few slots. */
 #include "io/bufpool.h"
 #include "test.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,14 +30,6 @@ static void test_geometry(void)
     CHECK_EQ_INT(io_bufpool_slots_for(1ull << 50, 4096, 0), IO_BUFPOOL_MAX_SLOTS);
     CHECK_EQ_INT(io_bufpool_slots_for(1 << 20, 0, 0), 0);
     CHECK_EQ_INT(io_bufpool_slot_bytes(1, 1), 2 * ps);
-    /* A job of few parts caps the count, never below 2, never above the limit's. */
-    unsigned full = io_bufpool_slots_for(512ull << 20, part, body);
-    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 0), full);
-    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 1), 2);
-    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 7), 7);
-    CHECK_EQ_INT(io_bufpool_slots_for_job(512ull << 20, part, body, 1u << 20), full);
-    CHECK_EQ_INT(io_bufpool_slots_for_job(stride, part, body, 5), 1);
-    CHECK_EQ_INT(io_bufpool_slots_for_job(stride - 1, part, body, 5), 0);
 
     struct io_bufpool *p = NULL;
     struct io_bufpool_options o = {
@@ -57,15 +48,9 @@ static void test_geometry(void)
                                     .body_capacity = body_for(100000),
                                     .memory_limit =
                                         3 * io_bufpool_slot_bytes(100000, body_for(100000)) + 5000};
-    o.job_parts = 2; /* fewer parts than the limit's slots: the pool follows the job */
-    REQUIRE(io_bufpool_new(&o, &p) == 0);
-    CHECK_EQ_INT(io_bufpool_count(p), 2);
-    io_bufpool_free(p);
-    o.job_parts = 0;
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     CHECK_EQ_INT(io_bufpool_count(p), 3);
     CHECK_EQ_INT(io_bufpool_available(p), 3);
-    CHECK_EQ_INT(io_bufpool_fd(p), -1);
     CHECK(io_bufpool_slot(p, 3) == NULL);
     /* Alignment, capacities, and areas that do not overlap. */
     for (unsigned i = 0; i < 3; i++) {
@@ -103,30 +88,22 @@ static void test_geometry(void)
 static void test_fail_fast(void)
 {
     struct io_bufpool *p;
-    struct io_bufpool_options o = {.part_size = 8192, .slots = 2, .notify_fd = 1};
+    struct io_bufpool_options o = {.part_size = 8192, .slots = 2};
     REQUIRE(io_bufpool_new(&o, &p) == 0);
-    int fd = io_bufpool_fd(p);
-    CHECK(fd >= 0);
     struct io_slot *a, *b, *c;
-    CHECK_EQ_INT(io_bufpool_acquire(p, 0, &a), 0);
-    CHECK_EQ_INT(io_bufpool_acquire(p, 0, &b), 0);
+    CHECK_EQ_INT(io_bufpool_acquire(p, &a), 0);
+    CHECK_EQ_INT(io_bufpool_acquire(p, &b), 0);
     REQUIRE(a && b && a != b);
     CHECK_EQ_INT(io_bufpool_available(p), 0);
-    CHECK_EQ_INT(io_bufpool_acquire(p, 0, &c), -EAGAIN);
-    CHECK(c == NULL);
-    CHECK_EQ_INT(io_bufpool_acquire(p, 20, &c), -EAGAIN);
+    c = a;
+    CHECK_EQ_INT(io_bufpool_acquire(p, &c), -EAGAIN);
     CHECK(c == NULL);
 
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    CHECK_EQ_INT(poll(&pfd, 1, 0), 0);
     a->raw_len = 10;
     a->user = &o;
     io_bufpool_release(p, a);
-    CHECK_EQ_INT(poll(&pfd, 1, 0), 1); /* a release makes the eventfd readable */
-    uint64_t v = 0;
-    CHECK_EQ_INT(read(fd, &v, sizeof(v)), (ssize_t)sizeof(v));
-    CHECK_EQ_INT(v, 1);
-    CHECK_EQ_INT(io_bufpool_acquire(p, 0, &c), 0);
+    CHECK_EQ_INT(io_bufpool_available(p), 1);
+    CHECK_EQ_INT(io_bufpool_acquire(p, &c), 0);
     CHECK(c == a); /* the warm slot comes back first */
     CHECK_EQ_INT(c->raw_len, 0);
     CHECK(c->user == NULL);
@@ -152,12 +129,11 @@ static bool all_bytes(const struct io_slot *s, unsigned char v)
 static void test_trim(void)
 {
     struct io_bufpool *p;
-    struct io_bufpool_options o = {
-        .part_size = 8192, .body_capacity = 4096, .slots = 5, .notify_fd = 1};
+    struct io_bufpool_options o = {.part_size = 8192, .body_capacity = 4096, .slots = 5};
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     struct io_slot *s[5];
     for (int i = 0; i < 4; i++) {
-        REQUIRE(io_bufpool_acquire(p, 0, &s[i]) == 0);
+        REQUIRE(io_bufpool_acquire(p, &s[i]) == 0);
         memset(s[i]->raw, 0xab, s[i]->raw_cap);
         memset(s[i]->body, 0xab, s[i]->body_cap);
     }
@@ -173,21 +149,16 @@ static void test_trim(void)
     io_bufpool_mark_pinned(p, pinned);
     io_bufpool_release(p, s[0]);
     io_bufpool_release(p, s[2]);
-    uint64_t v;
-    while (read(io_bufpool_fd(p), &v, sizeof v) == (ssize_t)sizeof v) {
-    }
     io_bufpool_trim(p);
     CHECK_EQ_INT(io_bufpool_available(p), 3);
-    struct pollfd pfd = {.fd = io_bufpool_fd(p), .events = POLLIN};
-    CHECK_EQ_INT(poll(&pfd, 1, 0), 1); /* waiters hear of the slots back on the stack */
-    CHECK(all_bytes(s[1], 0xab));      /* held: untouched */
+    CHECK(all_bytes(s[1], 0xab)); /* held: untouched */
     CHECK(all_bytes(s[3], 0xab));
     io_bufpool_release(p, s[1]); /* released while trimming: its pages go back too */
     io_bufpool_release(p, s[3]);
     bool seen[5] = {false};
     for (int n = 0; n < 5; n++) {
         struct io_slot *t;
-        REQUIRE(io_bufpool_acquire(p, 0, &t) == 0);
+        REQUIRE(io_bufpool_acquire(p, &t) == 0);
         REQUIRE(t->index < 5 && !seen[t->index]);
         seen[t->index] = true;
         if (t->index == pinned)
@@ -205,53 +176,24 @@ static void test_trim(void)
     io_bufpool_free(p);
 }
 
-struct blocker {
-    struct io_bufpool *pool;
-    atomic_int started;
-    int rc;
-    struct io_slot *got;
-};
-
-static void *blocking_acquire(void *arg)
-{
-    struct blocker *b = arg;
-    atomic_store(&b->started, 1);
-    b->rc = io_bufpool_acquire(b->pool, -1, &b->got);
-    return NULL;
-}
-
-static void test_blocking(void)
+/* After shutdown every acquire fails with -ECANCELED, free slots or not, and release still
+ * works. */
+static void test_shutdown(void)
 {
     struct io_bufpool *p;
-    struct io_bufpool_options o = {.part_size = 4096, .slots = 1};
+    struct io_bufpool_options o = {.part_size = 4096, .slots = 2};
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     struct io_slot *held;
-    REQUIRE(io_bufpool_acquire(p, -1, &held) == 0);
-
-    struct blocker b = {.pool = p, .rc = 1};
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, blocking_acquire, &b) == 0);
-    while (!atomic_load(&b.started))
-        usleep(1000);
-    usleep(20000); /* let it reach the wait; the outcome is the same if it has not */
-    io_bufpool_release(p, held);
-    pthread_join(t, NULL);
-    CHECK_EQ_INT(b.rc, 0);
-    CHECK(b.got == held);
-
-    /* Shutdown wakes a blocked acquirer with -ECANCELED, and later ones fail at once. */
-    struct blocker c = {.pool = p, .rc = 1};
-    REQUIRE(pthread_create(&t, NULL, blocking_acquire, &c) == 0);
-    while (!atomic_load(&c.started))
-        usleep(1000);
-    usleep(20000);
+    REQUIRE(io_bufpool_acquire(p, &held) == 0);
     io_bufpool_shutdown(p);
-    pthread_join(t, NULL);
-    CHECK_EQ_INT(c.rc, -ECANCELED);
-    CHECK(c.got == NULL);
-    io_bufpool_release(p, b.got);
-    struct io_slot *s;
-    CHECK_EQ_INT(io_bufpool_acquire(p, 0, &s), -ECANCELED);
+    struct io_slot *s = held;
+    CHECK_EQ_INT(io_bufpool_available(p), 1);
+    CHECK_EQ_INT(io_bufpool_acquire(p, &s), -ECANCELED);
+    CHECK(s == NULL);
+    io_bufpool_release(p, held);
+    CHECK_EQ_INT(io_bufpool_available(p), 2);
+    CHECK_EQ_INT(io_bufpool_acquire(p, &s), -ECANCELED);
+    CHECK(s == NULL);
     io_bufpool_free(p);
 }
 
@@ -271,10 +213,12 @@ static void *stress_thread(void *arg)
     uint64_t rng = (uint64_t)pthread_self() | 1;
     for (int i = 0; i < STRESS_ROUNDS; i++) {
         struct io_slot *slot;
-        int timeout = (int)(test_rand(&rng) % 3) - 1; /* -1, 0 or 1 ms */
-        int rc = io_bufpool_acquire(s->pool, timeout, &slot);
-        if (rc == -EAGAIN)
+        int rc = io_bufpool_acquire(s->pool, &slot);
+        if (rc == -EAGAIN) {
+            if (test_rand(&rng) & 1)
+                sched_yield();
             continue;
+        }
         if (rc != 0) {
             atomic_fetch_add(&s->violations, 1);
             continue;
@@ -308,7 +252,7 @@ int main(void)
     test_geometry();
     test_fail_fast();
     test_trim();
-    test_blocking();
+    test_shutdown();
     test_stress();
     return test_finish("test_io_bufpool");
 }

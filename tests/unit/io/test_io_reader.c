@@ -107,7 +107,7 @@ static int read_range(struct env *e, struct io_file *f, uint64_t off, size_t len
                       unsigned char *out, size_t *got)
 {
     struct io_slot *s;
-    REQUIRE(io_bufpool_acquire(e->pool, 0, &s) == 0);
+    REQUIRE(io_bufpool_acquire(e->pool, &s) == 0);
     int marker;
     int rc = io_reader_submit(e->reader, f, off, len, s, &marker);
     if (rc) {
@@ -145,7 +145,7 @@ static void read_whole(struct env *e, const char *path, const unsigned char *dat
     REQUIRE(got != NULL);
     while (seen < nparts) {
         struct io_slot *s;
-        while (next < nparts && io_bufpool_acquire(e->pool, 0, &s) == 0) {
+        while (next < nparts && io_bufpool_acquire(e->pool, &s) == 0) {
             size_t off = next * PART, len = size - off < PART ? size - off : PART;
             REQUIRE(io_reader_submit(e->reader, f, off, len, s, (void *)(uintptr_t)next) == 0);
             next++;
@@ -478,7 +478,7 @@ static void test_ranges(ecrup_io_backend backend)
             size_t nparts = (size_t)((len + PART - 1) / PART), next = 0, seen = 0;
             while (seen < nparts) {
                 struct io_slot *s;
-                while (next < nparts && io_bufpool_acquire(e.pool, 0, &s) == 0) {
+                while (next < nparts && io_bufpool_acquire(e.pool, &s) == 0) {
                     uint64_t at = next * (uint64_t)PART;
                     size_t n = len - at < PART ? (size_t)(len - at) : PART;
                     REQUIRE(io_reader_submit(e.reader, f, off + at, n, s,
@@ -646,7 +646,7 @@ static void test_open_errors(ecrup_io_backend backend)
     free(make_file(p, 1000));
     REQUIRE(io_reader_open(e.reader, p, &f) == 0);
     struct io_slot *s;
-    REQUIRE(io_bufpool_acquire(e.pool, 0, &s) == 0);
+    REQUIRE(io_bufpool_acquire(e.pool, &s) == 0);
     CHECK_EQ_INT(io_reader_submit(e.reader, f, 999, 2, s, NULL), -EINVAL);
     CHECK_EQ_INT(io_reader_submit(e.reader, f, 1001, 0, s, NULL), -EINVAL);
     struct io_slot fake = *s;
@@ -780,7 +780,7 @@ static void test_fd_and_free(ecrup_io_backend backend)
     REQUIRE(io_reader_open(e.reader, p, &f) == 0);
     struct io_slot *s[4];
     for (int i = 0; i < 4; i++) {
-        REQUIRE(io_bufpool_acquire(e.pool, 0, &s[i]) == 0);
+        REQUIRE(io_bufpool_acquire(e.pool, &s[i]) == 0);
         REQUIRE(io_reader_submit(e.reader, f, (uint64_t)i * PART, PART, s[i], NULL) == 0);
     }
     struct pollfd pfd = {.fd = io_reader_fd(e.reader), .events = POLLIN};
