@@ -1,18 +1,17 @@
 /* ecrup-bench: runs every workload in bench/workloads/ against a local `ecrup serve --sink`
  * it starts itself, measures libecrup in-process (in a forked child, for clean getrusage and
- * peak RSS), the SHA-256 floor on the same bytes and the boto3 baseline, and writes a table,
- * a JSON results file and a gnuplot chart. Run `ecrup-bench --help`. */
+ * peak RSS), the SHA-256 floor on the same bytes and the boto3 baseline, and writes a table
+ * (bench_report.c), a JSON results file (bench_results.c) and a gnuplot chart (bench_chart.c).
+ * Run `ecrup-bench --help`. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 

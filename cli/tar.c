@@ -34,7 +34,7 @@ bool tar_number(const unsigned char *f, size_t n, uint64_t *out)
     uint64_t v = 0;
     if (f[0] & 0x80) {
         if (f[0] != 0x80)
-            return false; /* negative, or more than 56 bits */
+            return false; /* negative, or wider than 64 bits */
         for (size_t i = 1; i < n; i++) {
             if (v >> 56)
                 return false;
