@@ -1,9 +1,11 @@
 /* Workload files: parsed with cJSON, every member checked, unknown members refused so a typo
- * does not silently measure something else. */
+ * does not silently measure something else; and what a workload adds up to (layers, bytes,
+ * the least time its link model and ECR's quotas allow). */
 #include "bench_workload.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,4 +192,38 @@ uint64_t bench_workload_bytes(const struct bench_workload *w)
     for (size_t i = 0; i < w->n_groups; i++)
         n += (uint64_t)w->groups[i].count * w->groups[i].size;
     return n;
+}
+
+/* The emulated link: every reply waits `delay`, every connection carries `bandwidth` body
+ * bytes/s, the parts of one layer go one after the other on one connection (the server
+ * refuses overlapping parts of an upload), layers run in parallel up to the engine's
+ * concurrency. Ideal = one availability check + the longest layer's chain, or the total over
+ * the connections when that is longer. */
+double bench_workload_wan_ideal(const struct bench_workload *w, unsigned concurrency,
+                                uint64_t part_size)
+{
+    double d = w->delay_ms / 1000.0;
+    double longest = 0, total = 0;
+    for (size_t g = 0; g < w->n_groups; g++) {
+        uint64_t size = w->groups[g].size;
+        uint64_t parts = (size + part_size - 1) / part_size;
+        double body = 4.0 * (double)((size + 2) / 3) + 200.0 * (double)parts;
+        double chain = (double)(parts + 2) * d + (w->bandwidth ? body / (double)w->bandwidth : 0);
+        longest = fmax(longest, chain);
+        total += chain * w->groups[g].count;
+    }
+    unsigned layers = bench_workload_layers(w);
+    unsigned c = layers < concurrency ? layers : concurrency;
+    return d + fmax(longest, total / c);
+}
+
+/* ECR's API quotas, which the engine keeps to on its side (InitiateLayerUpload and
+ * CompleteLayerUpload 100/s, UploadLayerPart 500/s): the least time the request rate allows. */
+double bench_workload_quota_bound(const struct bench_workload *w, uint64_t part_size)
+{
+    double layers = bench_workload_layers(w), parts = 0;
+    for (size_t g = 0; g < w->n_groups; g++)
+        parts +=
+            (double)w->groups[g].count * (double)((w->groups[g].size + part_size - 1) / part_size);
+    return fmax(layers / 100.0, parts / 500.0);
 }

@@ -57,6 +57,13 @@ void bench_workload_cleanup(struct bench_workload *w);
 unsigned bench_workload_layers(const struct bench_workload *w);
 uint64_t bench_workload_bytes(const struct bench_workload *w);
 
+/* The least time the workload can take over its emulated link (faults' delay and bandwidth)
+ * with `concurrency` layers in flight and parts of `part_size`. */
+double bench_workload_wan_ideal(const struct bench_workload *w, unsigned concurrency,
+                                uint64_t part_size);
+/* The least time ECR's request quotas allow it with parts of `part_size`. */
+double bench_workload_quota_bound(const struct bench_workload *w, uint64_t part_size);
+
 /* "256MiB", "100MB", "65536" -> bytes; -1 when malformed. */
 int bench_parse_size(const char *s, uint64_t *out);
 

@@ -2,6 +2,7 @@
  * classic `docker save` tarballs. See cli/image_source.h. */
 #include "cli/image_source.h"
 
+#include "cli/tar.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -48,91 +49,29 @@ static void tree_free(struct tree *t)
     free(t->m);
 }
 
-/* "./a//b" -> "a/b": the names a tar may hold for the same file. */
-static char *clean_name(const char *s, size_t n)
+/* One file or link member, its data at `data`. Returns 0, or -1 with a message. */
+static int add_member(struct tree *t, const unsigned char *h, const struct tar_header *th,
+                      uint64_t data, struct tar_names *pending, struct ebuf *err)
 {
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n && s[i];) {
-        if (s[i] == '/') {
-            i++;
-            continue;
+    char *name, *link;
+    if (tar_member_names(h, th->type, pending, &name, &link) != 0) {
+        ebuf_puts(err, "out of memory");
+        return -1;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct member *m = realloc(t->m, cap * sizeof *m);
+        if (!m) {
+            free(name);
+            free(link);
+            ebuf_puts(err, "out of memory");
+            return -1;
         }
-        if (s[i] == '.' && (i + 1 == n || s[i + 1] == '/' || s[i + 1] == '\0')) {
-            i++;
-            continue;
-        }
-        if (o)
-            out[o++] = '/';
-        while (i < n && s[i] && s[i] != '/')
-            out[o++] = s[i++];
+        t->m = m;
+        t->cap = cap;
     }
-    out[o] = '\0';
-    return out;
-}
-
-/* A tar number: octal digits (space or NUL padded), or base-256 when the top bit is set. */
-static bool tar_number(const unsigned char *f, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (f[0] & 0x80) {
-        if (f[0] != 0x80)
-            return false; /* negative, or more than 56 bits */
-        for (size_t i = 1; i < n; i++) {
-            if (v >> 56)
-                return false;
-            v = v << 8 | f[i];
-        }
-        *out = v;
-        return true;
-    }
-    size_t i = 0;
-    while (i < n && f[i] == ' ')
-        i++;
-    bool any = false;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++, any = true) {
-        if (v >> 60)
-            return false;
-        v = v << 3 | (uint64_t)(f[i] - '0');
-    }
-    for (; i < n; i++)
-        if (f[i] != ' ' && f[i] != '\0')
-            return false;
-    *out = v;
-    return any;
-}
-
-static bool tar_checksum_ok(const unsigned char *h)
-{
-    uint64_t want;
-    if (!tar_number(h + 148, 8, &want))
-        return false;
-    uint64_t sum = 0;
-    for (size_t i = 0; i < 512; i++)
-        sum += (i >= 148 && i < 156) ? ' ' : h[i];
-    return sum == want;
-}
-
-/* The value of `key` in a pax extended header's records ("LEN key=value\n"...), or NULL. */
-static char *pax_value(const char *rec, size_t len, const char *key)
-{
-    size_t klen = strlen(key);
-    size_t i = 0;
-    while (i < len) {
-        char *end;
-        unsigned long n = strtoul(rec + i, &end, 10);
-        if (end == rec + i || *end != ' ' || n == 0 || n > len - i)
-            return NULL;
-        const char *kv = end + 1, *stop = rec + i + n - 1; /* stop: the '\n' */
-        if (kv > stop)
-            return NULL;
-        if ((size_t)(stop - kv) > klen && !strncmp(kv, key, klen) && kv[klen] == '=')
-            return clean_name(kv + klen + 1, (size_t)(stop - kv - (ptrdiff_t)klen - 1));
-        i += n;
-    }
-    return NULL;
+    t->m[t->n++] = (struct member){name, link, data, link ? 0 : th->size};
+    return 0;
 }
 
 static int tar_scan(struct tree *t, struct ebuf *err)
@@ -149,144 +88,46 @@ static int tar_scan(struct tree *t, struct ebuf *err)
         return -1;
     }
     uint64_t end = (uint64_t)st.st_size, off = 0;
-    char *long_name = NULL, *long_link = NULL;
+    struct tar_names pending = {0};
     int rc = -1;
     for (;;) {
-        unsigned char h[512];
-        if (off + 512 > end) {
+        unsigned char h[TAR_BLOCK];
+        if (off + TAR_BLOCK > end) {
             if (t->n)
                 rc = 0; /* a tar that ends without its zero blocks: what is there is whole */
             else
                 ebuf_printf(err, "%s is not a tar file (too short)", t->root);
             break;
         }
-        if (pread(fd, h, 512, (off_t)off) != 512) {
+        if (pread(fd, h, TAR_BLOCK, (off_t)off) != TAR_BLOCK) {
             ebuf_printf(err, "%s: read error at byte %" PRIu64, t->root, off);
             break;
         }
-        bool zero = true;
-        for (size_t i = 0; i < 512 && zero; i++)
-            zero = h[i] == 0;
-        if (zero) {
-            rc = 0;
+        uint64_t data = off + TAR_BLOCK;
+        struct tar_header th;
+        int got = tar_header_parse(h, t->root, off, end - data, &th, err);
+        if (got <= 0) {
+            rc = got;
             break;
         }
-        uint64_t size;
-        if (!tar_checksum_ok(h) || !tar_number(h + 124, 12, &size)) {
-            ebuf_printf(err, "%s is not a tar file (bad header at byte %" PRIu64 ")", t->root, off);
-            break;
-        }
-        uint64_t data = off + 512;
-        if (size > end - data) {
-            ebuf_printf(err,
-                        "%s is cut short: member at byte %" PRIu64 " needs %" PRIu64
-                        " bytes, the file ends %" PRIu64 " bytes later",
-                        t->root, off, size, end - data);
-            break;
-        }
-        char type = (char)h[156];
-        uint64_t next = data + (size + 511) / 512 * 512;
-        if (type == 'x' || type == 'L' || type == 'K') {
-            /* a pax header or a GNU long name: it names the member that follows */
-            if (size > 1u << 20) {
-                ebuf_printf(err, "%s: an extended header at byte %" PRIu64 " is too large", t->root,
-                            off);
-                break;
-            }
-            char *rec = malloc(size + 1);
-            if (!rec || pread(fd, rec, size, (off_t)data) != (ssize_t)size) {
+        if (tar_type_extended(th.type)) {
+            char *rec = malloc(th.size + 1);
+            if (!rec || pread(fd, rec, th.size, (off_t)data) != (ssize_t)th.size) {
                 free(rec);
                 ebuf_printf(err, "%s: read error at byte %" PRIu64, t->root, data);
                 break;
             }
-            rec[size] = '\0';
-            if (type == 'x') {
-                char *p = pax_value(rec, size, "path");
-                char *l = pax_value(rec, size, "linkpath");
-                if (p) {
-                    free(long_name);
-                    long_name = p;
-                }
-                if (l) {
-                    free(long_link);
-                    long_link = l;
-                }
-            } else if (type == 'L') {
-                free(long_name);
-                long_name = clean_name(rec, size);
-            } else {
-                free(long_link);
-                long_link = clean_name(rec, size);
-            }
+            rec[th.size] = '\0';
+            tar_names_apply(&pending, th.type, rec, th.size);
             free(rec);
-            off = next;
-            continue;
+        } else if (th.type == TAR_OTHER) {
+            tar_names_clear(&pending);
+        } else if (add_member(t, h, &th, data, &pending, err) != 0) {
+            break;
         }
-        bool is_link = type == '1' || type == '2';
-        if (type == '0' || type == '\0' || type == '7' || is_link) {
-            char *name = long_name;
-            long_name = NULL;
-            if (!name) {
-                char full[257];
-                size_t pl = strnlen((const char *)h + 345, 155);
-                size_t nl = strnlen((const char *)h, 100);
-                bool ustar = !memcmp(h + 257, "ustar", 5);
-                size_t k = 0;
-                if (ustar && pl) {
-                    memcpy(full, h + 345, pl);
-                    full[pl] = '/';
-                    k = pl + 1;
-                }
-                memcpy(full + k, h, nl);
-                name = clean_name(full, k + nl);
-            }
-            char *link = NULL;
-            if (is_link) {
-                link = long_link
-                           ? long_link
-                           : clean_name((const char *)h + 157, strnlen((const char *)h + 157, 100));
-                long_link = NULL;
-                if (type == '2' && link && name) {
-                    /* a symbolic link is relative to its own directory */
-                    const char *slash = strrchr(name, '/');
-                    if (slash) {
-                        struct ebuf j = EBUF_INIT;
-                        ebuf_printf(&j, "%.*s/%s", (int)(slash - name), name, link);
-                        free(link);
-                        link = ebuf_ok(&j) ? clean_name(ebuf_str(&j), j.len) : NULL;
-                        ebuf_free(&j);
-                    }
-                }
-            }
-            if (t->n == t->cap) {
-                size_t cap = t->cap ? t->cap * 2 : 64;
-                struct member *m = realloc(t->m, cap * sizeof *m);
-                if (!m) {
-                    free(name);
-                    free(link);
-                    ebuf_puts(err, "out of memory");
-                    break;
-                }
-                t->m = m;
-                t->cap = cap;
-            }
-            if (!name || (is_link && !link)) {
-                free(name);
-                free(link);
-                ebuf_puts(err, "out of memory");
-                break;
-            }
-            t->m[t->n++] = (struct member){name, link, data, is_link ? 0 : size};
-        } else {
-            free(long_link); /* directories and the rest: nothing a push reads */
-            long_link = NULL;
-            free(long_name);
-            long_name = NULL;
-        }
-        off = next;
+        off = data + th.padded;
     }
-    free(long_name);
-    free(long_link);
+    tar_names_clear(&pending);
     close(fd);
     return rc;
 }
@@ -308,7 +149,7 @@ static int tree_find(const struct tree *t, const char *name, char **path, uint64
         *size = (uint64_t)st.st_size;
         return *path ? 0 : -1;
     }
-    char *want = clean_name(name, strlen(name));
+    char *want = tar_clean_name(name, strlen(name));
     int rc = -1;
     for (int hops = 0; want && hops < 8 && rc < 0; hops++) {
         const struct member *m = NULL;

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/image_source.h"
 #include "cli/upload.h"
+#include "cli/upload_output.h"
 #include "util/buf.h"
 
 #include <cjson/cJSON.h>

@@ -1,17 +1,16 @@
 /* The upload both `ecrup upload-layer` and `ecrup push` run: options mapped onto struct
- * ecrup_options, the engine run over a list of blobs, and its results printed as DESIGN.md's
- * contract says (--json lines, a progress view on a terminal, plain lines otherwise, exit
- * status). */
+ * ecrup_options, the engine run over a list of blobs with a progress view on a terminal and
+ * Ctrl-C handled; cli/upload_output.c prints the results and decides the exit status. */
 #include "cli/upload.h"
 
 #include "cli/progress.h"
+#include "cli/upload_output.h"
 #include "util/buf.h"
 #include "util/ecr_name.h"
 #include "util/redact.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -173,114 +172,9 @@ bool upload_settings_check(const struct upload_settings *s, const char *cmd)
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-/* What was reported of one blob. Strings borrowed (from the items or the engine). */
-struct upload_outcome {
-    const char *file;
-    const char *digest; /* NULL: unknown */
-    uint64_t size;
-    ecrup_outcome outcome;
-    const char *error;
-    const char *message;
-    unsigned parts, attempts;
-};
-
-static void outcome_from_result(struct upload_outcome *o, const struct upload_item *f,
-                                const struct ecrup_result *r)
-{
-    memset(o, 0, sizeof *o);
-    o->file = f->name;
-    o->size = f->size;
-    o->digest = f->digest;
-    o->outcome = ECRUP_OUTCOME_FAILED;
-    o->error = "InternalError";
-    o->message = "the engine returned no result for this layer";
-    if (!r)
-        return;
-    if (r->digest)
-        o->digest = r->digest;
-    if (r->size)
-        o->size = r->size;
-    o->parts = r->parts;
-    o->attempts = r->attempts;
-    o->outcome = r->outcome == ECRUP_OUTCOME_PENDING ? ECRUP_OUTCOME_FAILED : r->outcome;
-    if (o->outcome == ECRUP_OUTCOME_FAILED) {
-        o->error = r->exception && *r->exception ? r->exception : ecrup_status_name(r->status);
-        o->message = r->message && *r->message ? r->message : ecrup_strerror(r->status);
-        if (r->outcome == ECRUP_OUTCOME_PENDING)
-            o->message = "the layer did not finish";
-    } else {
-        o->error = o->message = NULL;
-    }
-}
-
-const char *upload_redacted(struct ebuf *b, const char *s)
-{
-    ebuf_reset(b);
-    redact_puts(b, s ? s : "");
-    return ebuf_ok(b) ? ebuf_str(b) : REDACT_MASK;
-}
-
 void upload_print_json(cJSON *j, const char *what)
 {
-    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    if (!text) {
-        cli_error(cmd_name, "out of memory printing the result of %s", what);
-        return;
-    }
-    printf("%s\n", text);
-    fflush(stdout);
-    cJSON_free(text);
-}
-
-static void print_json_line(const struct upload_outcome *o)
-{
-    cJSON *j = cJSON_CreateObject();
-    char num[24];
-    struct ebuf msg = EBUF_INIT;
-    bool ok = j && cJSON_AddStringToObject(j, "file", o->file) != NULL;
-    ok = ok && (o->digest ? cJSON_AddStringToObject(j, "digest", o->digest)
-                          : cJSON_AddNullToObject(j, "digest")) != NULL;
-    snprintf(num, sizeof num, "%" PRIu64, o->size);
-    ok = ok && cJSON_AddRawToObject(j, "size", num) != NULL;
-    const char *status = o->outcome == ECRUP_OUTCOME_UPLOADED ? "uploaded"
-                         : o->outcome == ECRUP_OUTCOME_EXISTS ? "exists"
-                                                              : "failed";
-    ok = ok && cJSON_AddStringToObject(j, "status", status) != NULL;
-    snprintf(num, sizeof num, "%u", o->parts);
-    ok = ok && cJSON_AddRawToObject(j, "parts", num) != NULL;
-    snprintf(num, sizeof num, "%u", o->attempts);
-    ok = ok && cJSON_AddRawToObject(j, "attempts", num) != NULL;
-    if (o->outcome == ECRUP_OUTCOME_FAILED) {
-        ok = ok && cJSON_AddStringToObject(j, "error", o->error) != NULL;
-        ok = ok && cJSON_AddStringToObject(j, "message", upload_redacted(&msg, o->message)) != NULL;
-    }
-    ebuf_free(&msg);
-    if (!ok) {
-        cJSON_Delete(j);
-        j = NULL;
-    }
-    upload_print_json(j, o->file);
-}
-
-static void print_plain_line(FILE *f, const struct upload_outcome *o)
-{
-    struct ebuf msg = EBUF_INIT;
-    switch (o->outcome) {
-    case ECRUP_OUTCOME_UPLOADED:
-        fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s)\n", o->file,
-                o->digest ? o->digest : "-", o->size, o->parts, o->parts == 1 ? "" : "s",
-                o->attempts, o->attempts == 1 ? "" : "s");
-        break;
-    case ECRUP_OUTCOME_EXISTS:
-        fprintf(f, "%s: already exists %s (%" PRIu64 " bytes)\n", o->file,
-                o->digest ? o->digest : "-", o->size);
-        break;
-    default:
-        fprintf(f, "%s: failed: %s: %s\n", o->file, o->error, upload_redacted(&msg, o->message));
-        break;
-    }
-    ebuf_free(&msg);
+    upload_json_line(cmd_name, j, what);
 }
 
 static double now_s(void)
@@ -288,19 +182,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void print_summary(FILE *f, size_t pushed, size_t existed, size_t failed, uint64_t bytes,
-                          double seconds)
-{
-    char b[16];
-    progress_format_bytes(b, sizeof b, bytes);
-    fprintf(f, "%zu pushed, %zu existed, %zu failed; %s pushed in %.2f s", pushed, existed, failed,
-            b, seconds);
-    if (bytes && seconds > 0)
-        fprintf(f, " (%.1f MB/s)", (double)bytes / seconds / 1e6);
-    fputc('\n', f);
-    fflush(f);
 }
 
 /* ---- engine callbacks ------------------------------------------------------------------- */
@@ -360,24 +241,123 @@ static FILE *pick_tty(const struct upload_settings *a)
     return NULL;
 }
 
-static void report_interrupt(const struct upload_outcome *outs, size_t n)
+/* Ctrl-C goes to on_sigint() until the caller puts `old` back; `quiet` while a progress
+ * view owns the terminal. */
+static void sigint_install(bool quiet, struct sigaction *old)
 {
-    size_t landed = 0;
-    for (size_t i = 0; i < n; i++)
-        landed += outs[i].outcome != ECRUP_OUTCOME_FAILED;
-    fprintf(stderr, "ecrup %s: interrupted: %zu of %zu layer%s pushed or already there", cmd_name,
-            landed, n, n == 1 ? "" : "s");
-    fputs(landed ? ":\n" : "\n", stderr);
-    for (size_t i = 0; i < n; i++)
-        if (outs[i].outcome != ECRUP_OUTCOME_FAILED)
-            fprintf(stderr, "  %s %s %s\n",
-                    outs[i].outcome == ECRUP_OUTCOME_UPLOADED ? "pushed        " : "already there ",
-                    outs[i].file, outs[i].digest ? outs[i].digest : "");
-    if (landed < n)
-        fprintf(stderr, "not pushed (run the same command again to finish):\n");
-    for (size_t i = 0; i < n; i++)
-        if (outs[i].outcome == ECRUP_OUTCOME_FAILED)
-            fprintf(stderr, "  not pushed     %s\n", outs[i].file);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    atomic_store(&handler_quiet, quiet);
+    sigaction(SIGINT, &sa, old);
+}
+
+/* Without -v only errors: the engine's warnings about failed layers would repeat what the
+ * result lines say. */
+static int log_level_of(const struct upload_settings *a)
+{
+    return a->common.verbose >= 2   ? ECRUP_LOG_DEBUG
+           : a->common.verbose == 1 ? ECRUP_LOG_INFO
+                                    : ECRUP_LOG_ERROR;
+}
+
+/* Each layer's name in the live view: docker's short id when the digest is known before the
+ * upload, else the file's name. */
+static void label_layers(struct progress_view *view, const struct upload_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *base = strrchr(items[i].path, '/');
+        const char *label = base && base[1] ? base + 1 : items[i].path;
+        char shortd[13];
+        if (items[i].digest) {
+            memcpy(shortd, items[i].digest + 7, 12);
+            shortd[12] = '\0';
+            label = shortd;
+        }
+        progress_view_set_layer(view, i, label, items[i].size);
+    }
+}
+
+static void engine_options(const struct upload_settings *a, struct run_ui *ui,
+                           struct ecrup_options *o)
+{
+    ecrup_options_init(o);
+    o->region = a->common.region;
+    o->endpoint_url = a->common.endpoint_url;
+    o->profile = a->common.profile;
+    o->ca_bundle = a->common.ca_bundle;
+    o->insecure_skip_tls_verify = a->insecure;
+    o->concurrency = a->common.concurrency;
+    o->memory_limit = a->common.memory_limit;
+    o->part_size = a->common.part_size;
+    o->no_check = a->no_check;
+    o->check_first = a->check_first;
+    o->rate_upload_layer_part = a->rates[0];
+    o->rate_initiate_layer_upload = a->rates[1];
+    o->rate_complete_layer_upload = a->rates[2];
+    o->rate_batch_check_layer_availability = a->rates[3];
+    o->progress = on_progress;
+    o->progress_user = ui;
+    o->log = on_log;
+    o->log_user = ui;
+    o->log_level = (ecrup_log_level)ui->log_level;
+}
+
+/* The engine with every item queued, or the status and message of why not. */
+static ecrup_status engine_start(const struct ecrup_options *o, const struct upload_settings *a,
+                                 const struct upload_item *items, size_t n,
+                                 struct ecrup_engine **engine, struct ecrup_error *err)
+{
+    ecrup_status st = ecrup_engine_new(o, engine, err);
+    for (size_t i = 0; i < n && st == ECRUP_OK; i++) {
+        struct ecrup_layer l = {
+            .path = items[i].path,
+            .repository = a->repository,
+            .registry_id = a->registry_id,
+            .digest = items[i].digest,
+            .user = (void *)(uintptr_t)(i + 1),
+            .offset = items[i].offset,
+            .length = items[i].length,
+        };
+        st = ecrup_engine_add_layer(*engine, &l, NULL);
+        if (st != ECRUP_OK) {
+            err->status = st;
+            snprintf(err->message, sizeof err->message, "%s: cannot queue it: %s", items[i].name,
+                     ecrup_strerror(st));
+        }
+    }
+    return st;
+}
+
+/* The engine's results as outcomes, counted, and each layer's final state in the view. */
+static struct upload_tally collect_results(struct ecrup_engine *engine,
+                                           const struct upload_item *items, size_t n,
+                                           struct upload_outcome *outs, struct progress_view *view)
+{
+    struct upload_tally t = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct ecrup_result *r = ecrup_engine_result(engine, i);
+        upload_outcome_from_result(&outs[i], &items[i], r);
+        upload_tally_add(&t, &outs[i]);
+        if (outs[i].outcome == ECRUP_OUTCOME_UPLOADED) {
+            progress_view_final(view, i, PROGRESS_PUSHED, NULL);
+        } else if (outs[i].outcome == ECRUP_OUTCOME_EXISTS) {
+            progress_view_final(view, i, PROGRESS_EXISTS, NULL);
+        } else {
+            struct ebuf m = EBUF_INIT;
+            if (r && r->status == ECRUP_E_CANCELLED) {
+                ebuf_puts(&m, "interrupted");
+            } else {
+                ebuf_printf(&m, "%s: ", outs[i].error);
+                redact_puts(&m, outs[i].message);
+            }
+            progress_view_final(view, i, PROGRESS_FAILED, ebuf_ok(&m) ? ebuf_str(&m) : NULL);
+            ebuf_free(&m);
+        }
+    }
+    return t;
 }
 
 int upload_run(const struct upload_settings *a, const char *cmd, const struct upload_item *items,
@@ -389,14 +369,7 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
         cli_error(cmd, "warning: --insecure: the endpoint's TLS certificate is not verified; "
                        "anyone on the path can read and change what is sent");
     FILE *tty = pick_tty(a);
-    struct run_ui ui = {
-        .view = NULL,
-        /* Without -v only errors: the engine's warnings about failed layers would repeat
-         * what the result lines say. */
-        .log_level = a->common.verbose >= 2   ? ECRUP_LOG_DEBUG
-                     : a->common.verbose == 1 ? ECRUP_LOG_INFO
-                                              : ECRUP_LOG_ERROR,
-    };
+    struct run_ui ui = {.log_level = log_level_of(a)};
     struct upload_outcome *outs = calloc(n ? n : 1, sizeof *outs);
     ui.view = progress_view_new(tty, n);
     if (!outs || !ui.view) {
@@ -405,158 +378,45 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
         cli_error(cmd_name, "out of memory");
         return CLI_EXIT_FAILED;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *base = strrchr(items[i].path, '/');
-        const char *label = base && base[1] ? base + 1 : items[i].path;
-        char shortd[13];
-        if (items[i].digest) { /* docker's short id, when known before the upload */
-            memcpy(shortd, items[i].digest + 7, 12);
-            shortd[12] = '\0';
-            label = shortd;
-        }
-        progress_view_set_layer(ui.view, i, label, items[i].size);
-    }
-
+    label_layers(ui.view, items, n);
     struct ecrup_options o;
-    ecrup_options_init(&o);
-    o.region = a->common.region;
-    o.endpoint_url = a->common.endpoint_url;
-    o.profile = a->common.profile;
-    o.ca_bundle = a->common.ca_bundle;
-    o.insecure_skip_tls_verify = a->insecure;
-    o.concurrency = a->common.concurrency;
-    o.memory_limit = a->common.memory_limit;
-    o.part_size = a->common.part_size;
-    o.no_check = a->no_check;
-    o.check_first = a->check_first;
-    o.rate_upload_layer_part = a->rates[0];
-    o.rate_initiate_layer_upload = a->rates[1];
-    o.rate_complete_layer_upload = a->rates[2];
-    o.rate_batch_check_layer_availability = a->rates[3];
-    o.progress = on_progress;
-    o.progress_user = &ui;
-    o.log = on_log;
-    o.log_user = &ui;
-    o.log_level = (ecrup_log_level)ui.log_level;
+    engine_options(a, &ui, &o);
 
-    struct sigaction sa, old_sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    atomic_store(&handler_quiet, tty != NULL);
-    sigaction(SIGINT, &sa, &old_sa);
+    struct sigaction old_sa;
+    sigint_install(tty != NULL, &old_sa);
 
     double t0 = now_s();
     struct ecrup_engine *engine = NULL;
     struct ecrup_error err = {0};
-    ecrup_status st = ecrup_engine_new(&o, &engine, &err);
-    if (st == ECRUP_OK) {
-        for (size_t i = 0; i < n && st == ECRUP_OK; i++) {
-            struct ecrup_layer l = {
-                .path = items[i].path,
-                .repository = a->repository,
-                .registry_id = a->registry_id,
-                .digest = items[i].digest,
-                .user = (void *)(uintptr_t)(i + 1),
-                .offset = items[i].offset,
-                .length = items[i].length,
-            };
-            st = ecrup_engine_add_layer(engine, &l, NULL);
-            if (st != ECRUP_OK) {
-                err.status = st;
-                snprintf(err.message, sizeof err.message, "%s: cannot queue it: %s", items[i].name,
-                         ecrup_strerror(st));
-            }
-        }
-    }
-    int exit_status = CLI_EXIT_OK;
+    ecrup_status st = engine_start(&o, a, items, n, &engine, &err);
+    int exit_status;
     if (st != ECRUP_OK) {
         /* Nothing ran: the same failure stands for every layer. */
-        struct ebuf m = EBUF_INIT;
-        cli_error(cmd_name, "%s",
-                  upload_redacted(&m, err.message[0] ? err.message : ecrup_strerror(st)));
-        ebuf_free(&m);
-        for (size_t i = 0; i < n; i++) {
-            outs[i] = (struct upload_outcome){.file = items[i].name,
-                                              .digest = items[i].digest,
-                                              .size = items[i].size,
-                                              .outcome = ECRUP_OUTCOME_FAILED,
-                                              .error = ecrup_status_name(st),
-                                              .message = err.message[0] ? err.message
-                                                                        : ecrup_strerror(st)};
-            if (a->json)
-                print_json_line(&outs[i]);
-        }
-        exit_status = CLI_EXIT_FAILED;
-        goto out;
-    }
-
-    atomic_store(&running_engine, engine);
-    if (atomic_load(&sigint_count) > 0) /* Ctrl-C while the engine was being created */
-        ecrup_engine_cancel(engine);
-    if (tty)
-        progress_view_draw(ui.view); /* every layer "Waiting" from the start */
-    ecrup_engine_run(engine);
-    double seconds = now_s() - t0;
-
-    size_t pushed = 0, existed = 0, failed = 0;
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        outcome_from_result(&outs[i], &items[i], ecrup_engine_result(engine, i));
-        struct upload_outcome *oc = &outs[i];
-        if (oc->outcome == ECRUP_OUTCOME_UPLOADED) {
-            pushed++;
-            bytes += oc->size;
-            progress_view_final(ui.view, i, PROGRESS_PUSHED, NULL);
-        } else if (oc->outcome == ECRUP_OUTCOME_EXISTS) {
-            existed++;
-            progress_view_final(ui.view, i, PROGRESS_EXISTS, NULL);
-        } else {
-            failed++;
-            struct ebuf m = EBUF_INIT;
-            const struct ecrup_result *r = ecrup_engine_result(engine, i);
-            if (r && r->status == ECRUP_E_CANCELLED) {
-                ebuf_puts(&m, "interrupted");
-            } else {
-                ebuf_printf(&m, "%s: ", oc->error);
-                redact_puts(&m, oc->message);
-            }
-            progress_view_final(ui.view, i, PROGRESS_FAILED, ebuf_ok(&m) ? ebuf_str(&m) : NULL);
-            ebuf_free(&m);
-        }
-    }
-    bool interrupted = atomic_load(&sigint_count) > 0;
-    if (tty) {
-        progress_view_interrupted(ui.view, false); /* the report below says it */
-        progress_view_draw(ui.view);
-    }
-    if (a->json) {
-        for (size_t i = 0; i < n; i++)
-            print_json_line(&outs[i]);
-    } else if (a->common.quiet) {
-        for (size_t i = 0; i < n; i++)
-            if (outs[i].outcome == ECRUP_OUTCOME_FAILED && !interrupted)
-                print_plain_line(stderr, &outs[i]);
+        exit_status = upload_report_not_run(a, cmd, items, n, st,
+                                            err.message[0] ? err.message : ecrup_strerror(st));
     } else {
-        for (size_t i = 0; i < n; i++)
-            print_plain_line(stdout, &outs[i]);
-    }
-    int then_status = CLI_EXIT_OK;
-    if (then && !failed && !interrupted)
-        then_status = then(engine, a, then_user);
-    atomic_store(&running_engine, NULL);
-    interrupted = atomic_load(&sigint_count) > 0;
-    if (!a->json && !a->common.quiet)
-        print_summary(stdout, pushed, existed, failed, bytes, seconds);
-    if (interrupted) {
-        report_interrupt(outs, n);
-        exit_status = CLI_EXIT_SIGINT;
-    } else if (failed || then_status != CLI_EXIT_OK) {
-        exit_status = CLI_EXIT_FAILED;
+        atomic_store(&running_engine, engine);
+        if (atomic_load(&sigint_count) > 0) /* Ctrl-C while the engine was being created */
+            ecrup_engine_cancel(engine);
+        if (tty)
+            progress_view_draw(ui.view); /* every layer "Waiting" from the start */
+        ecrup_engine_run(engine);
+        double seconds = now_s() - t0;
+        struct upload_tally tally = collect_results(engine, items, n, outs, ui.view);
+        bool interrupted = atomic_load(&sigint_count) > 0;
+        if (tty) {
+            progress_view_interrupted(ui.view, false); /* the report below says it */
+            progress_view_draw(ui.view);
+        }
+        upload_print_results(a, cmd, outs, n, interrupted);
+        int then_status = CLI_EXIT_OK;
+        if (then && !tally.failed && !interrupted)
+            then_status = then(engine, a, then_user);
+        atomic_store(&running_engine, NULL);
+        exit_status = upload_finish(a, cmd, outs, n, &tally, seconds,
+                                    atomic_load(&sigint_count) > 0, then_status);
     }
 
-out:
     /* The engine is freed before the handler goes, so a late Ctrl-C cannot reach a freed
      * engine: running_engine is already NULL. */
     ecrup_engine_free(engine);

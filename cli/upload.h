@@ -1,6 +1,6 @@
 /* What `ecrup upload-layer` and `ecrup push` share: the options that shape an upload, and one
- * engine run over a list of blobs with the live view, the result lines (--json or plain),
- * the summary, Ctrl-C handling and the exit status. */
+ * engine run over a list of blobs with the live view and Ctrl-C handling. What the run
+ * prints and its exit status are cli/upload_output.h's. */
 #ifndef ECRUP_CLI_UPLOAD_H
 #define ECRUP_CLI_UPLOAD_H
 
@@ -65,8 +65,5 @@ int upload_run(const struct upload_settings *s, const char *cmd, const struct up
 /* Print JSON object `j` as one line on stdout and free it; NULL (out of memory while building
  * it) prints an error naming `what` instead. */
 void upload_print_json(cJSON *j, const char *what);
-
-/* Redacted copy of `s` as a NUL-terminated string in `b` (reset first). */
-const char *upload_redacted(struct ebuf *b, const char *s);
 
 #endif

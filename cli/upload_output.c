@@ -1,0 +1,202 @@
+/* The output of an upload run and its exit status, from the outcomes the engine reported.
+ * See cli/upload_output.h. */
+#include "cli/upload_output.h"
+
+#include "cli/progress.h"
+#include "util/redact.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+void upload_outcome_from_result(struct upload_outcome *o, const struct upload_item *f,
+                                const struct ecrup_result *r)
+{
+    memset(o, 0, sizeof *o);
+    o->file = f->name;
+    o->size = f->size;
+    o->digest = f->digest;
+    o->outcome = ECRUP_OUTCOME_FAILED;
+    o->error = "InternalError";
+    o->message = "the engine returned no result for this layer";
+    if (!r)
+        return;
+    if (r->digest)
+        o->digest = r->digest;
+    if (r->size)
+        o->size = r->size;
+    o->parts = r->parts;
+    o->attempts = r->attempts;
+    o->outcome = r->outcome == ECRUP_OUTCOME_PENDING ? ECRUP_OUTCOME_FAILED : r->outcome;
+    if (o->outcome == ECRUP_OUTCOME_FAILED) {
+        o->error = r->exception && *r->exception ? r->exception : ecrup_status_name(r->status);
+        o->message = r->message && *r->message ? r->message : ecrup_strerror(r->status);
+        if (r->outcome == ECRUP_OUTCOME_PENDING)
+            o->message = "the layer did not finish";
+    } else {
+        o->error = o->message = NULL;
+    }
+}
+
+void upload_tally_add(struct upload_tally *t, const struct upload_outcome *o)
+{
+    if (o->outcome == ECRUP_OUTCOME_UPLOADED) {
+        t->pushed++;
+        t->bytes += o->size;
+    } else if (o->outcome == ECRUP_OUTCOME_EXISTS) {
+        t->existed++;
+    } else {
+        t->failed++;
+    }
+}
+
+const char *upload_redacted(struct ebuf *b, const char *s)
+{
+    ebuf_reset(b);
+    redact_puts(b, s ? s : "");
+    return ebuf_ok(b) ? ebuf_str(b) : REDACT_MASK;
+}
+
+void upload_json_line(const char *cmd, cJSON *j, const char *what)
+{
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!text) {
+        cli_error(cmd, "out of memory printing the result of %s", what);
+        return;
+    }
+    printf("%s\n", text);
+    fflush(stdout);
+    cJSON_free(text);
+}
+
+static void print_json_line(const char *cmd, const struct upload_outcome *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    char num[24];
+    struct ebuf msg = EBUF_INIT;
+    bool ok = j && cJSON_AddStringToObject(j, "file", o->file) != NULL;
+    ok = ok && (o->digest ? cJSON_AddStringToObject(j, "digest", o->digest)
+                          : cJSON_AddNullToObject(j, "digest")) != NULL;
+    snprintf(num, sizeof num, "%" PRIu64, o->size);
+    ok = ok && cJSON_AddRawToObject(j, "size", num) != NULL;
+    const char *status = o->outcome == ECRUP_OUTCOME_UPLOADED ? "uploaded"
+                         : o->outcome == ECRUP_OUTCOME_EXISTS ? "exists"
+                                                              : "failed";
+    ok = ok && cJSON_AddStringToObject(j, "status", status) != NULL;
+    snprintf(num, sizeof num, "%u", o->parts);
+    ok = ok && cJSON_AddRawToObject(j, "parts", num) != NULL;
+    snprintf(num, sizeof num, "%u", o->attempts);
+    ok = ok && cJSON_AddRawToObject(j, "attempts", num) != NULL;
+    if (o->outcome == ECRUP_OUTCOME_FAILED) {
+        ok = ok && cJSON_AddStringToObject(j, "error", o->error) != NULL;
+        ok = ok && cJSON_AddStringToObject(j, "message", upload_redacted(&msg, o->message)) != NULL;
+    }
+    ebuf_free(&msg);
+    if (!ok) {
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    upload_json_line(cmd, j, o->file);
+}
+
+static void print_plain_line(FILE *f, const struct upload_outcome *o)
+{
+    struct ebuf msg = EBUF_INIT;
+    switch (o->outcome) {
+    case ECRUP_OUTCOME_UPLOADED:
+        fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s)\n", o->file,
+                o->digest ? o->digest : "-", o->size, o->parts, o->parts == 1 ? "" : "s",
+                o->attempts, o->attempts == 1 ? "" : "s");
+        break;
+    case ECRUP_OUTCOME_EXISTS:
+        fprintf(f, "%s: already exists %s (%" PRIu64 " bytes)\n", o->file,
+                o->digest ? o->digest : "-", o->size);
+        break;
+    default:
+        fprintf(f, "%s: failed: %s: %s\n", o->file, o->error, upload_redacted(&msg, o->message));
+        break;
+    }
+    ebuf_free(&msg);
+}
+
+int upload_report_not_run(const struct upload_settings *s, const char *cmd,
+                          const struct upload_item *items, size_t n, ecrup_status st,
+                          const char *message)
+{
+    struct ebuf m = EBUF_INIT;
+    cli_error(cmd, "%s", upload_redacted(&m, message));
+    ebuf_free(&m);
+    for (size_t i = 0; s->json && i < n; i++) {
+        struct upload_outcome o = {.file = items[i].name,
+                                   .digest = items[i].digest,
+                                   .size = items[i].size,
+                                   .outcome = ECRUP_OUTCOME_FAILED,
+                                   .error = ecrup_status_name(st),
+                                   .message = message};
+        print_json_line(cmd, &o);
+    }
+    return CLI_EXIT_FAILED;
+}
+
+void upload_print_results(const struct upload_settings *s, const char *cmd,
+                          const struct upload_outcome *outs, size_t n, bool interrupted)
+{
+    if (s->json) {
+        for (size_t i = 0; i < n; i++)
+            print_json_line(cmd, &outs[i]);
+    } else if (s->common.quiet) {
+        for (size_t i = 0; i < n; i++)
+            if (outs[i].outcome == ECRUP_OUTCOME_FAILED && !interrupted)
+                print_plain_line(stderr, &outs[i]);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            print_plain_line(stdout, &outs[i]);
+    }
+}
+
+static void print_summary(FILE *f, const struct upload_tally *t, double seconds)
+{
+    char b[16];
+    progress_format_bytes(b, sizeof b, t->bytes);
+    fprintf(f, "%zu pushed, %zu existed, %zu failed; %s pushed in %.2f s", t->pushed, t->existed,
+            t->failed, b, seconds);
+    if (t->bytes && seconds > 0)
+        fprintf(f, " (%.1f MB/s)", (double)t->bytes / seconds / 1e6);
+    fputc('\n', f);
+    fflush(f);
+}
+
+static void report_interrupt(const char *cmd, const struct upload_outcome *outs, size_t n)
+{
+    size_t landed = 0;
+    for (size_t i = 0; i < n; i++)
+        landed += outs[i].outcome != ECRUP_OUTCOME_FAILED;
+    fprintf(stderr, "ecrup %s: interrupted: %zu of %zu layer%s pushed or already there", cmd,
+            landed, n, n == 1 ? "" : "s");
+    fputs(landed ? ":\n" : "\n", stderr);
+    for (size_t i = 0; i < n; i++)
+        if (outs[i].outcome != ECRUP_OUTCOME_FAILED)
+            fprintf(stderr, "  %s %s %s\n",
+                    outs[i].outcome == ECRUP_OUTCOME_UPLOADED ? "pushed        " : "already there ",
+                    outs[i].file, outs[i].digest ? outs[i].digest : "");
+    if (landed < n)
+        fprintf(stderr, "not pushed (run the same command again to finish):\n");
+    for (size_t i = 0; i < n; i++)
+        if (outs[i].outcome == ECRUP_OUTCOME_FAILED)
+            fprintf(stderr, "  not pushed     %s\n", outs[i].file);
+}
+
+int upload_finish(const struct upload_settings *s, const char *cmd,
+                  const struct upload_outcome *outs, size_t n, const struct upload_tally *t,
+                  double seconds, bool interrupted, int then_status)
+{
+    if (!s->json && !s->common.quiet)
+        print_summary(stdout, t, seconds);
+    if (interrupted) {
+        report_interrupt(cmd, outs, n);
+        return CLI_EXIT_SIGINT;
+    }
+    if (t->failed || then_status != CLI_EXIT_OK)
+        return CLI_EXIT_FAILED;
+    return CLI_EXIT_OK;
+}
