@@ -1,4 +1,8 @@
+/* The ECR context: region, endpoint, credentials, CA bundle, clock and signing keys resolved
+ * once (context.h), and the transfer configuration an engine builds from it. */
 #include "engine/context.h"
+
+#include "engine/engine_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,4 +180,25 @@ static bool clock_correct(void *user, const char *date)
 struct xfer_clock ecr_context_clock(struct ecr_context *ctx)
 {
     return (struct xfer_clock){clock_now, clock_correct, &ctx->clock};
+}
+
+static void transfer_log(void *user, const char *line)
+{
+    const struct ecrup_options *o = user;
+    if (o->log && o->log_level >= ECRUP_LOG_INFO)
+        o->log(ECRUP_LOG_INFO, line, o->log_user);
+}
+
+struct transfer_config engine_transfer_config(struct ecrup_engine *e)
+{
+    return (struct transfer_config){
+        .target = &e->ctx.target,
+        .credentials = ecr_context_credentials(&e->ctx),
+        .clock = ecr_context_clock(&e->ctx),
+        .keys = e->ctx.keys,
+        .max_attempts = e->max_attempts,
+        .retry_mode = e->retry_mode,
+        .log = transfer_log,
+        .log_user = &e->options,
+    };
 }

@@ -1,3 +1,5 @@
+/* One ECR API call on a libcurl easy handle (request.h), and what a failed one means for a
+ * result record: its status, exception and message. */
 #include "engine/request.h"
 
 #include "util/hex.h"
@@ -223,4 +225,69 @@ void ecr_request_describe(const struct ecr_request *r, struct ebuf *out)
     }
     ebuf_printf(out, "HTTP %ld%s%s", r->http_status, r->error.message[0] ? ": " : "",
                 r->error.message);
+}
+
+/* A failed request as a status, for the result record. */
+ecrup_status request_status(const struct ecr_request *req, bool cancelled)
+{
+    if (cancelled)
+        return ECRUP_E_CANCELLED;
+    const char *x = req->error.exception;
+    if (!strcmp(x, "CredentialsUnavailable"))
+        return ECRUP_E_CREDENTIALS;
+    if (!strcmp(x, "OutOfMemory"))
+        return ECRUP_E_NOMEM;
+    if (!strcmp(x, "RequestBuildFailed"))
+        return ECRUP_E_INTERNAL;
+    if (req->http_status == 0) {
+        switch (req->curl_result) {
+        case CURLE_OPERATION_TIMEDOUT:
+            return ECRUP_E_TIMEOUT;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+            return ECRUP_E_TLS;
+        default:
+            return ECRUP_E_NETWORK;
+        }
+    }
+    if (retry_is_throttling_exception(x))
+        return ECRUP_E_THROTTLED;
+    if (!strcmp(x, "RepositoryNotFoundException"))
+        return ECRUP_E_NOT_FOUND;
+    if (!strcmp(x, "InvalidLayerException"))
+        return ECRUP_E_DIGEST_MISMATCH;
+    if (!strcmp(x, "RequestTimeTooSkewed") ||
+        (!strcmp(x, "InvalidSignatureException") && strstr(req->error.message, "expired")))
+        return ECRUP_E_CLOCK_SKEW;
+    if (!strcmp(x, "UnrecognizedClientException") || !strcmp(x, "InvalidSignatureException") ||
+        !strcmp(x, "AccessDeniedException") || !strcmp(x, "ExpiredTokenException") ||
+        !strcmp(x, "MissingAuthenticationTokenException") ||
+        !strcmp(x, "IncompleteSignatureException") || req->http_status == 401 ||
+        req->http_status == 403)
+        return ECRUP_E_AUTH;
+    if (req->http_status >= 500)
+        return ECRUP_E_SERVER;
+    return x[0] ? ECRUP_E_REMOTE : ECRUP_E_PROTOCOL;
+}
+
+void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
+                     bool cancelled, struct request_failure *out)
+{
+    out->status = request_status(req, cancelled);
+    out->exception = cancelled                 ? "Cancelled"
+                     : req->error.exception[0] ? req->error.exception
+                     : req->http_status        ? "HttpError"
+                                               : "NetworkError";
+    out->http_status = cancelled ? 0 : req->http_status;
+    if (cancelled) {
+        snprintf(out->message, sizeof out->message, "cancelled");
+        return;
+    }
+    struct ebuf what = EBUF_INIT;
+    ecr_request_describe(req, &what);
+    snprintf(out->message, sizeof out->message, "%s (after %u attempt%s): %s", operation, attempts,
+             attempts == 1 ? "" : "s", ebuf_ok(&what) ? ebuf_str(&what) : "out of memory");
+    ebuf_free(&what);
 }
