@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "engine/base64.h"
+#include "engine/bucket.h"
 #include "engine/ecr_json.h"
 #include "engine/payload.h"
 #include "engine/plan.h"
@@ -161,10 +162,6 @@ struct batch {
     struct batch *next; /* the scheduler's list of batches, to free them */
 };
 
-struct bucket {
-    double rate, burst, tokens, last;
-};
-
 struct sched {
     struct ecrup_engine *e;
     const struct ecrup_options *o;
@@ -273,30 +270,12 @@ static void set_phase(struct layer *l, ecrup_phase p)
     progress(l, true);
 }
 
-/* ---- token buckets: stay under ECR's default per-operation quotas ---- */
-
-static void bucket_init(struct bucket *b, double per_second, double now)
+/* A token for one request of bucket `b`, or false and the run loop wakes when one is due. */
+static bool take_token(struct sched *s, struct bucket *b)
 {
-    /* 90% of the quota as the rate plus a burst of a tenth: never more than the quota in
-     * any one-second window. */
-    b->rate = per_second * 0.9;
-    b->burst = per_second * 0.1 < 1 ? 1 : per_second * 0.1;
-    b->tokens = b->burst;
-    b->last = now;
-}
-
-static bool bucket_take(struct sched *s, struct bucket *b)
-{
-    double now = mono_now();
-    b->tokens += (now - b->last) * b->rate;
-    if (b->tokens > b->burst)
-        b->tokens = b->burst;
-    b->last = now;
-    if (b->tokens >= 1) {
-        b->tokens -= 1;
+    double due;
+    if (bucket_take(b, mono_now(), &due))
         return true;
-    }
-    double due = now + (1 - b->tokens) / b->rate;
     if (due < s->next_due)
         s->next_due = due;
     return false;
@@ -710,7 +689,7 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
 
 static void start_initiate(struct layer *l)
 {
-    if (!bucket_take(l->s, &l->s->b_initiate))
+    if (!take_token(l->s, &l->s->b_initiate))
         return;
     free(l->job_body);
     l->job_body = ecr_build_initiate(l->e->layer.repository, l->e->layer.registry_id);
@@ -725,7 +704,7 @@ static void start_initiate(struct layer *l)
 
 static void start_complete(struct layer *l)
 {
-    if (!bucket_take(l->s, &l->s->b_complete))
+    if (!take_token(l->s, &l->s->b_complete))
         return;
     free(l->job_body);
     l->job_body = ecr_build_complete(l->e->layer.repository, l->e->layer.registry_id, l->upload_id,
@@ -859,7 +838,7 @@ static void push_send(struct layer *l)
     for (size_t i = 0; i < npb; i++) {
         struct part_buf *pb = &l->pb[i];
         if (pb->st == PB_READY && !pb->discard && pb->off == l->acked) {
-            if (!bucket_take(s, &s->b_part))
+            if (!take_token(s, &s->b_part))
                 return;
             pb->st = PB_WIRE;
             submit_layer_call(l, "UploadLayerPart", (const char *)pb->slot->body, pb->pr.body_len,
@@ -1246,7 +1225,7 @@ static void send_checks(struct sched *s)
         struct layer *first = s->order[i];
         if (!wants_check(first))
             continue;
-        if (!bucket_take(s, &s->b_check))
+        if (!take_token(s, &s->b_check))
             return;
         const char *repo = first->e->layer.repository, *reg = first->e->layer.registry_id;
         const char *digests[MAX_BATCH];
