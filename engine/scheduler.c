@@ -29,6 +29,7 @@
 #include "engine/ecr_json.h"
 #include "engine/payload.h"
 #include "engine/plan.h"
+#include "engine/sizing.h"
 #include "engine/transfer.h"
 #include "engine/workers.h"
 #include "io/bufpool.h"
@@ -46,8 +47,6 @@
  * 1 MiB (two hash threads on 2 cores; docs/engine.md). */
 #define HASH_CHUNK       (128u << 10)
 #define PROGRESS_SECONDS 0.1
-#define PB_PER_LAYER     6u /* live parts plus abandoned ones whose read or prepare runs */
-#define MAX_DEPTH        4u /* live parts per layer when buffers are plentiful */
 
 enum lstate {
     L_WAITING, /* not admitted yet */
@@ -132,7 +131,7 @@ struct layer {
     struct part_plan plan;
     char upload_id[160];
     uint64_t acked, next_off;
-    struct part_buf pb[PB_PER_LAYER];
+    struct part_buf pb[SIZING_SLOTS_PER_LAYER];
     bool prep_busy;    /* a prepare feeding the running hash is in flight */
     unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
     unsigned restarts, rewinds;
@@ -179,6 +178,8 @@ struct sched {
     ecrup_status pool_status; /* set when the pool could not be made: later layers fail too */
     char pool_message[256];
     bool part_size_warned; /* the "--part-size above the service's partSize" warning is out */
+    unsigned concurrency;  /* layers in flight at most */
+    size_t names;          /* the longest repository name plus registry id: body sizes */
     unsigned flight_limit;
     unsigned n_flying; /* INITIATING, PUSHING or DRAINING, counted at each pass */
     unsigned open_layers;
@@ -586,53 +587,11 @@ static void start_hash(struct layer *l, enum lstate st)
 
 /* ---- the pool, made when the first InitiateLayerUpload tells the part size ---- */
 
-/* Layers in flight at most: options.concurrency, else 4 per online core (at least 4). */
-static unsigned concurrency(const struct sched *s)
-{
-    unsigned want = s->o->concurrency;
-    if (!want) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        want = cores > 0 ? (unsigned)cores * 4 : 4;
-        if (want < 4)
-            want = 4;
-    }
-    return want;
-}
-
-/* Body bytes a slot needs for parts of `ps` bytes: base64 of a whole part plus the JSON around
- * it, names escaped at worst 6 bytes each. */
-static size_t body_capacity(const struct sched *s, size_t ps)
-{
-    size_t repo_max = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        size_t r = strlen(s->layers[i].e->layer.repository);
-        if (s->layers[i].e->layer.registry_id)
-            r += strlen(s->layers[i].e->layer.registry_id);
-        if (r > repo_max)
-            repo_max = r;
-    }
-    return b64_encoded_len(ps) + 1024 + 6 * repo_max;
-}
-
-/* Initiates that may fly before the first reply tells the part size and the pool is made (the
- * flight limit from setup until make_pool() sets the real one):
- * as many layers as the memory limit gives two buffers of the largest part the API allows,
- * so the flight limit the pool then sets is never below it. One round trip less before every
- * layer but the first starts sending (50 ms on the WAN workload). */
-static unsigned early_flights(const struct sched *s)
-{
-    uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
-    size_t ps = (size_t)PLAN_MAX_PART;
-    unsigned n = io_bufpool_slots_for(limit, ps, body_capacity(s, ps)) / 2;
-    unsigned want = concurrency(s);
-    return n < 1 ? 1 : n < want ? n : want;
-}
-
 static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg)
 {
     size_t ps = (size_t)plan->part_size;
-    s->body_cap = body_capacity(s, ps);
-    uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
+    s->body_cap = sizing_body_capacity(ps, s->names);
+    uint64_t limit = sizing_memory_limit(s->o->memory_limit);
     unsigned slots = io_bufpool_slots_for(limit, ps, s->body_cap);
     if (slots < 2) {
         ebuf_printf(msg,
@@ -641,21 +600,14 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
                     limit, ps, io_bufpool_slot_bytes(ps, s->body_cap));
         return ECRUP_E_INVALID_ARGUMENT;
     }
-    unsigned want = concurrency(s);
-    /* No more layers than are left can fly, and none holds more than PB_PER_LAYER slots: a
-     * larger pool is address space nothing uses (and, when the io_uring backend still pinned
-     * every slot up front, one 1 GiB layer paid the zeroing of 21 slots of 24 MiB and used 6). */
     unsigned left = 0;
     for (size_t i = 0; i < s->n; i++)
         if (s->layers[i].st != L_DONE)
             left++;
-    unsigned usable = (left < want ? left : want) * PB_PER_LAYER;
-    if (usable < 2)
-        usable = 2;
     struct io_bufpool_options po = {.part_size = ps,
                                     .body_capacity = s->body_cap,
                                     .memory_limit = limit,
-                                    .slots = usable < slots ? usable : 0};
+                                    .slots = sizing_pool_slots(s->concurrency, left, slots)};
     int rc = io_bufpool_new(&po, &s->pool);
     if (rc != 0) {
         ebuf_printf(msg, "cannot allocate part buffers: %s", strerror(-rc));
@@ -668,8 +620,7 @@ static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, str
         return io_status_from_errno(rc);
     }
     unsigned n = io_bufpool_count(s->pool);
-    unsigned limit_f = n / 2;
-    s->flight_limit = want < limit_f ? want : limit_f;
+    s->flight_limit = sizing_flight_limit(s->concurrency, n);
     char desc[256];
     logf_at(s, ECRUP_LOG_DEBUG, "io backend: %s", io_reader_describe(s->reader, desc, sizeof desc));
     struct payload_options pay = {.backend = s->b64};
@@ -793,11 +744,11 @@ static void rewind_to(struct layer *l, uint64_t r)
     }
     /* Keep the live parts that continue from r without a gap; drop the rest. The running hash
      * survives when the next byte it would be fed is where it stopped. */
-    bool keep[PB_PER_LAYER] = {false};
+    bool keep[SIZING_SLOTS_PER_LAYER] = {false};
     uint64_t pos = r, next_fed = UINT64_MAX;
     for (bool found = true; found;) {
         found = false;
-        for (size_t i = 0; i < PB_PER_LAYER; i++) {
+        for (size_t i = 0; i < SIZING_SLOTS_PER_LAYER; i++) {
             struct part_buf *pb = &l->pb[i];
             if (pb->st != PB_FREE && !pb->discard && !keep[i] && pb->off == pos) {
                 keep[i] = found = true;
@@ -810,7 +761,7 @@ static void rewind_to(struct layer *l, uint64_t r)
     }
     if (next_fed == UINT64_MAX)
         next_fed = pos;
-    for (size_t i = 0; i < PB_PER_LAYER; i++) {
+    for (size_t i = 0; i < SIZING_SLOTS_PER_LAYER; i++) {
         struct part_buf *pb = &l->pb[i];
         if (pb->st == PB_FREE || pb->discard || keep[i])
             continue;
@@ -857,19 +808,8 @@ static void push_fill(struct layer *l)
     for (size_t i = 0; i < npb; i++)
         if (l->pb[i].st != PB_FREE && !l->pb[i].discard)
             live++;
-    /* Two live parts (one on the wire, the next ready) keep the connection busy when preparing
-     * a part takes less than sending one; deeper read-ahead lets several workers prepare the
-     * parts of one layer at once when the buffers are not needed by other layers. No deeper
-     * than it takes to give every worker a part: a slot first used costs the zeroing of its
-     * pages (4 x 256 MiB with 4 parts per layer: 1.15-1.33 s of system time, with 3: 0.86). */
-    unsigned depth = 2;
-    unsigned fair = s->n_flying ? io_bufpool_count(s->pool) / s->n_flying : 2;
-    if (fair > depth)
-        depth = fair < MAX_DEPTH ? fair : MAX_DEPTH;
-    unsigned nf = s->n_flying ? s->n_flying : 1, workers = workers_count(s->workers);
-    unsigned enough = 2 + (workers + nf - 1) / nf;
-    if (enough < depth)
-        depth = enough;
+    unsigned depth =
+        sizing_read_depth(io_bufpool_count(s->pool), s->n_flying, workers_count(s->workers));
     /* read ahead */
     while (live < depth && l->next_off < l->size) {
         struct part_buf *pb = NULL;
@@ -1591,15 +1531,23 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         }
     }
     qsort(s->order, s->n, sizeof *s->order, by_size_desc);
-    s->flight_limit = early_flights(s); /* until the pool is made and sets its own */
+    s->concurrency = sizing_concurrency(s->o->concurrency, sysconf(_SC_NPROCESSORS_ONLN));
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ecrup_layer *el = &s->layers[i].e->layer;
+        size_t r = strlen(el->repository) + (el->registry_id ? strlen(el->registry_id) : 0);
+        if (r > s->names)
+            s->names = r;
+    }
+    /* until the pool is made and sets its own */
+    s->flight_limit =
+        sizing_early_flights(sizing_memory_limit(s->o->memory_limit), s->names, s->concurrency);
     s->workers = workers_new(0);
     if (!s->workers)
         return ECRUP_E_NOMEM;
-    unsigned conc = s->o->concurrency ? s->o->concurrency : 64;
     struct transfer_config tc = engine_transfer_config(e);
     tc.quota = &s->quota;
     tc.limiter = &s->limiter;
-    tc.max_connections = conc + 8;
+    tc.max_connections = sizing_connections(s->o->concurrency);
     s->xfer = transfer_new(&tc);
     if (!s->xfer)
         return ECRUP_E_NOMEM;
