@@ -26,6 +26,7 @@
 
 #include "engine/base64.h"
 #include "engine/bucket.h"
+#include "engine/check_batch.h"
 #include "engine/ecr_json.h"
 #include "engine/payload.h"
 #include "engine/plan.h"
@@ -37,7 +38,6 @@
 #include "util/hex.h"
 
 #define MAX_OPEN_LAYERS 128u /* layers holding descriptors at once (admitted, not done) */
-#define MAX_BATCH       100u /* digests per BatchCheckLayerAvailability (the API's limit) */
 #define MAX_RESTARTS    3u   /* uploads started over after UploadNotFoundException */
 #define MAX_REWINDS     32u  /* InvalidLayerPartException resumes per layer */
 /* The hash pass reads through one page-aligned buffer small enough to stay in L2 (512 KiB
@@ -1158,7 +1158,7 @@ static bool wants_check(const struct layer *l)
            (l->st == L_CHECK_QUEUED || l->st == L_CONFIRM_QUEUED || l->side_check == SC_QUEUED);
 }
 
-/* Send every queued check, grouped by repository and registry, at most 100 per call. */
+/* Send every queued check, grouped into calls as check_batch.h says. */
 static void send_checks(struct sched *s)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -1167,9 +1167,8 @@ static void send_checks(struct sched *s)
             continue;
         if (!take_token(s, &s->b_check))
             return;
-        const char *repo = first->e->layer.repository, *reg = first->e->layer.registry_id;
-        const char *digests[MAX_BATCH];
-        size_t nd = 0;
+        struct check_batch cb;
+        check_batch_init(&cb, first->e->layer.repository, first->e->layer.registry_id);
         struct batch *b = calloc(1, sizeof *b);
         if (!b) {
             fail(first, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
@@ -1182,17 +1181,11 @@ static void send_checks(struct sched *s)
         b->job.done = batch_done_cb;
         b->job.user = b;
         struct layer **tail = &b->layers;
-        for (size_t j = i; j < s->n && nd < MAX_BATCH; j++) {
+        for (size_t j = i; j < s->n && !check_batch_full(&cb); j++) {
             struct layer *l = s->order[j];
-            if (!wants_check(l) || strcmp(l->e->layer.repository, repo) != 0 ||
-                (reg == NULL) != (l->e->layer.registry_id == NULL) ||
-                (reg && strcmp(reg, l->e->layer.registry_id) != 0))
+            if (!wants_check(l) || !check_batch_add(&cb, l->e->layer.repository,
+                                                    l->e->layer.registry_id, l->e->digest))
                 continue;
-            bool dup = false;
-            for (size_t k = 0; k < nd && !dup; k++)
-                dup = !strcmp(digests[k], l->e->digest);
-            if (!dup)
-                digests[nd++] = l->e->digest;
             if (l->side_check == SC_QUEUED)
                 l->side_check = SC_FLYING; /* the upload goes on meanwhile */
             else
@@ -1203,7 +1196,7 @@ static void send_checks(struct sched *s)
             *tail = l;
             tail = &l->batch_next;
         }
-        b->body = ecr_build_batch_check(repo, reg, digests, nd);
+        b->body = ecr_build_batch_check(cb.repository, cb.registry_id, cb.digests, cb.n);
         b->next = s->batches;
         s->batches = b;
         if (!b->body) {
