@@ -35,6 +35,7 @@
 #include "engine/workers.h"
 #include "io/bufpool.h"
 #include "io/reader.h"
+#include "util/fileid.h"
 #include "util/hex.h"
 
 #define MAX_OPEN_LAYERS 128u /* layers holding descriptors at once (admitted, not done) */
@@ -117,10 +118,10 @@ struct layer {
     struct layer_entry *e;
     enum lstate st;
     ecrup_phase phase;
-    uint64_t base;   /* the file offset of the layer's first byte (ecrup_layer.offset) */
-    uint64_t size;   /* the layer's bytes: the range's length, or the file's size */
-    struct stat st0; /* the whole file's identity at admission: a change later is FileChanged */
-    int fd;          /* plain descriptor for whole-file hashes; -1 before admission */
+    uint64_t base;      /* the file offset of the layer's first byte (ecrup_layer.offset) */
+    uint64_t size;      /* the layer's bytes: the range's length, or the file's size */
+    struct file_id id0; /* the whole file's identity at setup: a change later is FileChanged */
+    int fd;             /* plain descriptor for whole-file hashes; -1 before admission */
     struct io_file *file;
     bool digest_known;
     bool raw_hash;    /* the digest comes from the parts as they are prepared */
@@ -449,21 +450,6 @@ static void prep_run_pair(struct worker_task *a, struct worker_task *b)
     }
 }
 
-/* True when the file at `fd` and `path` is still the one seen at admission. */
-static bool same_file(int fd, const char *path, const struct stat *st0)
-{
-    struct stat a, b;
-    if (fstat(fd, &a) != 0 || stat(path, &b) != 0)
-        return false;
-    const struct stat *v[2] = {&a, &b};
-    for (int i = 0; i < 2; i++)
-        if (v[i]->st_size != st0->st_size || v[i]->st_ino != st0->st_ino ||
-            v[i]->st_dev != st0->st_dev || v[i]->st_mtim.tv_sec != st0->st_mtim.tv_sec ||
-            v[i]->st_mtim.tv_nsec != st0->st_mtim.tv_nsec)
-            return false;
-    return true;
-}
-
 /* One file of a hash pass: read in L2-sized pieces into a page-aligned buffer (the kernel's
  * copy into malloc's 16-byte-aligned block cost four times as much). */
 struct file_hash {
@@ -551,7 +537,7 @@ static void hash_files(struct hash_task **tasks, int n)
     for (int i = 0; i < n; i++) {
         struct hash_task *t = f[i].t;
         struct layer *l = f[i].l;
-        if (!t->err && !same_file(l->fd, l->e->layer.path, &l->st0))
+        if (!t->err && file_id_check(&l->id0, l->fd, l->e->layer.path) != 0)
             t->err = -ESTALE;
         unsigned char d[32];
         if (!t->err && sha256_stream_final(&f[i].md, d) != 0)
@@ -681,7 +667,7 @@ static void parts_finished(struct layer *l)
 {
     /* Every part may have been read before the file changed: what was sent is consistent, but
      * it is no longer the file the caller named, so the layer fails rather than completes. */
-    if (!same_file(l->fd, l->e->layer.path, &l->st0)) {
+    if (file_id_check(&l->id0, l->fd, l->e->layer.path) != 0) {
         fail_io(l, -ESTALE);
         return;
     }
@@ -884,7 +870,7 @@ static bool open_in_reader(struct layer *l)
         fail_io(l, rc);
         return false;
     }
-    if (!same_file(l->fd, l->e->layer.path, &l->st0)) {
+    if (file_id_check(&l->id0, l->fd, l->e->layer.path) != 0) {
         fail_io(l, -ESTALE);
         return false;
     }
@@ -1293,7 +1279,7 @@ static void admit(struct layer *l)
     }
     l->fd = fd;
     s->open_layers++;
-    if (!same_file(fd, l->e->layer.path, &l->st0)) {
+    if (file_id_check(&l->id0, fd, l->e->layer.path) != 0) {
         fail_io(l, -ESTALE);
         return;
     }
@@ -1432,11 +1418,11 @@ static void handle_event(struct event *ev)
     }
 }
 
-/* The layer's bytes within the file stat'ed into st0: sets base and size, or fails the layer
+/* The layer's bytes within the file whose identity is id0: sets base and size, or fails the layer
  * (false) when the range does not lie within the file. */
 static bool layer_range(struct layer *l)
 {
-    uint64_t fsize = (uint64_t)l->st0.st_size, off = l->e->layer.offset, len = l->e->layer.length;
+    uint64_t fsize = l->id0.size, off = l->e->layer.offset, len = l->e->layer.length;
     const char *path = l->e->layer.path;
     if (len && off > UINT64_MAX - len) {
         fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
@@ -1504,10 +1490,14 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         l->hash.ev = (struct event){.kind = EV_HASHED, .obj = &l->hash};
         s->order[i] = l;
         /* stat every file up front: sizes order the flights, and a missing file fails now */
-        if (stat(l->e->layer.path, &l->st0) != 0) {
+        struct stat st;
+        if (stat(l->e->layer.path, &st) != 0) {
             fail_io(l, -errno);
-        } else if (!S_ISREG(l->st0.st_mode)) {
-            fail_io(l, S_ISDIR(l->st0.st_mode) ? -EISDIR : -EINVAL);
+            continue;
+        }
+        l->id0 = file_id_of(&st);
+        if (!S_ISREG(st.st_mode)) {
+            fail_io(l, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL);
         } else if (layer_range(l)) {
             if (l->size == 0 && !l->e->layer.offset && !l->e->layer.length)
                 fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0, "layer file %s is empty",
