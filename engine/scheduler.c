@@ -678,8 +678,7 @@ static void parts_finished(struct layer *l)
             fail(l, ECRUP_E_INTERNAL, "HashFailed", 0, "SHA-256 failed");
             return;
         }
-        for (unsigned i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        hex_encode(d, sizeof d, hex);
         set_digest_hex(l, hex);
         l->raw_hash = false;
     }
