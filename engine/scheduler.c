@@ -28,6 +28,7 @@
 #include "engine/bucket.h"
 #include "engine/check_batch.h"
 #include "engine/ecr_json.h"
+#include "engine/hash_pass.h"
 #include "engine/payload.h"
 #include "engine/plan.h"
 #include "engine/sizing.h"
@@ -38,15 +39,9 @@
 #include "util/fileid.h"
 #include "util/hex.h"
 
-#define MAX_OPEN_LAYERS 128u /* layers holding descriptors at once (admitted, not done) */
-#define MAX_RESTARTS    3u   /* uploads started over after UploadNotFoundException */
-#define MAX_REWINDS     32u  /* InvalidLayerPartException resumes per layer */
-/* The hash pass reads through one page-aligned buffer small enough to stay in L2 (512 KiB
- * per core on the development machine). The alignment is what matters most: the kernel's
- * copy out of the page cache into a buffer 16 bytes off a 64-byte line (where glibc's malloc
- * puts a block it maps) cost 0.60 CPU-s/GB against 0.14 aligned, for any size from 64 KiB to
- * 1 MiB (two hash threads on 2 cores; docs/engine.md). */
-#define HASH_CHUNK       (128u << 10)
+#define MAX_OPEN_LAYERS  128u /* layers holding descriptors at once (admitted, not done) */
+#define MAX_RESTARTS     3u   /* uploads started over after UploadNotFoundException */
+#define MAX_REWINDS      32u  /* InvalidLayerPartException resumes per layer */
 #define PROGRESS_SECONDS 0.1
 
 enum lstate {
@@ -105,14 +100,6 @@ struct part_buf {
     struct prep_task prep;
 };
 
-struct hash_task {
-    struct worker_task w;
-    struct layer *l;
-    int err; /* 0 or negative errno; -ECANCELED when cancelled */
-    char hex[65];
-    struct event ev;
-};
-
 struct layer {
     struct sched *s;
     struct layer_entry *e;
@@ -147,7 +134,8 @@ struct layer {
     struct xfer_job job;
     char *job_body;
     struct hash_task hash;
-    struct event ev; /* EV_LAYER_XFER */
+    struct event hash_ev; /* EV_HASHED */
+    struct event ev;      /* EV_LAYER_XFER */
     double last_progress;
     uint64_t reported_bytes;
     struct layer *batch_next;
@@ -450,121 +438,21 @@ static void prep_run_pair(struct worker_task *a, struct worker_task *b)
     }
 }
 
-/* One file of a hash pass: read in L2-sized pieces into a page-aligned buffer (the kernel's
- * copy into malloc's 16-byte-aligned block cost four times as much). */
-struct file_hash {
-    struct hash_task *t;
-    struct layer *l;
-    struct sha256_stream md; /* zeroed first, so freeing it is safe whatever init did */
-    unsigned char *buf;
-    uint64_t off;
-    size_t have; /* bytes in buf from the last read */
-};
-
-static void fh_read(struct file_hash *f)
+/* Worker thread: the layer's hash pass has ended. */
+static void hash_done(struct hash_task *t)
 {
-    struct layer *l = f->l;
-    f->have = 0;
-    while (!f->t->err && f->off < l->size) {
-        size_t want = l->size - f->off < HASH_CHUNK ? (size_t)(l->size - f->off) : HASH_CHUNK;
-        ssize_t n = pread(l->fd, f->buf, want, (off_t)(l->base + f->off));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            f->t->err = -errno;
-        else if (n == 0)
-            f->t->err = -ESTALE; /* shorter than at admission */
-        else
-            f->have = (size_t)n;
-        return;
-    }
-}
-
-static void fh_update(struct file_hash *f, const unsigned char *p, size_t n)
-{
-    if (!f->t->err && sha256_stream_update(&f->md, p, n) != 0)
-        f->t->err = -ENOMEM;
-}
-
-/* Hash whole files, one or two side by side. Two go through the SHA-NI loop as two lanes while
- * both have whole blocks (about 3/4 of the CPU of two passes; docs/payload.md); the rest of
- * each piece, and everything on the OpenSSL path, through the stream's update. */
-static void hash_files(struct hash_task **tasks, int n)
-{
-    struct file_hash f[2];
-    memset(f, 0, sizeof f);
-    for (int i = 0; i < n; i++) {
-        f[i].t = tasks[i];
-        f[i].l = tasks[i]->l;
-        f[i].t->err = 0;
-        f[i].buf = aligned_alloc(4096, HASH_CHUNK);
-        if (!f[i].buf || sha256_stream_init(&f[i].md, sha256_native()) != 0)
-            f[i].t->err = -ENOMEM;
-        /* A doubled readahead window for a range read once from start to end, where it is not
-         * in the page cache yet; a hint, so its failure changes nothing. */
-        (void)posix_fadvise(f[i].l->fd, (off_t)f[i].l->base, (off_t)f[i].l->size,
-                            POSIX_FADV_SEQUENTIAL);
-    }
-    struct sched *s = f[0].l->s;
-    for (;;) {
-        bool any = false;
-        bool cancelled = atomic_load_explicit(&s->e->cancelled, memory_order_relaxed);
-        for (int i = 0; i < n; i++) {
-            if (cancelled && !f[i].t->err)
-                f[i].t->err = -ECANCELED;
-            fh_read(&f[i]);
-            any |= f[i].have > 0;
-        }
-        if (!any)
-            break;
-        size_t both = 0;
-#if defined(__x86_64__)
-        if (n == 2 && f[0].have >= 64 && f[1].have >= 64 && !f[0].md.evp && !f[1].md.evp &&
-            !f[0].md.buf_len && !f[1].md.buf_len) {
-            both = (f[0].have < f[1].have ? f[0].have : f[1].have) / 64 * 64;
-            struct sha256_ni_lane a = {.h = f[0].md.h, .data = f[0].buf},
-                                  b = {.h = f[1].md.h, .data = f[1].buf};
-            sha256_ni_fused(&a, &b, both / 64);
-            f[0].md.len += both;
-            f[1].md.len += both;
-        }
-#endif
-        for (int i = 0; i < n; i++) {
-            fh_update(&f[i], f[i].buf + both, f[i].have - both);
-            f[i].off += f[i].have;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        struct hash_task *t = f[i].t;
-        struct layer *l = f[i].l;
-        if (!t->err && file_id_check(&l->id0, l->fd, l->e->layer.path) != 0)
-            t->err = -ESTALE;
-        unsigned char d[32];
-        if (!t->err && sha256_stream_final(&f[i].md, d) != 0)
-            t->err = -ENOMEM;
-        if (!t->err)
-            hex_encode(d, 32, t->hex);
-        sha256_stream_free(&f[i].md);
-        free(f[i].buf);
-    }
-    for (int i = 0; i < n; i++)
-        post(f[i].l->s, &tasks[i]->ev);
-}
-
-static void hash_run(struct worker_task *w)
-{
-    struct hash_task *t = (struct hash_task *)w;
-    hash_files(&t, 1);
-}
-
-static void hash_run_pair(struct worker_task *a, struct worker_task *b)
-{
-    struct hash_task *t[2] = {(struct hash_task *)a, (struct hash_task *)b};
-    hash_files(t, 2);
+    struct layer *l = t->user;
+    post(l->s, &l->hash_ev);
 }
 
 static void start_hash(struct layer *l, enum lstate st)
 {
+    l->hash.fd = l->fd;
+    l->hash.base = l->base;
+    l->hash.size = l->size;
+    l->hash.path = l->e->layer.path;
+    l->hash.id = &l->id0;
+    l->hash.cancelled = &l->s->e->cancelled;
     l->st = st;
     set_phase(l, ECRUP_PHASE_HASHING);
     l->inflight++;
@@ -1237,9 +1125,9 @@ static void on_prepared(struct prep_task *t)
     pb->st = PB_READY;
 }
 
-static void on_hashed(struct hash_task *t)
+static void on_hashed(struct layer *l)
 {
-    struct layer *l = t->l;
+    const struct hash_task *t = &l->hash;
     l->inflight--;
     if (l->failing)
         return;
@@ -1484,9 +1372,8 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         l->job.done = layer_done_cb;
         l->job.user = l;
         l->ev = (struct event){.kind = EV_LAYER_XFER, .obj = l};
-        l->hash = (struct hash_task){
-            .w.run = hash_run, .w.run_pair = sha256_native() ? hash_run_pair : NULL, .l = l};
-        l->hash.ev = (struct event){.kind = EV_HASHED, .obj = &l->hash};
+        hash_task_init(&l->hash, hash_done, l);
+        l->hash_ev = (struct event){.kind = EV_HASHED, .obj = l};
         s->order[i] = l;
         /* stat every file up front: sizes order the flights, and a missing file fails now */
         struct stat st;
