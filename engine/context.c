@@ -144,6 +144,7 @@ void ecr_context_cleanup(struct ecr_context *ctx)
     memset(ctx, 0, sizeof *ctx);
 }
 
+/* Transfer thread (whichever thread signs a request). */
 static int creds_acquire(void *user, time_t now, struct sigv4_credentials *creds, void **token,
                          struct ebuf *err)
 {
@@ -156,6 +157,7 @@ static int creds_acquire(void *user, time_t now, struct sigv4_credentials *creds
     return 0;
 }
 
+/* Transfer thread. */
 static void creds_release(void *user, void *token)
 {
     (void)user;
@@ -167,11 +169,13 @@ struct xfer_credentials ecr_context_credentials(struct ecr_context *ctx)
     return (struct xfer_credentials){creds_acquire, creds_release, ctx};
 }
 
+/* Transfer thread. */
 static time_t clock_now(void *user)
 {
     return sigv4_clock_now(user);
 }
 
+/* Transfer thread. */
 static bool clock_correct(void *user, const char *date)
 {
     return sigv4_clock_correct_from_date_header(user, date);
@@ -182,6 +186,7 @@ struct xfer_clock ecr_context_clock(struct ecr_context *ctx)
     return (struct xfer_clock){clock_now, clock_correct, &ctx->clock};
 }
 
+/* Transfer thread: one line per attempt. */
 static void transfer_log(void *user, const char *line)
 {
     const struct ecrup_options *o = user;

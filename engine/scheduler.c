@@ -5,7 +5,12 @@
  *  - ecrup_engine_cancel() sets an atomic flag and writes the wake eventfd.
  * The engine thread sleeps in poll() on the wake eventfd and the reader's eventfd, and owns
  * the reader (io/reader.h: one owner thread), the buffer pool's acquisitions and every
- * transfer submission. docs/engine.md describes the life of a layer. */
+ * transfer submission. docs/engine.md describes the life of a layer.
+ *
+ * Here: the events, each layer's steps and the handlers of their replies, admission, the pass
+ * over every layer (advance), setup and teardown, and the run loop. A pushing layer's parts
+ * are in parts.c, the batch checks in checks.c (scheduler_impl.h lists what each file gives
+ * the others). */
 #include "engine/scheduler_impl.h"
 
 #include <errno.h>
