@@ -562,7 +562,8 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
                             "%s: index %s lists a manifest for %s/%s (%s) that is not in it; "
                             "ECR takes an index only with all of its manifests (was the image "
                             "exported for one platform only?)",
-                            t->root, digest, os ? os : "?", arch ? arch : "?", json_string(it, "digest"));
+                            t->root, digest, os ? os : "?", arch ? arch : "?",
+                            json_string(it, "digest"));
                 rc = -1;
             }
             if (rc == 0)
@@ -625,7 +626,8 @@ static int open_layout(struct image_source *s, const struct tree *t, const char 
         ebuf_printf(err, "%s holds %d images; say which with --tag (the names it has: %s)", t->root,
                     n, names.len ? ebuf_str(&names) : "none");
     } else {
-        const char *ref = json_string(cJSON_GetObjectItemCaseSensitive(pick, "annotations"), REF_NAME);
+        const char *ref =
+            json_string(cJSON_GetObjectItemCaseSensitive(pick, "annotations"), REF_NAME);
         if (ref && image_tag_valid(tag_of_ref(ref)) && !(s->tag = strdup(tag_of_ref(ref))))
             ebuf_puts(err, "out of memory");
         else

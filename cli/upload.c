@@ -6,6 +6,7 @@
 
 #include "cli/progress.h"
 #include "util/buf.h"
+#include "util/ecr_name.h"
 #include "util/redact.h"
 
 #include <cjson/cJSON.h>
@@ -114,34 +115,6 @@ static bool valid_registry_id(const char *id)
     return true;
 }
 
-static bool lower_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* ECR's RepositoryName: 2..256 characters of
- * (?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)* */
-static bool valid_repository(const char *name)
-{
-    size_t len = strlen(name);
-    if (len < 2 || len > 256)
-        return false;
-    char prev = '/'; /* as if a component had just ended */
-    for (const char *p = name; *p; p++) {
-        char c = *p;
-        if (lower_alnum(c)) {
-            prev = 'a';
-        } else if (c == '.' || c == '_' || c == '-' || c == '/') {
-            if (prev != 'a' || !lower_alnum(p[1]))
-                return false;
-            prev = c;
-        } else {
-            return false;
-        }
-    }
-    return prev == 'a';
-}
-
 /* Returns -1 when parsing went fine, else the exit status (help printed or usage error). */
 int upload_option(struct upload_settings *s, const char *cmd, int argc, char **argv, int *i)
 {
@@ -162,11 +135,9 @@ int upload_option(struct upload_settings *s, const char *cmd, int argc, char **a
         const char *v = cli_take_value(cmd, argc, argv, i);
         if (!v)
             return -1;
-        if (!valid_repository(v)) {
+        if (!ecr_repository_name_valid(v)) {
             cli_error(cmd,
-                      "--repository: '%s' is not a repository name (2 to 256 characters: "
-                      "lowercase letters and digits, separated by one of '.', '_', '-' or '/', "
-                      "e.g. team/app)",
+                      "--repository: '%s' is not a repository name (" ECR_REPOSITORY_NAME_RULE ")",
                       v);
             return -1;
         }
@@ -202,43 +173,6 @@ bool upload_settings_check(const struct upload_settings *s, const char *cmd)
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-/* A failure's "error" when the engine gave no exception name: a stable local code. */
-/* A failure's "error" when the engine gave no exception name: a stable local code. */
-static const char *upload_status_code(ecrup_status st)
-{
-    static const char *const codes[] = {
-        [ECRUP_OK] = "OK",
-        [ECRUP_E_INVALID_ARGUMENT] = "InvalidArgument",
-        [ECRUP_E_NOMEM] = "OutOfMemory",
-        [ECRUP_E_IO] = "IOError",
-        [ECRUP_E_FILE_CHANGED] = "FileChanged",
-        [ECRUP_E_NO_CREDENTIALS] = "NoCredentials",
-        [ECRUP_E_CREDENTIALS] = "CredentialsError",
-        [ECRUP_E_CONFIG] = "ConfigError",
-        [ECRUP_E_NO_REGION] = "NoRegion",
-        [ECRUP_E_ENDPOINT] = "InvalidEndpoint",
-        [ECRUP_E_TLS] = "TLSError",
-        [ECRUP_E_NETWORK] = "NetworkError",
-        [ECRUP_E_TIMEOUT] = "Timeout",
-        [ECRUP_E_THROTTLED] = "Throttled",
-        [ECRUP_E_SERVER] = "ServerError",
-        [ECRUP_E_AUTH] = "AuthError",
-        [ECRUP_E_PROTOCOL] = "ProtocolError",
-        [ECRUP_E_REMOTE] = "RemoteError",
-        [ECRUP_E_DIGEST_MISMATCH] = "DigestMismatch",
-        [ECRUP_E_TOO_LARGE] = "LayerTooLarge",
-        [ECRUP_E_EMPTY_LAYER] = "EmptyLayer",
-        [ECRUP_E_CANCELLED] = "Cancelled",
-        [ECRUP_E_UNSUPPORTED] = "Unsupported",
-        [ECRUP_E_INTERNAL] = "InternalError",
-        [ECRUP_E_CLOCK_SKEW] = "ClockSkew",
-        [ECRUP_E_NOT_FOUND] = "NotFound",
-    };
-    if ((unsigned)st < sizeof codes / sizeof codes[0] && codes[st])
-        return codes[st];
-    return "InternalError";
-}
-
 /* What was reported of one blob. Strings borrowed (from the items or the engine). */
 struct upload_outcome {
     const char *file;
@@ -270,7 +204,7 @@ static void outcome_from_result(struct upload_outcome *o, const struct upload_it
     o->attempts = r->attempts;
     o->outcome = r->outcome == ECRUP_OUTCOME_PENDING ? ECRUP_OUTCOME_FAILED : r->outcome;
     if (o->outcome == ECRUP_OUTCOME_FAILED) {
-        o->error = r->exception && *r->exception ? r->exception : upload_status_code(r->status);
+        o->error = r->exception && *r->exception ? r->exception : ecrup_status_name(r->status);
         o->message = r->message && *r->message ? r->message : ecrup_strerror(r->status);
         if (r->outcome == ECRUP_OUTCOME_PENDING)
             o->message = "the layer did not finish";
@@ -548,7 +482,7 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
                                               .digest = items[i].digest,
                                               .size = items[i].size,
                                               .outcome = ECRUP_OUTCOME_FAILED,
-                                              .error = upload_status_code(st),
+                                              .error = ecrup_status_name(st),
                                               .message = err.message[0] ? err.message
                                                                         : ecrup_strerror(st)};
             if (a->json)

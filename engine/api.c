@@ -218,7 +218,7 @@ void ecrup_engine_free(struct ecrup_engine *engine)
         free((void *)(uintptr_t)l->digest);
     }
     free(engine->layers);
-    if (engine->wake_fd > 0)
+    if (engine->wake_fd >= 0)
         close(engine->wake_fd);
     if (engine->ctx_ready)
         ecr_context_cleanup(&engine->ctx);

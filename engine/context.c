@@ -102,12 +102,12 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
     if (!ctx->creds || !ctx->keys)
         return fail(message, ECRUP_E_NOMEM, "out of memory");
     struct cred_snapshot *snap = NULL;
-    if (cred_cache_get(ctx->creds, sigv4_clock_now(&ctx->clock), &snap, &err) != 0) {
-        bool none = strstr(ebuf_str(&err), "no credentials") != NULL;
+    st = cred_cache_get(ctx->creds, sigv4_clock_now(&ctx->clock), &snap, &err);
+    if (st != ECRUP_OK) {
         if (message)
             ebuf_puts(message, ebuf_str(&err));
         ebuf_free(&err);
-        return none ? ECRUP_E_NO_CREDENTIALS : ECRUP_E_CREDENTIALS;
+        return st;
     }
     ebuf_free(&err);
     snprintf(ctx->creds_provider, sizeof ctx->creds_provider, "%s", snap->provider);
@@ -145,16 +145,17 @@ void ecr_context_cleanup(struct ecr_context *ctx)
 }
 
 /* Transfer thread (whichever thread signs a request). */
-static int creds_acquire(void *user, time_t now, struct sigv4_credentials *creds, void **token,
-                         struct ebuf *err)
+static ecrup_status creds_acquire(void *user, time_t now, struct sigv4_credentials *creds,
+                                  void **token, struct ebuf *err)
 {
     struct ecr_context *ctx = user;
     struct cred_snapshot *snap = NULL;
-    if (cred_cache_get(ctx->creds, now, &snap, err) != 0)
-        return -1;
+    ecrup_status st = cred_cache_get(ctx->creds, now, &snap, err);
+    if (st != ECRUP_OK)
+        return st;
     *creds = cred_snapshot_sigv4(snap);
     *token = snap;
-    return 0;
+    return ECRUP_OK;
 }
 
 /* Transfer thread. */

@@ -24,6 +24,7 @@ struct wait {
     struct ecrup_image_result *result;
 };
 
+/* `exception`: the service's exception name; NULL: the status's own name. */
 static void set_failure(struct ecrup_image_result *r, ecrup_status st, const char *exception,
                         long http, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void set_failure(struct ecrup_image_result *r, ecrup_status st, const char *exception,
@@ -32,7 +33,8 @@ static void set_failure(struct ecrup_image_result *r, ecrup_status st, const cha
     r->outcome = ECRUP_OUTCOME_FAILED;
     r->status = st;
     r->http_status = http;
-    snprintf(r->exception, sizeof r->exception, "%s", exception);
+    snprintf(r->exception, sizeof r->exception, "%s",
+             exception ? exception : ecrup_status_name(st));
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->message, sizeof r->message, fmt, ap);
@@ -49,10 +51,10 @@ static void on_done(struct xfer_job *job, const struct xfer_result *res)
     if (res->ok) {
         char digest[72];
         if (ecr_parse_put_image(req->reply.data, req->reply.len, digest, sizeof digest) != 0)
-            set_failure(r, ECRUP_E_PROTOCOL, "ProtocolError", req->http_status,
+            set_failure(r, ECRUP_E_PROTOCOL, NULL, req->http_status,
                         "PutImage: the reply names no image digest");
         else if (strcmp(digest, r->digest) != 0)
-            set_failure(r, ECRUP_E_DIGEST_MISMATCH, "ImageDigestDoesNotMatch", req->http_status,
+            set_failure(r, ECRUP_E_DIGEST_MISMATCH, NULL, req->http_status,
                         "PutImage: the service stored the manifest as %s, not %s", digest,
                         r->digest);
         else
@@ -102,16 +104,16 @@ ecrup_status ecrup_engine_put_image(struct ecrup_engine *e, const struct ecrup_i
         return ECRUP_E_INVALID_ARGUMENT;
     memset(result, 0, sizeof *result);
     if (!e || !image || !image->repository || !image->manifest || !image->manifest_length) {
-        set_failure(result, ECRUP_E_INVALID_ARGUMENT, "InvalidArgument", 0,
+        set_failure(result, ECRUP_E_INVALID_ARGUMENT, NULL, 0,
                     "an image needs an engine, a repository and a manifest");
         return result->status;
     }
     if (atomic_load(&e->cancelled)) {
-        set_failure(result, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
+        set_failure(result, ECRUP_E_CANCELLED, NULL, 0, "cancelled");
         return result->status;
     }
     if (memchr(image->manifest, '\0', image->manifest_length)) {
-        set_failure(result, ECRUP_E_INVALID_ARGUMENT, "InvalidArgument", 0,
+        set_failure(result, ECRUP_E_INVALID_ARGUMENT, NULL, 0,
                     "the manifest holds a NUL byte: it is not JSON text");
         return result->status;
     }
@@ -123,18 +125,27 @@ ecrup_status ecrup_engine_put_image(struct ecrup_engine *e, const struct ecrup_i
                      : NULL;
     free(manifest);
     if (!body) {
-        set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        set_failure(result, ECRUP_E_NOMEM, NULL, 0, "out of memory");
         return result->status;
     }
 
     struct wait w = {.result = result};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    if (pthread_mutex_init(&w.mu, NULL) != 0) {
+        free(body);
+        set_failure(result, ECRUP_E_NOMEM, NULL, 0, "cannot make a lock to wait on");
+        return result->status;
+    }
+    if (pthread_cond_init(&w.cv, NULL) != 0) {
+        pthread_mutex_destroy(&w.mu);
+        free(body);
+        set_failure(result, ECRUP_E_NOMEM, NULL, 0, "cannot make a condition to wait on");
+        return result->status;
+    }
     struct transfer_config tc = engine_transfer_config(e);
     tc.max_connections = 1;
     struct transfer *t = transfer_new(&tc);
     if (!t) {
-        set_failure(result, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start a transfer");
+        set_failure(result, ECRUP_E_NOMEM, NULL, 0, "cannot start a transfer");
     } else {
         struct xfer_job job;
         xfer_job_init(&job);

@@ -1,10 +1,13 @@
-/* One ECR API call on a libcurl easy handle (request.h), and what a failed one means for a
- * result record: its status, exception and message. */
+/* One ECR call on a libcurl easy handle, and what a failed one means: its status, the clock
+ * skew rule, its description, and the failure a result record takes from it. See request.h. */
 #include "engine/request.h"
 
+#include "signer/clock.h"
 #include "util/hex.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -64,24 +67,58 @@ static bool add_header(struct curl_slist **list, const char *name, const char *v
     return true;
 }
 
-int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_target *target,
-                        const struct ecr_call *call, const struct sigv4_credentials *creds,
-                        time_t now, struct sigv4_key_cache *keys)
+void ecr_request_fail(struct ecr_request *r, ecrup_status status, const char *fmt, ...)
+{
+    r->status = status;
+    r->error.exception[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error.message, sizeof r->error.message, fmt, ap);
+    va_end(ap);
+}
+
+/* Every option must take: one refused (an old libcurl without CURLOPT_PROTOCOLS_STR, memory
+ * for a copied string) would otherwise send a request other than the one meant. */
+static ecrup_status setopt_status(struct ecr_request *r, CURLcode c, const char *option)
+{
+    if (c == CURLE_OK)
+        return ECRUP_OK;
+    ecrup_status st = c == CURLE_OUT_OF_MEMORY                               ? ECRUP_E_NOMEM
+                      : c == CURLE_UNKNOWN_OPTION || c == CURLE_NOT_BUILT_IN ? ECRUP_E_UNSUPPORTED
+                                                                             : ECRUP_E_INTERNAL;
+    ecr_request_fail(r, st, "libcurl refused %s: %s", option, curl_easy_strerror(c));
+    return st;
+}
+
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        ecrup_status st_ = setopt_status(r, curl_easy_setopt(easy, opt, val), #opt);               \
+        if (st_ != ECRUP_OK)                                                                       \
+            return st_;                                                                            \
+    } while (0)
+
+ecrup_status ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_target *target,
+                                 const struct ecr_call *call, const struct sigv4_credentials *creds,
+                                 time_t now, struct sigv4_key_cache *keys)
 {
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     ebuf_reset(&r->reply);
     r->date_header[0] = '\0';
+    r->signed_at = now;
     r->http_status = 0;
     r->curl_result = CURLE_OK;
     r->curl_error[0] = '\0';
+    r->status = ECRUP_OK;
     memset(&r->error, 0, sizeof r->error);
 
     char body_hash[65];
     if (call->body_sha256)
         snprintf(body_hash, sizeof body_hash, "%s", call->body_sha256);
-    else if (!sha256_hex(call->body, call->body_len, body_hash))
-        return -1;
+    else if (!sha256_hex(call->body, call->body_len, body_hash)) {
+        ecr_request_fail(r, ECRUP_E_INTERNAL, "SHA-256 of the request body failed");
+        return r->status;
+    }
 
     char target_value[128];
     snprintf(target_value, sizeof target_value, ECR_TARGET_PREFIX "%s", call->operation);
@@ -103,7 +140,8 @@ int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_targ
     memset(&sig, 0, sizeof sig);
     if (sigv4_sign(&req, creds, target->region, "ecr", now, keys, &sig) != 0) {
         sigv4_signature_free(&sig);
-        return -1;
+        ecr_request_fail(r, ECRUP_E_NOMEM, "cannot sign the request: out of memory");
+        return r->status;
     }
     bool ok = add_header(&r->headers, "Host", target->host_header) &&
               add_header(&r->headers, "Content-Type", ECR_CONTENT_TYPE) &&
@@ -122,8 +160,10 @@ int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_targ
     if (l)
         r->headers = l;
     sigv4_signature_free(&sig);
-    if (!l)
-        return -1;
+    if (!l) {
+        ecr_request_fail(r, ECRUP_E_NOMEM, "cannot build the request headers: out of memory");
+        return r->status;
+    }
 
     struct ebuf url = EBUF_INIT;
     ebuf_puts(&url, target->url);
@@ -131,44 +171,48 @@ int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_targ
         ebuf_putc(&url, '/');
     if (!ebuf_ok(&url)) {
         ebuf_free(&url);
-        return -1;
+        ecr_request_fail(r, ECRUP_E_NOMEM, "cannot build the request URL: out of memory");
+        return r->status;
     }
 
     curl_easy_reset(easy);
-    curl_easy_setopt(easy, CURLOPT_URL, ebuf_str(&url));
+    ecrup_status url_st =
+        setopt_status(r, curl_easy_setopt(easy, CURLOPT_URL, ebuf_str(&url)), "CURLOPT_URL");
     ebuf_free(&url); /* libcurl copies string options */
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    if (url_st != ECRUP_OK)
+        return url_st;
+    SETOPT(CURLOPT_POST, 1L);
+    SETOPT(CURLOPT_POSTFIELDS, call->body);
+    SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+    SETOPT(CURLOPT_HTTPHEADER, r->headers);
+    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     /* libcurl copies the body into this buffer, and send() copies it from there into the
      * socket: at 512 KiB the buffer stays in L2 between the two copies, and both cost less
      * than with 2 MiB (perf, 4 x 256 MiB: memcpy 0.30 -> 0.21, send copy 0.25 -> 0.19
      * CPU-s/GB) while the calls are still few. */
-    curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->curl_error);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     target->connect_timeout_ms ? target->connect_timeout_ms : 10000L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT,
-                     target->low_speed_bytes ? target->low_speed_bytes : 1024L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME,
-                     target->low_speed_seconds ? target->low_speed_seconds : 30L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, r);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, r);
+    SETOPT(CURLOPT_ERRORBUFFER, r->curl_error);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS,
+           target->connect_timeout_ms ? target->connect_timeout_ms : 10000L);
+    SETOPT(CURLOPT_LOW_SPEED_LIMIT, target->low_speed_bytes ? target->low_speed_bytes : 1024L);
+    SETOPT(CURLOPT_LOW_SPEED_TIME, target->low_speed_seconds ? target->low_speed_seconds : 30L);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     if (target->ca_bundle)
-        curl_easy_setopt(easy, CURLOPT_CAINFO, target->ca_bundle);
+        SETOPT(CURLOPT_CAINFO, target->ca_bundle);
     if (target->insecure) {
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+        SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+        SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    return 0;
+    return ECRUP_OK;
 }
+
+#undef SETOPT
 
 static bool is_transport_error(CURLcode c)
 {
@@ -189,6 +233,69 @@ static bool is_transport_error(CURLcode c)
     }
 }
 
+bool ecr_request_clock_skewed(const struct ecr_request *r)
+{
+    const char *x = r->error.exception;
+    if (!strcmp(x, "RequestTimeTooSkewed") || !strcmp(x, "RequestExpired") ||
+        !strcmp(x, "RequestInTheFuture"))
+        return true;
+    if (strcmp(x, "InvalidSignatureException") != 0 && r->http_status != 401 &&
+        r->http_status != 403)
+        return false;
+    time_t server;
+    if (!r->date_header[0] || !sigv4_parse_http_date(r->date_header, &server))
+        return false;
+    return llabs((long long)server - (long long)r->signed_at) > ECR_SKEW_SECONDS;
+}
+
+static bool is_auth_exception(const char *x)
+{
+    static const char *const names[] = {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "AccessDeniedException",
+        "ExpiredTokenException",
+        "MissingAuthenticationTokenException",
+        "IncompleteSignatureException",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(x, names[i]))
+            return true;
+    return false;
+}
+
+/* Service exceptions are the protocol's own names. */
+ecrup_status ecr_request_reply_status(const struct ecr_request *r)
+{
+    if (r->curl_result != CURLE_OK) {
+        switch (r->curl_result) {
+        case CURLE_OPERATION_TIMEDOUT:
+            return ECRUP_E_TIMEOUT;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+            return ECRUP_E_TLS;
+        default:
+            return ECRUP_E_NETWORK;
+        }
+    }
+    const char *x = r->error.exception;
+    if (retry_is_throttling_exception(x))
+        return ECRUP_E_THROTTLED;
+    if (!strcmp(x, "RepositoryNotFoundException"))
+        return ECRUP_E_NOT_FOUND;
+    if (!strcmp(x, "InvalidLayerException"))
+        return ECRUP_E_DIGEST_MISMATCH;
+    if (ecr_request_clock_skewed(r))
+        return ECRUP_E_CLOCK_SKEW;
+    if (is_auth_exception(x) || r->http_status == 401 || r->http_status == 403)
+        return ECRUP_E_AUTH;
+    if (r->http_status >= 500)
+        return ECRUP_E_SERVER;
+    return x[0] ? ECRUP_E_REMOTE : ECRUP_E_PROTOCOL;
+}
+
 bool ecr_request_finish(struct ecr_request *r, CURL *easy, CURLcode result,
                         struct retry_outcome *outcome)
 {
@@ -202,18 +309,26 @@ bool ecr_request_finish(struct ecr_request *r, CURL *easy, CURLcode result,
         outcome->transport_error = is_transport_error(result);
         if (!r->curl_error[0])
             snprintf(r->curl_error, sizeof r->curl_error, "%s", curl_easy_strerror(result));
+        r->status = ecr_request_reply_status(r);
         return false;
     }
     outcome->http_status = r->http_status;
-    if (r->http_status >= 200 && r->http_status < 300)
+    if (r->http_status >= 200 && r->http_status < 300) {
+        r->status = ECRUP_OK;
         return true;
+    }
     ecr_parse_error(r->reply.data, r->reply.len, &r->error);
     outcome->exception = r->error.exception[0] ? r->error.exception : NULL;
+    r->status = ecr_request_reply_status(r);
     return false;
 }
 
 void ecr_request_describe(const struct ecr_request *r, struct ebuf *out)
 {
+    if (!r->http_status && r->curl_result == CURLE_OK) { /* ended before any reply */
+        ebuf_puts(out, r->error.message[0] ? r->error.message : ecrup_strerror(r->status));
+        return;
+    }
     if (r->curl_result != CURLE_OK) {
         ebuf_printf(out, "%s (curl error %d)", r->curl_error, (int)r->curl_result);
         return;
@@ -232,54 +347,15 @@ ecrup_status request_status(const struct ecr_request *req, bool cancelled)
 {
     if (cancelled)
         return ECRUP_E_CANCELLED;
-    const char *x = req->error.exception;
-    if (!strcmp(x, "CredentialsUnavailable"))
-        return ECRUP_E_CREDENTIALS;
-    if (!strcmp(x, "OutOfMemory"))
-        return ECRUP_E_NOMEM;
-    if (!strcmp(x, "RequestBuildFailed"))
-        return ECRUP_E_INTERNAL;
-    if (req->http_status == 0) {
-        switch (req->curl_result) {
-        case CURLE_OPERATION_TIMEDOUT:
-            return ECRUP_E_TIMEOUT;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CERTPROBLEM:
-            return ECRUP_E_TLS;
-        default:
-            return ECRUP_E_NETWORK;
-        }
-    }
-    if (retry_is_throttling_exception(x))
-        return ECRUP_E_THROTTLED;
-    if (!strcmp(x, "RepositoryNotFoundException"))
-        return ECRUP_E_NOT_FOUND;
-    if (!strcmp(x, "InvalidLayerException"))
-        return ECRUP_E_DIGEST_MISMATCH;
-    if (!strcmp(x, "RequestTimeTooSkewed") ||
-        (!strcmp(x, "InvalidSignatureException") && strstr(req->error.message, "expired")))
-        return ECRUP_E_CLOCK_SKEW;
-    if (!strcmp(x, "UnrecognizedClientException") || !strcmp(x, "InvalidSignatureException") ||
-        !strcmp(x, "AccessDeniedException") || !strcmp(x, "ExpiredTokenException") ||
-        !strcmp(x, "MissingAuthenticationTokenException") ||
-        !strcmp(x, "IncompleteSignatureException") || req->http_status == 401 ||
-        req->http_status == 403)
-        return ECRUP_E_AUTH;
-    if (req->http_status >= 500)
-        return ECRUP_E_SERVER;
-    return x[0] ? ECRUP_E_REMOTE : ECRUP_E_PROTOCOL;
+    return req->status != ECRUP_OK ? req->status : ECRUP_E_INTERNAL;
 }
 
 void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
                      bool cancelled, struct request_failure *out)
 {
     out->status = request_status(req, cancelled);
-    out->exception = cancelled                 ? "Cancelled"
-                     : req->error.exception[0] ? req->error.exception
-                     : req->http_status        ? "HttpError"
-                                               : "NetworkError";
+    out->exception = !cancelled && req->error.exception[0] ? req->error.exception
+                                                           : ecrup_status_name(out->status);
     out->http_status = cancelled ? 0 : req->http_status;
     if (cancelled) {
         snprintf(out->message, sizeof out->message, "cancelled");

@@ -47,27 +47,49 @@ struct ecr_request {
     struct curl_slist *headers;
     struct ebuf reply;
     char date_header[64]; /* the reply's Date, for clock-skew correction ("" when absent) */
+    time_t signed_at;     /* the X-Amz-Date the request was signed with */
     long http_status;
     CURLcode curl_result;
     char curl_error[CURL_ERROR_SIZE];
-    struct ecr_error error; /* filled by ecr_request_finish on an HTTP error */
+    struct ecr_error error; /* filled by ecr_request_finish on an HTTP error; for a request
+                               that failed before any reply, error.message says why */
+    ecrup_status status;    /* ECRUP_OK, or why the request failed (ecr_request_finish,
+                               ecr_request_fail); the exception, if any, is in `error` */
 };
 
 void ecr_request_init(struct ecr_request *r);
 void ecr_request_cleanup(struct ecr_request *r);
 
 /* Reset `easy` and configure it for `call` against `target`, signed with `creds` at `now`.
- * After this, perform the handle (or add it to a multi handle). Returns 0, or -1 when the
- * request cannot be built (out of memory, malformed target). */
-int ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_target *target,
-                        const struct ecr_call *call, const struct sigv4_credentials *creds,
-                        time_t now, struct sigv4_key_cache *keys);
+ * After this, perform the handle (or add it to a multi handle). Returns ECRUP_OK, or the
+ * status (also in r->status, with r->error.message) when the request cannot be built: out of
+ * memory, a signing failure, or libcurl refusing an option this build lacks. */
+ecrup_status ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct ecr_target *target,
+                                 const struct ecr_call *call, const struct sigv4_credentials *creds,
+                                 time_t now, struct sigv4_key_cache *keys);
 
 /* After the transfer: record the libcurl result and status, parse an error reply into
- * r->error, and describe the outcome for the retry policy (outcome->exception points into
- * r). Returns true when the call succeeded (2xx). */
+ * r->error, set r->status, and describe the outcome for the retry policy
+ * (outcome->exception points into r). Returns true when the call succeeded (2xx). */
 bool ecr_request_finish(struct ecr_request *r, CURL *easy, CURLcode result,
                         struct retry_outcome *outcome);
+
+/* End the request before any reply: `status` and a message (printf-style) saying why. */
+void ecr_request_fail(struct ecr_request *r, ecrup_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The one clock-skew rule: true when the service refused the request because the time it
+ * was signed at is too far from the service's clock. Either the service says so by name
+ * (RequestTimeTooSkewed, RequestExpired, RequestInTheFuture), or it refused the signature
+ * (InvalidSignatureException, HTTP 401/403) and the reply's Date is more than
+ * ECR_SKEW_SECONDS from the time the request was signed at (SigV4 allows 5 minutes either
+ * way; the AWS SDKs take 4 as skewed). Decided from names and times, never from messages. */
+#define ECR_SKEW_SECONDS 240
+bool ecr_request_clock_skewed(const struct ecr_request *r);
+
+/* What a finished, failed request means, from its libcurl result, HTTP status, exception and
+ * Date: the status ecr_request_finish records. Pure over `r`. */
+ecrup_status ecr_request_reply_status(const struct ecr_request *r);
 
 /* A one-line description of a failed request for results and logs: the ECR exception and
  * message, else the HTTP status, else libcurl's error. Never contains secrets. */

@@ -579,7 +579,7 @@ static bool layer_range(struct layer *l)
     uint64_t fsize = l->id0.size, off = l->e->layer.offset, len = l->e->layer.length;
     const char *path = l->e->layer.path;
     if (len && off > UINT64_MAX - len) {
-        layer_fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+        layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
                    "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
                    " bytes ends past the largest file offset",
                    path, off, len);
@@ -587,12 +587,12 @@ static bool layer_range(struct layer *l)
     }
     if (off > fsize || (len && off + len > fsize)) {
         if (len)
-            layer_fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+            layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
                        "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
                        " bytes reaches past the end of the %" PRIu64 "-byte file",
                        path, off, len, fsize);
         else
-            layer_fail(l, ECRUP_E_INVALID_ARGUMENT, "InvalidRange", 0,
+            layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
                        "layer file %s: the range at offset %" PRIu64
                        " (to the end) starts past the end of the %" PRIu64 "-byte file",
                        path, off, fsize);

@@ -99,6 +99,10 @@ static void complete(struct transfer *t, struct xfer_job *job, bool ok, bool can
     struct xfer_result res = {
         .ok = ok,
         .cancelled = cancelled,
+        .status = ok                                 ? ECRUP_OK
+                  : cancelled                        ? ECRUP_E_CANCELLED
+                  : job->priv.req.status != ECRUP_OK ? job->priv.req.status
+                                                     : ECRUP_E_INTERNAL,
         .last_class = cls,
         .attempts = job->priv.attempt,
         .req = &job->priv.req,
@@ -106,13 +110,11 @@ static void complete(struct transfer *t, struct xfer_job *job, bool ok, bool can
     job->done(job, &res);
 }
 
-/* Fail a job before any reply: the message goes where a reply's error would. */
-static void fail_local(struct transfer *t, struct xfer_job *job, const char *exception,
+/* Fail a job before any reply: the status and message go where a reply's would. */
+static void fail_local(struct transfer *t, struct xfer_job *job, ecrup_status status,
                        const char *message)
 {
-    struct ecr_error *e = &job->priv.req.error;
-    snprintf(e->exception, sizeof e->exception, "%s", exception);
-    snprintf(e->message, sizeof e->message, "%s", message);
+    ecr_request_fail(&job->priv.req, status, "%s", message);
     complete(t, job, false, false, RETRY_NONE);
 }
 
@@ -132,30 +134,36 @@ static void start_attempt(struct transfer *t, struct xfer_job *job)
     if (!job->priv.easy)
         job->priv.easy = get_easy(t);
     if (!job->priv.easy) {
-        fail_local(t, job, "OutOfMemory", "cannot create a libcurl handle");
+        fail_local(t, job, ECRUP_E_NOMEM, "cannot create a libcurl handle");
         return;
     }
     struct sigv4_credentials creds = {0};
     void *token = NULL;
     struct ebuf err = EBUF_INIT;
     time_t now = wall_now(t);
-    if (t->cfg.credentials.acquire(t->cfg.credentials.user, now, &creds, &token, &err) != 0) {
-        fail_local(t, job, "CredentialsUnavailable", ebuf_str(&err));
+    ecrup_status st =
+        t->cfg.credentials.acquire(t->cfg.credentials.user, now, &creds, &token, &err);
+    if (st != ECRUP_OK) {
+        fail_local(t, job, st, ebuf_str(&err));
         ebuf_free(&err);
         return;
     }
     ebuf_free(&err);
-    int rc = ecr_request_prepare(&job->priv.req, job->priv.easy, t->cfg.target, &job->call, &creds,
-                                 now, t->cfg.keys);
+    st = ecr_request_prepare(&job->priv.req, job->priv.easy, t->cfg.target, &job->call, &creds, now,
+                             t->cfg.keys);
     t->cfg.credentials.release(t->cfg.credentials.user, token);
-    if (rc != 0) {
-        fail_local(t, job, "RequestBuildFailed", "cannot build the request (out of memory?)");
+    if (st != ECRUP_OK) { /* the request holds the status and why */
+        complete(t, job, false, false, RETRY_NONE);
         return;
     }
-    curl_easy_setopt(job->priv.easy, CURLOPT_PRIVATE, job);
-    curl_easy_setopt(job->priv.easy, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(job->priv.easy, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(job->priv.easy, CURLOPT_XFERINFODATA, job);
+    CURL *easy = job->priv.easy;
+    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, job) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_XFERINFODATA, job) != CURLE_OK) {
+        fail_local(t, job, ECRUP_E_INTERNAL, "libcurl refused the progress options");
+        return;
+    }
     job->priv.attempt++;
     atomic_store_explicit(&job->bytes_sent, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->stat_requests, 1, memory_order_relaxed);
@@ -163,14 +171,14 @@ static void start_attempt(struct transfer *t, struct xfer_job *job)
         size_t cap = t->running_cap ? t->running_cap * 2 : 16;
         struct xfer_job **p = realloc(t->running, cap * sizeof *p);
         if (!p) {
-            fail_local(t, job, "OutOfMemory", "cannot track the request");
+            fail_local(t, job, ECRUP_E_NOMEM, "cannot track the request");
             return;
         }
         t->running = p;
         t->running_cap = cap;
     }
     if (curl_multi_add_handle(t->multi, job->priv.easy) != CURLM_OK) {
-        fail_local(t, job, "RequestBuildFailed", "libcurl refused the request handle");
+        fail_local(t, job, ECRUP_E_INTERNAL, "libcurl refused the request handle");
         return;
     }
     job->priv.running_index = t->running_n;
@@ -209,17 +217,6 @@ static void defer(struct transfer *t, struct xfer_job *job)
     t->waiting = job;
 }
 
-static bool is_skew_error(const struct ecr_request *r)
-{
-    const char *x = r->error.exception;
-    if (!strcmp(x, "RequestTimeTooSkewed") || !strcmp(x, "RequestExpired") ||
-        !strcmp(x, "RequestInTheFuture"))
-        return true;
-    return !strcmp(x, "InvalidSignatureException") &&
-           (strstr(r->error.message, "Signature expired") ||
-            strstr(r->error.message, "Signature not yet current"));
-}
-
 static void finish_attempt(struct transfer *t, struct xfer_job *job, CURLcode result)
 {
     stop_running(t, job);
@@ -252,8 +249,8 @@ static void finish_attempt(struct transfer *t, struct xfer_job *job, CURLcode re
         return;
     }
     /* A clock-skew refusal: correct the clock from the reply's Date and try again once. */
-    if (!job->priv.skew_retried && is_skew_error(&job->priv.req) && t->cfg.clock.correct &&
-        job->priv.req.date_header[0] &&
+    if (!job->priv.skew_retried && ecr_request_clock_skewed(&job->priv.req) &&
+        t->cfg.clock.correct && job->priv.req.date_header[0] &&
         t->cfg.clock.correct(t->cfg.clock.user, job->priv.req.date_header)) {
         job->priv.skew_retried = true;
         job->priv.not_before = now;
@@ -374,10 +371,16 @@ struct transfer *transfer_new(const struct transfer_config *cfg)
         return NULL;
     }
     long maxconn = cfg->max_connections ? (long)cfg->max_connections : 16L;
-    curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn);
-    curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxconn);
-    curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, maxconn);
-    pthread_mutex_init(&t->lock, NULL);
+    /* The limits are what keep a run to its connection budget: a build that refuses them is
+     * not used. */
+    if (curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn) != CURLM_OK ||
+        curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxconn) != CURLM_OK ||
+        curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, maxconn) != CURLM_OK ||
+        pthread_mutex_init(&t->lock, NULL) != 0) {
+        curl_multi_cleanup(t->multi);
+        free(t);
+        return NULL;
+    }
     if (pthread_create(&t->thread, NULL, transfer_main, t) != 0) {
         pthread_mutex_destroy(&t->lock);
         curl_multi_cleanup(t->multi);

@@ -23,6 +23,8 @@ struct xfer_job;
 struct xfer_result {
     bool ok;                       /* 2xx */
     bool cancelled;                /* transfer_cancel() ended it */
+    ecrup_status status;           /* ECRUP_OK; ECRUP_E_CANCELLED; else why the job failed, a
+                                      reply's meaning or a local failure (req->status) */
     enum retry_class last_class;   /* classification of the last failure */
     unsigned attempts;             /* attempts made, this one included */
     const struct ecr_request *req; /* the last attempt */
@@ -57,10 +59,11 @@ void xfer_job_init(struct xfer_job *job);
 void xfer_job_cleanup(struct xfer_job *job);
 
 /* Credentials for the next attempt. The callee fills `creds` with pointers that stay valid
- * until `release` is called with the same `token`. Returns 0, or -1 with a message. */
+ * until `release` is called with the same `token`. Returns ECRUP_OK, or the provider's status
+ * with a message. */
 struct xfer_credentials {
-    int (*acquire)(void *user, time_t now, struct sigv4_credentials *creds, void **token,
-                   struct ebuf *err);
+    ecrup_status (*acquire)(void *user, time_t now, struct sigv4_credentials *creds, void **token,
+                            struct ebuf *err);
     void (*release)(void *user, void *token);
     void *user;
 };

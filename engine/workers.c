@@ -83,8 +83,17 @@ struct workers *workers_new(unsigned threads)
         free(w);
         return NULL;
     }
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    if (pthread_mutex_init(&w->lock, NULL) != 0) {
+        free(w->threads);
+        free(w);
+        return NULL;
+    }
+    if (pthread_cond_init(&w->cond, NULL) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        free(w->threads);
+        free(w);
+        return NULL;
+    }
     for (unsigned i = 0; i < threads; i++) {
         if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0)
             break;

@@ -64,6 +64,7 @@ typedef enum ecrup_status {
     ECRUP_E_INTERNAL = 23,        /* 23: a bug in ecrup */
     ECRUP_E_CLOCK_SKEW = 24,      /* 24: the local clock is too far from the service's */
     ECRUP_E_NOT_FOUND = 25,       /* 25: a named file, profile or repository does not exist */
+    ECRUP_E_INVALID_RANGE = 26,   /* 26: a layer's byte range lies outside its file */
 } ecrup_status;
 
 /** What kind of failure a status is: lets a caller decide what to do without a table. */
@@ -79,6 +80,13 @@ typedef enum ecrup_category {
 
 /** A short English description of `status`. Static storage; never NULL; any thread. */
 ECRUP_API const char *ecrup_strerror(ecrup_status status);
+/**
+ * The status's stable name ("FileChanged", "NoCredentials", ...): what a result record's
+ * `exception` and the CLI's `--json` "error" say for a failure that has no ECR exception
+ * name. Each status has exactly one; docs/engine.md lists them. Unknown values are
+ * "InternalError". Static storage; never NULL; any thread.
+ */
+ECRUP_API const char *ecrup_status_name(ecrup_status status);
 /** The category of `status`; unknown values are ECRUP_CATEGORY_INTERNAL. Any thread. */
 ECRUP_API ecrup_category ecrup_status_category(ecrup_status status);
 /** The name of a category ("retryable", "usage", ...). Static storage; any thread. */
@@ -158,9 +166,9 @@ struct ecrup_progress {
 };
 
 /**
- * Receives progress events. Called from engine threads, never concurrently with itself,
- * at most every 100 ms per layer plus once per phase change. Keep it short: it runs on
- * the transfer path.
+ * Receives progress events. Called only from the thread that called ecrup_engine_run() (the
+ * engine's scheduler runs there), so never concurrently with itself, at most every 100 ms per
+ * layer plus once per phase change. Keep it short: while it runs, no layer takes its next step.
  */
 typedef void (*ecrup_progress_fn)(const struct ecrup_progress *event, void *user);
 
@@ -237,7 +245,7 @@ ECRUP_API void ecrup_options_init(struct ecrup_options *options);
  * One layer to upload: the whole file at `path`, or the byte range `offset`, `length` of it (a
  * blob stored uncompressed inside an image tarball, read in place, never copied out). A range
  * is checked when the run starts: one reaching past the end of the file, or whose end
- * overflows, ends that layer FAILED with ECRUP_E_INVALID_ARGUMENT ("InvalidRange", the message
+ * overflows, ends that layer FAILED with ECRUP_E_INVALID_RANGE ("InvalidRange", the message
  * names the path and the range); an empty one with ECRUP_E_EMPTY_LAYER, as an empty file does.
  * The digest and the result's size are the range's; the result's path is `path`. A change to
  * any part of the file, inside the range or not, fails the layer with ECRUP_E_FILE_CHANGED.
@@ -256,7 +264,10 @@ struct ecrup_layer {
 typedef enum ecrup_outcome {
     ECRUP_OUTCOME_PENDING = 0,  /* not finished yet */
     ECRUP_OUTCOME_UPLOADED = 1, /* uploaded and the service confirmed the digest */
-    ECRUP_OUTCOME_EXISTS = 2,   /* already present; nothing sent */
+    ECRUP_OUTCOME_EXISTS = 2,   /* already present: nothing more sent once that was known
+                                   (with check_first, or a digest given, nothing at all;
+                                   otherwise parts may have gone out while the layer was
+                                   hashed, see check_first) */
     ECRUP_OUTCOME_FAILED = 3,   /* not uploaded; see status, exception and message */
 } ecrup_outcome;
 

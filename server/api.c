@@ -1,3 +1,5 @@
+/* The ECR API's request handler without sockets (api.h): the X-Amz-Target dispatch, the
+ * members of each operation's JSON checked against the model, then the registry's operation. */
 #include "server/api.h"
 
 #include <stdio.h>

@@ -1,4 +1,8 @@
+/* SigV4 checking for `ecrup serve` (auth.h): the accepted key pairs, from the environment and
+ * --keys files, and ECR's refusals for each of signer/'s verdicts. */
 #include "server/auth.h"
+
+#include "signer/sigv4_verify.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -71,10 +75,12 @@ int srv_auth_load_file(struct srv_auth *a, const char *path, struct ebuf *err)
         ebuf_printf(err, "--keys %s: %s", path, strerror(errno));
         return -1;
     }
-    char line[4096];
+    /* getline, not a fixed buffer: a long session token would be cut into two lines. */
+    char *line = NULL;
+    size_t cap = 0;
     int lineno = 0, rc = 0;
     size_t before = a->n;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    while (rc == 0 && getline(&line, &cap, f) >= 0) {
         lineno++;
         char *save = NULL;
         char *fields[4] = {NULL, NULL, NULL, NULL};
@@ -96,7 +102,9 @@ int srv_auth_load_file(struct srv_auth *a, const char *path, struct ebuf *err)
             rc = -1;
         }
     }
-    explicit_bzero(line, sizeof line);
+    if (line)
+        explicit_bzero(line, cap);
+    free(line);
     fclose(f);
     if (rc == 0 && a->n == before) {
         ebuf_printf(err, "--keys %s: no key pairs in the file", path);

@@ -1,3 +1,4 @@
+/* Parsing `ecrup serve --faults SPEC` and drawing a fault per request (faults.h). */
 #include "server/faults.h"
 
 #include <stdlib.h>
@@ -45,11 +46,18 @@ static int parse_rule(char *item, struct faults *f, struct ebuf *err)
     }
     struct fault_rule *r = &f->rules[f->n_rules++];
     memset(r, 0, sizeof *r);
-    if (!item[0] || strlen(item) >= sizeof r->op) {
-        ebuf_printf(err, "bad operation name in fault rule");
+    size_t len = strlen(item);
+    if (len == 0) {
+        ebuf_printf(err, "fault rule ':%s' names no operation (OP:KIND=P, OP may be *)", colon + 1);
         return -1;
     }
-    strcpy(r->op, item);
+    if (len >= sizeof r->op) {
+        /* A cut name would match no operation, or a different one. */
+        ebuf_printf(err, "fault rule operation '%s' is too long (at most %zu characters)", item,
+                    sizeof r->op - 1);
+        return -1;
+    }
+    memcpy(r->op, item, len + 1);
     char *save = NULL;
     double total = 0;
     for (char *kv = strtok_r(colon + 1, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
@@ -86,11 +94,12 @@ static int parse_rule(char *item, struct faults *f, struct ebuf *err)
 int faults_parse(const char *spec, struct faults *f, struct ebuf *err)
 {
     memset(f, 0, sizeof *f);
-    pthread_mutex_init(&f->mu, NULL);
     f->seed = 1;
     char *copy = strdup(spec);
-    if (!copy)
+    if (!copy) {
+        ebuf_printf(err, "out of memory");
         return -1;
+    }
     int rc = 0;
     char *save = NULL;
     for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
@@ -119,6 +128,11 @@ int faults_parse(const char *spec, struct faults *f, struct ebuf *err)
     }
     free(copy);
     f->rng = f->seed * 0x9E3779B97F4A7C15ull + 1;
+    /* Last, so that a refused SPEC leaves nothing to clean up. */
+    if (rc == 0 && pthread_mutex_init(&f->mu, NULL) != 0) {
+        ebuf_printf(err, "cannot initialise the fault lock");
+        rc = -1;
+    }
     return rc;
 }
 

@@ -40,7 +40,7 @@ enum fault {
 };
 
 struct fault_rule {
-    char op[48];           /* "*" for every operation */
+    char op[48];           /* "*" for every operation; longer names are refused */
     double p[FAULT_KINDS]; /* by enum fault */
 };
 
@@ -55,8 +55,10 @@ struct faults {
     uint64_t rng;
 };
 
-/* Parse SPEC into f (initialised here). Returns 0, or -1 with a message in err. */
+/* Parse SPEC into f (initialised here). Returns 0, or -1 with a message in err; after -1
+ * there is nothing to clean up. */
 int faults_parse(const char *spec, struct faults *f, struct ebuf *err);
+/* Only after faults_parse() returned 0. */
 void faults_cleanup(struct faults *f);
 /* The fault to apply to one request of operation `op`. */
 enum fault faults_draw(struct faults *f, const char *op);

@@ -1,3 +1,5 @@
+/* The UploadLayerPart body parsed as it streams in (partbody.h): JSON members in any order and
+ * layerPartBlob's base64 decoded chunk by chunk, so a part is never held whole in memory. */
 #include "server/partbody.h"
 
 #include <pthread.h>

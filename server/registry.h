@@ -1,7 +1,8 @@
 /* The registry behind `ecrup serve`: repositories, layers, images and uploads in progress.
  *
  * State lives in memory and, unless the registry is a sink, in a data directory:
- *   repos/<name with '/' as '+'>.json   a repository: layers, images, tags
+ *   repos/<name with '/' as '+'>.json   a repository: layers, images, tags (a name of over
+ *                                        246 characters: repos/<SHA-256 of the name>.json)
  *   manifests/<hex>                      image manifests by digest
  *   blobs/sha256/<hex>                   layers, content-addressed
  *   uploads/<id>.json, uploads/<id>.data an upload in progress: state and bytes so far
@@ -10,7 +11,10 @@
  *
  * Thread safety: every function may be called from any thread; one mutex guards the model.
  * Long work (hashing a layer, copying a spooled part) runs outside the lock with the upload
- * marked busy. */
+ * marked busy.
+ *
+ * The implementation: registry.c (the model, repositories), uploads.c, layers.c, images.c,
+ * store.c (the disk); registry_impl.h is what they share. */
 #ifndef ECRUP_SERVER_REGISTRY_H
 #define ECRUP_SERVER_REGISTRY_H
 
@@ -18,22 +22,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/names.h"
+#include "server/replies.h"
 #include "util/buf.h"
-
-/* A reply: HTTP status and JSON body. */
-struct srv_reply {
-    int status;
-    struct ebuf body;
-    const char *error_type; /* borrowed static string; NULL on success */
-};
-
-void srv_reply_json(struct srv_reply *r, cJSON *obj); /* 200; consumes obj */
-void srv_reply_error(struct srv_reply *r, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* An error with the exception's own fields: `fields` (consumed, may be NULL) gets __type and
- * message added. */
-void srv_reply_error_fields(struct srv_reply *r, int status, const char *type, cJSON *fields,
-                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 struct registry_config {
     const char *data_dir; /* NULL for a sink */
@@ -85,10 +76,5 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
                           const char *upload_id, int64_t first, int64_t last, uint64_t blob_size,
                           struct srv_reply *out);
 void registry_part_abort(struct registry_part *part);
-
-/* Model checks (pure). */
-bool valid_repository_name(const char *s);
-bool valid_layer_digest(const char *s); /* LayerDigest's pattern */
-bool valid_upload_id(const char *s);
 
 #endif

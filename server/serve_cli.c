@@ -1,3 +1,5 @@
+/* `ecrup serve`'s command line: options into struct server_config, the key pair (from the
+ * environment, or made up and printed), and a run until SIGINT or SIGTERM. */
 #include "server/serve_cli.h"
 
 #include <openssl/rand.h>

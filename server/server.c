@@ -1,3 +1,5 @@
+/* `ecrup serve`'s HTTP side on libmicrohttpd (server.h): starting and stopping the daemon, each
+ * request's SigV4 check and fault draw around the API handler, and the blob downloads. */
 #include "server/server.h"
 
 #include "util/hex.h"
@@ -134,6 +136,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* Runs on the thread serving the connection (MHD's). */
 static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, const char *url)
 {
     /* /v2/<repository>/blobs/<digest> */
@@ -163,6 +166,8 @@ static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, co
     return rc;
 }
 
+/* MHD's access handler: runs on the thread serving the connection (its own, or the one epoll
+ * thread in sink mode), once per request chunk. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -276,6 +281,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return queue_reply(c, &reply);
 }
 
+/* Runs on the thread that served the connection, when MHD is done with the request. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -289,17 +295,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-static int bind_listen(const char *listen_at, struct ebuf *err, int *port_out, char *host_out)
+/* Listen on `listen_at` ("HOST:PORT", NULL for 127.0.0.1:5000); the host part, which the URL
+ * names, goes into host[cap]. The listening fd, or -1 with a message in err. */
+static int bind_listen(const char *listen_at, struct ebuf *err, int *port_out, char *host,
+                       size_t cap)
 {
-    char host[64] = "127.0.0.1";
     long port = 5000;
+    snprintf(host, cap, "127.0.0.1");
     if (listen_at) {
         const char *colon = strrchr(listen_at, ':');
         size_t hl = colon ? (size_t)(colon - listen_at) : 0;
         char *end = NULL;
         if (colon)
             port = strtol(colon + 1, &end, 10);
-        if (!colon || hl == 0 || hl >= sizeof host || !end || *end || port < 0 || port > 65535) {
+        /* No IPv4 address is as long as `cap`: a longer host is refused, not cut. */
+        if (!colon || hl == 0 || hl >= cap || !end || *end || port < 0 || port > 65535) {
             ebuf_printf(err, "--listen wants HOST:PORT (an IPv4 address), not '%s'", listen_at);
             return -1;
         }
@@ -323,8 +333,29 @@ static int bind_listen(const char *listen_at, struct ebuf *err, int *port_out, c
     socklen_t sl = sizeof sa;
     getsockname(fd, (struct sockaddr *)&sa, &sl);
     *port_out = ntohs(sa.sin_port);
-    strcpy(host_out, host);
     return fd;
+}
+
+/* A new temporary directory under $TMPDIR (else /tmp), however long that path is; NULL with a
+ * message in err. The caller frees the name. */
+static char *make_tmpdir(struct ebuf *err)
+{
+    const char *t = getenv("TMPDIR");
+    struct ebuf tmpl = EBUF_INIT;
+    ebuf_printf(&tmpl, "%s/ecrup-serve-XXXXXX", t && *t ? t : "/tmp");
+    char *dir = ebuf_ok(&tmpl) ? ebuf_take(&tmpl) : NULL;
+    ebuf_free(&tmpl);
+    if (!dir) {
+        ebuf_printf(err, "out of memory");
+        return NULL;
+    }
+    if (!mkdtemp(dir)) {
+        ebuf_printf(err, "cannot create a temporary directory in %s: %s", t && *t ? t : "/tmp",
+                    strerror(errno));
+        free(dir);
+        return NULL;
+    }
+    return dir;
 }
 
 static char *slurp(const char *path, struct ebuf *err)
@@ -381,10 +412,8 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
             goto fail;
     }
     if (cfg->faults) {
-        if (faults_parse(cfg->faults, &s->faults, err) != 0) {
-            faults_cleanup(&s->faults);
+        if (faults_parse(cfg->faults, &s->faults, err) != 0)
             goto fail;
-        }
         s->have_faults = true;
     }
     for (size_t i = 0; i < cfg->n_repositories; i++)
@@ -402,20 +431,15 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
         goto fail;
     int port = 0;
     char host[64];
-    s->listen_fd = bind_listen(cfg->listen, err, &port, host);
+    s->listen_fd = bind_listen(cfg->listen, err, &port, host, sizeof host);
     if (s->listen_fd < 0)
         goto fail;
     snprintf(s->url, sizeof s->url, "%s://%s:%d", cfg->tls_cert ? "https" : "http", host, port);
     const char *dir = cfg->data_dir;
     if (!dir && !cfg->sink) {
-        const char *t = getenv("TMPDIR");
-        char tmpl[512];
-        snprintf(tmpl, sizeof tmpl, "%s/ecrup-serve-XXXXXX", t && *t ? t : "/tmp");
-        if (!mkdtemp(tmpl)) {
-            ebuf_printf(err, "cannot create a temporary directory: %s", strerror(errno));
+        s->tmpdir = make_tmpdir(err);
+        if (!s->tmpdir)
             goto fail;
-        }
-        s->tmpdir = strdup(tmpl);
         dir = s->tmpdir;
     }
     struct registry_config rc = {

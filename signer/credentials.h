@@ -12,6 +12,7 @@
  * through to the next, as the SDKs do: silently picking other credentials would be worse.
  * IMDS is the exception only in that "not configured" cannot be known without asking it.
  *
+ * Each provider is its own file (signer/cred_provider.h lists them and says how to add one).
  * HTTP goes through libcurl easy handles; the library never calls curl_global_init(): the
  * program does, before the first resolution (see docs/credentials.md). Messages name the
  * file and line, the profile, the endpoint's host and the HTTP status; never a secret. */
@@ -20,6 +21,8 @@
 
 #include <stdbool.h>
 #include <time.h>
+
+#include <ecrup.h>
 
 #include "signer/profile.h"
 #include "signer/sigv4.h"
@@ -58,10 +61,16 @@ void cred_snapshot_retain(const struct cred_snapshot *snap);
 /* Drop a reference (any thread); the last one wipes the secrets and frees. NULL allowed. */
 void cred_snapshot_release(const struct cred_snapshot *snap);
 
-/* Walk the chain once, now. On success *out holds one reference (release it) and 0 is
- * returned; otherwise -1 with a message in `err`: the failing provider's error, or, when none
- * is configured, the list of what was tried. Blocking: may run a process or do HTTP. */
-int cred_resolve(const struct cred_config *cfg, struct cred_snapshot **out, struct ebuf *err);
+/* Walk the chain once, now. On success *out holds one reference (release it) and ECRUP_OK is
+ * returned. Otherwise *out is NULL, `err` gets the message for the user, and the status says
+ * what went wrong: ECRUP_E_NO_CREDENTIALS when no provider is configured (the message lists
+ * what was tried), ECRUP_E_CREDENTIALS when one failed (a process exited non-zero, an
+ * endpoint answered 403, a profile holds half a key pair), ECRUP_E_CONFIG when a shared file
+ * is unreadable or malformed, ECRUP_E_NOT_FOUND when a profile asked for by name does not
+ * exist, ECRUP_E_UNSUPPORTED when libcurl lacks what the HTTP providers need, ECRUP_E_NOMEM.
+ * Blocking: may run a process or do HTTP. */
+ecrup_status cred_resolve(const struct cred_config *cfg, struct cred_snapshot **out,
+                          struct ebuf *err);
 
 /* Credentials shared by every thread that signs.
  *
@@ -79,9 +88,10 @@ void cred_cache_free(struct cred_cache *cache);
 
 /* Credentials valid at `now` (Unix seconds): the cached snapshot unless it expires within
  * refresh_ahead_seconds, in which case the chain is walked again. On success *out holds one
- * reference (release it when done signing) and 0 is returned; else -1 and `err` says why. */
-int cred_cache_get(struct cred_cache *cache, time_t now, struct cred_snapshot **out,
-                   struct ebuf *err);
+ * reference (release it when done signing) and ECRUP_OK is returned; else cred_resolve()'s
+ * status for the failed walk, and `err` says why. */
+ecrup_status cred_cache_get(struct cred_cache *cache, time_t now, struct cred_snapshot **out,
+                            struct ebuf *err);
 
 /* An ISO 8601 / RFC 3339 time as the providers send it ("2026-11-26T23:59:59Z", fractional
  * seconds and "+hh:mm" offsets allowed) as Unix seconds. False when malformed. */

@@ -1,6 +1,8 @@
 /* Region and endpoint resolution; endpoint URL parsing. See docs/endpoint.md. */
 #include "signer/endpoint.h"
 
+#include "signer/url.h"
+
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -215,23 +217,15 @@ static void put_quoted(struct ebuf *m, const char *s)
  * password, and secrets never reach output. */
 static void put_url(struct ebuf *m, const char *url)
 {
-    const char *sep = strstr(url, "://");
-    if (sep) {
-        const char *auth = sep + 3;
-        size_t auth_len = strcspn(auth, "/?#");
-        const char *at = NULL;
-        for (size_t i = 0; i < auth_len; i++)
-            if (auth[i] == '@')
-                at = auth + i;
-        if (at) {
-            struct ebuf tmp = EBUF_INIT;
-            ebuf_append(&tmp, url, (size_t)(auth - url));
-            ebuf_puts(&tmp, "***");
-            ebuf_puts(&tmp, at);
-            put_quoted_n(m, ebuf_str(&tmp), tmp.len);
-            ebuf_free(&tmp);
-            return;
-        }
+    struct url_parts u;
+    if (url_split(url, &u) && u.userinfo) {
+        struct ebuf tmp = EBUF_INIT;
+        ebuf_append(&tmp, url, (size_t)(u.authority - url));
+        ebuf_puts(&tmp, "***");
+        ebuf_puts(&tmp, u.userinfo + u.userinfo_len); /* from the '@' on */
+        put_quoted_n(m, ebuf_str(&tmp), tmp.len);
+        ebuf_free(&tmp);
+        return;
     }
     put_quoted(m, url);
 }
@@ -396,11 +390,12 @@ ecrup_status endpoint_parse_url(const char *url, struct endpoint_url *out, struc
                             "it contains a space, control or non-ASCII character at offset %zu", i);
     }
 
-    const char *sep = strstr(url, "://");
-    size_t scheme_len = sep ? (size_t)(sep - url) : 0;
-    if (!sep || strcspn(url, "/?#") < scheme_len)
+    struct url_parts u;
+    /* A "://" after the first '/', '?' or '#' belongs to the path: no scheme then. */
+    if (!url_split(url, &u) || strcspn(url, "/?#") < u.scheme_len)
         return url_fail(message, url,
                         "it has no scheme; write it as https://HOST[:PORT][/PATH] (or http://)");
+    size_t scheme_len = u.scheme_len;
     bool https;
     if (scheme_len == 5 && strncasecmp(url, "https", 5) == 0)
         https = true;
@@ -409,24 +404,21 @@ ecrup_status endpoint_parse_url(const char *url, struct endpoint_url *out, struc
     else
         return url_fail(message, url, "the scheme must be http or https");
 
-    const char *auth = sep + 3;
-    size_t auth_len = strcspn(auth, "/?#");
-    if (memchr(auth, '@', auth_len))
+    if (u.userinfo)
         return url_fail(message, url,
                         "user info (\"user:password@\") is not allowed; credentials come from "
                         "the credential providers");
-    if (auth_len == 0)
+    if (u.authority_len == 0)
         return url_fail(message, url, "it has no host");
 
-    const char *host, *after;
-    size_t host_len;
-    bool ipv6 = false;
-    if (auth[0] == '[') {
-        const char *close = memchr(auth, ']', auth_len);
-        if (!close)
+    const char *host = u.host;
+    size_t host_len = u.host_len;
+    bool ipv6 = u.bracketed;
+    if (ipv6) {
+        if (u.problem == URL_HOST_UNCLOSED)
             return url_fail(message, url, "the IPv6 address has no closing ']'");
-        host = auth + 1;
-        host_len = (size_t)(close - host);
+        host++;
+        host_len -= 2;
         if (memchr(host, '%', host_len))
             return url_fail(message, url, "IPv6 zone identifiers (%%25...) are not supported");
         char tmp[INET6_ADDRSTRLEN + 1];
@@ -437,15 +429,9 @@ ecrup_status endpoint_parse_url(const char *url, struct endpoint_url *out, struc
         tmp[host_len] = '\0';
         if (inet_pton(AF_INET6, tmp, &addr) != 1)
             return url_fail(message, url, "the IPv6 address is malformed");
-        after = close + 1;
-        if (after != auth + auth_len && *after != ':')
+        if (u.problem == URL_HOST_TRAILING)
             return url_fail(message, url, "unexpected characters after the IPv6 address");
-        ipv6 = true;
     } else {
-        host = auth;
-        const char *colon = memchr(auth, ':', auth_len);
-        host_len = colon ? (size_t)(colon - auth) : auth_len;
-        after = auth + host_len;
         if (host_len == 0)
             return url_fail(message, url, "it has no host");
         if (memchr(host, '[', host_len) || memchr(host, ']', host_len))
@@ -458,25 +444,15 @@ ecrup_status endpoint_parse_url(const char *url, struct endpoint_url *out, struc
 
     unsigned port = https ? 443 : 80;
     bool port_default = true;
-    if (after < auth + auth_len) {
-        /* after points at ':' */
-        const char *digits = after + 1;
-        size_t n = (size_t)(auth + auth_len - digits);
-        if (n == 0)
+    if (u.port) {
+        if (u.port_len == 0)
             return url_fail(message, url, "the port after ':' is empty");
-        unsigned long v = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!is_digit(digits[i]) || i >= 5)
-                return url_fail(message, url, "the port must be a number from 1 to 65535");
-            v = v * 10 + (unsigned long)(digits[i] - '0');
-        }
-        if (v == 0 || v > 65535)
+        if (!url_port_number(u.port, u.port_len, &port) || port == 0)
             return url_fail(message, url, "the port must be a number from 1 to 65535");
-        port = (unsigned)v;
         port_default = port == (https ? 443u : 80u);
     }
 
-    const char *path = auth + auth_len;
+    const char *path = u.rest;
     size_t path_len = strcspn(path, "?#");
     if (path[path_len] != '\0')
         return url_fail(message, url, "query strings and fragments are not supported");

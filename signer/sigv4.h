@@ -1,9 +1,9 @@
 /* AWS Signature Version 4, header signing: pure functions with the time passed in.
  *
  * The client signs with sigv4_sign() just before each attempt; the local endpoint checks
- * requests with sigv4_verify(). Both build the same canonical request, so a client and a
- * server built from this file agree by construction; the official test suite and botocore
- * keep them honest.
+ * requests with sigv4_verify() (sigv4_verify.h, server only). Both build the same canonical
+ * request (sigv4_canonical.c), so a client and a server agree by construction; the official
+ * test suite and botocore keep them honest.
  *
  * Thread safety: every function is reentrant. struct sigv4_key_cache is internally locked
  * and may be shared by all threads that sign with the same secret. */
@@ -20,6 +20,17 @@
 /* SHA-256 of the empty body, for requests without one. */
 #define SIGV4_EMPTY_PAYLOAD_SHA256                                                                 \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+#define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
+/* Longest region or service name a key cache slot or the verifier holds, NUL included. */
+#define SIGV4_SCOPE_FIELD_MAX 64
+
+/* SigV4's whitespace: what trimall folds in header values and what separates the parts of an
+ * Authorization header. */
+static inline bool sigv4_is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 /* One request header. Name in any case; value as sent (trimmed and folded when signed). */
 struct sigv4_header {
@@ -78,38 +89,12 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *
                struct sigv4_signature *sig);
 void sigv4_signature_free(struct sigv4_signature *sig);
 
-/* Outcome of checking a received request, as ECR would answer it. */
-enum sigv4_verdict {
-    SIGV4_OK = 0,
-    SIGV4_MISSING_AUTH,   /* no Authorization header: MissingAuthenticationTokenException */
-    SIGV4_MALFORMED_AUTH, /* unparsable Authorization or scope: IncompleteSignatureException */
-    SIGV4_MISSING_DATE,   /* no X-Amz-Date: IncompleteSignatureException */
-    SIGV4_UNKNOWN_KEY,    /* access key not accepted: UnrecognizedClientException */
-    SIGV4_BAD_TOKEN,      /* session token missing or wrong: UnrecognizedClientException */
-    SIGV4_STALE,          /* X-Amz-Date more than max_skew off: InvalidSignatureException
-                             ("Signature expired") */
-    SIGV4_BAD_SIGNATURE,  /* InvalidSignatureException */
-    SIGV4_WRONG_SCOPE,    /* region or service in the scope does not match */
-};
-
-/* Looks up the secret (and the session token that must accompany it, or NULL) for an
- * access key id; returns false when the key is unknown. */
-typedef bool (*sigv4_secret_lookup)(const char *access_key_id, const char **secret,
-                                    const char **session_token, void *user);
-
-/* Check a received request. `req->headers` are all headers as received (the verifier picks
- * the ones the Authorization header lists); `req->payload_sha256` is the hash of the body
- * as received. `region`/`service` NULL accept any scope. `max_skew_seconds` <= 0 means 300
- * (ECR's 5 minutes). A session token header must equal the one the lookup returns (signed
- * or not), and must be absent when the lookup returns none. `message` (may be NULL) gets an
- * ECR-style explanation appended, never containing a secret, token or signature. */
-enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *region,
-                                const char *service, time_t now, int max_skew_seconds,
-                                sigv4_secret_lookup lookup, void *lookup_user,
-                                struct ebuf *message);
-
-/* The ECR exception name for a verdict ("InvalidSignatureException", ...); "" for SIGV4_OK. */
-const char *sigv4_verdict_exception(enum sigv4_verdict v);
+/* The hex signature of the string to sign `sts` under the key derived from `secret` for the
+ * date in `amz_date` ("YYYYMMDD..."), `region` and `service`, through `cache` (may be NULL).
+ * What sigv4_sign() and sigv4_verify() both compute. False on a crypto or memory failure. */
+bool sigv4_signature_hex(struct sigv4_key_cache *cache, const char *secret, const char *amz_date,
+                         const char *region, const char *service, const struct ebuf *sts,
+                         char out[65]);
 
 /* "YYYYMMDDTHHMMSSZ" for `t`; parse the same back (false when malformed). */
 void sigv4_format_amz_date(time_t t, char out[17]);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "signer/sigv4.h"
+#include "signer/sigv4_verify.h"
 
 #define MAX_FIELDS 24
 #define NOW        1440938160

@@ -158,7 +158,7 @@ def scenarios(root):
         check(len(res) == 5, "bad ranges: one result each")
         for r, off, length in ((res[0], size - 10, 11), (res[1], size + 1, 0),
                                (res[2], (1 << 64) - 2, 5)):
-            check(r["outcome"] == "FAILED" and r["status"] == 1 and
+            check(r["outcome"] == "FAILED" and r["status"] == 26 and  # ECRUP_E_INVALID_RANGE
                   r["exception"] == "InvalidRange" and r["path"] == tar and
                   tar in (r["message"] or "") and "offset %d" % off in r["message"] and
                   (not length or "%d bytes" % length in r["message"]),
@@ -170,7 +170,7 @@ def scenarios(root):
               res[3]["exception"] == "EmptyLayer" and tar in res[3]["message"] and
               "empty" in res[3]["message"], "an empty range fails as EmptyLayer: %s" % res[3])
         verify(srv, [(tar, 777, 4 * MiB)], res[4:], "good range next to bad ones")
-        check(summ["status"] == 1, "bad ranges: run status is the first failure's: %s" % summ)
+        check(summ["status"] == 26, "bad ranges: run status is the first failure's: %s" % summ)
     finally:
         srv.stop()
 

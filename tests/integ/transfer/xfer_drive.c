@@ -47,8 +47,8 @@ static void on_done(struct xfer_job *x, const struct xfer_result *res)
     pthread_mutex_unlock(&lock);
 }
 
-static int creds_acquire(void *user, time_t now, struct sigv4_credentials *c, void **token,
-                         struct ebuf *err)
+static ecrup_status creds_acquire(void *user, time_t now, struct sigv4_credentials *c, void **token,
+                                  struct ebuf *err)
 {
     (void)user;
     (void)now;
@@ -57,7 +57,7 @@ static int creds_acquire(void *user, time_t now, struct sigv4_credentials *c, vo
     c->secret_access_key = getenv("AWS_SECRET_ACCESS_KEY");
     c->session_token = NULL;
     *token = NULL;
-    return 0;
+    return ECRUP_OK;
 }
 
 static void creds_release(void *user, void *token)

@@ -1,5 +1,8 @@
 /* The public API's contracts that hold before any network is involved. */
 #include <ecrup.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,7 +12,7 @@
 static void test_status_table(void)
 {
     /* Every status up to the last has a description and a real category. */
-    for (int s = ECRUP_OK; s <= ECRUP_E_NOT_FOUND; s++) {
+    for (int s = ECRUP_OK; s <= ECRUP_E_INVALID_RANGE; s++) {
         const char *text = ecrup_strerror((ecrup_status)s);
         CHECK(text && *text && strcmp(text, "unknown status") != 0);
         ecrup_category c = ecrup_status_category((ecrup_status)s);
@@ -30,6 +33,79 @@ static void test_status_table(void)
     CHECK_EQ_INT(ecrup_status_category(ECRUP_E_PROTOCOL), ECRUP_CATEGORY_PROTOCOL);
     CHECK_EQ_INT(ecrup_status_category(ECRUP_E_NOMEM), ECRUP_CATEGORY_INTERNAL);
     CHECK_STR(ecrup_category_name(ECRUP_CATEGORY_RETRYABLE), "retryable");
+}
+
+/* Each status has one name of its own, and docs/engine.md's table gives the same name for
+ * every failing status: the --json "error" field is a contract. */
+static void test_status_names(void)
+{
+    char *doc = test_read_file(ECRUP_SOURCE_DIR "/docs/engine.md", NULL);
+    REQUIRE(doc);
+    for (int s = ECRUP_OK; s <= ECRUP_E_INVALID_RANGE; s++) {
+        const char *name = ecrup_status_name((ecrup_status)s);
+        CHECK(name && *name);
+        for (const char *c = name; *c; c++)
+            CHECK((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z'));
+        for (int t = ECRUP_OK; t < s; t++)
+            CHECK(strcmp(name, ecrup_status_name((ecrup_status)t)) != 0);
+        if (s == ECRUP_OK)
+            continue;
+        /* The row is "| `ENUM` | `Name` |"; the enum's spelling comes from the row itself. */
+        char want[96];
+        snprintf(want, sizeof want, "` | `%s` |", name);
+        const char *row = strstr(doc, want);
+        CHECK(row != NULL);
+        if (!row)
+            fprintf(stderr, "docs/engine.md has no row naming %s (status %d)\n", name, s);
+    }
+    /* And no row in the doc names something the library does not. */
+    int rows = 0;
+    for (const char *p = strstr(doc, "| `ECRUP_E_"); p; p = strstr(p + 1, "| `ECRUP_E_")) {
+        const char *n = strstr(p, "` | `");
+        REQUIRE(n);
+        n += 5;
+        size_t len = strcspn(n, "`");
+        bool known = false;
+        for (int s = ECRUP_E_INVALID_ARGUMENT; s <= ECRUP_E_INVALID_RANGE; s++) {
+            const char *name = ecrup_status_name((ecrup_status)s);
+            known |= strlen(name) == len && !strncmp(name, n, len);
+        }
+        CHECK(known);
+        rows++;
+    }
+    CHECK_EQ_INT(rows, ECRUP_E_INVALID_RANGE);
+    free(doc);
+    CHECK_STR(ecrup_status_name(ECRUP_E_FILE_CHANGED), "FileChanged");
+    CHECK_STR(ecrup_status_name(ECRUP_E_NO_CREDENTIALS), "NoCredentials");
+    CHECK_STR(ecrup_status_name(ECRUP_E_INVALID_RANGE), "InvalidRange");
+    CHECK_STR(ecrup_status_name((ecrup_status)9999), "InternalError");
+    CHECK_STR(ecrup_status_name((ecrup_status)-1), "InternalError");
+}
+
+/* Descriptor 0 is a descriptor like any other: an engine made while stdin is closed gets its
+ * wake-up eventfd there and must still close it. */
+static void test_engine_closes_fd_zero(void)
+{
+    int saved = dup(0);
+    REQUIRE(saved >= 0);
+    close(0);
+    struct ecrup_options o;
+    ecrup_options_init(&o);
+    o.region = "eu-west-1";
+    o.access_key_id = "AKIDEXAMPLE";
+    o.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    o.endpoint_url = "http://127.0.0.1:9";
+    struct ecrup_engine *e = NULL;
+    struct ecrup_error err;
+    REQUIRE(ecrup_engine_new(&o, &e, &err) == ECRUP_OK);
+    bool engine_holds_zero = fcntl(0, F_GETFD) != -1;
+    ecrup_engine_free(e);
+    errno = 0;
+    bool closed = fcntl(0, F_GETFD) == -1 && errno == EBADF;
+    CHECK(engine_holds_zero); /* else this test shows nothing */
+    CHECK(closed);
+    REQUIRE(dup2(saved, 0) == 0);
+    close(saved);
 }
 
 static void test_options_default_zero(void)
@@ -195,8 +271,10 @@ int main(void)
              ECRUP_VERSION_PATCH);
     CHECK_STR(ecrup_version(), want);
     test_status_table();
+    test_status_names();
     test_options_default_zero();
     test_engine_configuration_errors();
     test_engine_lifecycle();
+    test_engine_closes_fd_zero();
     return test_finish("test_api");
 }

@@ -2,8 +2,11 @@
  * the injectable reader), shared files, credential_process; and the cache: reuse, refresh
  * ahead of expiry, a failed refresh keeping valid credentials, and several threads reading
  * while one refreshes. The HTTP providers are in test_credentials_http.py. */
+#include "engine/context.h"
 #include "signer/credentials.h"
 #include "test.h"
+
+#include <curl/curl.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -112,7 +115,7 @@ static void test_errors(void)
     struct cred_snapshot *s = NULL;
     const char *none[] = {BASE, NULL};
 
-    CHECK(resolve(none, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK_EQ_INT(resolve(none, NULL, NULL, NULL, &s, &err), ECRUP_E_NO_CREDENTIALS);
     CHECK(s == NULL);
     CHECK(strstr(ebuf_str(&err), "no credentials found") != NULL);
     CHECK(strstr(ebuf_str(&err), "environment") != NULL);
@@ -120,29 +123,29 @@ static void test_errors(void)
     CHECK(strstr(ebuf_str(&err), "container") != NULL);
     CHECK(strstr(ebuf_str(&err), "AWS_EC2_METADATA_DISABLED") != NULL);
 
-    CHECK(resolve(none, "AKIDONLY", NULL, NULL, &s, &err) == -1);
+    CHECK_EQ_INT(resolve(none, "AKIDONLY", NULL, NULL, &s, &err), ECRUP_E_CREDENTIALS);
     CHECK(strstr(ebuf_str(&err), "explicit") != NULL);
 
     const char *partial[] = {BASE, "AWS_ACCESS_KEY_ID", "AKID", NULL};
-    CHECK(resolve(partial, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK_EQ_INT(resolve(partial, NULL, NULL, NULL, &s, &err), ECRUP_E_CREDENTIALS);
     CHECK(strstr(ebuf_str(&err), "AWS_SECRET_ACCESS_KEY") != NULL);
 
     const char *named[] = {BASE, "AWS_PROFILE", "ghost", NULL};
-    CHECK(resolve(named, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK_EQ_INT(resolve(named, NULL, NULL, NULL, &s, &err), ECRUP_E_NOT_FOUND);
     CHECK(strstr(ebuf_str(&err), "profile \"ghost\" is not defined") != NULL);
 
     test_write_file(cfg_path,
                     "[profile half]\naws_secret_access_key = only-the-secret\n"
                     "[profile role]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = x\n");
-    CHECK(resolve(none, NULL, NULL, "half", &s, &err) == -1);
+    CHECK_EQ_INT(resolve(none, NULL, NULL, "half", &s, &err), ECRUP_E_CREDENTIALS);
     CHECK(strstr(ebuf_str(&err), "aws_access_key_id") != NULL);
     CHECK(strstr(ebuf_str(&err), "only-the-secret") == NULL);
-    CHECK(resolve(none, NULL, NULL, "role", &s, &err) == -1);
+    CHECK_EQ_INT(resolve(none, NULL, NULL, "role", &s, &err), ECRUP_E_CREDENTIALS);
     CHECK(strstr(ebuf_str(&err), "role_arn") != NULL);
 
     /* A malformed file stops the chain with the file and line. */
     test_write_file(cfg_path, "[default]\nregion = x\nbroken line\n");
-    CHECK(resolve(none, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK_EQ_INT(resolve(none, NULL, NULL, NULL, &s, &err), ECRUP_E_CONFIG);
     char want[200];
     snprintf(want, sizeof want, "%s:3: ", cfg_path);
     CHECK(strncmp(ebuf_str(&err), want, strlen(want)) == 0);
@@ -172,7 +175,7 @@ static void test_process(void)
     /* Non-zero exit: status and stderr in the message, never the stdout that may hold keys. */
     test_write_file(cfg_path, "[profile p]\ncredential_process = printf '{\"SecretAccessKey\":"
                               "\"LEAKED\"}'; echo 'sso session expired' >&2; exit 3\n");
-    CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == -1);
+    CHECK_EQ_INT(resolve(env, NULL, NULL, NULL, &s, &err), ECRUP_E_CREDENTIALS);
     CHECK(strstr(ebuf_str(&err), "profile \"p\"") != NULL);
     CHECK(strstr(ebuf_str(&err), "status 3") != NULL);
     CHECK(strstr(ebuf_str(&err), "sso session expired") != NULL);
@@ -195,7 +198,7 @@ static void test_process(void)
         snprintf(text, sizeof text, "[profile p]\ncredential_process = printf '%%s' '%s'\n",
                  bad[i].output);
         test_write_file(cfg_path, text);
-        CHECK(resolve(env, NULL, NULL, NULL, &s, &err) == -1);
+        CHECK_EQ_INT(resolve(env, NULL, NULL, NULL, &s, &err), ECRUP_E_CREDENTIALS);
         if (!strstr(ebuf_str(&err), bad[i].expect) || strstr(ebuf_str(&err), "LEAKED") ||
             !strstr(ebuf_str(&err), "profile \"p\"")) {
             fprintf(stderr, "bad output %zu: %s\n", i, ebuf_str(&err));
@@ -204,6 +207,56 @@ static void test_process(void)
     }
     unlink(cfg_path);
     ebuf_free(&err);
+}
+
+/* The engine takes its status from the chain's, not from the words of the message: a process
+ * whose own error text says "no credentials" is still a provider that failed. */
+static void test_context_status(void)
+{
+    struct ebuf msg = EBUF_INIT;
+    struct ecrup_options o;
+    ecrup_options_init(&o);
+    struct ecr_context ctx;
+    const char *env[] = {BASE, "AWS_REGION", "us-east-1", "AWS_ENDPOINT_URL", "http://127.0.0.1:9",
+                         NULL};
+    struct env_reader r = {test_env_pairs, (void *)(uintptr_t)env};
+    unlink(cfg_path);
+    unlink(cred_path);
+
+    CHECK_EQ_INT(ecr_context_init(&ctx, &o, &r, &msg), ECRUP_E_NO_CREDENTIALS);
+    CHECK(strstr(ebuf_str(&msg), "no credentials found") != NULL);
+    ecr_context_cleanup(&ctx);
+
+    test_write_file(cfg_path, "[default]\ncredential_process = echo 'no credentials in the "
+                              "keychain' >&2; exit 2\n");
+    ebuf_reset(&msg);
+    CHECK_EQ_INT(ecr_context_init(&ctx, &o, &r, &msg), ECRUP_E_CREDENTIALS);
+    CHECK(strstr(ebuf_str(&msg), "status 2: no credentials in the keychain") != NULL);
+    ecr_context_cleanup(&ctx);
+    unlink(cfg_path);
+    ebuf_free(&msg);
+}
+
+/* A request libcurl refuses to set up is not sent and says which option: a URL over libcurl's
+ * 8 MB input limit makes CURLOPT_URL fail (nothing is contacted either way). */
+static void test_http_setup_refused(void)
+{
+    size_t n = 9u * 1000 * 1000;
+    char *rel = malloc(n + 1);
+    REQUIRE(rel);
+    memset(rel, 'a', n);
+    rel[0] = '/';
+    rel[n] = '\0';
+    const char *env[] = {BASE, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", rel, NULL};
+    struct ebuf err = EBUF_INIT;
+    struct cred_snapshot *s = NULL;
+    CHECK_EQ_INT(resolve(env, NULL, NULL, NULL, &s, &err), ECRUP_E_CREDENTIALS);
+    CHECK(s == NULL);
+    CHECK(strstr(ebuf_str(&err), "container credentials") != NULL);
+    CHECK(strstr(ebuf_str(&err), "libcurl refused CURLOPT_URL") != NULL);
+    CHECK(err.len < 400);
+    ebuf_free(&err);
+    free(rel);
 }
 
 /* A credential_process that hands out AKID<n> (secret "secret-AKID<n>") expiring `ttl`
@@ -295,7 +348,7 @@ static void test_cache_refresh(void)
     cred_snapshot_release(b);
     cred_snapshot_release(c);
     ebuf_reset(&err);
-    CHECK(cred_cache_get(cache, a->expiration + 1, &c, &err) == -1);
+    CHECK_EQ_INT(cred_cache_get(cache, a->expiration + 1, &c, &err), ECRUP_E_CREDENTIALS);
     CHECK(c == NULL);
     CHECK(strstr(ebuf_str(&err), "refresh failed") != NULL);
     cred_snapshot_release(a);
@@ -386,12 +439,16 @@ int main(void)
     snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
     REQUIRE(mkdir(home_aws, 0700) == 0);
 
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     test_time();
     test_precedence();
     test_errors();
     test_process();
     test_cache_refresh();
     test_concurrent_readers();
+    test_context_status();
+    test_http_setup_refused();
+    curl_global_cleanup();
 
     unlink(cfg_path);
     unlink(cred_path);

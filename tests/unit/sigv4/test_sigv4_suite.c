@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "signer/sigv4.h"
+#include "signer/sigv4_verify.h"
 
 #define EXPECTED_CASES 38
 #define MAX_HEADERS    32

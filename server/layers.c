@@ -1,0 +1,98 @@
+/* Layers a repository holds: BatchCheckLayerAvailability, GetDownloadUrlForLayer and the
+ * blob file behind the download URL. */
+#include "server/registry_impl.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/names.h"
+
+void registry_check_layers(struct registry *reg, const char *repo, const cJSON *digests,
+                           struct srv_reply *out)
+{
+    pthread_mutex_lock(&reg->mu);
+    struct repo *r = reg_repo_or_reply(reg, repo, out);
+    if (!r)
+        goto done;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *layers = cJSON_AddArrayToObject(o, "layers");
+    cJSON *failures = cJSON_AddArrayToObject(o, "failures");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, digests)
+    {
+        char d[72];
+        struct layer *l = NULL;
+        if (!valid_layer_digest(it->valuestring) || !srv_normal_sha256(it->valuestring, d)) {
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddStringToObject(f, "layerDigest", it->valuestring);
+            cJSON_AddStringToObject(f, "failureCode", "InvalidLayerDigest");
+            cJSON_AddStringToObject(f, "failureReason", "Invalid layer digest");
+            cJSON_AddItemToArray(failures, f);
+        } else if ((l = reg_find_layer(r, d)) == NULL) {
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddStringToObject(f, "layerDigest", it->valuestring);
+            cJSON_AddStringToObject(f, "failureCode", "MissingLayerDigest");
+            cJSON_AddStringToObject(f, "failureReason", "Requested layer not found");
+            cJSON_AddItemToArray(failures, f);
+        } else {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "layerDigest", l->digest);
+            cJSON_AddStringToObject(x, "layerAvailability", "AVAILABLE");
+            cJSON_AddNumberToObject(x, "layerSize", (double)l->size);
+            cJSON_AddItemToArray(layers, x);
+        }
+    }
+    srv_reply_json(out, o);
+done:
+    pthread_mutex_unlock(&reg->mu);
+}
+
+void registry_download_url(struct registry *reg, const char *repo, const char *digest_in,
+                           struct srv_reply *out)
+{
+    pthread_mutex_lock(&reg->mu);
+    struct repo *r = reg_repo_or_reply(reg, repo, out);
+    char d[72];
+    if (!r)
+        goto done;
+    if (!srv_normal_sha256(digest_in, d) || !reg_find_layer(r, d)) {
+        srv_reply_error(out, 400, "LayersNotFoundException",
+                        "The specified layer '%s' does not exist in the repository with name "
+                        "'%s' in registry with id '%s'",
+                        digest_in, repo, reg->account);
+        goto done;
+    }
+    if (!reg->dir) {
+        srv_reply_error(out, 400, "LayerInaccessibleException",
+                        "The server is a sink: it keeps no layer bytes");
+        goto done;
+    }
+    cJSON *o = cJSON_CreateObject();
+    char url[1200];
+    snprintf(url, sizeof url, "%s/v2/%s/blobs/%s", reg->base_url, repo, d);
+    cJSON_AddStringToObject(o, "downloadUrl", url);
+    cJSON_AddStringToObject(o, "layerDigest", d);
+    srv_reply_json(out, o);
+done:
+    pthread_mutex_unlock(&reg->mu);
+}
+
+int registry_open_layer(struct registry *reg, const char *repo, const char *digest_in,
+                        uint64_t *size)
+{
+    int fd = -1;
+    char d[72];
+    pthread_mutex_lock(&reg->mu);
+    struct repo *r = reg_find_repo(reg, repo);
+    struct layer *l = r && srv_normal_sha256(digest_in, d) ? reg_find_layer(r, d) : NULL;
+    if (l && reg->dir) {
+        char path[STORE_PATH_CAP];
+        store_path(reg, path, sizeof path, "blobs/sha256/%s", d + 7);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        *size = l->size;
+    }
+    pthread_mutex_unlock(&reg->mu);
+    return fd;
+}

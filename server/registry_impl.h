@@ -1,0 +1,132 @@
+/* The registry's insides, shared by the files that implement registry.h: the model's structs,
+ * the lookups, the durable store (store.c) and the replies several operations share. Not for
+ * use outside server/registry*.c, store.c, uploads.c, layers.c, images.c and replies.c.
+ *
+ * Every function here expects the caller to hold reg->mu unless it says otherwise. */
+#ifndef ECRUP_SERVER_REGISTRY_IMPL_H
+#define ECRUP_SERVER_REGISTRY_IMPL_H
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "server/registry.h"
+
+/* ECR's smallest part other than the last, and the largest layerPartBlob it takes. */
+#define MIN_PART (5u * 1024 * 1024)
+#define MAX_BLOB 20971520u
+
+struct layer {
+    char digest[72];
+    uint64_t size;
+};
+
+struct image {
+    char digest[72];
+    char *media_type;
+    char *manifest;
+};
+
+struct tag {
+    char *name;
+    char digest[72];
+};
+
+struct repo {
+    char name[257];
+    double created_at;
+    char mutability[32];
+    struct layer *layers;
+    size_t n_layers, cap_layers;
+    struct image *images;
+    size_t n_images, cap_images;
+    struct tag *tags;
+    size_t n_tags, cap_tags;
+};
+
+struct upload {
+    char id[37];
+    char repo[257];
+    uint64_t length; /* bytes acknowledged */
+    uint32_t parts;
+    uint64_t last_part; /* size of the latest part */
+    bool small_nonlast; /* a part other than the last was under 5 MiB */
+    bool busy;          /* a request is writing or hashing it outside the lock */
+    EVP_MD_CTX *hash;   /* SHA-256 of bytes [0, length) when known (not after a restart or a
+                           spooled part): completion then needs no read back */
+};
+
+struct registry {
+    pthread_mutex_t mu;
+    char *dir; /* NULL for a sink */
+    bool sink;
+    uint64_t part_size;
+    char account[13];
+    char *base_url;
+    struct repo **repos;
+    size_t n_repos, cap_repos;
+    struct upload **uploads;
+    size_t n_uploads, cap_uploads;
+};
+
+#define GROW(arr, n, cap)                                                                          \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            size_t nc_ = (cap) ? (cap)*2 : 8;                                                      \
+            void *p_ = realloc((arr), nc_ * sizeof *(arr));                                        \
+            if (!p_)                                                                               \
+                abort();                                                                           \
+            (arr) = p_;                                                                            \
+            (cap) = nc_;                                                                           \
+        }                                                                                          \
+    } while (0)
+
+/* Lookups; NULL when absent. */
+struct repo *reg_find_repo(struct registry *reg, const char *name);
+/* The repository `name`, or NULL with RepositoryNotFoundException in out. */
+struct repo *reg_repo_or_reply(struct registry *reg, const char *name, struct srv_reply *out);
+struct upload *reg_find_upload(struct registry *reg, const char *id);
+struct layer *reg_find_layer(struct repo *r, const char *digest);
+struct image *reg_find_image(struct repo *r, const char *digest);
+struct tag *reg_find_tag(struct repo *r, const char *name);
+
+/* NULL is a no-op for both. */
+void reg_repo_free(struct repo *r);
+void reg_upload_free(struct upload *u);
+/* Drop `u` from the registry and free it. */
+void reg_remove_upload(struct registry *reg, struct upload *u);
+
+/* The exceptions for a repository or an upload that does not exist. */
+void reply_repository_not_found(struct srv_reply *out, const char *repo, const char *account);
+void reply_upload_not_found(struct srv_reply *out, const char *id, const char *repo,
+                            const char *account);
+
+/* ---- the durable store (store.c); every function is a no-op returning 0 for a sink ---- */
+
+/* Every path under the data directory fits a STORE_PATH_CAP buffer: registry_open() refuses a
+ * directory longer than STORE_DIR_MAX, and no path below it is longer than STORE_REL_MAX (the
+ * longest is repos/<256-character name>.json.tmp, 271). */
+#define STORE_PATH_CAP 4096
+#define STORE_REL_MAX  300
+#define STORE_DIR_MAX  (STORE_PATH_CAP - STORE_REL_MAX - 2)
+
+/* `reg->dir`/`fmt...` into out. */
+void store_path(const struct registry *reg, char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int store_fsync_dir(const char *path);
+/* Write `data` to `path` so that a crash leaves either the old or the new contents. 0 or -1. */
+int store_write_atomic(const char *path, const char *data, size_t n);
+/* Store a repository's state, or an upload's. 0 or -1. */
+int store_persist_repo(struct registry *reg, struct repo *r);
+int store_persist_upload(struct registry *reg, struct upload *u);
+/* Remove an upload's state and data files. */
+void store_unlink_upload(struct registry *reg, const char *id);
+/* Create the data directory's layout when missing and load repositories and uploads in
+ * progress from it; called by registry_open() before any other thread sees reg. 0, or -1 with
+ * a message in err. */
+int store_load(struct registry *reg, struct ebuf *err);
+
+#endif

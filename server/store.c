@@ -1,0 +1,354 @@
+/* The registry's durable store: every acknowledged change reaches the disk before its reply
+ * (data fsynced, then state written to a temporary file, fsynced and renamed over the old, then
+ * the directory fsynced), and the state is loaded back at start. The layout is registry.h's. */
+#include "server/registry_impl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/names.h"
+#include "util/hex.h"
+#include "util/json.h"
+
+/* No cut can happen here (STORE_DIR_MAX and STORE_REL_MAX in registry_impl.h). */
+void store_path(const struct registry *reg, char *out, size_t cap, const char *fmt, ...)
+{
+    char rel[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rel, sizeof rel, fmt, ap);
+    va_end(ap);
+    snprintf(out, cap, "%s/%s", reg->dir, rel);
+}
+
+/* The longest file name a repository's state may have, ".json.tmp" included: NAME_MAX of
+ * the file systems Linux has. */
+#define REPO_FILE_MAX 255
+
+/* The file name under repos/ of a repository's state, without ".json": the name with '/' as
+ * '+', or, for a name too long for that (ECR's go to 256 characters), its SHA-256 in hex. The
+ * loader reads the name from the file, so both forms load. False when hashing fails. */
+static bool repo_file_name(const char *name, char out[300])
+{
+    size_t n = strlen(name);
+    if (n + strlen(".json.tmp") > REPO_FILE_MAX)
+        return sha256_hex(name, n, out);
+    for (size_t i = 0; i <= n; i++)
+        out[i] = name[i] == '/' ? '+' : name[i];
+    return true;
+}
+
+int store_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write `data` to `path` so that a crash leaves either the old or the new contents. */
+int store_write_atomic(const char *path, const char *data, size_t n)
+{
+    char tmp[STORE_PATH_CAP];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    if (write_all(fd, data, n) != 0 || fsync(fd) != 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    char dir[STORE_PATH_CAP];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    return store_fsync_dir(dir);
+}
+
+int store_persist_repo(struct registry *reg, struct repo *r)
+{
+    if (!reg->dir)
+        return 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", r->name);
+    cJSON_AddNumberToObject(o, "createdAt", r->created_at);
+    cJSON_AddStringToObject(o, "imageTagMutability", r->mutability);
+    cJSON *layers = cJSON_AddArrayToObject(o, "layers");
+    for (size_t i = 0; i < r->n_layers; i++) {
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddStringToObject(l, "digest", r->layers[i].digest);
+        cJSON_AddNumberToObject(l, "size", (double)r->layers[i].size);
+        cJSON_AddItemToArray(layers, l);
+    }
+    cJSON *images = cJSON_AddArrayToObject(o, "images");
+    for (size_t i = 0; i < r->n_images; i++) {
+        cJSON *im = cJSON_CreateObject();
+        cJSON_AddStringToObject(im, "digest", r->images[i].digest);
+        cJSON_AddStringToObject(im, "mediaType", r->images[i].media_type);
+        cJSON_AddItemToArray(images, im);
+    }
+    cJSON *tags = cJSON_AddArrayToObject(o, "tags");
+    for (size_t i = 0; i < r->n_tags; i++) {
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "tag", r->tags[i].name);
+        cJSON_AddStringToObject(t, "digest", r->tags[i].digest);
+        cJSON_AddItemToArray(tags, t);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s)
+        return -1;
+    char fname[300], path[STORE_PATH_CAP];
+    int rc = -1;
+    if (repo_file_name(r->name, fname)) {
+        store_path(reg, path, sizeof path, "repos/%s.json", fname);
+        rc = store_write_atomic(path, s, strlen(s));
+    }
+    free(s);
+    return rc;
+}
+
+int store_persist_upload(struct registry *reg, struct upload *u)
+{
+    if (!reg->dir)
+        return 0;
+    char buf[600], path[STORE_PATH_CAP];
+    int n = snprintf(buf, sizeof buf,
+                     "{\"repositoryName\":\"%s\",\"length\":%llu,\"parts\":%u,\"lastPart\":%llu,"
+                     "\"smallNonLast\":%s}",
+                     u->repo, (unsigned long long)u->length, u->parts,
+                     (unsigned long long)u->last_part, u->small_nonlast ? "true" : "false");
+    store_path(reg, path, sizeof path, "uploads/%s.json", u->id);
+    return store_write_atomic(path, buf, (size_t)n);
+}
+
+void store_unlink_upload(struct registry *reg, const char *id)
+{
+    if (!reg->dir)
+        return;
+    char path[STORE_PATH_CAP];
+    store_path(reg, path, sizeof path, "uploads/%s.json", id);
+    unlink(path);
+    store_path(reg, path, sizeof path, "uploads/%s.data", id);
+    unlink(path);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct ebuf b = EBUF_INIT;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ebuf_append(&b, chunk, n);
+    fclose(f);
+    if (!ebuf_ok(&b)) {
+        ebuf_free(&b);
+        return NULL;
+    }
+    if (!b.data)
+        ebuf_puts(&b, "");
+    return ebuf_take(&b);
+}
+
+static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
+{
+    char *text = read_text(path);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const char *name = json_string(o, "name");
+    if (!name || !valid_repository_name(name)) {
+        ebuf_printf(err, "unreadable repository file %s", path);
+        cJSON_Delete(o);
+        return -1;
+    }
+    struct repo *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    snprintf(r->name, sizeof r->name, "%s", name);
+    const char *mut = json_string(o, "imageTagMutability");
+    snprintf(r->mutability, sizeof r->mutability, "%s", mut ? mut : "MUTABLE");
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "createdAt");
+    r->created_at = cJSON_IsNumber(c) ? c->valuedouble : 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "layers"))
+    {
+        const char *d = json_string(it, "digest");
+        cJSON *sz = cJSON_GetObjectItemCaseSensitive(it, "size");
+        if (!d || strlen(d) != 71 || !cJSON_IsNumber(sz))
+            continue;
+        GROW(r->layers, r->n_layers, r->cap_layers);
+        struct layer *l = &r->layers[r->n_layers++];
+        memcpy(l->digest, d, 72);
+        l->size = (uint64_t)sz->valuedouble;
+    }
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "images"))
+    {
+        const char *d = json_string(it, "digest"), *mt = json_string(it, "mediaType");
+        if (!d || strlen(d) != 71 || !mt)
+            continue;
+        char mpath[STORE_PATH_CAP];
+        store_path(reg, mpath, sizeof mpath, "manifests/%s", d + 7);
+        char *manifest = read_text(mpath);
+        if (!manifest) {
+            ebuf_printf(err, "manifest %s of %s is missing", d, name);
+            cJSON_Delete(o);
+            reg_repo_free(r);
+            return -1;
+        }
+        GROW(r->images, r->n_images, r->cap_images);
+        struct image *im = &r->images[r->n_images++];
+        memcpy(im->digest, d, 72);
+        im->media_type = strdup(mt);
+        im->manifest = manifest;
+    }
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "tags"))
+    {
+        const char *t = json_string(it, "tag"), *d = json_string(it, "digest");
+        if (!t || !d || strlen(d) != 71)
+            continue;
+        GROW(r->tags, r->n_tags, r->cap_tags);
+        struct tag *tg = &r->tags[r->n_tags++];
+        tg->name = strdup(t);
+        memcpy(tg->digest, d, 72);
+    }
+    cJSON_Delete(o);
+    GROW(reg->repos, reg->n_repos, reg->cap_repos);
+    reg->repos[reg->n_repos++] = r;
+    return 0;
+}
+
+static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
+{
+    char path[STORE_PATH_CAP];
+    store_path(reg, path, sizeof path, "uploads/%s.json", id);
+    char *text = read_text(path);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const char *repo = json_string(o, "repositoryName");
+    cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length");
+    cJSON *parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
+    cJSON *last = cJSON_GetObjectItemCaseSensitive(o, "lastPart");
+    /* A name that is not one would be cut to fit u->repo: another repository's upload. */
+    if (!repo || !valid_repository_name(repo) || !cJSON_IsNumber(len) || !cJSON_IsNumber(parts) ||
+        !cJSON_IsNumber(last)) {
+        ebuf_printf(err, "unreadable upload state %s", path);
+        cJSON_Delete(o);
+        return -1;
+    }
+    struct upload *u = calloc(1, sizeof *u);
+    if (!u)
+        abort();
+    snprintf(u->id, sizeof u->id, "%s", id);
+    snprintf(u->repo, sizeof u->repo, "%s", repo);
+    u->length = (uint64_t)len->valuedouble;
+    u->parts = (uint32_t)parts->valuedouble;
+    u->last_part = (uint64_t)last->valuedouble;
+    u->small_nonlast = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "smallNonLast"));
+    cJSON_Delete(o);
+    /* Bytes past the acknowledged length belong to a part that never completed. */
+    store_path(reg, path, sizeof path, "uploads/%s.data", id);
+    if (truncate(path, (off_t)u->length) != 0) {
+        if (errno == ENOENT) {
+            /* Completed into the blob store just before a crash: the upload is over. */
+            free(u);
+            store_unlink_upload(reg, id);
+            return 0;
+        }
+        ebuf_printf(err, "upload data %s: %s", path, strerror(errno));
+        free(u);
+        return -1;
+    }
+    GROW(reg->uploads, reg->n_uploads, reg->cap_uploads);
+    reg->uploads[reg->n_uploads++] = u;
+    return 0;
+}
+
+int store_load(struct registry *reg, struct ebuf *err)
+{
+    static const char *subdirs[] = {"repos", "manifests", "blobs", "blobs/sha256", "uploads"};
+    if (mkdir(reg->dir, 0755) != 0 && errno != EEXIST) {
+        ebuf_printf(err, "cannot create %s: %s", reg->dir, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        char path[STORE_PATH_CAP];
+        store_path(reg, path, sizeof path, "%s", subdirs[i]);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            ebuf_printf(err, "cannot create %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    char path[STORE_PATH_CAP];
+    store_path(reg, path, sizeof path, "%s", "repos");
+    DIR *d = opendir(path);
+    if (!d) {
+        ebuf_printf(err, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 5 && !strcmp(e->d_name + n - 5, ".json")) {
+            char f[STORE_PATH_CAP];
+            store_path(reg, f, sizeof f, "repos/%s", e->d_name);
+            rc = load_repo(reg, f, err);
+        }
+    }
+    closedir(d);
+    if (rc)
+        return rc;
+    store_path(reg, path, sizeof path, "%s", "uploads");
+    d = opendir(path);
+    if (!d) {
+        ebuf_printf(err, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n == 36 + 5 && !strcmp(e->d_name + 36, ".json")) {
+            char id[37];
+            memcpy(id, e->d_name, 36);
+            id[36] = '\0';
+            if (valid_upload_id(id))
+                rc = load_upload(reg, id, err);
+        }
+    }
+    closedir(d);
+    return rc;
+}

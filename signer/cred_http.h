@@ -1,0 +1,32 @@
+/* The HTTP the container and IMDS credential providers share: libcurl easy handles, no proxy,
+ * no redirects, http and https only, bounded replies. The library never calls
+ * curl_global_init(); the program does (docs/credentials.md). */
+#ifndef ECRUP_SIGNER_CRED_HTTP_H
+#define ECRUP_SIGNER_CRED_HTTP_H
+
+#include <stddef.h>
+
+#include <ecrup.h>
+
+#include "util/buf.h"
+
+struct cred_http_call {
+    const char *method; /* "GET" or "PUT" (an empty PUT) */
+    const char *url;
+    const char *headers[3]; /* NULL-terminated "Name: value" lines */
+    long connect_ms, timeout_ms;
+};
+
+/* One request, retried once after a transport error or a 5xx: metadata services blip.
+ * Returns ECRUP_OK with *status and the body; ECRUP_E_NETWORK when the transport failed
+ * (the caller decides what that means; the reason is in `err`); or, when the request could
+ * not be set up, ECRUP_E_NOMEM, ECRUP_E_UNSUPPORTED (libcurl lacks an option or protocol) or
+ * ECRUP_E_CREDENTIALS, with `err` naming the option libcurl refused. `body` is wiped first. */
+ecrup_status cred_http_fetch(const struct cred_http_call *call, long *status, struct ebuf *body,
+                             struct ebuf *err);
+
+/* The host of `url` for messages (never its path or query, which may carry ids); "?" when
+ * libcurl cannot parse it. */
+void cred_url_host(const char *url, char *out, size_t cap);
+
+#endif

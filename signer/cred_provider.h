@@ -1,0 +1,72 @@
+/* The interface between the credential chain (credentials.c) and its providers, one file
+ * each: cred_explicit.c, cred_env.c, cred_profile.c (static keys, and credential_process
+ * through cred_process.c), cred_container.c, cred_imds.c; cred_http.c is the HTTP the last two
+ * share.
+ *
+ * Adding a provider: a cred_NAME.c defining cred_provider_NAME() (declared below), and its
+ * line in the chain in credentials.c, where the order is the SDKs'.
+ *
+ * Providers run on the thread walking the chain (the caller of cred_resolve() or the thread
+ * refreshing the cache), one at a time; they keep no state between walks. */
+#ifndef ECRUP_SIGNER_CRED_PROVIDER_H
+#define ECRUP_SIGNER_CRED_PROVIDER_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <ecrup.h>
+
+#include "signer/credentials.h"
+#include "util/buf.h"
+
+struct cJSON;
+
+/* One walk of the chain, as every provider sees it. */
+struct cred_chain {
+    const struct cred_config *cfg; /* never NULL */
+    struct ebuf tried;             /* "; "-separated notes of providers that were not configured */
+    long connect_ms, timeout_ms;   /* cfg's HTTP timeouts with the defaults applied */
+};
+
+/* A provider. Returns ECRUP_OK with *out set; ECRUP_E_NO_CREDENTIALS when it is not
+ * configured, after a cred_note() saying why (the chain goes on to the next); anything else
+ * stops the chain with that status and the message in `err`: ECRUP_E_CREDENTIALS when the
+ * provider failed, ECRUP_E_CONFIG for a malformed file, ECRUP_E_NOT_FOUND for a named profile
+ * that does not exist, ECRUP_E_NOMEM, ... */
+typedef ecrup_status (*cred_provider)(struct cred_chain *c, struct cred_snapshot **out,
+                                      struct ebuf *err);
+
+ecrup_status cred_provider_explicit(struct cred_chain *c, struct cred_snapshot **out,
+                                    struct ebuf *err);
+ecrup_status cred_provider_env(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
+ecrup_status cred_provider_profile(struct cred_chain *c, struct cred_snapshot **out,
+                                   struct ebuf *err);
+ecrup_status cred_provider_container(struct cred_chain *c, struct cred_snapshot **out,
+                                     struct ebuf *err);
+ecrup_status cred_provider_imds(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
+
+/* The profile provider's credential_process: run `command` for profile `profile`. Returns as
+ * a provider does (never ECRUP_E_NO_CREDENTIALS). */
+ecrup_status cred_process_run(const char *profile, const char *command, struct cred_snapshot **out,
+                              struct ebuf *err);
+
+/* The environment variable `name`, NULL when unset or empty. */
+const char *cred_env(const struct cred_chain *c, const char *name);
+/* Add a note to the "tried" list the chain reports when no provider answers. */
+void cred_note(struct cred_chain *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A snapshot holding copies of the strings (`token` may be NULL); NULL when out of memory. */
+struct cred_snapshot *cred_snapshot_new(const char *akid, const char *secret, const char *token,
+                                        time_t expiration, const char *provider);
+/* A snapshot from a JSON credentials document (credential_process, container, IMDS).
+ * `token_field` is "SessionToken" or "Token"; `who` names the source in messages. ECRUP_OK,
+ * ECRUP_E_CREDENTIALS (a field missing or malformed), ECRUP_E_NOMEM. */
+ecrup_status cred_snapshot_from_json(const struct cJSON *root, const char *token_field,
+                                     bool expiration_required, const char *provider,
+                                     const char *who, struct cred_snapshot **out, struct ebuf *err);
+
+/* Wipe, then free: for strings and buffers that held a secret. NULL and empty allowed. */
+void cred_wipe_free(char *s);
+void cred_wipe_ebuf(struct ebuf *b);
+
+#endif
