@@ -14,10 +14,7 @@
 static void batch_done_cb(struct xfer_job *job, const struct xfer_result *res)
 {
     struct batch *b = job->user;
-    b->ev.ok = res->ok;
-    b->ev.cancelled = res->cancelled;
-    b->ev.attempts = res->attempts;
-    sched_post(b->s, &b->ev);
+    sched_post_xfer(b->s, &b->ev, res);
 }
 
 /* A layer waiting for a check: before its upload, beside it (overlap), or to confirm a

@@ -55,6 +55,15 @@ void sched_post(struct sched *s, struct event *ev)
     (void)w; /* EAGAIN means the counter is already non-zero: the engine will wake */
 }
 
+/* Transfer thread: a job's outcome (the request itself stays in the job). */
+void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result *res)
+{
+    ev->ok = res->ok;
+    ev->cancelled = res->cancelled;
+    ev->attempts = res->attempts;
+    sched_post(s, ev);
+}
+
 static struct event *take_events(struct sched *s)
 {
     pthread_mutex_lock(&s->ev_lock);
@@ -125,10 +134,7 @@ void layer_succeed(struct layer *l, ecrup_outcome outcome)
 static void layer_done_cb(struct xfer_job *job, const struct xfer_result *res)
 {
     struct layer *l = job->user;
-    l->ev.ok = res->ok;
-    l->ev.cancelled = res->cancelled;
-    l->ev.attempts = res->attempts;
-    sched_post(l->s, &l->ev);
+    sched_post_xfer(l->s, &l->ev, res);
 }
 
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,

@@ -177,6 +177,8 @@ struct sched {
 double sched_now(void);
 /* Any thread: queue `ev` for the engine thread and wake it. */
 void sched_post(struct sched *s, struct event *ev);
+/* Transfer thread: post `ev` with a copy of a finished job's outcome. */
+void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result *res);
 /* A token for one request of bucket `b`, or false and the run loop wakes when one is due. */
 bool sched_take_token(struct sched *s, struct bucket *b);
 /* The layer ends with `outcome` (UPLOADED or EXISTS). */
