@@ -83,51 +83,6 @@ bool sched_take_token(struct sched *s, struct bucket *b)
     return false;
 }
 
-/* ---- results ---- */
-
-static void finish(struct layer *l)
-{
-    struct sched *s = l->s;
-    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++)
-        part_release(s, &l->pb[i]);
-    if (l->file)
-        io_reader_close(s->reader, l->file);
-    l->file = NULL;
-    if (l->fd >= 0) {
-        close(l->fd);
-        s->open_layers--;
-    }
-    l->fd = -1;
-    sha256_stream_free(&l->md);
-    l->md_on = false;
-    free(l->job_body);
-    l->job_body = NULL;
-    struct ecrup_result *r = &l->e->result;
-    r->size = l->size;
-    if (l->e->digest[0])
-        r->digest = l->e->digest;
-    if (!l->failing && r->outcome == ECRUP_OUTCOME_PENDING)
-        r->outcome = ECRUP_OUTCOME_FAILED; /* cannot happen: every path sets one */
-    l->st = L_DONE;
-    s->done++;
-    layer_set_phase(l, ECRUP_PHASE_DONE);
-    const char *what = r->outcome == ECRUP_OUTCOME_UPLOADED ? "uploaded"
-                       : r->outcome == ECRUP_OUTCOME_EXISTS ? "exists"
-                                                            : "failed";
-    sched_log(s, r->outcome == ECRUP_OUTCOME_FAILED ? ECRUP_LOG_WARN : ECRUP_LOG_INFO,
-              "layer %s: %s%s%s", l->e->layer.path, what, r->message ? ": " : "",
-              r->message ? r->message : "");
-}
-
-void layer_succeed(struct layer *l, ecrup_outcome outcome)
-{
-    l->e->result.outcome = outcome;
-    l->e->result.status = ECRUP_OK;
-    if (outcome == ECRUP_OUTCOME_UPLOADED)
-        l->acked = l->size;
-    finish(l);
-}
-
 /* ---- the transfer side ---- */
 
 /* Transfer thread: the layer's call ended; its event takes the outcome to the engine thread. */
@@ -486,14 +441,14 @@ static void advance(struct sched *s)
             continue;
         if (l->failing) {
             if (!l->inflight)
-                finish(l);
+                layer_finish(l);
             continue;
         }
         if (l->st == L_WAITING) {
             if (s->open_layers < MAX_OPEN_LAYERS)
                 admit(l);
             if (l->failing && !l->inflight)
-                finish(l);
+                layer_finish(l);
             continue;
         }
         if (l->st == L_PUSHING) {
@@ -506,7 +461,7 @@ static void advance(struct sched *s)
             l->st = L_READY;
         }
         if (l->failing && !l->inflight)
-            finish(l);
+            layer_finish(l);
     }
     checks_send(s);
     /* flights, largest first */
@@ -518,7 +473,7 @@ static void advance(struct sched *s)
         if (s->pool_status != ECRUP_OK) {
             layer_fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
             if (!l->inflight)
-                finish(l);
+                layer_finish(l);
             continue;
         }
         if (fly >= s->flight_limit)
@@ -527,7 +482,7 @@ static void advance(struct sched *s)
         if (l->st == L_INITIATING)
             fly++;
         if (l->failing && !l->inflight)
-            finish(l);
+            layer_finish(l);
         if (l->st == L_READY)
             break; /* out of tokens */
     }
@@ -548,7 +503,7 @@ static void cancel_all(struct sched *s)
             continue;
         layer_fail(l, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
         if (!l->inflight)
-            finish(l);
+            layer_finish(l);
     }
 }
 
@@ -705,7 +660,7 @@ static void sched_teardown(struct sched *s)
         struct layer *l = &s->layers[i];
         xfer_job_cleanup(&l->job);
         if (l->st != L_DONE && !l->inflight)
-            finish(l);
+            layer_finish(l);
     }
     io_reader_free(s->reader);
     io_bufpool_free(s->pool);

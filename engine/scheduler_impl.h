@@ -1,6 +1,6 @@
 /* Shared by the scheduler's files: scheduler.c (each layer's state machine and the run loop),
  * parts.c (a pushing layer's parts and the buffer pool), checks.c (BatchCheckLayerAvailability
- * calls), layer_failure.c (a failure as a layer's result) and progress.c (log lines and
+ * calls), layer_result.c (a layer's result record) and progress.c (log lines and
  * progress events). Not for use outside them.
  *
  * Threads: everything here belongs to the engine thread (the caller of ecrup_engine_run),
@@ -181,8 +181,6 @@ void sched_post(struct sched *s, struct event *ev);
 void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result *res);
 /* A token for one request of bucket `b`, or false and the run loop wakes when one is due. */
 bool sched_take_token(struct sched *s, struct bucket *b);
-/* The layer ends with `outcome` (UPLOADED or EXISTS). */
-void layer_succeed(struct layer *l, ecrup_outcome outcome);
 /* Send one call of the layer's own (its job: one at a time); `body` is borrowed until the
  * reply. `body_sha256`: the body's hex SHA-256 when known, else NULL. */
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
@@ -199,7 +197,12 @@ void layer_progress(struct layer *l, bool force);
 /* Enter phase `p`, reported at once. */
 void layer_set_phase(struct layer *l, ecrup_phase p);
 
-/* ---- layer_failure.c ---- */
+/* ---- layer_result.c ---- */
+
+/* The layer ends with `outcome` (UPLOADED or EXISTS). */
+void layer_succeed(struct layer *l, ecrup_outcome outcome);
+/* The layer ends (DONE) with what its result holds: its buffers and files are released. */
+void layer_finish(struct layer *l);
 
 /* Mark the layer failed; it ends once nothing of it is in flight. The first failure wins. */
 void layer_fail(struct layer *l, ecrup_status st, const char *exception, long http, const char *fmt,
