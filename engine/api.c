@@ -125,27 +125,6 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
     return ECRUP_OK;
 }
 
-static void transfer_log(void *user, const char *line)
-{
-    const struct ecrup_options *o = user;
-    if (o->log && o->log_level >= ECRUP_LOG_INFO)
-        o->log(ECRUP_LOG_INFO, line, o->log_user);
-}
-
-struct transfer_config engine_transfer_config(struct ecrup_engine *e)
-{
-    return (struct transfer_config){
-        .target = &e->ctx.target,
-        .credentials = ecr_context_credentials(&e->ctx),
-        .clock = ecr_context_clock(&e->ctx),
-        .keys = e->ctx.keys,
-        .max_attempts = e->max_attempts,
-        .retry_mode = e->retry_mode,
-        .log = transfer_log,
-        .log_user = &e->options,
-    };
-}
-
 ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine, const struct ecrup_layer *layer,
                                     uint64_t *layer_id)
 {

@@ -1,4 +1,8 @@
+/* The ECR context: region, endpoint, credentials, CA bundle, clock and signing keys resolved
+ * once (context.h), and the transfer configuration an engine builds from it. */
 #include "engine/context.h"
+
+#include "engine/engine_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +144,7 @@ void ecr_context_cleanup(struct ecr_context *ctx)
     memset(ctx, 0, sizeof *ctx);
 }
 
+/* Transfer thread (whichever thread signs a request). */
 static ecrup_status creds_acquire(void *user, time_t now, struct sigv4_credentials *creds,
                                   void **token, struct ebuf *err)
 {
@@ -153,6 +158,7 @@ static ecrup_status creds_acquire(void *user, time_t now, struct sigv4_credentia
     return ECRUP_OK;
 }
 
+/* Transfer thread. */
 static void creds_release(void *user, void *token)
 {
     (void)user;
@@ -164,11 +170,13 @@ struct xfer_credentials ecr_context_credentials(struct ecr_context *ctx)
     return (struct xfer_credentials){creds_acquire, creds_release, ctx};
 }
 
+/* Transfer thread. */
 static time_t clock_now(void *user)
 {
     return sigv4_clock_now(user);
 }
 
+/* Transfer thread. */
 static bool clock_correct(void *user, const char *date)
 {
     return sigv4_clock_correct_from_date_header(user, date);
@@ -177,4 +185,26 @@ static bool clock_correct(void *user, const char *date)
 struct xfer_clock ecr_context_clock(struct ecr_context *ctx)
 {
     return (struct xfer_clock){clock_now, clock_correct, &ctx->clock};
+}
+
+/* Transfer thread: one line per attempt. */
+static void transfer_log(void *user, const char *line)
+{
+    const struct ecrup_options *o = user;
+    if (o->log && o->log_level >= ECRUP_LOG_INFO)
+        o->log(ECRUP_LOG_INFO, line, o->log_user);
+}
+
+struct transfer_config engine_transfer_config(struct ecrup_engine *e)
+{
+    return (struct transfer_config){
+        .target = &e->ctx.target,
+        .credentials = ecr_context_credentials(&e->ctx),
+        .clock = ecr_context_clock(&e->ctx),
+        .keys = e->ctx.keys,
+        .max_attempts = e->max_attempts,
+        .retry_mode = e->retry_mode,
+        .log = transfer_log,
+        .log_user = &e->options,
+    };
 }

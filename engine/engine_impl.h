@@ -1,4 +1,5 @@
-/* The engine handle's insides, shared by api.c (the public calls) and scheduler.c (the run).
+/* The engine handle's insides, shared by api.c (the public calls), scheduler.c (the run),
+ * context.c (the transfer configuration) and image.c (PutImage).
  * Threads: everything belongs to the thread that owns the engine, except `cancelled` and
  * `wake_fd`, which ecrup_engine_cancel() touches from any thread or a signal handler. */
 #ifndef ECRUP_ENGINE_ENGINE_IMPL_H
@@ -33,24 +34,8 @@ struct ecrup_engine {
 };
 
 /* A transfer's configuration from the engine: its target, credentials, clock, signing keys
- * and retry policy, one INFO log line per attempt; no quota, no limiter (api.c). */
+ * and retry policy, one INFO log line per attempt; no quota, no limiter (context.c). */
 struct transfer_config engine_transfer_config(struct ecrup_engine *e);
-
-/* A failed request as a status for a result record: cancelled, network, TLS, throttled,
- * auth, ... (scheduler.c). */
-ecrup_status request_status(const struct ecr_request *req, bool cancelled);
-
-/* A failed request as a result record takes it: the status, the exception (ECR's, else
- * HttpError, NetworkError or Cancelled), the HTTP status and a message
- * "OPERATION (after N attempts): what went wrong", never holding a secret (scheduler.c). */
-struct request_failure {
-    ecrup_status status;
-    const char *exception; /* points into the request or is a literal */
-    long http_status;
-    char message[512];
-};
-void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
-                     bool cancelled, struct request_failure *out);
 
 /* Upload every queued layer (scheduler.c). Called once, by ecrup_engine_run(). */
 ecrup_status engine_run_layers(struct ecrup_engine *e);

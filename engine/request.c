@@ -1,5 +1,5 @@
 /* One ECR call on a libcurl easy handle, and what a failed one means: its status, the clock
- * skew rule and its description. See request.h. */
+ * skew rule, its description, and the failure a result record takes from it. See request.h. */
 #include "engine/request.h"
 
 #include "signer/clock.h"
@@ -340,4 +340,30 @@ void ecr_request_describe(const struct ecr_request *r, struct ebuf *out)
     }
     ebuf_printf(out, "HTTP %ld%s%s", r->http_status, r->error.message[0] ? ": " : "",
                 r->error.message);
+}
+
+/* A failed request as a status, for the result record. */
+ecrup_status request_status(const struct ecr_request *req, bool cancelled)
+{
+    if (cancelled)
+        return ECRUP_E_CANCELLED;
+    return req->status != ECRUP_OK ? req->status : ECRUP_E_INTERNAL;
+}
+
+void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
+                     bool cancelled, struct request_failure *out)
+{
+    out->status = request_status(req, cancelled);
+    out->exception = !cancelled && req->error.exception[0] ? req->error.exception
+                                                           : ecrup_status_name(out->status);
+    out->http_status = cancelled ? 0 : req->http_status;
+    if (cancelled) {
+        snprintf(out->message, sizeof out->message, "cancelled");
+        return;
+    }
+    struct ebuf what = EBUF_INIT;
+    ecr_request_describe(req, &what);
+    snprintf(out->message, sizeof out->message, "%s (after %u attempt%s): %s", operation, attempts,
+             attempts == 1 ? "" : "s", ebuf_ok(&what) ? ebuf_str(&what) : "out of memory");
+    ebuf_free(&what);
 }

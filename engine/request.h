@@ -95,4 +95,20 @@ ecrup_status ecr_request_reply_status(const struct ecr_request *r);
  * message, else the HTTP status, else libcurl's error. Never contains secrets. */
 void ecr_request_describe(const struct ecr_request *r, struct ebuf *out);
 
+/* A failed request as a status for a result record: cancelled, network, TLS, throttled,
+ * auth, ... */
+ecrup_status request_status(const struct ecr_request *req, bool cancelled);
+
+/* A failed request as a result record takes it: the status, the exception (ECR's, else
+ * HttpError, NetworkError or Cancelled), the HTTP status and a message
+ * "OPERATION (after N attempts): what went wrong", never holding a secret. */
+struct request_failure {
+    ecrup_status status;
+    const char *exception; /* points into the request or is a literal */
+    long http_status;
+    char message[512];
+};
+void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
+                     bool cancelled, struct request_failure *out);
+
 #endif

@@ -5,198 +5,32 @@
  *  - ecrup_engine_cancel() sets an atomic flag and writes the wake eventfd.
  * The engine thread sleeps in poll() on the wake eventfd and the reader's eventfd, and owns
  * the reader (io/reader.h: one owner thread), the buffer pool's acquisitions and every
- * transfer submission. docs/engine.md describes the life of a layer. */
-#include "engine/engine_impl.h"
+ * transfer submission. docs/engine.md describes the life of a layer.
+ *
+ * Here: the events, each layer's steps and the handlers of their replies, admission, the pass
+ * over every layer (advance), setup and teardown, and the run loop. A pushing layer's parts
+ * are in parts.c, the batch checks in checks.c (scheduler_impl.h lists what each file gives
+ * the others). */
+#include "engine/scheduler_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
-#include <openssl/evp.h>
 #include <poll.h>
-#include <stdarg.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "engine/base64.h"
 #include "engine/ecr_json.h"
-#include "engine/payload.h"
-#include "engine/plan.h"
-#include "engine/transfer.h"
-#include "engine/workers.h"
-#include "io/bufpool.h"
-#include "io/reader.h"
 #include "util/hex.h"
 
 #define MAX_OPEN_LAYERS 128u /* layers holding descriptors at once (admitted, not done) */
-#define MAX_BATCH       100u /* digests per BatchCheckLayerAvailability (the API's limit) */
-#define MAX_RESTARTS    3u   /* uploads started over after UploadNotFoundException */
-#define MAX_REWINDS     32u  /* InvalidLayerPartException resumes per layer */
-/* The hash pass reads through one page-aligned buffer small enough to stay in L2 (512 KiB
- * per core on the development machine). The alignment is what matters most: the kernel's
- * copy out of the page cache into a buffer 16 bytes off a 64-byte line (where glibc's malloc
- * puts a block it maps) cost 0.60 CPU-s/GB against 0.14 aligned, for any size from 64 KiB to
- * 1 MiB (two hash threads on 2 cores; docs/engine.md). */
-#define HASH_CHUNK       (128u << 10)
-#define PROGRESS_SECONDS 0.1
-#define PB_PER_LAYER     6u /* live parts plus abandoned ones whose read or prepare runs */
-#define MAX_DEPTH        4u /* live parts per layer when buffers are plentiful */
 
-enum lstate {
-    L_WAITING, /* not admitted yet */
-    L_HASHING, /* whole-file hash before the check */
-    L_CHECK_QUEUED,
-    L_CHECKING,
-    L_READY,          /* absent from the repository: waiting for a flight */
-    L_INITIATING,     /* InitiateLayerUpload on the wire (or waiting for a token) */
-    L_PUSHING,        /* parts */
-    L_DRAINING,       /* start over once every read/prepare of the old upload has ended */
-    L_REHASHING,      /* the running hash could not follow a rewind: hash the file again */
-    L_COMPLETING,     /* CompleteLayerUpload */
-    L_CONFIRM_QUEUED, /* a lost Complete reply: is the layer there? */
-    L_CONFIRMING,
-    L_DONE,
-};
-
-enum pbstate { PB_FREE, PB_READING, PB_READ, PB_PREPARING, PB_READY, PB_WIRE };
-
-struct sched;
-struct layer;
-
-/* An event node embedded in whatever posts it: no allocation on the hot path. */
-enum evkind { EV_LAYER_XFER, EV_BATCH_XFER, EV_PREPARED, EV_HASHED };
-struct event {
-    enum evkind kind;
-    void *obj;
-    struct event *next;
-    /* EV_*_XFER: a copy of the xfer_result (the request itself stays in the job) */
-    bool ok, cancelled;
-    unsigned attempts;
-};
-
-struct part_buf;
-
-/* Preparing one part's body on a worker; embedded in the part, set up at each submit. */
-struct prep_task {
-    struct worker_task w;
-    struct layer *l;
-    struct part_buf *pb;
-    struct sha256_stream *md; /* the layer's running hash, or NULL */
-    ecrup_status status;
-    struct event ev;
-};
-
-/* One part in a pool slot. */
-struct part_buf {
-    enum pbstate st;
-    struct layer *owner; /* set while in use */
-    bool discard;        /* belongs to an abandoned position: free the slot when its op ends */
-    struct io_slot *slot;
-    uint64_t off;
-    size_t len;
-    struct payload_result pr;
-    struct prep_task prep;
-};
-
-struct hash_task {
-    struct worker_task w;
-    struct layer *l;
-    int err; /* 0 or negative errno; -ECANCELED when cancelled */
-    char hex[65];
-    struct event ev;
-};
-
-struct layer {
-    struct sched *s;
-    struct layer_entry *e;
-    enum lstate st;
-    ecrup_phase phase;
-    uint64_t base;   /* the file offset of the layer's first byte (ecrup_layer.offset) */
-    uint64_t size;   /* the layer's bytes: the range's length, or the file's size */
-    struct stat st0; /* the whole file's identity at admission: a change later is FileChanged */
-    int fd;          /* plain descriptor for whole-file hashes; -1 before admission */
-    struct io_file *file;
-    bool digest_known;
-    bool raw_hash;    /* the digest comes from the parts as they are prepared */
-    bool hash_broken; /* a rewind the running hash cannot follow */
-    uint64_t hashed_off;
-    struct sha256_stream md; /* live when md_on */
-    bool md_on;
-    struct part_plan plan;
-    char upload_id[160];
-    uint64_t acked, next_off;
-    struct part_buf pb[PB_PER_LAYER];
-    bool prep_busy;    /* a prepare feeding the running hash is in flight */
-    unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
-    unsigned restarts, rewinds;
-    bool failing;
-    bool confirm_restart; /* the Complete that needs confirming said UploadNotFound */
-    char confirm_exception[128], confirm_message[512];
-    bool available; /* from the last batch check */
-    /* Uploading while the hash pass runs (options.check_first 0): the pass gives the digest,
-     * then a check beside the upload; CompleteLayerUpload waits for it to say absent. */
-    bool overlap;
-    enum { SC_NONE, SC_QUEUED, SC_FLYING, SC_ABSENT } side_check;
-    struct xfer_job job;
-    char *job_body;
-    struct hash_task hash;
-    struct event ev; /* EV_LAYER_XFER */
-    double last_progress;
-    uint64_t reported_bytes;
-    struct layer *batch_next;
-};
-
-struct batch {
-    struct sched *s;
-    struct xfer_job job;
-    char *body;
-    struct layer *layers; /* chained by batch_next */
-    struct event ev;
-    struct batch *next; /* the scheduler's list of batches, to free them */
-};
-
-struct bucket {
-    double rate, burst, tokens, last;
-};
-
-struct sched {
-    struct ecrup_engine *e;
-    const struct ecrup_options *o;
-    struct layer *layers;
-    size_t n;
-    struct layer **order; /* largest first */
-    struct transfer *xfer;
-    struct retry_quota quota;
-    struct retry_rate_limiter limiter;
-    struct workers *workers;
-    struct io_bufpool *pool;
-    bool trimmed; /* the pool returns its pages as slots come free (maybe_trim) */
-    struct io_reader *reader;
-    size_t body_cap;
-    ecrup_status pool_status; /* set when the pool could not be made: later layers fail too */
-    char pool_message[256];
-    bool part_size_warned; /* the "--part-size above the service's partSize" warning is out */
-    unsigned flight_limit;
-    unsigned n_flying; /* INITIATING, PUSHING or DRAINING, counted at each pass */
-    unsigned open_layers;
-    ecrup_base64_backend b64;
-    struct bucket b_part, b_initiate, b_complete, b_check;
-    double next_due; /* earliest time a token-limited step may go */
-    bool cancel_seen;
-    size_t done;
-    struct batch *batches;
-
-    pthread_mutex_t ev_lock;
-    struct event *ev_head, *ev_tail; /* guarded by ev_lock */
-};
-
-static double mono_now(void)
+double sched_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -205,7 +39,8 @@ static double mono_now(void)
 
 /* ---- events (any thread posts; the engine thread drains) ---- */
 
-static void post(struct sched *s, struct event *ev)
+/* Any thread (workers and the transfer thread post their results). */
+void sched_post(struct sched *s, struct event *ev)
 {
     ev->next = NULL;
     pthread_mutex_lock(&s->ev_lock);
@@ -220,6 +55,15 @@ static void post(struct sched *s, struct event *ev)
     (void)w; /* EAGAIN means the counter is already non-zero: the engine will wake */
 }
 
+/* Transfer thread: a job's outcome (the request itself stays in the job). */
+void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result *res)
+{
+    ev->ok = res->ok;
+    ev->cancelled = res->cancelled;
+    ev->attempts = res->attempts;
+    sched_post(s, ev);
+}
+
 static struct event *take_events(struct sched *s)
 {
     pthread_mutex_lock(&s->ev_lock);
@@ -229,220 +73,27 @@ static struct event *take_events(struct sched *s)
     return ev;
 }
 
-/* ---- logging and progress (engine thread, except transfer lines) ---- */
-
-static void logf_at(struct sched *s, ecrup_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_at(struct sched *s, ecrup_log_level level, const char *fmt, ...)
+bool sched_take_token(struct sched *s, struct bucket *b)
 {
-    if (!s->o->log || level > s->o->log_level)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    s->o->log(level, line, s->o->log_user);
-}
-
-static void progress(struct layer *l, bool force)
-{
-    const struct ecrup_options *o = l->s->o;
-    if (!o->progress)
-        return;
-    double now = mono_now();
-    if (!force && (l->acked == l->reported_bytes || now - l->last_progress < PROGRESS_SECONDS))
-        return;
-    l->last_progress = now;
-    l->reported_bytes = l->acked;
-    struct ecrup_progress ev = {
-        .layer_id = l->e->result.layer_id,
-        .layer_user = l->e->result.layer_user,
-        .phase = l->phase,
-        .bytes_done = l->acked,
-        .bytes_total = l->size,
-    };
-    o->progress(&ev, o->progress_user);
-}
-
-static void set_phase(struct layer *l, ecrup_phase p)
-{
-    if (l->phase == p)
-        return;
-    l->phase = p;
-    progress(l, true);
-}
-
-/* ---- token buckets: stay under ECR's default per-operation quotas ---- */
-
-static void bucket_init(struct bucket *b, double per_second, double now)
-{
-    /* 90% of the quota as the rate plus a burst of a tenth: never more than the quota in
-     * any one-second window. */
-    b->rate = per_second * 0.9;
-    b->burst = per_second * 0.1 < 1 ? 1 : per_second * 0.1;
-    b->tokens = b->burst;
-    b->last = now;
-}
-
-static bool bucket_take(struct sched *s, struct bucket *b)
-{
-    double now = mono_now();
-    b->tokens += (now - b->last) * b->rate;
-    if (b->tokens > b->burst)
-        b->tokens = b->burst;
-    b->last = now;
-    if (b->tokens >= 1) {
-        b->tokens -= 1;
+    double due;
+    if (bucket_take(b, sched_now(), &due))
         return true;
-    }
-    double due = now + (1 - b->tokens) / b->rate;
     if (due < s->next_due)
         s->next_due = due;
     return false;
 }
 
-/* ---- results ---- */
-
-static void release_pb(struct sched *s, struct part_buf *pb)
-{
-    if (pb->slot)
-        io_bufpool_release(s->pool, pb->slot);
-    memset(pb, 0, sizeof *pb);
-}
-
-/* Mark the layer failed; it ends once nothing of it is in flight. The first failure wins. */
-static void fail(struct layer *l, ecrup_status st, const char *exception, long http,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void fail(struct layer *l, ecrup_status st, const char *exception, long http,
-                 const char *fmt, ...)
-{
-    if (l->failing || l->st == L_DONE)
-        return;
-    l->failing = true;
-    struct ecrup_result *r = &l->e->result;
-    r->outcome = ECRUP_OUTCOME_FAILED;
-    r->status = st;
-    r->http_status = http;
-    snprintf(l->e->exception, sizeof l->e->exception, "%s", exception);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(l->e->message, sizeof l->e->message, fmt, ap);
-    va_end(ap);
-    r->exception = l->e->exception;
-    r->message = l->e->message;
-}
-
-static void finish(struct layer *l)
-{
-    struct sched *s = l->s;
-    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++)
-        release_pb(s, &l->pb[i]);
-    if (l->file)
-        io_reader_close(s->reader, l->file);
-    l->file = NULL;
-    if (l->fd >= 0) {
-        close(l->fd);
-        s->open_layers--;
-    }
-    l->fd = -1;
-    sha256_stream_free(&l->md);
-    l->md_on = false;
-    free(l->job_body);
-    l->job_body = NULL;
-    struct ecrup_result *r = &l->e->result;
-    r->size = l->size;
-    if (l->e->digest[0])
-        r->digest = l->e->digest;
-    if (!l->failing && r->outcome == ECRUP_OUTCOME_PENDING)
-        r->outcome = ECRUP_OUTCOME_FAILED; /* cannot happen: every path sets one */
-    l->st = L_DONE;
-    s->done++;
-    set_phase(l, ECRUP_PHASE_DONE);
-    const char *what = r->outcome == ECRUP_OUTCOME_UPLOADED ? "uploaded"
-                       : r->outcome == ECRUP_OUTCOME_EXISTS ? "exists"
-                                                            : "failed";
-    logf_at(s, r->outcome == ECRUP_OUTCOME_FAILED ? ECRUP_LOG_WARN : ECRUP_LOG_INFO,
-            "layer %s: %s%s%s", l->e->layer.path, what, r->message ? ": " : "",
-            r->message ? r->message : "");
-}
-
-static void succeed(struct layer *l, ecrup_outcome outcome)
-{
-    l->e->result.outcome = outcome;
-    l->e->result.status = ECRUP_OK;
-    if (outcome == ECRUP_OUTCOME_UPLOADED)
-        l->acked = l->size;
-    finish(l);
-}
-
-/* A failed request as a status, for the result record. */
-ecrup_status request_status(const struct ecr_request *req, bool cancelled)
-{
-    if (cancelled)
-        return ECRUP_E_CANCELLED;
-    return req->status != ECRUP_OK ? req->status : ECRUP_E_INTERNAL;
-}
-
-void request_failure(const struct ecr_request *req, const char *operation, unsigned attempts,
-                     bool cancelled, struct request_failure *out)
-{
-    out->status = request_status(req, cancelled);
-    out->exception = !cancelled && req->error.exception[0] ? req->error.exception
-                                                           : ecrup_status_name(out->status);
-    out->http_status = cancelled ? 0 : req->http_status;
-    if (cancelled) {
-        snprintf(out->message, sizeof out->message, "cancelled");
-        return;
-    }
-    struct ebuf what = EBUF_INIT;
-    ecr_request_describe(req, &what);
-    snprintf(out->message, sizeof out->message, "%s (after %u attempt%s): %s", operation, attempts,
-             attempts == 1 ? "" : "s", ebuf_ok(&what) ? ebuf_str(&what) : "out of memory");
-    ebuf_free(&what);
-}
-
-static void fail_request(struct layer *l, const struct event *ev, const struct xfer_job *job)
-{
-    struct request_failure f;
-    request_failure(&job->priv.req, job->call.operation, ev->attempts, ev->cancelled, &f);
-    fail(l, f.status, f.exception, f.http_status, "%s", f.message);
-}
-
-static void fail_io(struct layer *l, int err)
-{
-    char msg[400];
-    io_error_message(err, l->e->layer.path, msg, sizeof msg);
-    ecrup_status st = io_status_from_errno(err);
-    const char *x = st == ECRUP_E_FILE_CHANGED ? "FileChanged"
-                    : st == ECRUP_E_NOT_FOUND  ? "FileNotFound"
-                    : st == ECRUP_E_CANCELLED  ? "Cancelled"
-                                               : "IoError";
-    fail(l, st, x, 0, "%s", msg);
-}
-
 /* ---- the transfer side ---- */
 
+/* Transfer thread: the layer's call ended; its event takes the outcome to the engine thread. */
 static void layer_done_cb(struct xfer_job *job, const struct xfer_result *res)
 {
     struct layer *l = job->user;
-    l->ev.ok = res->ok;
-    l->ev.cancelled = res->cancelled;
-    l->ev.attempts = res->attempts;
-    post(l->s, &l->ev);
+    sched_post_xfer(l->s, &l->ev, res);
 }
 
-static void batch_done_cb(struct xfer_job *job, const struct xfer_result *res)
-{
-    struct batch *b = job->user;
-    b->ev.ok = res->ok;
-    b->ev.cancelled = res->cancelled;
-    b->ev.attempts = res->attempts;
-    post(b->s, &b->ev);
-}
-
-static void submit_layer_call(struct layer *l, const char *op, const char *body, size_t len,
-                              const char *body_sha256)
+void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
+                       const char *body_sha256)
 {
     l->job.call.operation = op;
     l->job.call.body = body;
@@ -454,315 +105,60 @@ static void submit_layer_call(struct layer *l, const char *op, const char *body,
 
 /* ---- workers ---- */
 
-/* The part a prepare task writes the body of. */
-static struct payload_part part_of(const struct prep_task *t)
+/* Worker thread: the layer's hash pass has ended. */
+static void hash_done(struct hash_task *t)
 {
-    const struct layer *l = t->l;
-    return (struct payload_part){
-        .data = t->pb->slot->raw,
-        .len = t->pb->len,
-        .first_byte = t->pb->off,
-        .repository_name = l->e->layer.repository,
-        .registry_id = l->e->layer.registry_id,
-        .upload_id = l->upload_id,
-    };
-}
-
-static void prep_run(struct worker_task *w)
-{
-    struct prep_task *t = (struct prep_task *)w;
-    struct part_buf *pb = t->pb;
-    struct payload_part part = part_of(t);
-    struct payload_options po = {.backend = t->l->s->b64, .layer_sha256 = t->md};
-    t->status = payload_write(&part, &po, (char *)pb->slot->body, pb->slot->body_cap, &pb->pr);
-    post(t->l->s, &t->ev);
-}
-
-/* Two prepares without a running hash (of any layers): their body hashes run side by side. */
-static void prep_run_pair(struct worker_task *a, struct worker_task *b)
-{
-    struct prep_task *t[2] = {(struct prep_task *)a, (struct prep_task *)b};
-    struct payload_part parts[2] = {part_of(t[0]), part_of(t[1])};
-    const struct payload_part *pp[2] = {&parts[0], &parts[1]};
-    char *bodies[2] = {(char *)t[0]->pb->slot->body, (char *)t[1]->pb->slot->body};
-    size_t caps[2] = {t[0]->pb->slot->body_cap, t[1]->pb->slot->body_cap};
-    struct payload_result *res[2] = {&t[0]->pb->pr, &t[1]->pb->pr};
-    struct payload_options po = {.backend = t[0]->l->s->b64};
-    ecrup_status st = payload_write_pair(pp, &po, bodies, caps, res);
-    for (int i = 0; i < 2; i++) {
-        t[i]->status = st;
-        post(t[i]->l->s, &t[i]->ev);
-    }
-}
-
-/* True when the file at `fd` and `path` is still the one seen at admission. */
-static bool same_file(int fd, const char *path, const struct stat *st0)
-{
-    struct stat a, b;
-    if (fstat(fd, &a) != 0 || stat(path, &b) != 0)
-        return false;
-    const struct stat *v[2] = {&a, &b};
-    for (int i = 0; i < 2; i++)
-        if (v[i]->st_size != st0->st_size || v[i]->st_ino != st0->st_ino ||
-            v[i]->st_dev != st0->st_dev || v[i]->st_mtim.tv_sec != st0->st_mtim.tv_sec ||
-            v[i]->st_mtim.tv_nsec != st0->st_mtim.tv_nsec)
-            return false;
-    return true;
-}
-
-/* One file of a hash pass: read in L2-sized pieces into a page-aligned buffer (the kernel's
- * copy into malloc's 16-byte-aligned block cost four times as much). */
-struct file_hash {
-    struct hash_task *t;
-    struct layer *l;
-    struct sha256_stream md; /* zeroed first, so freeing it is safe whatever init did */
-    unsigned char *buf;
-    uint64_t off;
-    size_t have; /* bytes in buf from the last read */
-};
-
-static void fh_read(struct file_hash *f)
-{
-    struct layer *l = f->l;
-    f->have = 0;
-    while (!f->t->err && f->off < l->size) {
-        size_t want = l->size - f->off < HASH_CHUNK ? (size_t)(l->size - f->off) : HASH_CHUNK;
-        ssize_t n = pread(l->fd, f->buf, want, (off_t)(l->base + f->off));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            f->t->err = -errno;
-        else if (n == 0)
-            f->t->err = -ESTALE; /* shorter than at admission */
-        else
-            f->have = (size_t)n;
-        return;
-    }
-}
-
-static void fh_update(struct file_hash *f, const unsigned char *p, size_t n)
-{
-    if (!f->t->err && sha256_stream_update(&f->md, p, n) != 0)
-        f->t->err = -ENOMEM;
-}
-
-/* Hash whole files, one or two side by side. Two go through the SHA-NI loop as two lanes while
- * both have whole blocks (about 3/4 of the CPU of two passes; docs/payload.md); the rest of
- * each piece, and everything on the OpenSSL path, through the stream's update. */
-static void hash_files(struct hash_task **tasks, int n)
-{
-    struct file_hash f[2];
-    memset(f, 0, sizeof f);
-    for (int i = 0; i < n; i++) {
-        f[i].t = tasks[i];
-        f[i].l = tasks[i]->l;
-        f[i].t->err = 0;
-        f[i].buf = aligned_alloc(4096, HASH_CHUNK);
-        if (!f[i].buf || sha256_stream_init(&f[i].md, sha256_native()) != 0)
-            f[i].t->err = -ENOMEM;
-        /* A doubled readahead window for a range read once from start to end, where it is not
-         * in the page cache yet; a hint, so its failure changes nothing. */
-        (void)posix_fadvise(f[i].l->fd, (off_t)f[i].l->base, (off_t)f[i].l->size,
-                            POSIX_FADV_SEQUENTIAL);
-    }
-    struct sched *s = f[0].l->s;
-    for (;;) {
-        bool any = false;
-        bool cancelled = atomic_load_explicit(&s->e->cancelled, memory_order_relaxed);
-        for (int i = 0; i < n; i++) {
-            if (cancelled && !f[i].t->err)
-                f[i].t->err = -ECANCELED;
-            fh_read(&f[i]);
-            any |= f[i].have > 0;
-        }
-        if (!any)
-            break;
-        size_t both = 0;
-#if defined(__x86_64__)
-        if (n == 2 && f[0].have >= 64 && f[1].have >= 64 && !f[0].md.evp && !f[1].md.evp &&
-            !f[0].md.buf_len && !f[1].md.buf_len) {
-            both = (f[0].have < f[1].have ? f[0].have : f[1].have) / 64 * 64;
-            struct sha256_ni_lane a = {.h = f[0].md.h, .data = f[0].buf},
-                                  b = {.h = f[1].md.h, .data = f[1].buf};
-            sha256_ni_fused(&a, &b, both / 64);
-            f[0].md.len += both;
-            f[1].md.len += both;
-        }
-#endif
-        for (int i = 0; i < n; i++) {
-            fh_update(&f[i], f[i].buf + both, f[i].have - both);
-            f[i].off += f[i].have;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        struct hash_task *t = f[i].t;
-        struct layer *l = f[i].l;
-        if (!t->err && !same_file(l->fd, l->e->layer.path, &l->st0))
-            t->err = -ESTALE;
-        unsigned char d[32];
-        if (!t->err && sha256_stream_final(&f[i].md, d) != 0)
-            t->err = -ENOMEM;
-        if (!t->err)
-            hex_encode(d, 32, t->hex);
-        sha256_stream_free(&f[i].md);
-        free(f[i].buf);
-    }
-    for (int i = 0; i < n; i++)
-        post(f[i].l->s, &tasks[i]->ev);
-}
-
-static void hash_run(struct worker_task *w)
-{
-    struct hash_task *t = (struct hash_task *)w;
-    hash_files(&t, 1);
-}
-
-static void hash_run_pair(struct worker_task *a, struct worker_task *b)
-{
-    struct hash_task *t[2] = {(struct hash_task *)a, (struct hash_task *)b};
-    hash_files(t, 2);
+    struct layer *l = t->user;
+    sched_post(l->s, &l->hash_ev);
 }
 
 static void start_hash(struct layer *l, enum lstate st)
 {
+    l->hash.fd = l->fd;
+    l->hash.base = l->base;
+    l->hash.size = l->size;
+    l->hash.path = l->e->layer.path;
+    l->hash.id = &l->id0;
+    l->hash.cancelled = &l->s->e->cancelled;
     l->st = st;
-    set_phase(l, ECRUP_PHASE_HASHING);
+    layer_set_phase(l, ECRUP_PHASE_HASHING);
     l->inflight++;
     workers_submit(l->s->workers, &l->hash.w, false);
 }
 
 /* ---- the pool, made when the first InitiateLayerUpload tells the part size ---- */
 
-/* Layers in flight at most: options.concurrency, else 4 per online core (at least 4). */
-static unsigned concurrency(const struct sched *s)
-{
-    unsigned want = s->o->concurrency;
-    if (!want) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        want = cores > 0 ? (unsigned)cores * 4 : 4;
-        if (want < 4)
-            want = 4;
-    }
-    return want;
-}
-
-/* Body bytes a slot needs for parts of `ps` bytes: base64 of a whole part plus the JSON around
- * it, names escaped at worst 6 bytes each. */
-static size_t body_capacity(const struct sched *s, size_t ps)
-{
-    size_t repo_max = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        size_t r = strlen(s->layers[i].e->layer.repository);
-        if (s->layers[i].e->layer.registry_id)
-            r += strlen(s->layers[i].e->layer.registry_id);
-        if (r > repo_max)
-            repo_max = r;
-    }
-    return b64_encoded_len(ps) + 1024 + 6 * repo_max;
-}
-
-/* Initiates that may fly before the first reply tells the part size and the pool is made (the
- * flight limit from setup until make_pool() sets the real one):
- * as many layers as the memory limit gives two buffers of the largest part the API allows,
- * so the flight limit the pool then sets is never below it. One round trip less before every
- * layer but the first starts sending (50 ms on the WAN workload). */
-static unsigned early_flights(const struct sched *s)
-{
-    uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
-    size_t ps = (size_t)PLAN_MAX_PART;
-    unsigned n = io_bufpool_slots_for(limit, ps, body_capacity(s, ps)) / 2;
-    unsigned want = concurrency(s);
-    return n < 1 ? 1 : n < want ? n : want;
-}
-
-static ecrup_status make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg)
-{
-    size_t ps = (size_t)plan->part_size;
-    s->body_cap = body_capacity(s, ps);
-    uint64_t limit = s->o->memory_limit ? s->o->memory_limit : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
-    unsigned slots = io_bufpool_slots_for(limit, ps, s->body_cap);
-    if (slots < 2) {
-        ebuf_printf(msg,
-                    "memory limit of %" PRIu64 " bytes holds fewer than 2 buffers of %zu-byte "
-                    "parts (%zu bytes each): raise it",
-                    limit, ps, io_bufpool_slot_bytes(ps, s->body_cap));
-        return ECRUP_E_INVALID_ARGUMENT;
-    }
-    unsigned want = concurrency(s);
-    /* No more layers than are left can fly, and none holds more than PB_PER_LAYER slots: a
-     * larger pool is address space nothing uses (and, when the io_uring backend still pinned
-     * every slot up front, one 1 GiB layer paid the zeroing of 21 slots of 24 MiB and used 6). */
-    unsigned left = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->layers[i].st != L_DONE)
-            left++;
-    unsigned usable = (left < want ? left : want) * PB_PER_LAYER;
-    if (usable < 2)
-        usable = 2;
-    struct io_bufpool_options po = {.part_size = ps,
-                                    .body_capacity = s->body_cap,
-                                    .memory_limit = limit,
-                                    .slots = usable < slots ? usable : 0};
-    int rc = io_bufpool_new(&po, &s->pool);
-    if (rc != 0) {
-        ebuf_printf(msg, "cannot allocate part buffers: %s", strerror(-rc));
-        return io_status_from_errno(rc);
-    }
-    struct io_reader_options ro = {.backend = s->o->io_backend};
-    rc = io_reader_new(&ro, s->pool, &s->reader);
-    if (rc != 0) {
-        ebuf_printf(msg, "cannot set up the file reader: %s", strerror(-rc));
-        return io_status_from_errno(rc);
-    }
-    unsigned n = io_bufpool_count(s->pool);
-    unsigned limit_f = n / 2;
-    s->flight_limit = want < limit_f ? want : limit_f;
-    char desc[256];
-    logf_at(s, ECRUP_LOG_DEBUG, "io backend: %s", io_reader_describe(s->reader, desc, sizeof desc));
-    struct payload_options pay = {.backend = s->b64};
-    const char *sha = payload_native(&pay)         ? "native SHA-NI, two messages per loop"
-                      : !sha256_native_available() ? "OpenSSL (no SHA-NI on this CPU)"
-                      : !sha256_native()           ? "OpenSSL (" SHA256_ENV "=openssl)"
-                                                   : "OpenSSL (with the scalar encoder)";
-    logf_at(s, ECRUP_LOG_DEBUG, "base64 backend: %s; SHA-256: %s", b64_backend_name(s->b64), sha);
-    logf_at(s, ECRUP_LOG_DEBUG,
-            "part buffers: %u slots of %zu + %zu bytes (memory limit %" PRIu64
-            "), %u layers in flight",
-            n, ps, s->body_cap, limit, s->flight_limit);
-    return ECRUP_OK;
-}
-
 /* ---- layer steps ---- */
 
 static void start_initiate(struct layer *l)
 {
-    if (!bucket_take(l->s, &l->s->b_initiate))
+    if (!sched_take_token(l->s, &l->s->b_initiate))
         return;
     free(l->job_body);
     l->job_body = ecr_build_initiate(l->e->layer.repository, l->e->layer.registry_id);
     if (!l->job_body) {
-        fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        layer_fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
         return;
     }
     l->st = L_INITIATING;
-    set_phase(l, ECRUP_PHASE_PUSHING);
-    submit_layer_call(l, "InitiateLayerUpload", l->job_body, strlen(l->job_body), NULL);
+    layer_set_phase(l, ECRUP_PHASE_PUSHING);
+    layer_submit_call(l, "InitiateLayerUpload", l->job_body, strlen(l->job_body), NULL);
 }
 
 static void start_complete(struct layer *l)
 {
-    if (!bucket_take(l->s, &l->s->b_complete))
+    if (!sched_take_token(l->s, &l->s->b_complete))
         return;
     free(l->job_body);
     l->job_body = ecr_build_complete(l->e->layer.repository, l->e->layer.registry_id, l->upload_id,
                                      l->e->digest);
     if (!l->job_body) {
-        fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        layer_fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
         return;
     }
     l->st = L_COMPLETING;
-    set_phase(l, ECRUP_PHASE_COMPLETING);
-    submit_layer_call(l, "CompleteLayerUpload", l->job_body, strlen(l->job_body), NULL);
+    layer_set_phase(l, ECRUP_PHASE_COMPLETING);
+    layer_submit_call(l, "CompleteLayerUpload", l->job_body, strlen(l->job_body), NULL);
 }
 
 static void set_digest_hex(struct layer *l, const char *hex)
@@ -777,208 +173,28 @@ static void parts_finished(struct layer *l)
 {
     /* Every part may have been read before the file changed: what was sent is consistent, but
      * it is no longer the file the caller named, so the layer fails rather than completes. */
-    if (!same_file(l->fd, l->e->layer.path, &l->st0)) {
-        fail_io(l, -ESTALE);
+    if (file_id_check(&l->id0, l->fd, l->e->layer.path) != 0) {
+        layer_fail_io(l, -ESTALE);
         return;
     }
     if (l->raw_hash && !l->hash_broken && l->hashed_off == l->size) {
         unsigned char d[32];
         char hex[65];
         if (sha256_stream_final(&l->md, d) != 0) {
-            fail(l, ECRUP_E_INTERNAL, "HashFailed", 0, "SHA-256 failed");
+            layer_fail(l, ECRUP_E_INTERNAL, "HashFailed", 0, "SHA-256 failed");
             return;
         }
-        for (unsigned i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        hex_encode(d, sizeof d, hex);
         set_digest_hex(l, hex);
         l->raw_hash = false;
     }
     if (!l->digest_known) {
-        logf_at(l->s, ECRUP_LOG_DEBUG, "layer %s: hashing again after a rewind", l->e->layer.path);
+        sched_log(l->s, ECRUP_LOG_DEBUG, "layer %s: hashing again after a rewind",
+                  l->e->layer.path);
         start_hash(l, L_REHASHING);
         return;
     }
     start_complete(l);
-}
-
-/* Back to the start of a new upload: every slot of the old one is abandoned. */
-static void restart_upload(struct layer *l, const char *why)
-{
-    l->restarts++;
-    if (l->restarts > MAX_RESTARTS) {
-        fail(l, ECRUP_E_REMOTE, "UploadNotFoundException", 400,
-             "the upload was lost %u times (%s); giving up", l->restarts, why);
-        return;
-    }
-    logf_at(l->s, ECRUP_LOG_INFO, "layer %s: starting the upload over (%s)", l->e->layer.path, why);
-    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++) {
-        struct part_buf *pb = &l->pb[i];
-        if (pb->st == PB_READ || pb->st == PB_READY)
-            release_pb(l->s, pb);
-        else if (pb->st != PB_FREE)
-            pb->discard = true;
-    }
-    if (l->raw_hash && l->hashed_off)
-        l->hash_broken = true;
-    l->acked = l->next_off = 0;
-    l->st = L_DRAINING;
-}
-
-/* Resume at byte `r` after InvalidLayerPartException (or an unexpected lastByteReceived). */
-static void rewind_to(struct layer *l, uint64_t r)
-{
-    if (++l->rewinds > MAX_REWINDS) {
-        fail(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
-             "the service kept refusing part positions (%u resumes); giving up", l->rewinds);
-        return;
-    }
-    if (r > l->size) {
-        fail(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
-             "the service reports %" PRIu64 " bytes received of a %" PRIu64 "-byte layer", r,
-             l->size);
-        return;
-    }
-    /* Keep the live parts that continue from r without a gap; drop the rest. The running hash
-     * survives when the next byte it would be fed is where it stopped. */
-    bool keep[PB_PER_LAYER] = {false};
-    uint64_t pos = r, next_fed = UINT64_MAX;
-    for (bool found = true; found;) {
-        found = false;
-        for (size_t i = 0; i < PB_PER_LAYER; i++) {
-            struct part_buf *pb = &l->pb[i];
-            if (pb->st != PB_FREE && !pb->discard && !keep[i] && pb->off == pos) {
-                keep[i] = found = true;
-                if (pb->st < PB_PREPARING && next_fed == UINT64_MAX)
-                    next_fed = pos;
-                pos = pb->off + pb->len;
-                break;
-            }
-        }
-    }
-    if (next_fed == UINT64_MAX)
-        next_fed = pos;
-    for (size_t i = 0; i < PB_PER_LAYER; i++) {
-        struct part_buf *pb = &l->pb[i];
-        if (pb->st == PB_FREE || pb->discard || keep[i])
-            continue;
-        if (pb->st == PB_READ || pb->st == PB_READY)
-            release_pb(l->s, pb);
-        else
-            pb->discard = true;
-    }
-    if (l->raw_hash && !l->hash_broken && l->hashed_off != next_fed)
-        l->hash_broken = true;
-    l->acked = r;
-    l->next_off = pos;
-    logf_at(l->s, ECRUP_LOG_INFO, "layer %s: resuming at byte %" PRIu64 "%s", l->e->layer.path, r,
-            l->hash_broken && l->raw_hash ? " (digest recomputed at the end)" : "");
-}
-
-/* PUSHING: send the next part when it is ready and nothing of this layer is on the wire. */
-static void push_send(struct layer *l)
-{
-    struct sched *s = l->s;
-    size_t npb = sizeof l->pb / sizeof l->pb[0];
-    for (size_t i = 0; i < npb; i++)
-        if (l->pb[i].st == PB_WIRE)
-            return;
-    for (size_t i = 0; i < npb; i++) {
-        struct part_buf *pb = &l->pb[i];
-        if (pb->st == PB_READY && !pb->discard && pb->off == l->acked) {
-            if (!bucket_take(s, &s->b_part))
-                return;
-            pb->st = PB_WIRE;
-            submit_layer_call(l, "UploadLayerPart", (const char *)pb->slot->body, pb->pr.body_len,
-                              pb->pr.body_sha256_hex);
-            return;
-        }
-    }
-}
-
-/* PUSHING: keep the part after the one on the wire read and prepared. */
-static void push_fill(struct layer *l)
-{
-    struct sched *s = l->s;
-    size_t npb = sizeof l->pb / sizeof l->pb[0];
-    unsigned live = 0;
-    for (size_t i = 0; i < npb; i++)
-        if (l->pb[i].st != PB_FREE && !l->pb[i].discard)
-            live++;
-    /* Two live parts (one on the wire, the next ready) keep the connection busy when preparing
-     * a part takes less than sending one; deeper read-ahead lets several workers prepare the
-     * parts of one layer at once when the buffers are not needed by other layers. No deeper
-     * than it takes to give every worker a part: a slot first used costs the zeroing of its
-     * pages (4 x 256 MiB with 4 parts per layer: 1.15-1.33 s of system time, with 3: 0.86). */
-    unsigned depth = 2;
-    unsigned fair = s->n_flying ? io_bufpool_count(s->pool) / s->n_flying : 2;
-    if (fair > depth)
-        depth = fair < MAX_DEPTH ? fair : MAX_DEPTH;
-    unsigned nf = s->n_flying ? s->n_flying : 1, workers = workers_count(s->workers);
-    unsigned enough = 2 + (workers + nf - 1) / nf;
-    if (enough < depth)
-        depth = enough;
-    /* read ahead */
-    while (live < depth && l->next_off < l->size) {
-        struct part_buf *pb = NULL;
-        for (size_t i = 0; i < npb && !pb; i++)
-            if (l->pb[i].st == PB_FREE)
-                pb = &l->pb[i];
-        struct io_slot *slot = NULL;
-        if (!pb || io_bufpool_acquire(s->pool, &slot) != 0)
-            break;
-        uint64_t left = l->size - l->next_off;
-        pb->len = (size_t)(left < l->plan.part_size ? left : l->plan.part_size);
-        pb->off = l->next_off;
-        pb->slot = slot;
-        pb->owner = l;
-        pb->discard = false;
-        int rc = io_reader_submit(s->reader, l->file, l->base + pb->off, pb->len, slot, pb);
-        if (rc != 0) {
-            io_bufpool_release(s->pool, slot);
-            memset(pb, 0, sizeof *pb);
-            fail_io(l, rc);
-            return;
-        }
-        pb->st = PB_READING;
-        l->inflight++;
-        l->next_off += pb->len;
-        live++;
-    }
-    /* Prepare. While the running hash is on, one part at a time and only the lowest part not
-     * prepared yet, so the hash sees the bytes in order; otherwise every part that is read. */
-    bool hashing = l->raw_hash && !l->hash_broken;
-    for (;;) {
-        struct part_buf *next = NULL;
-        if (hashing) {
-            if (l->prep_busy)
-                break;
-            for (size_t i = 0; i < npb; i++) {
-                struct part_buf *pb = &l->pb[i];
-                if (pb->st != PB_FREE && !pb->discard && pb->st < PB_PREPARING &&
-                    (!next || pb->off < next->off))
-                    next = pb;
-            }
-        } else {
-            for (size_t i = 0; i < npb && !next; i++)
-                if (l->pb[i].st == PB_READ && !l->pb[i].discard)
-                    next = &l->pb[i];
-        }
-        if (!next || next->st != PB_READ)
-            break;
-        next->st = PB_PREPARING;
-        next->prep = (struct prep_task){
-            .w.run = prep_run, .w.run_pair = hashing ? NULL : prep_run_pair, .l = l, .pb = next};
-        next->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &next->prep};
-        if (hashing) {
-            next->prep.md = &l->md;
-            l->hashed_off = next->off + next->len;
-            l->prep_busy = true;
-        }
-        l->inflight++;
-        workers_submit(s->workers, &next->prep.w, true);
-        if (hashing)
-            break;
-    }
 }
 
 /* Open the layer's file in the reader; it must still be the file seen at admission. */
@@ -988,11 +204,11 @@ static bool open_in_reader(struct layer *l)
         return true;
     int rc = io_reader_open(l->s->reader, l->e->layer.path, &l->file);
     if (rc != 0) {
-        fail_io(l, rc);
+        layer_fail_io(l, rc);
         return false;
     }
-    if (!same_file(l->fd, l->e->layer.path, &l->st0)) {
-        fail_io(l, -ESTALE);
+    if (file_id_check(&l->id0, l->fd, l->e->layer.path) != 0) {
+        layer_fail_io(l, -ESTALE);
         return false;
     }
     return true;
@@ -1005,14 +221,14 @@ static void on_initiated(struct layer *l, const struct event *ev)
     free(l->job_body);
     l->job_body = NULL;
     if (!ev->ok) {
-        fail_request(l, ev, &l->job);
+        layer_fail_request(l, ev, &l->job);
         return;
     }
     uint64_t server_part = 0;
     if (ecr_parse_initiate(req->reply.data, req->reply.len, l->upload_id, sizeof l->upload_id,
                            &server_part) != 0) {
-        fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
-             "InitiateLayerUpload: the reply has no uploadId or partSize");
+        layer_fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+                   "InitiateLayerUpload: the reply has no uploadId or partSize");
         return;
     }
     /* The service's partSize is the most it takes per part (ECR: "the size ... Amazon ECR
@@ -1022,31 +238,31 @@ static void on_initiated(struct layer *l, const struct event *ev)
     if (wanted && server_part && wanted > server_part) {
         if (!s->part_size_warned) {
             s->part_size_warned = true;
-            logf_at(s, ECRUP_LOG_WARN,
-                    "part size %" PRIu64 " is larger than the %" PRIu64
-                    " bytes the service asks for: using %" PRIu64,
-                    wanted, server_part, server_part);
+            sched_log(s, ECRUP_LOG_WARN,
+                      "part size %" PRIu64 " is larger than the %" PRIu64
+                      " bytes the service asks for: using %" PRIu64,
+                      wanted, server_part, server_part);
         }
         wanted = server_part;
     }
     ecrup_status st = plan_parts(l->size, wanted, server_part, &l->plan);
     if (st != ECRUP_OK) {
-        fail(l, st, st == ECRUP_E_TOO_LARGE ? "TooLarge" : "EmptyLayer", 0, "layer file %s: %s",
-             l->e->layer.path, ecrup_strerror(st));
+        layer_fail(l, st, st == ECRUP_E_TOO_LARGE ? "TooLarge" : "EmptyLayer", 0,
+                   "layer file %s: %s", l->e->layer.path, ecrup_strerror(st));
         return;
     }
     if (!s->pool && s->pool_status != ECRUP_OK) {
-        fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
+        layer_fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
         return;
     }
     if (!s->pool) {
         struct ebuf msg = EBUF_INIT;
-        st = make_pool(s, &l->plan, &msg);
+        st = parts_make_pool(s, &l->plan, &msg);
         if (st != ECRUP_OK) {
             s->pool_status = st;
             snprintf(s->pool_message, sizeof s->pool_message, "%s", ebuf_str(&msg));
             ebuf_free(&msg);
-            fail(l, st, "ResourceSetup", 0, "%s", s->pool_message);
+            layer_fail(l, st, "ResourceSetup", 0, "%s", s->pool_message);
             return;
         }
         ebuf_free(&msg);
@@ -1056,9 +272,9 @@ static void on_initiated(struct layer *l, const struct event *ev)
         size_t cap = io_bufpool_slot(s->pool, 0)->raw_cap;
         if (plan_parts(l->size, cap, server_part, &l->plan) != ECRUP_OK ||
             l->plan.part_size > cap) {
-            fail(l, ECRUP_E_INTERNAL, "PartSize", 0,
-                 "parts of %" PRIu64 " bytes do not fit the %zu-byte buffers", l->plan.part_size,
-                 cap);
+            layer_fail(l, ECRUP_E_INTERNAL, "PartSize", 0,
+                       "parts of %" PRIu64 " bytes do not fit the %zu-byte buffers",
+                       l->plan.part_size, cap);
             return;
         }
     }
@@ -1066,62 +282,15 @@ static void on_initiated(struct layer *l, const struct event *ev)
         return;
     if (l->raw_hash && !l->md_on) {
         if (sha256_stream_init(&l->md, sha256_native()) != 0) {
-            fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start SHA-256");
+            layer_fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start SHA-256");
             return;
         }
         l->md_on = true;
     }
     l->acked = l->next_off = 0;
     l->st = L_PUSHING;
-    logf_at(s, ECRUP_LOG_DEBUG, "layer %s: %" PRIu64 " bytes in %" PRIu64 " parts of %" PRIu64,
-            l->e->layer.path, l->size, l->plan.n_parts, l->plan.part_size);
-}
-
-static struct part_buf *wire_buf(struct layer *l)
-{
-    for (size_t i = 0; i < sizeof l->pb / sizeof l->pb[0]; i++)
-        if (l->pb[i].st == PB_WIRE)
-            return &l->pb[i];
-    return NULL;
-}
-
-static void on_part(struct layer *l, const struct event *ev)
-{
-    struct sched *s = l->s;
-    const struct ecr_request *req = &l->job.priv.req;
-    struct part_buf *pb = wire_buf(l);
-    uint64_t end = pb->off + pb->len;
-    release_pb(s, pb);
-    if (l->failing)
-        return;
-    if (ev->ok) {
-        uint64_t last = 0;
-        if (ecr_parse_upload_part(req->reply.data, req->reply.len, &last) != 0) {
-            fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
-                 "UploadLayerPart: the reply has no lastByteReceived");
-            return;
-        }
-        l->e->result.parts++;
-        if (last + 1 != end) {
-            rewind_to(l, last + 1);
-        } else {
-            l->acked = end;
-        }
-        progress(l, false);
-        return;
-    }
-    const char *x = req->error.exception;
-    if (!ev->cancelled && !strcmp(x, "InvalidLayerPartException")) {
-        /* -1 (nothing received) does not parse as a byte count: resume from the start */
-        uint64_t r = req->error.has_last_valid_byte ? req->error.last_valid_byte + 1 : 0;
-        rewind_to(l, r);
-        return;
-    }
-    if (!ev->cancelled && !strcmp(x, "UploadNotFoundException")) {
-        restart_upload(l, "UploadNotFoundException during parts");
-        return;
-    }
-    fail_request(l, ev, &l->job);
+    sched_log(s, ECRUP_LOG_DEBUG, "layer %s: %" PRIu64 " bytes in %" PRIu64 " parts of %" PRIu64,
+              l->e->layer.path, l->size, l->plan.n_parts, l->plan.part_size);
 }
 
 static void on_completed(struct layer *l, const struct event *ev)
@@ -1132,16 +301,16 @@ static void on_completed(struct layer *l, const struct event *ev)
     if (ev->ok) {
         char got[160];
         if (ecr_parse_complete(req->reply.data, req->reply.len, got, sizeof got) != 0) {
-            fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
-                 "CompleteLayerUpload: the reply has no layerDigest");
+            layer_fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+                       "CompleteLayerUpload: the reply has no layerDigest");
             return;
         }
         if (strcmp(got, l->e->digest) != 0) {
-            fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", req->http_status,
-                 "the service stored %s, expected %s", got, l->e->digest);
+            layer_fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", req->http_status,
+                       "the service stored %s, expected %s", got, l->e->digest);
             return;
         }
-        succeed(l, ECRUP_OUTCOME_UPLOADED);
+        layer_succeed(l, ECRUP_OUTCOME_UPLOADED);
         return;
     }
     const char *x = req->error.exception;
@@ -1158,7 +327,7 @@ static void on_completed(struct layer *l, const struct event *ev)
         l->st = L_CONFIRM_QUEUED;
         return;
     }
-    fail_request(l, ev, &l->job);
+    layer_fail_request(l, ev, &l->job);
 }
 
 static void on_layer_xfer(struct layer *l, const struct event *ev)
@@ -1173,8 +342,8 @@ static void on_layer_xfer(struct layer *l, const struct event *ev)
         break;
     case L_PUSHING:
     case L_DRAINING:
-        if (wire_buf(l))
-            on_part(l, ev);
+        if (parts_wire(l))
+            parts_on_reply(l, ev);
         break;
     case L_COMPLETING:
         on_completed(l, ev);
@@ -1184,196 +353,14 @@ static void on_layer_xfer(struct layer *l, const struct event *ev)
     }
 }
 
-/* The check beside an upload found the layer present: nothing more of it is sent, and it ends
- * as existing once what is in flight has returned (as a failing layer drains). */
-static void stop_existing(struct layer *l)
+static void on_hashed(struct layer *l)
 {
-    l->failing = true;
-    l->e->result.outcome = ECRUP_OUTCOME_EXISTS;
-    l->e->result.status = ECRUP_OK;
-    logf_at(l->s, ECRUP_LOG_INFO,
-            "layer %s: the repository has it: upload stopped after %" PRIu64 " of %" PRIu64
-            " bytes",
-            l->e->layer.path, l->acked, l->size);
-}
-
-static void batch_mark(const char *digest, bool available, void *user)
-{
-    struct batch *b = user;
-    for (struct layer *l = b->layers; l; l = l->batch_next)
-        if (!strcmp(l->e->digest, digest))
-            l->available = available;
-}
-
-static void on_batch(struct batch *b, const struct event *ev)
-{
-    const struct ecr_request *req = &b->job.priv.req;
-    for (struct layer *l = b->layers; l; l = l->batch_next) {
-        l->inflight--;
-        l->e->result.attempts += ev->attempts;
-        l->available = false;
-    }
-    bool parsed =
-        ev->ok && ecr_parse_batch_check(req->reply.data, req->reply.len, batch_mark, b) >= 0;
-    for (struct layer *l = b->layers, *next; l; l = next) {
-        next = l->batch_next;
-        l->batch_next = NULL;
-        if (l->failing)
-            continue;
-        if (!parsed) {
-            if (ev->ok)
-                fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
-                     "BatchCheckLayerAvailability: the reply could not be understood");
-            else {
-                l->e->result.http_status = req->http_status;
-                fail_request(l, ev, &b->job);
-            }
-            continue;
-        }
-        if (l->side_check == SC_FLYING) {
-            if (l->available)
-                stop_existing(l);
-            else
-                l->side_check = SC_ABSENT;
-            continue;
-        }
-        if (l->st == L_CHECKING) {
-            if (l->available)
-                succeed(l, ECRUP_OUTCOME_EXISTS);
-            else
-                l->st = L_READY;
-        } else if (l->st == L_CONFIRMING) {
-            if (l->available)
-                succeed(l, ECRUP_OUTCOME_UPLOADED);
-            else if (l->confirm_restart)
-                restart_upload(l, "UploadNotFoundException at completion, layer absent");
-            else
-                fail(l, ECRUP_E_REMOTE, l->confirm_exception, 400,
-                     "CompleteLayerUpload: %s: %s, but BatchCheckLayerAvailability does not "
-                     "list the layer",
-                     l->confirm_exception, l->confirm_message);
-        }
-    }
-    b->layers = NULL;
-}
-
-/* A layer waiting for a check: before its upload, beside it (overlap), or to confirm a
- * completion whose reply was an error. */
-static bool wants_check(const struct layer *l)
-{
-    return !l->failing &&
-           (l->st == L_CHECK_QUEUED || l->st == L_CONFIRM_QUEUED || l->side_check == SC_QUEUED);
-}
-
-/* Send every queued check, grouped by repository and registry, at most 100 per call. */
-static void send_checks(struct sched *s)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        struct layer *first = s->order[i];
-        if (!wants_check(first))
-            continue;
-        if (!bucket_take(s, &s->b_check))
-            return;
-        const char *repo = first->e->layer.repository, *reg = first->e->layer.registry_id;
-        const char *digests[MAX_BATCH];
-        size_t nd = 0;
-        struct batch *b = calloc(1, sizeof *b);
-        if (!b) {
-            fail(first, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
-            continue;
-        }
-        b->s = s;
-        b->ev.kind = EV_BATCH_XFER;
-        b->ev.obj = b;
-        xfer_job_init(&b->job);
-        b->job.done = batch_done_cb;
-        b->job.user = b;
-        struct layer **tail = &b->layers;
-        for (size_t j = i; j < s->n && nd < MAX_BATCH; j++) {
-            struct layer *l = s->order[j];
-            if (!wants_check(l) || strcmp(l->e->layer.repository, repo) != 0 ||
-                (reg == NULL) != (l->e->layer.registry_id == NULL) ||
-                (reg && strcmp(reg, l->e->layer.registry_id) != 0))
-                continue;
-            bool dup = false;
-            for (size_t k = 0; k < nd && !dup; k++)
-                dup = !strcmp(digests[k], l->e->digest);
-            if (!dup)
-                digests[nd++] = l->e->digest;
-            if (l->side_check == SC_QUEUED)
-                l->side_check = SC_FLYING; /* the upload goes on meanwhile */
-            else
-                l->st = l->st == L_CHECK_QUEUED ? L_CHECKING : L_CONFIRMING;
-            if (l->st == L_CHECKING)
-                set_phase(l, ECRUP_PHASE_CHECKING);
-            l->inflight++;
-            *tail = l;
-            tail = &l->batch_next;
-        }
-        b->body = ecr_build_batch_check(repo, reg, digests, nd);
-        b->next = s->batches;
-        s->batches = b;
-        if (!b->body) {
-            struct event ev = {.ok = false};
-            for (struct layer *l = b->layers; l; l = l->batch_next)
-                fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
-            on_batch(b, &ev);
-            continue;
-        }
-        b->job.call.operation = "BatchCheckLayerAvailability";
-        b->job.call.body = b->body;
-        b->job.call.body_len = strlen(b->body);
-        transfer_submit(s->xfer, &b->job);
-    }
-}
-
-static void on_read(struct sched *s, const struct io_completion *c)
-{
-    struct part_buf *pb = c->user;
-    struct layer *l = pb->owner;
-    l->inflight--;
-    if (pb->discard || l->failing) {
-        release_pb(s, pb);
-        return;
-    }
-    if (c->error || c->bytes != c->length) {
-        release_pb(s, pb);
-        fail_io(l, c->error ? c->error : -EIO);
-        return;
-    }
-    pb->slot->raw_len = c->bytes;
-    pb->st = PB_READ;
-}
-
-static void on_prepared(struct prep_task *t)
-{
-    struct layer *l = t->l;
-    struct part_buf *pb = t->pb;
-    l->inflight--;
-    if (t->md)
-        l->prep_busy = false;
-    if (pb->discard || l->failing) {
-        release_pb(l->s, pb);
-        return;
-    }
-    ecrup_status st = t->status;
-    if (st != ECRUP_OK) {
-        release_pb(l->s, pb); /* t lives in pb: read nothing of it after this */
-        fail(l, st, "PrepareFailed", 0, "cannot prepare the part body: %s", ecrup_strerror(st));
-        return;
-    }
-    pb->slot->body_len = pb->pr.body_len;
-    pb->st = PB_READY;
-}
-
-static void on_hashed(struct hash_task *t)
-{
-    struct layer *l = t->l;
+    const struct hash_task *t = &l->hash;
     l->inflight--;
     if (l->failing)
         return;
     if (t->err) {
-        fail_io(l, t->err);
+        layer_fail_io(l, t->err);
         return;
     }
     if (l->st == L_REHASHING) {
@@ -1387,9 +374,9 @@ static void on_hashed(struct hash_task *t)
         return;
     }
     if (l->e->layer.digest && strcmp(l->e->layer.digest + 7, t->hex) != 0) {
-        fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", 0,
-             "layer file %s has digest sha256:%s, not %s", l->e->layer.path, t->hex,
-             l->e->layer.digest);
+        layer_fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", 0,
+                   "layer file %s has digest sha256:%s, not %s", l->e->layer.path, t->hex,
+                   l->e->layer.digest);
         return;
     }
     set_digest_hex(l, t->hex);
@@ -1402,13 +389,13 @@ static void admit(struct layer *l)
     struct sched *s = l->s;
     int fd = open(l->e->layer.path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fail_io(l, -errno);
+        layer_fail_io(l, -errno);
         return;
     }
     l->fd = fd;
     s->open_layers++;
-    if (!same_file(fd, l->e->layer.path, &l->st0)) {
-        fail_io(l, -ESTALE);
+    if (file_id_check(&l->id0, fd, l->e->layer.path) != 0) {
+        layer_fail_io(l, -ESTALE);
         return;
     }
     l->digest_known = l->e->layer.digest != NULL;
@@ -1447,36 +434,36 @@ static void advance(struct sched *s)
      * no connection should wait for that. */
     for (size_t i = 0; i < s->n; i++)
         if (s->order[i]->st == L_PUSHING && !s->order[i]->failing)
-            push_send(s->order[i]);
+            parts_send(s->order[i]);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = s->order[i];
         if (l->st == L_DONE)
             continue;
         if (l->failing) {
             if (!l->inflight)
-                finish(l);
+                layer_finish(l);
             continue;
         }
         if (l->st == L_WAITING) {
             if (s->open_layers < MAX_OPEN_LAYERS)
                 admit(l);
             if (l->failing && !l->inflight)
-                finish(l);
+                layer_finish(l);
             continue;
         }
         if (l->st == L_PUSHING) {
-            push_fill(l);
-            push_send(l);
-            if (!l->failing && l->acked == l->size && !l->inflight && !wire_buf(l) &&
+            parts_fill(l);
+            parts_send(l);
+            if (!l->failing && l->acked == l->size && !l->inflight && !parts_wire(l) &&
                 (!l->overlap || l->side_check == SC_ABSENT))
                 parts_finished(l);
         } else if (l->st == L_DRAINING && !l->inflight) {
             l->st = L_READY;
         }
         if (l->failing && !l->inflight)
-            finish(l);
+            layer_finish(l);
     }
-    send_checks(s);
+    checks_send(s);
     /* flights, largest first */
     unsigned fly = flying(s);
     for (size_t i = 0; i < s->n; i++) {
@@ -1484,9 +471,9 @@ static void advance(struct sched *s)
         if (l->st != L_READY || l->failing)
             continue;
         if (s->pool_status != ECRUP_OK) {
-            fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
+            layer_fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
             if (!l->inflight)
-                finish(l);
+                layer_finish(l);
             continue;
         }
         if (fly >= s->flight_limit)
@@ -1495,13 +482,13 @@ static void advance(struct sched *s)
         if (l->st == L_INITIATING)
             fly++;
         if (l->failing && !l->inflight)
-            finish(l);
+            layer_finish(l);
         if (l->st == L_READY)
             break; /* out of tokens */
     }
     for (size_t i = 0; i < s->n; i++)
         if (s->layers[i].st != L_DONE)
-            progress(&s->layers[i], false);
+            layer_progress(&s->layers[i], false);
 }
 
 static void cancel_all(struct sched *s)
@@ -1514,9 +501,9 @@ static void cancel_all(struct sched *s)
         struct layer *l = &s->layers[i];
         if (l->st == L_DONE)
             continue;
-        fail(l, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
+        layer_fail(l, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
         if (!l->inflight)
-            finish(l);
+            layer_finish(l);
     }
 }
 
@@ -1535,10 +522,10 @@ static void handle_event(struct event *ev)
         on_layer_xfer(ev->obj, ev);
         break;
     case EV_BATCH_XFER:
-        on_batch(ev->obj, ev);
+        checks_on_reply(ev->obj, ev);
         break;
     case EV_PREPARED:
-        on_prepared(ev->obj);
+        parts_on_prepared(ev->obj);
         break;
     case EV_HASHED:
         on_hashed(ev->obj);
@@ -1546,30 +533,30 @@ static void handle_event(struct event *ev)
     }
 }
 
-/* The layer's bytes within the file stat'ed into st0: sets base and size, or fails the layer
+/* The layer's bytes within the file whose identity is id0: sets base and size, or fails the layer
  * (false) when the range does not lie within the file. */
 static bool layer_range(struct layer *l)
 {
-    uint64_t fsize = (uint64_t)l->st0.st_size, off = l->e->layer.offset, len = l->e->layer.length;
+    uint64_t fsize = l->id0.size, off = l->e->layer.offset, len = l->e->layer.length;
     const char *path = l->e->layer.path;
     if (len && off > UINT64_MAX - len) {
-        fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
-             "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
-             " bytes ends past the largest file offset",
-             path, off, len);
+        layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
+                   "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
+                   " bytes ends past the largest file offset",
+                   path, off, len);
         return false;
     }
     if (off > fsize || (len && off + len > fsize)) {
         if (len)
-            fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
-                 "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
-                 " bytes reaches past the end of the %" PRIu64 "-byte file",
-                 path, off, len, fsize);
+            layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
+                       "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
+                       " bytes reaches past the end of the %" PRIu64 "-byte file",
+                       path, off, len, fsize);
         else
-            fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
-                 "layer file %s: the range at offset %" PRIu64
-                 " (to the end) starts past the end of the %" PRIu64 "-byte file",
-                 path, off, fsize);
+            layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
+                       "layer file %s: the range at offset %" PRIu64
+                       " (to the end) starts past the end of the %" PRIu64 "-byte file",
+                       path, off, fsize);
         return false;
     }
     l->base = off;
@@ -1584,14 +571,14 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     s->n = e->n_layers;
     pthread_mutex_init(&s->ev_lock, NULL);
     retry_quota_init(&s->quota);
-    retry_rate_limiter_init(&s->limiter, mono_now());
+    retry_rate_limiter_init(&s->limiter, sched_now());
     s->layers = calloc(s->n ? s->n : 1, sizeof *s->layers);
     s->order = calloc(s->n ? s->n : 1, sizeof *s->order);
     if (!s->layers || !s->order)
         return ECRUP_E_NOMEM;
     if (b64_resolve(s->o->base64_backend, &s->b64) != 0)
         return ECRUP_E_UNSUPPORTED;
-    double now = mono_now();
+    double now = sched_now();
     const struct ecrup_options *o = s->o;
     bucket_init(&s->b_part, o->rate_upload_layer_part > 0 ? o->rate_upload_layer_part : 500, now);
     bucket_init(&s->b_initiate,
@@ -1613,40 +600,51 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         l->job.done = layer_done_cb;
         l->job.user = l;
         l->ev = (struct event){.kind = EV_LAYER_XFER, .obj = l};
-        l->hash = (struct hash_task){
-            .w.run = hash_run, .w.run_pair = sha256_native() ? hash_run_pair : NULL, .l = l};
-        l->hash.ev = (struct event){.kind = EV_HASHED, .obj = &l->hash};
+        hash_task_init(&l->hash, hash_done, l);
+        l->hash_ev = (struct event){.kind = EV_HASHED, .obj = l};
         s->order[i] = l;
         /* stat every file up front: sizes order the flights, and a missing file fails now */
-        if (stat(l->e->layer.path, &l->st0) != 0) {
-            fail_io(l, -errno);
-        } else if (!S_ISREG(l->st0.st_mode)) {
-            fail_io(l, S_ISDIR(l->st0.st_mode) ? -EISDIR : -EINVAL);
+        struct stat st;
+        if (stat(l->e->layer.path, &st) != 0) {
+            layer_fail_io(l, -errno);
+            continue;
+        }
+        l->id0 = file_id_of(&st);
+        if (!S_ISREG(st.st_mode)) {
+            layer_fail_io(l, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL);
         } else if (layer_range(l)) {
             if (l->size == 0 && !l->e->layer.offset && !l->e->layer.length)
-                fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0, "layer file %s is empty",
-                     l->e->layer.path);
+                layer_fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0, "layer file %s is empty",
+                           l->e->layer.path);
             else if (l->size == 0)
-                fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0,
-                     "layer file %s: the range at offset %" PRIu64 " is empty", l->e->layer.path,
-                     l->e->layer.offset);
+                layer_fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0,
+                           "layer file %s: the range at offset %" PRIu64 " is empty",
+                           l->e->layer.path, l->e->layer.offset);
             else if (l->size > PLAN_MAX_LAYER)
-                fail(l, ECRUP_E_TOO_LARGE, "TooLarge", 0,
-                     "layer file %s%s is %" PRIu64 " bytes, over ECR's 52,000 MiB",
-                     l->e->layer.path, l->base || l->e->layer.length ? " (the range)" : "",
-                     l->size);
+                layer_fail(l, ECRUP_E_TOO_LARGE, "TooLarge", 0,
+                           "layer file %s%s is %" PRIu64 " bytes, over ECR's 52,000 MiB",
+                           l->e->layer.path, l->base || l->e->layer.length ? " (the range)" : "",
+                           l->size);
         }
     }
     qsort(s->order, s->n, sizeof *s->order, by_size_desc);
-    s->flight_limit = early_flights(s); /* until the pool is made and sets its own */
+    s->concurrency = sizing_concurrency(s->o->concurrency, sysconf(_SC_NPROCESSORS_ONLN));
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ecrup_layer *el = &s->layers[i].e->layer;
+        size_t r = strlen(el->repository) + (el->registry_id ? strlen(el->registry_id) : 0);
+        if (r > s->names)
+            s->names = r;
+    }
+    /* until the pool is made and sets its own */
+    s->flight_limit =
+        sizing_early_flights(sizing_memory_limit(s->o->memory_limit), s->names, s->concurrency);
     s->workers = workers_new(0);
     if (!s->workers)
         return ECRUP_E_NOMEM;
-    unsigned conc = s->o->concurrency ? s->o->concurrency : 64;
     struct transfer_config tc = engine_transfer_config(e);
     tc.quota = &s->quota;
     tc.limiter = &s->limiter;
-    tc.max_connections = conc + 8;
+    tc.max_connections = sizing_connections(s->o->concurrency);
     s->xfer = transfer_new(&tc);
     if (!s->xfer)
         return ECRUP_E_NOMEM;
@@ -1657,18 +655,12 @@ static void sched_teardown(struct sched *s)
 {
     transfer_free(s->xfer);
     workers_free(s->workers);
-    while (s->batches) {
-        struct batch *b = s->batches;
-        s->batches = b->next;
-        xfer_job_cleanup(&b->job);
-        free(b->body);
-        free(b);
-    }
+    checks_free(s);
     for (size_t i = 0; s->layers && i < s->n; i++) {
         struct layer *l = &s->layers[i];
         xfer_job_cleanup(&l->job);
         if (l->st != L_DONE && !l->inflight)
-            finish(l);
+            layer_finish(l);
     }
     io_reader_free(s->reader);
     io_bufpool_free(s->pool);
@@ -1677,22 +669,6 @@ static void sched_teardown(struct sched *s)
     free(s->layers);
     free(s->order);
     pthread_mutex_destroy(&s->ev_lock);
-}
-
-/* Once every layer has read its last part, the pool's pages go back to the system as slots
- * come free, while the run's tail waits on the network: freeing them all at the end cost
- * ~50 ms for a 300 MiB pool, all of it on the wall clock. */
-static void maybe_trim(struct sched *s)
-{
-    if (s->trimmed || !s->pool)
-        return;
-    for (size_t i = 0; i < s->n; i++) {
-        const struct layer *l = &s->layers[i];
-        if (l->st != L_DONE && !(l->plan.part_size && l->next_off >= l->size))
-            return;
-    }
-    s->trimmed = true;
-    io_bufpool_trim(s->pool);
 }
 
 ecrup_status engine_run_layers(struct ecrup_engine *e)
@@ -1729,14 +705,14 @@ ecrup_status engine_run_layers(struct ecrup_engine *e)
     while (s->done < s->n) {
         if (!s->cancel_seen && atomic_load(&e->cancelled))
             cancel_all(s);
-        s->next_due = mono_now() + 1.0;
+        s->next_due = sched_now() + 1.0;
         advance(s);
-        maybe_trim(s);
+        parts_trim(s);
         if (s->done == s->n)
             break;
         struct pollfd pfd[2] = {{.fd = e->wake_fd, .events = POLLIN},
                                 {.fd = s->reader ? io_reader_fd(s->reader) : -1, .events = POLLIN}};
-        double wait = s->next_due - mono_now();
+        double wait = s->next_due - sched_now();
         int timeout = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
         if (timeout > 100)
             timeout = 100; /* progress ticks */
@@ -1755,7 +731,7 @@ ecrup_status engine_run_layers(struct ecrup_engine *e)
             int n;
             while ((n = io_reader_poll(s->reader, c, 32)) > 0)
                 for (int i = 0; i < n; i++)
-                    on_read(s, &c[i]);
+                    parts_on_read(s, &c[i]);
         }
     }
     sched_teardown(s);

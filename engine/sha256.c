@@ -88,6 +88,24 @@ int sha256_stream_update(struct sha256_stream *s, const void *data, size_t n)
     return 0;
 }
 
+size_t sha256_stream_update_pair(struct sha256_stream *a, const void *pa, size_t na,
+                                 struct sha256_stream *b, const void *pb, size_t nb)
+{
+#if defined(__x86_64__)
+    if (a->evp || b->evp || a->buf_len || b->buf_len || na < 64 || nb < 64)
+        return 0;
+    size_t both = (na < nb ? na : nb) / 64 * 64;
+    struct sha256_ni_lane la = {.h = a->h, .data = pa}, lb = {.h = b->h, .data = pb};
+    sha256_ni_fused(&la, &lb, both / 64);
+    a->len += both;
+    b->len += both;
+    return both;
+#else
+    (void)a, (void)pa, (void)na, (void)b, (void)pb, (void)nb; /* never native here */
+    return 0;
+#endif
+}
+
 int sha256_stream_final(struct sha256_stream *s, unsigned char md[32])
 {
     if (s->evp) {

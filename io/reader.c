@@ -1,6 +1,7 @@
 /* The reader's common part: backend choice, the file registry and its change check, request
  * bookkeeping and the completion queue the owner drains. */
 #include "io/reader_impl.h"
+#include "util/fileid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -299,24 +300,10 @@ const char *io_file_path(const struct io_file *f)
     return f->path;
 }
 
-static bool same_file(const struct io_file *f, const struct stat *st)
-{
-    return st->st_ino == f->ino && st->st_dev == f->dev && (uint64_t)st->st_size == f->size &&
-           st->st_mtim.tv_sec == f->mtime.tv_sec && st->st_mtim.tv_nsec == f->mtime.tv_nsec;
-}
-
 int io_file_check(const struct io_file *f)
 {
-    struct stat st;
-    if (fstat(f->fd, &st) < 0)
-        return -errno;
-    if (!same_file(f, &st))
-        return -ESTALE;
-    /* The descriptor still sees the same file; the path may now name another (replaced by a
-     * rename) or nothing: what was read is no longer what the path means. */
-    if (stat(f->path, &st) < 0 || !same_file(f, &st))
-        return -ESTALE;
-    return 0;
+    struct file_id id = {.dev = f->dev, .ino = f->ino, .size = f->size, .mtime = f->mtime};
+    return file_id_check(&id, f->fd, f->path);
 }
 
 size_t io_plan_read(const struct io_req *q, size_t at, size_t len, bool *direct)

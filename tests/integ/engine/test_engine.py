@@ -64,7 +64,7 @@ def scenarios(root):
     P = 10 * MiB  # the server's default partSize
     sizes = {"one-byte": 1, "5m-1": 5 * MiB - 1, "5m": 5 * MiB, "5m+1": 5 * MiB + 1,
              "p-1": P - 1, "p": P, "p+1": P + 1, "3p+1": 3 * P + 1, "200m": 200 * MiB,
-             # around the hash pass's 128 KiB reads (engine/scheduler.c HASH_CHUNK)
+             # around the hash pass's 128 KiB reads (engine/hash_pass.c HASH_CHUNK)
              "h-1": 128 * 1024 - 1, "h": 128 * 1024, "h+1": 128 * 1024 + 1,
              "3h+5": 3 * 128 * 1024 + 5}
     files = [make(root, n, s) for n, s in sizes.items()]

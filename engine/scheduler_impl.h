@@ -1,0 +1,248 @@
+/* Shared by the scheduler's files: scheduler.c (each layer's state machine and the run loop),
+ * parts.c (a pushing layer's parts and the buffer pool), checks.c (BatchCheckLayerAvailability
+ * calls), layer_result.c (a layer's result record) and progress.c (log lines and
+ * progress events). Not for use outside them.
+ *
+ * Threads: everything here belongs to the engine thread (the caller of ecrup_engine_run),
+ * except what a worker or the transfer thread is handed: a prepare task's part while it runs
+ * (parts.c), a hash task (hash_pass.h), a job in flight (transfer.h). Those threads write no
+ * layer state and read only what the engine thread wrote before handing the work over; they
+ * post an event (sched_post) and the engine thread takes it from there. The event list is
+ * guarded by sched.ev_lock. */
+#ifndef ECRUP_ENGINE_SCHEDULER_IMPL_H
+#define ECRUP_ENGINE_SCHEDULER_IMPL_H
+
+#include <ecrup.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/bucket.h"
+#include "engine/engine_impl.h"
+#include "engine/hash_pass.h"
+#include "engine/payload.h"
+#include "engine/plan.h"
+#include "engine/retry.h"
+#include "engine/sha256.h"
+#include "engine/sizing.h"
+#include "engine/transfer.h"
+#include "engine/workers.h"
+#include "io/bufpool.h"
+#include "io/reader.h"
+#include "util/buf.h"
+#include "util/fileid.h"
+
+enum lstate {
+    L_WAITING, /* not admitted yet */
+    L_HASHING, /* whole-file hash before the check */
+    L_CHECK_QUEUED,
+    L_CHECKING,
+    L_READY,          /* absent from the repository: waiting for a flight */
+    L_INITIATING,     /* InitiateLayerUpload on the wire (or waiting for a token) */
+    L_PUSHING,        /* parts */
+    L_DRAINING,       /* start over once every read/prepare of the old upload has ended */
+    L_REHASHING,      /* the running hash could not follow a rewind: hash the file again */
+    L_COMPLETING,     /* CompleteLayerUpload */
+    L_CONFIRM_QUEUED, /* a lost Complete reply: is the layer there? */
+    L_CONFIRMING,
+    L_DONE,
+};
+
+enum pbstate { PB_FREE, PB_READING, PB_READ, PB_PREPARING, PB_READY, PB_WIRE };
+
+struct sched;
+struct layer;
+
+/* An event node embedded in whatever posts it: no allocation on the hot path. */
+enum evkind { EV_LAYER_XFER, EV_BATCH_XFER, EV_PREPARED, EV_HASHED };
+struct event {
+    enum evkind kind;
+    void *obj;
+    struct event *next;
+    /* EV_*_XFER: a copy of the xfer_result (the request itself stays in the job) */
+    bool ok, cancelled;
+    unsigned attempts;
+};
+
+struct part_buf;
+
+/* Preparing one part's body on a worker; embedded in the part, set up at each submit. */
+struct prep_task {
+    struct worker_task w;
+    struct layer *l;
+    struct part_buf *pb;
+    struct sha256_stream *md; /* the layer's running hash, or NULL */
+    ecrup_status status;
+    struct event ev;
+};
+
+/* One part in a pool slot. */
+struct part_buf {
+    enum pbstate st;
+    struct layer *owner; /* set while in use */
+    bool discard;        /* belongs to an abandoned position: free the slot when its op ends */
+    struct io_slot *slot;
+    uint64_t off;
+    size_t len;
+    struct payload_result pr;
+    struct prep_task prep;
+};
+
+struct layer {
+    struct sched *s;
+    struct layer_entry *e;
+    enum lstate st;
+    ecrup_phase phase;
+    uint64_t base;      /* the file offset of the layer's first byte (ecrup_layer.offset) */
+    uint64_t size;      /* the layer's bytes: the range's length, or the file's size */
+    struct file_id id0; /* the whole file's identity at setup: a change later is FileChanged */
+    int fd;             /* plain descriptor for whole-file hashes; -1 before admission */
+    struct io_file *file;
+    bool digest_known;
+    bool raw_hash;    /* the digest comes from the parts as they are prepared */
+    bool hash_broken; /* a rewind the running hash cannot follow */
+    uint64_t hashed_off;
+    struct sha256_stream md; /* live when md_on */
+    bool md_on;
+    struct part_plan plan;
+    char upload_id[160];
+    uint64_t acked, next_off;
+    struct part_buf pb[SIZING_SLOTS_PER_LAYER];
+    bool prep_busy;    /* a prepare feeding the running hash is in flight */
+    unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
+    unsigned restarts, rewinds;
+    bool failing;
+    bool confirm_restart; /* the Complete that needs confirming said UploadNotFound */
+    char confirm_exception[128], confirm_message[512];
+    bool available; /* from the last batch check */
+    /* Uploading while the hash pass runs (options.check_first 0): the pass gives the digest,
+     * then a check beside the upload; CompleteLayerUpload waits for it to say absent. */
+    bool overlap;
+    enum { SC_NONE, SC_QUEUED, SC_FLYING, SC_ABSENT } side_check;
+    struct xfer_job job;
+    char *job_body;
+    struct hash_task hash;
+    struct event hash_ev; /* EV_HASHED */
+    struct event ev;      /* EV_LAYER_XFER */
+    double last_progress;
+    uint64_t reported_bytes;
+    struct layer *batch_next;
+};
+
+struct batch {
+    struct sched *s;
+    struct xfer_job job;
+    char *body;
+    struct layer *layers; /* chained by batch_next */
+    struct event ev;
+    struct batch *next; /* the scheduler's list of batches, to free them */
+};
+
+struct sched {
+    struct ecrup_engine *e;
+    const struct ecrup_options *o;
+    struct layer *layers;
+    size_t n;
+    struct layer **order; /* largest first */
+    struct transfer *xfer;
+    struct retry_quota quota;
+    struct retry_rate_limiter limiter;
+    struct workers *workers;
+    struct io_bufpool *pool;
+    bool trimmed; /* the pool returns its pages as slots come free (parts_trim) */
+    struct io_reader *reader;
+    size_t body_cap;
+    ecrup_status pool_status; /* set when the pool could not be made: later layers fail too */
+    char pool_message[256];
+    bool part_size_warned; /* the "--part-size above the service's partSize" warning is out */
+    unsigned concurrency;  /* layers in flight at most */
+    size_t names;          /* the longest repository name plus registry id: body sizes */
+    unsigned flight_limit;
+    unsigned n_flying; /* INITIATING, PUSHING or DRAINING, counted at each pass */
+    unsigned open_layers;
+    ecrup_base64_backend b64;
+    struct bucket b_part, b_initiate, b_complete, b_check;
+    double next_due; /* earliest time a token-limited step may go */
+    bool cancel_seen;
+    size_t done;
+    struct batch *batches;
+
+    pthread_mutex_t ev_lock;
+    struct event *ev_head, *ev_tail; /* guarded by ev_lock */
+};
+
+/* ---- scheduler.c ---- */
+
+/* The monotonic clock the run's times are on, in seconds. */
+double sched_now(void);
+/* Any thread: queue `ev` for the engine thread and wake it. */
+void sched_post(struct sched *s, struct event *ev);
+/* Transfer thread: post `ev` with a copy of a finished job's outcome. */
+void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result *res);
+/* A token for one request of bucket `b`, or false and the run loop wakes when one is due. */
+bool sched_take_token(struct sched *s, struct bucket *b);
+/* Send one call of the layer's own (its job: one at a time); `body` is borrowed until the
+ * reply. `body_sha256`: the body's hex SHA-256 when known, else NULL. */
+void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
+                       const char *body_sha256);
+
+/* ---- progress.c ---- */
+
+/* A log line at `level`, when the host's log callback wants it. */
+void sched_log(struct sched *s, ecrup_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Report the layer's progress: at once when `force`, else at most every 0.1 s and only when
+ * bytes moved. */
+void layer_progress(struct layer *l, bool force);
+/* Enter phase `p`, reported at once. */
+void layer_set_phase(struct layer *l, ecrup_phase p);
+
+/* ---- layer_result.c ---- */
+
+/* The layer ends with `outcome` (UPLOADED or EXISTS). */
+void layer_succeed(struct layer *l, ecrup_outcome outcome);
+/* The layer ends (DONE) with what its result holds: its buffers and files are released. */
+void layer_finish(struct layer *l);
+
+/* Mark the layer failed; it ends once nothing of it is in flight. The first failure wins. */
+void layer_fail(struct layer *l, ecrup_status st, const char *exception, long http, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
+/* The layer's failed request (its job or a batch's) as its failure. */
+void layer_fail_request(struct layer *l, const struct event *ev, const struct xfer_job *job);
+/* A negative errno from opening, reading or re-checking the layer's file as its failure. */
+void layer_fail_io(struct layer *l, int err);
+
+/* ---- parts.c ---- */
+
+/* Make the buffer pool and the reader for parts of plan->part_size bytes and set the flight
+ * limit; on failure a message in `msg`. */
+ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg);
+/* Give a part's slot back to the pool and clear it. */
+void part_release(struct sched *s, struct part_buf *pb);
+/* PUSHING: keep the parts after the one on the wire read and prepared. */
+void parts_fill(struct layer *l);
+/* PUSHING: send the next part when it is ready and nothing of this layer is on the wire. */
+void parts_send(struct layer *l);
+/* The part on the wire, or NULL. */
+struct part_buf *parts_wire(struct layer *l);
+/* The reply to the part on the wire. */
+void parts_on_reply(struct layer *l, const struct event *ev);
+/* A read of the reader finished. */
+void parts_on_read(struct sched *s, const struct io_completion *c);
+/* A prepare task finished (EV_PREPARED). */
+void parts_on_prepared(struct prep_task *t);
+/* Back to the start of a new upload (`why` is logged): the old one's parts are abandoned. */
+void parts_restart(struct layer *l, const char *why);
+/* Return the pool's pages to the system once every layer has read its last part. */
+void parts_trim(struct sched *s);
+
+/* ---- checks.c ---- */
+
+/* Send every queued check. */
+void checks_send(struct sched *s);
+/* A BatchCheckLayerAvailability call ended (EV_BATCH_XFER). */
+void checks_on_reply(struct batch *b, const struct event *ev);
+/* Free every batch (teardown, once the transfer has stopped). */
+void checks_free(struct sched *s);
+
+#endif
