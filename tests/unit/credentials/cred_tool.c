@@ -43,7 +43,7 @@ static int cmd_resolve(const char *profile)
     struct cred_config cfg = {.profile = profile};
     struct cred_snapshot *s = NULL;
     struct ebuf err = EBUF_INIT;
-    int rc = cred_resolve(&cfg, &s, &err);
+    ecrup_status rc = cred_resolve(&cfg, &s, &err);
     if (rc == 0)
         print_snapshot(s);
     else

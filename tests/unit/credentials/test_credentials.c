@@ -19,8 +19,8 @@
 static char dir[64];
 static char home_aws[128], cfg_path[160], cred_path[160], counter_path[160], lock_path[160];
 
-static int resolve(const char *const *envv, const char *akid, const char *secret,
-                   const char *profile, struct cred_snapshot **out, struct ebuf *err)
+static ecrup_status resolve(const char *const *envv, const char *akid, const char *secret,
+                            const char *profile, struct cred_snapshot **out, struct ebuf *err)
 {
     struct env_reader r = {test_env_pairs, (void *)(uintptr_t)envv};
     struct cred_config cfg = {
