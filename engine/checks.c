@@ -38,7 +38,7 @@ void checks_send(struct sched *s)
         check_batch_init(&cb, first->e->layer.repository, first->e->layer.registry_id);
         struct batch *b = calloc(1, sizeof *b);
         if (!b) {
-            layer_fail(first, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+            layer_fail(first, ECRUP_E_NOMEM, 0, "out of memory");
             continue;
         }
         b->s = s;
@@ -69,7 +69,7 @@ void checks_send(struct sched *s)
         if (!b->body) {
             struct event ev = {.ok = false};
             for (struct layer *l = b->layers; l; l = l->batch_next)
-                layer_fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+                layer_fail(l, ECRUP_E_NOMEM, 0, "out of memory");
             checks_on_reply(b, &ev);
             continue;
         }
@@ -118,7 +118,7 @@ void checks_on_reply(struct batch *b, const struct event *ev)
             continue;
         if (!parsed) {
             if (ev->ok)
-                layer_fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+                layer_fail(l, ECRUP_E_PROTOCOL, req->http_status,
                            "BatchCheckLayerAvailability: the reply could not be understood");
             else {
                 l->e->result.http_status = req->http_status;
@@ -144,10 +144,11 @@ void checks_on_reply(struct batch *b, const struct event *ev)
             else if (l->confirm_restart)
                 parts_restart(l, "UploadNotFoundException at completion, layer absent");
             else
-                layer_fail(l, ECRUP_E_REMOTE, l->confirm_exception, 400,
-                           "CompleteLayerUpload: %s: %s, but BatchCheckLayerAvailability does not "
-                           "list the layer",
-                           l->confirm_exception, l->confirm_message);
+                layer_fail_remote(
+                    l, ECRUP_E_REMOTE, l->confirm_exception, 400,
+                    "CompleteLayerUpload: %s: %s, but BatchCheckLayerAvailability does not "
+                    "list the layer",
+                    l->confirm_exception, l->confirm_message);
         }
     }
     b->layers = NULL;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void layer_fail(struct layer *l, ecrup_status st, const char *exception, long http, const char *fmt,
-                ...)
+static void fail_as(struct layer *l, ecrup_status st, const char *exception, long http,
+                    const char *fmt, va_list ap)
 {
     if (l->failing || l->st == L_DONE)
         return;
@@ -20,31 +20,40 @@ void layer_fail(struct layer *l, ecrup_status st, const char *exception, long ht
     r->status = st;
     r->http_status = http;
     snprintf(l->e->exception, sizeof l->e->exception, "%s", exception);
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(l->e->message, sizeof l->e->message, fmt, ap);
-    va_end(ap);
     r->exception = l->e->exception;
     r->message = l->e->message;
+}
+
+void layer_fail(struct layer *l, ecrup_status st, long http, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_as(l, st, ecrup_status_name(st), http, fmt, ap);
+    va_end(ap);
+}
+
+void layer_fail_remote(struct layer *l, ecrup_status st, const char *exception, long http,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_as(l, st, exception, http, fmt, ap);
+    va_end(ap);
 }
 
 void layer_fail_request(struct layer *l, const struct event *ev, const struct xfer_job *job)
 {
     struct request_failure f;
     request_failure(&job->priv.req, job->call.operation, ev->attempts, ev->cancelled, &f);
-    layer_fail(l, f.status, f.exception, f.http_status, "%s", f.message);
+    layer_fail_remote(l, f.status, f.exception, f.http_status, "%s", f.message);
 }
 
 void layer_fail_io(struct layer *l, int err)
 {
     char msg[400];
     io_error_message(err, l->e->layer.path, msg, sizeof msg);
-    ecrup_status st = io_status_from_errno(err);
-    const char *x = st == ECRUP_E_FILE_CHANGED ? "FileChanged"
-                    : st == ECRUP_E_NOT_FOUND  ? "FileNotFound"
-                    : st == ECRUP_E_CANCELLED  ? "Cancelled"
-                                               : "IoError";
-    layer_fail(l, st, x, 0, "%s", msg);
+    layer_fail(l, io_status_from_errno(err), 0, "%s", msg);
 }
 
 void layer_finish(struct layer *l)

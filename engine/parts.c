@@ -123,8 +123,8 @@ void parts_restart(struct layer *l, const char *why)
 {
     l->restarts++;
     if (l->restarts > MAX_RESTARTS) {
-        layer_fail(l, ECRUP_E_REMOTE, "UploadNotFoundException", 400,
-                   "the upload was lost %u times (%s); giving up", l->restarts, why);
+        layer_fail_remote(l, ECRUP_E_REMOTE, "UploadNotFoundException", 400,
+                          "the upload was lost %u times (%s); giving up", l->restarts, why);
         return;
     }
     sched_log(l->s, ECRUP_LOG_INFO, "layer %s: starting the upload over (%s)", l->e->layer.path,
@@ -146,14 +146,16 @@ void parts_restart(struct layer *l, const char *why)
 static void rewind_to(struct layer *l, uint64_t r)
 {
     if (++l->rewinds > MAX_REWINDS) {
-        layer_fail(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
-                   "the service kept refusing part positions (%u resumes); giving up", l->rewinds);
+        layer_fail_remote(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
+                          "the service kept refusing part positions (%u resumes); giving up",
+                          l->rewinds);
         return;
     }
     if (r > l->size) {
-        layer_fail(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
-                   "the service reports %" PRIu64 " bytes received of a %" PRIu64 "-byte layer", r,
-                   l->size);
+        layer_fail_remote(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
+                          "the service reports %" PRIu64 " bytes received of a %" PRIu64
+                          "-byte layer",
+                          r, l->size);
         return;
     }
     /* Keep the live parts that continue from r without a gap; drop the rest. The running hash
@@ -308,7 +310,7 @@ void parts_on_reply(struct layer *l, const struct event *ev)
     if (ev->ok) {
         uint64_t last = 0;
         if (ecr_parse_upload_part(req->reply.data, req->reply.len, &last) != 0) {
-            layer_fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+            layer_fail(l, ECRUP_E_PROTOCOL, req->http_status,
                        "UploadLayerPart: the reply has no lastByteReceived");
             return;
         }
@@ -367,8 +369,7 @@ void parts_on_prepared(struct prep_task *t)
     ecrup_status st = t->status;
     if (st != ECRUP_OK) {
         part_release(l->s, pb); /* t lives in pb: read nothing of it after this */
-        layer_fail(l, st, "PrepareFailed", 0, "cannot prepare the part body: %s",
-                   ecrup_strerror(st));
+        layer_fail(l, st, 0, "cannot prepare the part body: %s", ecrup_strerror(st));
         return;
     }
     pb->slot->body_len = pb->pr.body_len;

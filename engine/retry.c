@@ -117,10 +117,12 @@ ecrup_status retry_config_resolve(ecrup_retry_mode mode_in, unsigned attempts_in
     return ECRUP_OK;
 }
 
-void retry_quota_init(struct retry_quota *q)
+bool retry_quota_init(struct retry_quota *q)
 {
-    pthread_mutex_init(&q->lock, NULL);
+    if (pthread_mutex_init(&q->lock, NULL) != 0)
+        return false;
     q->available = q->max = RETRY_QUOTA_INITIAL;
+    return true;
 }
 
 void retry_quota_cleanup(struct retry_quota *q)
@@ -177,14 +179,16 @@ static void rl_set_max_rate(struct retry_rate_limiter *r, double rate, double no
         r->capacity = r->max_capacity;
 }
 
-void retry_rate_limiter_init(struct retry_rate_limiter *r, double now)
+bool retry_rate_limiter_init(struct retry_rate_limiter *r, double now)
 {
     memset(r, 0, sizeof *r);
-    pthread_mutex_init(&r->lock, NULL);
+    if (pthread_mutex_init(&r->lock, NULL) != 0)
+        return false;
     r->last_refill = -1;
     r->last_tx_bucket = floor(now);
     r->last_throttle_time = now;
     rl_set_max_rate(r, 1, now);
+    return true;
 }
 
 void retry_rate_limiter_cleanup(struct retry_rate_limiter *r)

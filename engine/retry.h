@@ -62,7 +62,8 @@ struct retry_quota {
     unsigned max;
 };
 
-void retry_quota_init(struct retry_quota *q);
+/* False when the lock cannot be made (then nothing needs cleaning up). */
+bool retry_quota_init(struct retry_quota *q);
 void retry_quota_cleanup(struct retry_quota *q);
 /* Take the cost of one retry; false when the quota is exhausted (then do not retry). The
  * cost taken is returned in *cost for release on success. */
@@ -87,7 +88,8 @@ struct retry_rate_limiter {
     double time_window;
 };
 
-void retry_rate_limiter_init(struct retry_rate_limiter *r, double now);
+/* False when the lock cannot be made (then nothing needs cleaning up). */
+bool retry_rate_limiter_init(struct retry_rate_limiter *r, double now);
 void retry_rate_limiter_cleanup(struct retry_rate_limiter *r);
 /* Seconds the caller must wait before sending (0 when it may send now); takes a token. */
 double retry_rate_limiter_acquire(struct retry_rate_limiter *r, double now);

@@ -137,7 +137,7 @@ static void start_initiate(struct layer *l)
     free(l->job_body);
     l->job_body = ecr_build_initiate(l->e->layer.repository, l->e->layer.registry_id);
     if (!l->job_body) {
-        layer_fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        layer_fail(l, ECRUP_E_NOMEM, 0, "out of memory");
         return;
     }
     l->st = L_INITIATING;
@@ -153,7 +153,7 @@ static void start_complete(struct layer *l)
     l->job_body = ecr_build_complete(l->e->layer.repository, l->e->layer.registry_id, l->upload_id,
                                      l->e->digest);
     if (!l->job_body) {
-        layer_fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "out of memory");
+        layer_fail(l, ECRUP_E_NOMEM, 0, "out of memory");
         return;
     }
     l->st = L_COMPLETING;
@@ -181,7 +181,7 @@ static void parts_finished(struct layer *l)
         unsigned char d[32];
         char hex[65];
         if (sha256_stream_final(&l->md, d) != 0) {
-            layer_fail(l, ECRUP_E_INTERNAL, "HashFailed", 0, "SHA-256 failed");
+            layer_fail(l, ECRUP_E_INTERNAL, 0, "SHA-256 failed");
             return;
         }
         hex_encode(d, sizeof d, hex);
@@ -227,7 +227,7 @@ static void on_initiated(struct layer *l, const struct event *ev)
     uint64_t server_part = 0;
     if (ecr_parse_initiate(req->reply.data, req->reply.len, l->upload_id, sizeof l->upload_id,
                            &server_part) != 0) {
-        layer_fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+        layer_fail(l, ECRUP_E_PROTOCOL, req->http_status,
                    "InitiateLayerUpload: the reply has no uploadId or partSize");
         return;
     }
@@ -247,12 +247,11 @@ static void on_initiated(struct layer *l, const struct event *ev)
     }
     ecrup_status st = plan_parts(l->size, wanted, server_part, &l->plan);
     if (st != ECRUP_OK) {
-        layer_fail(l, st, st == ECRUP_E_TOO_LARGE ? "TooLarge" : "EmptyLayer", 0,
-                   "layer file %s: %s", l->e->layer.path, ecrup_strerror(st));
+        layer_fail(l, st, 0, "layer file %s: %s", l->e->layer.path, ecrup_strerror(st));
         return;
     }
     if (!s->pool && s->pool_status != ECRUP_OK) {
-        layer_fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
+        layer_fail(l, s->pool_status, 0, "%s", s->pool_message);
         return;
     }
     if (!s->pool) {
@@ -262,7 +261,7 @@ static void on_initiated(struct layer *l, const struct event *ev)
             s->pool_status = st;
             snprintf(s->pool_message, sizeof s->pool_message, "%s", ebuf_str(&msg));
             ebuf_free(&msg);
-            layer_fail(l, st, "ResourceSetup", 0, "%s", s->pool_message);
+            layer_fail(l, st, 0, "%s", s->pool_message);
             return;
         }
         ebuf_free(&msg);
@@ -272,7 +271,7 @@ static void on_initiated(struct layer *l, const struct event *ev)
         size_t cap = io_bufpool_slot(s->pool, 0)->raw_cap;
         if (plan_parts(l->size, cap, server_part, &l->plan) != ECRUP_OK ||
             l->plan.part_size > cap) {
-            layer_fail(l, ECRUP_E_INTERNAL, "PartSize", 0,
+            layer_fail(l, ECRUP_E_INTERNAL, 0,
                        "parts of %" PRIu64 " bytes do not fit the %zu-byte buffers",
                        l->plan.part_size, cap);
             return;
@@ -282,7 +281,7 @@ static void on_initiated(struct layer *l, const struct event *ev)
         return;
     if (l->raw_hash && !l->md_on) {
         if (sha256_stream_init(&l->md, sha256_native()) != 0) {
-            layer_fail(l, ECRUP_E_NOMEM, "OutOfMemory", 0, "cannot start SHA-256");
+            layer_fail(l, ECRUP_E_NOMEM, 0, "cannot start SHA-256");
             return;
         }
         l->md_on = true;
@@ -301,12 +300,12 @@ static void on_completed(struct layer *l, const struct event *ev)
     if (ev->ok) {
         char got[160];
         if (ecr_parse_complete(req->reply.data, req->reply.len, got, sizeof got) != 0) {
-            layer_fail(l, ECRUP_E_PROTOCOL, "BadReply", req->http_status,
+            layer_fail(l, ECRUP_E_PROTOCOL, req->http_status,
                        "CompleteLayerUpload: the reply has no layerDigest");
             return;
         }
         if (strcmp(got, l->e->digest) != 0) {
-            layer_fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", req->http_status,
+            layer_fail(l, ECRUP_E_DIGEST_MISMATCH, req->http_status,
                        "the service stored %s, expected %s", got, l->e->digest);
             return;
         }
@@ -374,9 +373,8 @@ static void on_hashed(struct layer *l)
         return;
     }
     if (l->e->layer.digest && strcmp(l->e->layer.digest + 7, t->hex) != 0) {
-        layer_fail(l, ECRUP_E_DIGEST_MISMATCH, "DigestMismatch", 0,
-                   "layer file %s has digest sha256:%s, not %s", l->e->layer.path, t->hex,
-                   l->e->layer.digest);
+        layer_fail(l, ECRUP_E_DIGEST_MISMATCH, 0, "layer file %s has digest sha256:%s, not %s",
+                   l->e->layer.path, t->hex, l->e->layer.digest);
         return;
     }
     set_digest_hex(l, t->hex);
@@ -471,7 +469,7 @@ static void advance(struct sched *s)
         if (l->st != L_READY || l->failing)
             continue;
         if (s->pool_status != ECRUP_OK) {
-            layer_fail(l, s->pool_status, "ResourceSetup", 0, "%s", s->pool_message);
+            layer_fail(l, s->pool_status, 0, "%s", s->pool_message);
             if (!l->inflight)
                 layer_finish(l);
             continue;
@@ -501,7 +499,7 @@ static void cancel_all(struct sched *s)
         struct layer *l = &s->layers[i];
         if (l->st == L_DONE)
             continue;
-        layer_fail(l, ECRUP_E_CANCELLED, "Cancelled", 0, "cancelled");
+        layer_fail(l, ECRUP_E_CANCELLED, 0, "cancelled");
         if (!l->inflight)
             layer_finish(l);
     }
@@ -540,7 +538,7 @@ static bool layer_range(struct layer *l)
     uint64_t fsize = l->id0.size, off = l->e->layer.offset, len = l->e->layer.length;
     const char *path = l->e->layer.path;
     if (len && off > UINT64_MAX - len) {
-        layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
+        layer_fail(l, ECRUP_E_INVALID_RANGE, 0,
                    "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
                    " bytes ends past the largest file offset",
                    path, off, len);
@@ -548,12 +546,12 @@ static bool layer_range(struct layer *l)
     }
     if (off > fsize || (len && off + len > fsize)) {
         if (len)
-            layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
+            layer_fail(l, ECRUP_E_INVALID_RANGE, 0,
                        "layer file %s: the range at offset %" PRIu64 " of %" PRIu64
                        " bytes reaches past the end of the %" PRIu64 "-byte file",
                        path, off, len, fsize);
         else
-            layer_fail(l, ECRUP_E_INVALID_RANGE, "InvalidRange", 0,
+            layer_fail(l, ECRUP_E_INVALID_RANGE, 0,
                        "layer file %s: the range at offset %" PRIu64
                        " (to the end) starts past the end of the %" PRIu64 "-byte file",
                        path, off, fsize);
@@ -569,9 +567,18 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     s->e = e;
     s->o = &e->options;
     s->n = e->n_layers;
-    pthread_mutex_init(&s->ev_lock, NULL);
-    retry_quota_init(&s->quota);
-    retry_rate_limiter_init(&s->limiter, sched_now());
+    if (pthread_mutex_init(&s->ev_lock, NULL) != 0)
+        return ECRUP_E_NOMEM;
+    if (!retry_quota_init(&s->quota)) {
+        pthread_mutex_destroy(&s->ev_lock);
+        return ECRUP_E_NOMEM;
+    }
+    if (!retry_rate_limiter_init(&s->limiter, sched_now())) {
+        retry_quota_cleanup(&s->quota);
+        pthread_mutex_destroy(&s->ev_lock);
+        return ECRUP_E_NOMEM;
+    }
+    s->locks_ready = true;
     s->layers = calloc(s->n ? s->n : 1, sizeof *s->layers);
     s->order = calloc(s->n ? s->n : 1, sizeof *s->order);
     if (!s->layers || !s->order)
@@ -614,14 +621,13 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
             layer_fail_io(l, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL);
         } else if (layer_range(l)) {
             if (l->size == 0 && !l->e->layer.offset && !l->e->layer.length)
-                layer_fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0, "layer file %s is empty",
-                           l->e->layer.path);
+                layer_fail(l, ECRUP_E_EMPTY_LAYER, 0, "layer file %s is empty", l->e->layer.path);
             else if (l->size == 0)
-                layer_fail(l, ECRUP_E_EMPTY_LAYER, "EmptyLayer", 0,
+                layer_fail(l, ECRUP_E_EMPTY_LAYER, 0,
                            "layer file %s: the range at offset %" PRIu64 " is empty",
                            l->e->layer.path, l->e->layer.offset);
             else if (l->size > PLAN_MAX_LAYER)
-                layer_fail(l, ECRUP_E_TOO_LARGE, "TooLarge", 0,
+                layer_fail(l, ECRUP_E_TOO_LARGE, 0,
                            "layer file %s%s is %" PRIu64 " bytes, over ECR's 52,000 MiB",
                            l->e->layer.path, l->base || l->e->layer.length ? " (the range)" : "",
                            l->size);
@@ -664,11 +670,13 @@ static void sched_teardown(struct sched *s)
     }
     io_reader_free(s->reader);
     io_bufpool_free(s->pool);
-    retry_rate_limiter_cleanup(&s->limiter);
-    retry_quota_cleanup(&s->quota);
+    if (s->locks_ready) {
+        retry_rate_limiter_cleanup(&s->limiter);
+        retry_quota_cleanup(&s->quota);
+        pthread_mutex_destroy(&s->ev_lock);
+    }
     free(s->layers);
     free(s->order);
-    pthread_mutex_destroy(&s->ev_lock);
 }
 
 ecrup_status engine_run_layers(struct ecrup_engine *e)
@@ -679,7 +687,7 @@ ecrup_status engine_run_layers(struct ecrup_engine *e)
             struct layer_entry *le = &e->layers[i];
             le->result.outcome = ECRUP_OUTCOME_FAILED;
             le->result.status = ECRUP_E_CANCELLED;
-            le->result.exception = "Cancelled";
+            le->result.exception = ecrup_status_name(ECRUP_E_CANCELLED);
             le->result.message = "cancelled before the upload started";
         }
         return e->n_layers ? ECRUP_E_CANCELLED : ECRUP_OK;
@@ -693,7 +701,7 @@ ecrup_status engine_run_layers(struct ecrup_engine *e)
                 continue;
             le->result.outcome = ECRUP_OUTCOME_FAILED;
             le->result.status = st;
-            le->result.exception = "ResourceSetup";
+            le->result.exception = ecrup_status_name(st);
             le->result.message = "cannot start the engine's threads or encoders";
         }
         if (s->layers)

@@ -168,6 +168,7 @@ struct sched {
     struct batch *batches;
 
     pthread_mutex_t ev_lock;
+    bool locks_ready;                /* ev_lock, quota and limiter were made (sched_setup) */
     struct event *ev_head, *ev_tail; /* guarded by ev_lock */
 };
 
@@ -204,9 +205,13 @@ void layer_succeed(struct layer *l, ecrup_outcome outcome);
 /* The layer ends (DONE) with what its result holds: its buffers and files are released. */
 void layer_finish(struct layer *l);
 
-/* Mark the layer failed; it ends once nothing of it is in flight. The first failure wins. */
-void layer_fail(struct layer *l, ecrup_status st, const char *exception, long http, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
+/* Mark the layer failed; it ends once nothing of it is in flight. The first failure wins.
+ * Its exception is the status's name (ecrup_status_name); the message says what failed. */
+void layer_fail(struct layer *l, ecrup_status st, long http, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same for a failure the service named: `exception` is its exception name. */
+void layer_fail_remote(struct layer *l, ecrup_status st, const char *exception, long http,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The layer's failed request (its job or a batch's) as its failure. */
 void layer_fail_request(struct layer *l, const struct event *ev, const struct xfer_job *job);
 /* A negative errno from opening, reading or re-checking the layer's file as its failure. */
