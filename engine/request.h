@@ -99,12 +99,12 @@ void ecr_request_describe(const struct ecr_request *r, struct ebuf *out);
  * auth, ... */
 ecrup_status request_status(const struct ecr_request *req, bool cancelled);
 
-/* A failed request as a result record takes it: the status, the exception (ECR's, else
- * HttpError, NetworkError or Cancelled), the HTTP status and a message
- * "OPERATION (after N attempts): what went wrong", never holding a secret. */
+/* A failed request as a result record takes it: the status, the exception (ECR's, else the
+ * status's name), the HTTP status and a message "OPERATION (after N attempts): what went
+ * wrong", never holding a secret. */
 struct request_failure {
     ecrup_status status;
-    const char *exception; /* points into the request or is a literal */
+    const char *exception; /* points into the request or is static */
     long http_status;
     char message[512];
 };
