@@ -26,6 +26,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Install a seccomp filter on this process (a forked child: it cannot be taken off). */
+static int install_filter(struct sock_filter *f, size_t len)
+{
+    struct sock_fprog prog = {.len = (unsigned short)len, .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Wait for the child `pid` and check that it exited 0; `what` names it when it did not. */
+static void check_child(pid_t pid, const char *what)
+{
+    int status;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    if (WEXITSTATUS(status))
+        fprintf(stderr, "%s: exit %d\n", what, WEXITSTATUS(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+}
+
 /* Pages of the file in the page cache, or -1 without cachestat(2). */
 static long cached_pages(const char *path)
 {
@@ -77,10 +97,7 @@ static int forbid_o_direct(void)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return -1;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+    return install_filter(f, sizeof(f) / sizeof(f[0]));
 }
 
 /* Which requests go direct in each mode, and a refusal at open. */
@@ -141,12 +158,7 @@ static void test_direct(ecrup_io_backend backend)
         env_close(&e);
         _exit(test_failures != failed_before ? 12 : d ? 13 : 0);
     }
-    int status;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status));
-    if (WEXITSTATUS(status))
-        fprintf(stderr, "O_DIRECT refusal child: exit %d\n", WEXITSTATUS(status));
-    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+    check_child(pid, "O_DIRECT refusal child");
 
     /* Refused per read: every misaligned direct read fails with EINVAL and is redone. */
     direct_mode = IO_DIRECT_ON;
@@ -213,12 +225,7 @@ static void test_unregistered(void)
         fflush(stdout);
         _exit(test_failures ? 4 : 0);
     }
-    int status;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status));
-    if (WEXITSTATUS(status))
-        fprintf(stderr, "unregistered-buffer child: exit %d\n", WEXITSTATUS(status));
-    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+    check_child(pid, "unregistered-buffer child");
     for (int i = 0; i < 3; i++)
         free(data[i]);
     chmod(dir, 0700);
@@ -233,10 +240,7 @@ static int forbid_io_uring(int err)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return -1;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+    return install_filter(f, sizeof(f) / sizeof(f[0]));
 }
 
 static int child_fallback(int err)
@@ -318,12 +322,9 @@ static void test_selection(void)
         REQUIRE(pid >= 0);
         if (pid == 0)
             _exit(child_fallback(errs[i]));
-        int status;
-        REQUIRE(waitpid(pid, &status, 0) == pid);
-        CHECK(WIFEXITED(status));
-        if (WEXITSTATUS(status))
-            fprintf(stderr, "fallback child for errno %d: exit %d\n", errs[i], WEXITSTATUS(status));
-        CHECK_EQ_INT(WEXITSTATUS(status), 0);
+        char what[64];
+        snprintf(what, sizeof(what), "fallback child for errno %d", errs[i]);
+        check_child(pid, what);
     }
 }
 
