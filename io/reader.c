@@ -188,7 +188,7 @@ static void open_direct(struct io_file *f)
     struct statx sx;
     unsigned off_align = 4096, mem_align = 4096; /* safe where statx cannot tell */
     if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_DIOALIGN_, &sx) != 0 ||
-        sx.stx_ino != f->ino || makedev(sx.stx_dev_major, sx.stx_dev_minor) != f->dev) {
+        sx.stx_ino != f->id.ino || makedev(sx.stx_dev_major, sx.stx_dev_minor) != f->id.dev) {
         close(fd); /* the path names another file by now: the change check will say so */
         return;
     }
@@ -244,10 +244,7 @@ int io_reader_open(struct io_reader *r, const char *path, struct io_file **out)
         err = -EINVAL; /* pipes and devices have no stable size to plan parts from */
         goto fail;
     }
-    f->size = (uint64_t)st.st_size;
-    f->mtime = st.st_mtim;
-    f->ino = st.st_ino;
-    f->dev = st.st_dev;
+    f->id = file_id_of(&st);
     /* Layers are read once, front to back. */
     (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     if (r->direct != IO_DIRECT_OFF)
@@ -292,7 +289,7 @@ int io_reader_close(struct io_reader *r, struct io_file *f)
 
 uint64_t io_file_size(const struct io_file *f)
 {
-    return f->size;
+    return f->id.size;
 }
 
 const char *io_file_path(const struct io_file *f)
@@ -302,8 +299,7 @@ const char *io_file_path(const struct io_file *f)
 
 int io_file_check(const struct io_file *f)
 {
-    struct file_id id = {.dev = f->dev, .ino = f->ino, .size = f->size, .mtime = f->mtime};
-    return file_id_check(&id, f->fd, f->path);
+    return file_id_check(&f->id, f->fd, f->path);
 }
 
 size_t io_plan_read(const struct io_req *q, size_t at, size_t len, bool *direct)
@@ -386,7 +382,7 @@ int io_reader_submit(struct io_reader *r, struct io_file *f, uint64_t offset, si
                      struct io_slot *slot, void *user)
 {
     if (!f || !slot || slot != io_bufpool_slot(r->pool, slot->index) || length > slot->raw_cap ||
-        offset > f->size || length > f->size - offset)
+        offset > f->id.size || length > f->id.size - offset)
         return -EINVAL;
     struct io_req *q = req_alloc(r);
     if (!q)
@@ -434,7 +430,7 @@ int io_reader_poll(struct io_reader *r, struct io_completion *out, unsigned max)
         if (!r->done_head)
             r->done_tail = NULL;
         /* The last read is done: only now can we tell whether what was read is the file. */
-        if (!q->error && q->offset + q->length == q->file->size)
+        if (!q->error && q->offset + q->length == q->file->id.size)
             q->error = io_file_check(q->file);
         out[n++] = (struct io_completion){.user = q->user,
                                           .file = q->file,

@@ -4,19 +4,15 @@
 #define ECRUP_IO_READER_IMPL_H
 
 #include "io/reader.h"
+#include "util/fileid.h"
 
 #include <stdbool.h>
-#include <sys/types.h>
-#include <time.h>
 
 struct io_file {
     /* Fixed at open; read by any thread. */
     char *path;
     int fd;
-    uint64_t size;
-    struct timespec mtime;
-    ino_t ino;
-    dev_t dev;
+    struct file_id id;      /* as fstat saw it at open; id.size bounds every request */
     int dfd;                /* O_DIRECT descriptor of the same inode, or -1 */
     unsigned dio_align;     /* O_DIRECT file offset and length alignment */
     unsigned dio_mem_align; /* O_DIRECT buffer address alignment */
