@@ -9,6 +9,15 @@
 
 #include "server/names.h"
 
+static void layer_failure(cJSON *failures, const char *digest, const char *code, const char *why)
+{
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "layerDigest", digest);
+    cJSON_AddStringToObject(f, "failureCode", code);
+    cJSON_AddStringToObject(f, "failureReason", why);
+    cJSON_AddItemToArray(failures, f);
+}
+
 void registry_check_layers(struct registry *reg, const char *repo, const cJSON *digests,
                            struct srv_reply *out)
 {
@@ -25,17 +34,10 @@ void registry_check_layers(struct registry *reg, const char *repo, const cJSON *
         char d[72];
         struct layer *l = NULL;
         if (!valid_layer_digest(it->valuestring) || !srv_normal_sha256(it->valuestring, d)) {
-            cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "layerDigest", it->valuestring);
-            cJSON_AddStringToObject(f, "failureCode", "InvalidLayerDigest");
-            cJSON_AddStringToObject(f, "failureReason", "Invalid layer digest");
-            cJSON_AddItemToArray(failures, f);
+            layer_failure(failures, it->valuestring, "InvalidLayerDigest", "Invalid layer digest");
         } else if ((l = reg_find_layer(r, d)) == NULL) {
-            cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "layerDigest", it->valuestring);
-            cJSON_AddStringToObject(f, "failureCode", "MissingLayerDigest");
-            cJSON_AddStringToObject(f, "failureReason", "Requested layer not found");
-            cJSON_AddItemToArray(failures, f);
+            layer_failure(failures, it->valuestring, "MissingLayerDigest",
+                          "Requested layer not found");
         } else {
             cJSON *x = cJSON_CreateObject();
             cJSON_AddStringToObject(x, "layerDigest", l->digest);
