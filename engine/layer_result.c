@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 static void fail_as(struct layer *l, ecrup_status st, const char *exception, long http,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void fail_as(struct layer *l, ecrup_status st, const char *exception, long http,
                     const char *fmt, va_list ap)
 {
     if (l->failing || l->st == L_DONE)
