@@ -85,6 +85,9 @@ static ecrup_status http_once(const struct cred_http_call *call, long *status, s
         /* An empty PUT: no upload callback, just the verb. */
         SET(CURLOPT_POSTFIELDS, "");
         SET(CURLOPT_POSTFIELDSIZE, 0L);
+    } else if (strcmp(call->method, "POST") == 0) {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+        SET(CURLOPT_POSTFIELDS, call->body ? call->body : "");
     }
     SET(CURLOPT_HTTPHEADER, hdrs);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");

@@ -1,4 +1,4 @@
-/* The HTTP the container and IMDS credential providers share: libcurl easy handles, no proxy,
+/* The HTTP the container, IMDS and SSO credential providers share: libcurl easy handles, no proxy,
  * no redirects, http and https only, bounded replies. The library never calls
  * curl_global_init(); the program does (docs/credentials.md). */
 #ifndef ECRUP_SIGNER_CRED_HTTP_H
@@ -11,10 +11,12 @@
 #include "util/buf.h"
 
 struct cred_http_call {
-    const char *method; /* "GET" or "PUT" (an empty PUT) */
+    const char *method; /* "GET", "PUT" (an empty PUT) or "POST" (with `body`) */
     const char *url;
     const char *headers[3]; /* NULL-terminated "Name: value" lines */
     long connect_ms, timeout_ms;
+    const char *body; /* POST only: `body_len` bytes sent as they are (SSO OIDC's JSON) */
+    size_t body_len;
 };
 
 /* One request, retried once after a transport error or a 5xx: metadata services blip.

@@ -35,6 +35,7 @@ struct file_profiles {
 struct profile_set {
     struct file_profiles config;
     struct file_profiles credentials;
+    struct file_profiles sso_sessions; /* the config file's [sso-session NAME] sections */
 };
 
 static char *expand_home(const struct env_reader *env, const char *path)
@@ -451,17 +452,23 @@ static struct profile *find_profile(const struct file_profiles *fp, const char *
     return NULL;
 }
 
+/* `sessions` receives the [sso-session NAME] sections; NULL for the credentials file. */
 static int build_file(const struct raw_file *raw, bool is_config, const char *fname,
-                      struct file_profiles *out, struct ebuf *err)
+                      struct file_profiles *profiles, struct file_profiles *sessions,
+                      struct ebuf *err)
 {
     for (size_t i = 0; i < raw->n; i++) {
         const struct raw_section *sec = &raw->secs[i];
         struct ebuf pname = EBUF_INIT;
+        struct file_profiles *out = profiles;
         if (!is_config || strcmp(sec->name, "default") == 0) {
             ebuf_puts(&pname, sec->name);
+        } else if (sessions && strncmp(sec->name, "sso-session", 11) == 0 &&
+                   shlex_second(sec->name, &pname) == 2) {
+            out = sessions; /* botocore's configloader: the same shlex rule as profiles */
         } else if (strncmp(sec->name, "profile", 7) != 0 || shlex_second(sec->name, &pname) != 2) {
-            /* Not a profile ([sso-session x], [services x], [profile a b]...); botocore still
-             * parses its nested blocks and fails the file when one is malformed. */
+            /* Not a profile ([services x], [profile a b]...); botocore still parses its nested
+             * blocks and fails the file when one is malformed. */
             ebuf_free(&pname);
             struct profile scratch = {0};
             int rc = build_profile(&scratch, sec, &raw->defaults, fname, err);
@@ -498,12 +505,12 @@ static int build_file(const struct raw_file *raw, bool is_config, const char *fn
 }
 
 static int parse_one(const char *text, size_t len, const char *name, bool is_config,
-                     struct file_profiles *out, struct ebuf *err)
+                     struct file_profiles *out, struct file_profiles *sessions, struct ebuf *err)
 {
     struct raw_file raw = {0};
     int rc = raw_parse(text, len, name, &raw, err);
     if (rc == 0)
-        rc = build_file(&raw, is_config, name, out, err);
+        rc = build_file(&raw, is_config, name, out, sessions, err);
     raw_file_cleanup(&raw);
     return rc;
 }
@@ -519,10 +526,10 @@ struct profile_set *profile_parse(const char *config, size_t config_len, const c
         return NULL;
     }
     if ((config && parse_one(config, config_len, config_name ? config_name : "config", true,
-                             &set->config, err) != 0) ||
+                             &set->config, &set->sso_sessions, err) != 0) ||
         (credentials && parse_one(credentials, credentials_len,
                                   credentials_name ? credentials_name : "credentials", false,
-                                  &set->credentials, err) != 0)) {
+                                  &set->credentials, NULL, err) != 0)) {
         profile_set_free(set);
         return NULL;
     }
@@ -575,6 +582,7 @@ void profile_set_free(struct profile_set *set)
         return;
     file_profiles_cleanup(&set->config);
     file_profiles_cleanup(&set->credentials);
+    file_profiles_cleanup(&set->sso_sessions);
     free(set);
 }
 
@@ -620,6 +628,20 @@ const char *profile_get_nested(const struct profile_set *set, const char *profil
         return NULL;
     const struct entry *e = find_entry(source_for(set, profile, key), key, member);
     return e ? e->value : NULL;
+}
+
+const char *profile_sso_session_get(const struct profile_set *set, const char *session,
+                                    const char *key)
+{
+    if (!set || !session || !key)
+        return NULL;
+    const struct entry *e = find_entry(find_profile(&set->sso_sessions, session), key, NULL);
+    return e ? e->value : NULL;
+}
+
+bool profile_sso_session_exists(const struct profile_set *set, const char *session)
+{
+    return set && session && find_profile(&set->sso_sessions, session);
 }
 
 bool profile_exists(const struct profile_set *set, const char *profile)

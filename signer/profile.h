@@ -67,6 +67,14 @@ const char *profile_get_nested(const struct profile_set *set, const char *profil
  * `[NAME]` in the credentials file). */
 bool profile_exists(const struct profile_set *set, const char *profile);
 
+/* A key of the config file's `[sso-session NAME]` section (case-insensitive key, as
+ * profile_get()), or NULL. Only the config file has these sections, as in botocore. Borrowed
+ * from `set`. */
+const char *profile_sso_session_get(const struct profile_set *set, const char *session,
+                                    const char *key);
+/* True when the config file has `[sso-session NAME]`. */
+bool profile_sso_session_exists(const struct profile_set *set, const char *session);
+
 /* Calls `fn` for each (profile, key, member, value) in the merged view: each profile once
  * with key, member and value NULL, then each of its keys once with the value that wins,
  * credentials-file entries first. `member` is NULL

@@ -278,9 +278,51 @@ static void test_guarded(void)
     ebuf_free(&err);
 }
 
+/* [sso-session NAME] sections: botocore's shlex rule, config file only, later one wins whole,
+ * never a profile. */
+static void test_sso_sessions(void)
+{
+    struct ebuf err = EBUF_INIT;
+    const char *config = "[sso-session corp]\n"
+                         "sso_start_url = https://corp.awsapps.com/start\n"
+                         "SSO_Region = eu-west-1\n"
+                         "[sso-session \"two words\"]\n"
+                         "sso_region = us-east-2\n"
+                         "[sso-session a b]\n"
+                         "sso_region = never\n"
+                         "[sso-session dup]\n"
+                         "sso_region = first\n"
+                         "sso_start_url = gone\n"
+                         "[profile dup]\n"
+                         "sso_session = dup\n"
+                         "[sso-session  dup ]\n"
+                         "sso_region = second\n";
+    const char *creds = "[sso-session corp]\n"
+                        "sso_region = from-credentials\n";
+    struct profile_set *set = parse2(config, creds, &err);
+    REQUIRE(set);
+    CHECK(profile_sso_session_exists(set, "corp"));
+    CHECK_STR(profile_sso_session_get(set, "corp", "sso_start_url"),
+              "https://corp.awsapps.com/start");
+    CHECK_STR(profile_sso_session_get(set, "corp", "sso_region"), "eu-west-1");
+    CHECK(!profile_exists(set, "corp"));
+    CHECK_STR(profile_sso_session_get(set, "two words", "sso_region"), "us-east-2");
+    CHECK(!profile_sso_session_exists(set, "a"));
+    CHECK(!profile_sso_session_exists(set, "a b"));
+    CHECK_STR(profile_sso_session_get(set, "dup", "sso_region"), "second");
+    CHECK(profile_sso_session_get(set, "dup", "sso_start_url") == NULL);
+    CHECK_STR(profile_get(set, "dup", "sso_session"), "dup");
+    CHECK(!profile_sso_session_exists(set, "Corp"));
+    CHECK(profile_sso_session_get(set, "nobody", "sso_region") == NULL);
+    CHECK(profile_sso_session_get(NULL, "corp", "sso_region") == NULL);
+    profile_set_free(set);
+    ebuf_free(&err);
+}
+
 int main(void)
 {
     test_sections_and_keys();
+    test_sso_sessions();
     test_precedence();
     test_line_endings_and_long_values();
     test_errors();
