@@ -5,6 +5,7 @@
  *   cred_tool refresh                cache with a 1 s refresh-ahead: get, get, sleep 3, get
  *   cred_tool dump CONFIG CREDS      the parsed profiles as JSON (paths may be "-": none)
  *
+ * A failed resolve prints `status=N` (the ecrup_status) and `error=MESSAGE`.
  * Credentials print as `provider=P akid=A secret_sha256=H token_sha256=H|none expiration=N`:
  * the secret and the token only as hashes, as anything a test prints may end up in a log. */
 #include <cjson/cJSON.h>
@@ -44,10 +45,12 @@ static int cmd_resolve(const char *profile)
     struct cred_snapshot *s = NULL;
     struct ebuf err = EBUF_INIT;
     ecrup_status rc = cred_resolve(&cfg, &s, &err);
-    if (rc == 0)
+    if (rc == 0) {
         print_snapshot(s);
-    else
+    } else {
+        printf("status=%d\n", (int)rc);
         printf("error=%s\n", ebuf_str(&err));
+    }
     cred_snapshot_release(s);
     ebuf_free(&err);
     return rc == 0 ? 0 : 1;
