@@ -83,6 +83,18 @@ static ecrup_status read_config(struct cred_chain *c, const struct profile_set *
     for (size_t i = 0; i < 4; i++)
         if (!vals[i] || !*vals[i])
             ebuf_printf(&missing, "%s%s", missing.len ? ", " : "", keys[i]);
+    /* botocore's SSOTokenProvider reads the session's URL and region from its section only. */
+    for (size_t i = 2; s->session && !missing.len && st == ECRUP_OK && i < 4; i++) {
+        if (!profile_sso_session_get(set, s->session, keys[i])) {
+            ebuf_printf(err, "profile \"%s\": [sso-session %s] lacks %s", s->profile, s->session,
+                        keys[i]);
+            st = ECRUP_E_CONFIG;
+        }
+    }
+    if (st != ECRUP_OK) {
+        ebuf_free(&missing);
+        return st;
+    }
     if (missing.len) {
         ebuf_printf(err, "profile \"%s\" uses SSO but lacks %s", s->profile, ebuf_str(&missing));
         st = ECRUP_E_CONFIG;

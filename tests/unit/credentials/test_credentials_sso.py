@@ -70,6 +70,15 @@ sso_session = nowhere
 sso_account_id = 111122223333
 sso_role_name = {ROLE}
 
+[profile half-session]
+sso_session = half
+sso_region = eu-west-1
+sso_account_id = 111122223333
+sso_role_name = {ROLE}
+
+[sso-session half]
+sso_start_url = {START}
+
 [profile mismatch]
 sso_session = corp
 sso_region = us-east-2
@@ -329,6 +338,10 @@ check(rc != 0 and "nowhere" in got.get("error", "") and got.get("status") == CON
 rc, got = resolve("mismatch")
 check(rc != 0 and "sso_region" in got.get("error", "") and got.get("status") == CONFIG,
       f"profile and sso-session disagree: {got}")
+
+rc, got = resolve("half-session")
+check(rc != 0 and "[sso-session half] lacks sso_region" in got.get("error", "") and
+      got.get("status") == CONFIG, f"the session's region only in the profile: {got}")
 
 # No token, secret or refresh token in anything printed.
 everything = "\n".join(outputs)
