@@ -246,6 +246,24 @@ check(len(g) == 1 and g[0]["token_sha256"] == sha(new.get("accessToken", "")),
 leftovers = [n for n in os.listdir(cache_dir) if not n.endswith(".json")]
 check(not leftovers, f"refresh: no temporary file left: {leftovers}")
 
+# botocore refreshing the same kind of file: the same CreateToken, and the file it writes has
+# the keys ecrup wrote, in the same order.
+emu.register_client("client-b", "client-secret-b", "refresh-token-b")
+write_cache("refreshing", dict(refresh_doc, clientId="client-b", clientSecret="client-secret-b",
+                               refreshToken="refresh-token-b"))
+before_g, before_t = len(emu.calls_of("GetRoleCredentials")), len(emu.calls_of("CreateToken"))
+theirs = botocore_resolve("refresh")
+check(theirs is not None and theirs.get("akid") == got.get("akid"), "botocore refresh: same pair")
+ct = emu.calls_of("CreateToken")[before_t:]
+check(ct == [{"grantType": "refresh_token", "clientId": "client-b",
+              "refresh_sha256": sha("refresh-token-b")}], f"botocore refresh: CreateToken: {ct}")
+with open(cache_path("refreshing")) as f:
+    boto_file = json.load(f)
+secrets_seen.extend([boto_file.get("accessToken", ""), boto_file.get("refreshToken", "")])
+check(list(boto_file) == list(new), f"botocore writes the keys ecrup writes: {list(boto_file)}")
+check(len(boto_file.get("expiresAt", "")) == len(new.get("expiresAt", "")) == 20,
+      "botocore and ecrup write expiresAt alike")
+
 # A failed refresh while the old token still has 5 minutes: the old token is used, the cache
 # file is left alone.
 emu.register_client("client-2", "client-secret-2", "unused")
