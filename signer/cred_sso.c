@@ -231,13 +231,14 @@ static ecrup_status load_token(struct cred_chain *c, const struct sso_config *s,
         st = expired(s, err);
     if (st == ECRUP_OK && s->session && t->expires_at - now < REFRESH_WINDOW &&
         sso_token_refreshable(t, now) && refresh_token(c, s, t, now) == ECRUP_OK) {
-        /* The new token is good whether or not it can be kept for the next run. */
+        /* The new token is good whether or not it can be kept for the next run. The file
+         * names the configured session's URL and region, as botocore writes it. */
         struct ebuf ignored = EBUF_INIT;
-        if (!t->start_url)
-            t->start_url = strdup(s->start_url);
-        if (!t->region)
-            t->region = strdup(s->region);
-        sso_token_save(path, t, &ignored);
+        free(t->start_url);
+        free(t->region);
+        t->start_url = strdup(s->start_url);
+        t->region = strdup(s->region);
+        (void)sso_token_save(path, t, &ignored);
         ebuf_free(&ignored);
     }
     if (st == ECRUP_OK && t->expires_at <= now)

@@ -209,8 +209,7 @@ old_token = "refresh-old-access-" + "z" * 30
 emu.add_token(old_token)  # still valid: if ecrup used it, the call would succeed
 emu.register_client("client-1", "client-secret-1", "refresh-token-1")
 secrets_seen.extend(["client-secret-1", "refresh-token-1"])
-refresh_doc = {"startUrl": "https://refresh.awsapps.com/start", "region": "eu-west-1",
-               "accessToken": old_token, "expiresAt": iso(time.time() + 300),
+refresh_doc = {"accessToken": old_token, "expiresAt": iso(time.time() + 300),
                "clientId": "client-1", "clientSecret": "client-secret-1",
                "registrationExpiresAt": iso(time.time() + 86400 * 30),
                "refreshToken": "refresh-token-1"}
@@ -233,6 +232,8 @@ except ValueError:
 check(new.get("accessToken", old_token) != old_token, "refresh: a new token in the cache file")
 secrets_seen.extend([new.get("accessToken", ""), new.get("refreshToken", "")])
 check(new.get("refreshToken") not in (None, "refresh-token-1"), "refresh: the new refresh token")
+check(new.get("startUrl") == "https://refresh.awsapps.com/start" and
+      new.get("region") == "eu-west-1", "refresh: the configured start URL and region written")
 check(new.get("clientId") == "client-1" and new.get("clientSecret") == "client-secret-1" and
       new.get("registrationExpiresAt") == refresh_doc["registrationExpiresAt"],
       "refresh: the registration is kept")
