@@ -680,3 +680,18 @@ void profile_foreach(const struct profile_set *set,
         if (!find_profile(&set->credentials, set->config.profiles[i].name))
             emit_profile(set, set->config.profiles[i].name, fn, user);
 }
+
+void profile_sso_session_foreach(const struct profile_set *set,
+                                 void (*fn)(void *user, const char *session, const char *key,
+                                            const char *member, const char *value),
+                                 void *user)
+{
+    if (!set || !fn)
+        return;
+    for (size_t i = 0; i < set->sso_sessions.n; i++) {
+        const struct profile *p = &set->sso_sessions.profiles[i];
+        fn(user, p->name, NULL, NULL, NULL);
+        for (size_t j = 0; j < p->n; j++)
+            fn(user, p->name, p->entries[j].key, p->entries[j].member, p->entries[j].value);
+    }
+}

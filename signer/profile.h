@@ -85,4 +85,11 @@ void profile_foreach(const struct profile_set *set,
                                 const char *member, const char *value),
                      void *user);
 
+/* The same for the config file's [sso-session NAME] sections: each session once with key,
+ * member and value NULL, then each of its keys (a nested block as in profile_foreach()). */
+void profile_sso_session_foreach(const struct profile_set *set,
+                                 void (*fn)(void *user, const char *session, const char *key,
+                                            const char *member, const char *value),
+                                 void *user);
+
 #endif

@@ -2,7 +2,8 @@
 """Differential test of the shared-file parser against botocore: generated config and
 credentials files (comments, both delimiters, continuation lines, nested blocks, quoted
 profile names, [DEFAULT], duplicates, stray lines) are read by botocore's Session.full_config
-and by `cred_tool dump`; both must fail, or both must yield the same profiles.
+and by `cred_tool dump`; both must fail, or both must yield the same profiles and the same
+[sso-session NAME] sections.
 
 usage: profile_vs_botocore.py PATH/TO/cred_tool [CASES]
 """
@@ -40,7 +41,9 @@ def header(is_config):
         return f"[{name}]"
     return rng.choice(["[DEFAULT]", "[sso-session corp]", "[profile]", "[profile a b]",
                        "[ profile x ]", "[profilex y]", "[profile 'single q']",
-                       "[profile \"unterminated]", "[services s]", "[a]]"])
+                       "[profile \"unterminated]", "[services s]", "[a]]",
+                       "[sso-session \"two words\"]", "[sso-session a b]", "[sso-session]",
+                       "[sso-sessionx y]", "[sso-session  corp ]"])
 
 
 def option():
@@ -99,7 +102,8 @@ def botocore_view(cfg, cred):
     os.environ["AWS_CONFIG_FILE"] = cfg
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = cred
     try:
-        return {"profiles": botocore.session.Session().full_config["profiles"]}
+        full = botocore.session.Session().full_config
+        return {"profiles": full["profiles"], "sso_sessions": full["sso_sessions"]}
     except (botocore.exceptions.ConfigParseError, UnicodeDecodeError) as e:
         return {"error": str(e)}
 
@@ -127,7 +131,8 @@ with tempfile.TemporaryDirectory() as tmp:
         want = botocore_view(cfg, cred)
         got = ours(cfg, cred)
         if ("error" in want) != ("error" in got) or \
-                ("profiles" in want and want["profiles"] != got["profiles"]):
+                ("profiles" in want and (want["profiles"] != got["profiles"] or
+                                         want["sso_sessions"] != got["sso_sessions"])):
             failures += 1
             if failures <= 5:
                 print(f"--- case {case} differs\nconfig:\n{texts[0]!r}\ncredentials:\n"
