@@ -153,6 +153,71 @@ static void test_errors(void)
     ebuf_free(&err);
 }
 
+static ecrup_status resolve_report(const char *const *envv, struct cred_report *r, struct ebuf *err)
+{
+    struct env_reader rd = {test_env_pairs, (void *)(uintptr_t)envv};
+    struct cred_config cfg = {.env = &rd};
+    struct cred_snapshot *s = NULL;
+    ebuf_reset(err);
+    ecrup_status st = cred_resolve_report(&cfg, &s, err, r);
+    cred_snapshot_release(s);
+    return st;
+}
+
+/* The walk's report: every provider in order, what it did, in success and failure alike. */
+static void test_report(void)
+{
+    struct ebuf err = EBUF_INIT;
+    struct cred_report r;
+    static const char *const names[] = {"explicit", "env", "profile", "container", "imds"};
+    const char *none[] = {BASE, NULL};
+
+    CHECK_EQ_INT(resolve_report(none, &r, &err), ECRUP_E_NO_CREDENTIALS);
+    REQUIRE(r.n == 5);
+    for (size_t i = 0; i < r.n; i++) {
+        CHECK_STR(r.steps[i].name, names[i]);
+        CHECK_EQ_INT(r.steps[i].outcome, CRED_SKIPPED);
+        CHECK_EQ_INT(r.steps[i].status, ECRUP_E_NO_CREDENTIALS);
+        /* Each reason is in the error's "tried" list, which is unchanged. */
+        CHECK(r.steps[i].detail && strstr(ebuf_str(&err), r.steps[i].detail));
+    }
+    CHECK_STR(r.steps[0].detail, "explicit: none given");
+    CHECK_STR(r.steps[1].detail, "environment: AWS_ACCESS_KEY_ID unset");
+    CHECK_STR(r.steps[4].detail, "IMDS: disabled by AWS_EC2_METADATA_DISABLED");
+    cred_report_free(&r);
+    CHECK(r.n == 0 && r.steps == NULL);
+
+    /* A failure in the middle: those before it are still listed, those after not tried. */
+    const char *partial[] = {BASE, "AWS_ACCESS_KEY_ID", "AKID", NULL};
+    CHECK_EQ_INT(resolve_report(partial, &r, &err), ECRUP_E_CREDENTIALS);
+    REQUIRE(r.n == 5);
+    CHECK_EQ_INT(r.steps[0].outcome, CRED_SKIPPED);
+    CHECK_EQ_INT(r.steps[1].outcome, CRED_FAILED);
+    CHECK_EQ_INT(r.steps[1].status, ECRUP_E_CREDENTIALS);
+    CHECK_STR(r.steps[1].detail, ebuf_str(&err));
+    for (size_t i = 2; i < 5; i++) {
+        CHECK_STR(r.steps[i].name, names[i]);
+        CHECK_EQ_INT(r.steps[i].outcome, CRED_NOT_TRIED);
+        CHECK(r.steps[i].detail == NULL);
+    }
+    cred_report_free(&r);
+
+    /* The profile's credential_process answers as "profile", the snapshot saying "process". */
+    test_write_file(cfg_path, "[default]\ncredential_process = printf '{\"Version\": 1, "
+                              "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"sp\"}'\n");
+    CHECK_EQ_INT(resolve_report(none, &r, &err), ECRUP_OK);
+    REQUIRE(r.n == 5);
+    CHECK_EQ_INT(r.steps[2].outcome, CRED_ANSWERED);
+    CHECK_EQ_INT(r.steps[2].status, ECRUP_OK);
+    CHECK_STR(r.steps[2].name, "profile");
+    CHECK_STR(r.steps[2].detail, "process");
+    CHECK_EQ_INT(r.steps[3].outcome, CRED_NOT_TRIED);
+    cred_report_free(&r);
+    unlink(cfg_path);
+
+    ebuf_free(&err);
+}
+
 /* credential_process outcomes, each checked for a clear message without secrets. */
 static void test_process(void)
 {
@@ -309,7 +374,8 @@ static void test_cache_refresh(void)
 
     /* Expiring credentials: reused while fresh, replaced once they are about to expire. */
     write_counting_process(2, 0);
-    cfg = (struct cred_config){.env = &r, .refresh_ahead_seconds = 1};
+    cfg = (struct cred_config){
+        .env = &r, .advisory_refresh_seconds = 1, .mandatory_refresh_seconds = 1};
     cache = cred_cache_new(&cfg);
     REQUIRE(cache);
     time_t t0 = time(NULL);
@@ -333,7 +399,8 @@ static void test_cache_refresh(void)
     /* A failed refresh keeps credentials that are still valid, and is not retried at once;
      * once they have expired, the failure is reported. */
     write_counting_process(100, 2);
-    cfg = (struct cred_config){.env = &r}; /* refresh 5 minutes ahead: always "due" here */
+    cfg =
+        (struct cred_config){.env = &r}; /* mandatory refresh 10 minutes ahead: always "due" here */
     cache = cred_cache_new(&cfg);
     REQUIRE(cache);
     t0 = time(NULL);
@@ -399,7 +466,8 @@ static void test_concurrent_readers(void)
     char overlap[200];
     snprintf(overlap, sizeof overlap, "%s.overlap", lock_path);
     unlink(overlap);
-    struct cred_config cfg = {.env = &r, .refresh_ahead_seconds = 1};
+    struct cred_config cfg = {
+        .env = &r, .advisory_refresh_seconds = 1, .mandatory_refresh_seconds = 1};
     struct cred_cache *cache = cred_cache_new(&cfg);
     REQUIRE(cache);
     enum { N = 4 };
@@ -443,6 +511,7 @@ int main(void)
     test_time();
     test_precedence();
     test_errors();
+    test_report();
     test_process();
     test_cache_refresh();
     test_concurrent_readers();
