@@ -7,7 +7,6 @@ Instance metadata is pointed at a loopback stub this script starts. Only the cas
 IMDS to be asked leaves AWS_EC2_METADATA_DISABLED unset; every other run sets it to true."""
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -16,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 from checks import check, finish  # noqa: E402
 
-ECRUP = os.path.join(os.environ["ECRUP_BINARY_DIR"], "ecrup")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_config  # noqa: E402
+
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 requests = []  # (method, path) the stub received
 
@@ -38,14 +39,9 @@ class Refusing(BaseHTTPRequestHandler):
 
 
 def run(home, env_extra, *args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"HOME": home, "AWS_REGION": "us-east-1",
-                "AWS_CONFIG_FILE": os.path.join(home, "config"),
-                "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "credentials")})
-    env.update(env_extra)
-    p = subprocess.run([ECRUP, "config"] + list(args), env=env, capture_output=True, text=True,
-                       timeout=60)
-    return p.returncode, p.stdout, p.stderr
+    """test_config's run(), in the region us-east-1, IMDS disabled unless env_extra says
+    AWS_EC2_METADATA_DISABLED=None."""
+    return test_config.run(dict({"AWS_REGION": "us-east-1"}, **env_extra), *args, home=home)
 
 
 def providers(out):
@@ -69,7 +65,8 @@ def main():
         f.write("[profile dev]\nregion = eu-west-1\n")
 
     # 1. Nothing answers before IMDS, and IMDS refuses: every provider is listed, then the error.
-    rc, out, err = run(home, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds}, "-v", "--profile", "dev")
+    rc, out, err = run(home, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds,
+                              "AWS_EC2_METADATA_DISABLED": None}, "-v", "--profile", "dev")
     check(rc == 1, "imds 403: exit %d" % rc)
     check(("PUT", "/latest/api/token") in requests, "the stub was asked for a token: %r" % requests)
     rows = providers(out)
@@ -88,7 +85,8 @@ def main():
     check("role request: HTTP 403" in err, "the error is still reported: %r" % err)
 
     # Without -v the listing is not printed; the error is.
-    rc, out, err = run(home, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds}, "--profile", "dev")
+    rc, out, err = run(home, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds,
+                              "AWS_EC2_METADATA_DISABLED": None}, "--profile", "dev")
     check(rc == 1 and "credential providers" not in out and "HTTP 403" in err,
           "no listing without -v: %r %r" % (out, err))
 
@@ -97,8 +95,7 @@ def main():
         f.write("[dev]\naws_access_key_id = AKIAEXAMPLEDEV00001\naws_secret_access_key = %s\n"
                 % SECRET)
     del requests[:]
-    rc, out, err = run(home, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds,
-                              "AWS_EC2_METADATA_DISABLED": "true"}, "-v", "--profile", "dev")
+    rc, out, err = run(home, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds}, "-v", "--profile", "dev")
     check(rc == 0, "profile: exit %d %s" % (rc, err))
     rows = providers(out)
     check([(r[0], r[1]) for r in rows] == [("explicit", "skipped"), ("env", "skipped"),
@@ -116,7 +113,7 @@ def main():
     os.chmod(proc, 0o755)
     with open(os.path.join(home, "config"), "w") as f:
         f.write("[profile proc]\ncredential_process = %s\n" % proc)
-    rc, out, err = run(home, {"AWS_EC2_METADATA_DISABLED": "true"}, "-v", "--profile", "proc")
+    rc, out, err = run(home, {}, "-v", "--profile", "proc")
     rows = providers(out)
     check(rc == 0 and len(rows) == 5 and rows[2] == ("profile", "answered", "(as process)"),
           "process: %r %s" % (rows, err))

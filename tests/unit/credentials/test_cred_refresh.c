@@ -94,12 +94,6 @@ static void fake_wait_inside(struct fake *f)
     pthread_mutex_unlock(&f->lock);
 }
 
-static struct cred_cache *fake_cache(struct fake *f)
-{
-    struct cred_config cfg = {.walk = fake_walk, .walk_user = f};
-    return cred_cache_new(&cfg);
-}
-
 static char *refresh_note(struct cred_cache *cache)
 {
     struct cred_report r;
@@ -111,52 +105,70 @@ static char *refresh_note(struct cred_cache *cache)
     return note;
 }
 
-/* The first get walks; later ones before the advisory window do not. */
-static struct cred_snapshot *first_get(struct cred_cache *cache, struct fake *f)
+/* A cache over the fake, with the given windows (0: the defaults), that has walked once at
+ * T0: `a` is what it got. `f` must not move while the cache lives. */
+struct fixture {
+    struct fake f;
+    struct cred_cache *cache;
+    struct cred_snapshot *a;
+};
+
+static void setup(struct fixture *x, int advisory, int mandatory)
 {
-    struct cred_snapshot *s = NULL;
+    fake_init(&x->f);
+    struct cred_config cfg = {.walk = fake_walk,
+                              .walk_user = &x->f,
+                              .advisory_refresh_seconds = advisory,
+                              .mandatory_refresh_seconds = mandatory};
+    x->cache = cred_cache_new(&cfg);
+    REQUIRE(x->cache);
     struct ebuf err = EBUF_INIT;
-    CHECK_EQ_INT(cred_cache_get(cache, T0, &s, &err), ECRUP_OK);
-    CHECK_EQ_INT(fake_walks(f), 1);
+    x->a = NULL;
+    CHECK_EQ_INT(cred_cache_get(x->cache, T0, &x->a, &err), ECRUP_OK);
+    CHECK_EQ_INT(fake_walks(&x->f), 1);
+    REQUIRE(x->a);
+    CHECK_EQ_INT(x->a->expiration, T0 + LIFETIME);
     ebuf_free(&err);
-    return s;
+}
+
+static void teardown(struct fixture *x)
+{
+    cred_snapshot_release(x->a);
+    cred_cache_free(x->cache);
+    fake_cleanup(&x->f);
 }
 
 static void test_outside_windows(void)
 {
-    struct fake f;
-    fake_init(&f);
-    struct cred_cache *cache = fake_cache(&f);
-    REQUIRE(cache);
-    struct cred_snapshot *a = first_get(cache, &f), *b = NULL;
-    REQUIRE(a);
+    struct fixture x;
+    setup(&x, 0, 0);
+    struct fake *f = &x.f;
+    struct cred_cache *cache = x.cache;
+    struct cred_snapshot *a = x.a, *b = NULL;
     CHECK_EQ_INT(a->expiration, T0 + LIFETIME);
     struct ebuf err = EBUF_INIT;
     /* 15 minutes and a second left: not yet. */
     CHECK_EQ_INT(cred_cache_get(cache, a->expiration - ADVISORY - 1, &b, &err), ECRUP_OK);
     CHECK(b == a);
-    CHECK_EQ_INT(fake_walks(&f), 1);
+    CHECK_EQ_INT(fake_walks(f), 1);
     cred_snapshot_release(b);
-    cred_snapshot_release(a);
-    cred_cache_free(cache);
-    fake_cleanup(&f);
+    teardown(&x);
     ebuf_free(&err);
 }
 
 static void test_advisory_failure_keeps_old(void)
 {
-    struct fake f;
-    fake_init(&f);
-    struct cred_cache *cache = fake_cache(&f);
-    REQUIRE(cache);
-    struct cred_snapshot *a = first_get(cache, &f), *b = NULL;
-    REQUIRE(a);
+    struct fixture x;
+    setup(&x, 0, 0);
+    struct fake *f = &x.f;
+    struct cred_cache *cache = x.cache;
+    struct cred_snapshot *a = x.a, *b = NULL;
     struct ebuf err = EBUF_INIT;
     time_t now = a->expiration - ADVISORY + 1; /* advisory window */
-    fake_set(&f, true, false);
+    fake_set(f, true, false);
     CHECK_EQ_INT(cred_cache_get(cache, now, &b, &err), ECRUP_OK);
     CHECK(b == a);
-    CHECK_EQ_INT(fake_walks(&f), 2);
+    CHECK_EQ_INT(fake_walks(f), 2);
     CHECK_EQ_INT(err.len, 0); /* not an error to the caller... */
     char *note = refresh_note(cache);
     CHECK(note && strstr(note, "advisory refresh failed") && strstr(note, "walk 2 refused"));
@@ -166,12 +178,12 @@ static void test_advisory_failure_keeps_old(void)
     /* Held off for a few seconds, then tried again. */
     CHECK_EQ_INT(cred_cache_get(cache, now + 1, &b, &err), ECRUP_OK);
     CHECK(b == a);
-    CHECK_EQ_INT(fake_walks(&f), 2);
+    CHECK_EQ_INT(fake_walks(f), 2);
     cred_snapshot_release(b);
-    fake_set(&f, false, false);
-    f.issued = now + 10;
+    fake_set(f, false, false);
+    f->issued = now + 10;
     CHECK_EQ_INT(cred_cache_get(cache, now + 10, &b, &err), ECRUP_OK);
-    CHECK_EQ_INT(fake_walks(&f), 3);
+    CHECK_EQ_INT(fake_walks(f), 3);
     REQUIRE(b);
     CHECK(b != a);
     CHECK_STR(b->access_key_id, "AKIAFAKE0003");
@@ -180,9 +192,7 @@ static void test_advisory_failure_keeps_old(void)
     CHECK(note == NULL); /* a success clears the note */
     free(note);
     cred_snapshot_release(b);
-    cred_snapshot_release(a);
-    cred_cache_free(cache);
-    fake_cleanup(&f);
+    teardown(&x);
     ebuf_free(&err);
 }
 
@@ -223,29 +233,28 @@ static bool getter_done(struct getter *g)
 
 static void test_advisory_does_not_wait(void)
 {
-    struct fake f;
-    fake_init(&f);
-    struct cred_cache *cache = fake_cache(&f);
-    REQUIRE(cache);
-    struct cred_snapshot *a = first_get(cache, &f), *b = NULL;
-    REQUIRE(a);
+    struct fixture x;
+    setup(&x, 0, 0);
+    struct fake *f = &x.f;
+    struct cred_cache *cache = x.cache;
+    struct cred_snapshot *a = x.a, *b = NULL;
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     time_t now = a->expiration - ADVISORY + 100;
-    f.issued = now; /* no walk runs yet: the refresh's credentials last a lifetime from now */
-    fake_set(&f, false, true);
+    f->issued = now; /* no walk runs yet: the refresh's credentials last a lifetime from now */
+    fake_set(f, false, true);
     struct getter g = {.cache = cache, .now = now, .lock = &lock};
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, getter_main, &g) == 0);
-    fake_wait_inside(&f); /* the thread is refreshing, held inside the provider */
+    fake_wait_inside(f); /* the thread is refreshing, held inside the provider */
     /* Another caller in the advisory window gets the current credentials at once (were it
      * to wait, this would hang until ctest's timeout). */
     struct ebuf err = EBUF_INIT;
     CHECK_EQ_INT(cred_cache_get(cache, now, &b, &err), ECRUP_OK);
     CHECK(b == a);
-    CHECK_EQ_INT(fake_walks(&f), 2);
+    CHECK_EQ_INT(fake_walks(f), 2);
     CHECK(!getter_done(&g));
     cred_snapshot_release(b);
-    fake_set(&f, false, false);
+    fake_set(f, false, false);
     pthread_join(th, NULL);
     CHECK_EQ_INT(g.st, ECRUP_OK);
     REQUIRE(g.snap);
@@ -253,12 +262,10 @@ static void test_advisory_does_not_wait(void)
     /* The next caller gets the refreshed ones. */
     CHECK_EQ_INT(cred_cache_get(cache, now, &b, &err), ECRUP_OK);
     CHECK(b == g.snap);
-    CHECK_EQ_INT(fake_walks(&f), 2);
+    CHECK_EQ_INT(fake_walks(f), 2);
     cred_snapshot_release(b);
     cred_snapshot_release(g.snap);
-    cred_snapshot_release(a);
-    cred_cache_free(cache);
-    fake_cleanup(&f);
+    teardown(&x);
     ebuf_free(&err);
 }
 
@@ -267,21 +274,20 @@ static void test_advisory_does_not_wait(void)
  * are served, expired ones give every waiter the refresh's error without another walk. */
 static void mandatory_case(bool fail, long at)
 {
-    struct fake f;
-    fake_init(&f);
-    struct cred_cache *cache = fake_cache(&f);
-    REQUIRE(cache);
-    struct cred_snapshot *a = first_get(cache, &f);
-    REQUIRE(a);
+    struct fixture x;
+    setup(&x, 0, 0);
+    struct fake *f = &x.f;
+    struct cred_cache *cache = x.cache;
+    struct cred_snapshot *a = x.a;
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     time_t now = a->expiration - at;
-    fake_set(&f, fail, true);
+    fake_set(f, fail, true);
     enum { N = 4 };
     struct getter g[N];
     pthread_t th[N];
     g[0] = (struct getter){.cache = cache, .now = now, .lock = &lock};
     REQUIRE(pthread_create(&th[0], NULL, getter_main, &g[0]) == 0);
-    fake_wait_inside(&f);
+    fake_wait_inside(f);
     for (int i = 1; i < N; i++) {
         g[i] = g[0];
         REQUIRE(pthread_create(&th[i], NULL, getter_main, &g[i]) == 0);
@@ -291,10 +297,10 @@ static void mandatory_case(bool fail, long at)
     for (int i = 0; i < N; i++)
         returned += getter_done(&g[i]);
     CHECK_EQ_INT(returned, 0); /* everyone waits for the refresh */
-    fake_set(&f, fail, false);
+    fake_set(f, fail, false);
     for (int i = 0; i < N; i++)
         pthread_join(th[i], NULL);
-    CHECK_EQ_INT(fake_walks(&f), 2); /* exactly one refresh for all of them */
+    CHECK_EQ_INT(fake_walks(f), 2); /* exactly one refresh for all of them */
     for (int i = 0; i < N; i++) {
         if (!fail) {
             CHECK_EQ_INT(g[i].st, ECRUP_OK);
@@ -322,9 +328,7 @@ static void mandatory_case(bool fail, long at)
         CHECK(s == NULL && strstr(ebuf_str(&err), "walk 3 refused"));
         ebuf_free(&err);
     }
-    cred_snapshot_release(a);
-    cred_cache_free(cache);
-    fake_cleanup(&f);
+    teardown(&x);
 }
 
 static void test_mandatory(void)
@@ -374,15 +378,15 @@ static void *stress_main(void *arg)
 
 static void test_concurrent_sweep(void)
 {
-    struct fake f;
-    fake_init(&f);
-    struct cred_cache *cache = fake_cache(&f);
-    REQUIRE(cache);
+    struct fixture x;
+    setup(&x, 0, 0);
+    struct fake *f = &x.f;
+    struct cred_cache *cache = x.cache;
     enum { N = 4 };
     struct stress st[N];
     pthread_t th[N];
     for (int i = 0; i < N; i++) {
-        st[i] = (struct stress){.cache = cache, .fake = &f};
+        st[i] = (struct stress){.cache = cache, .fake = f};
         REQUIRE(pthread_create(&th[i], NULL, stress_main, &st[i]) == 0);
     }
     int gets = 0, bad = 0;
@@ -393,45 +397,35 @@ static void test_concurrent_sweep(void)
     }
     CHECK_EQ_INT(gets, N * 2000);
     CHECK_EQ_INT(bad, 0);
-    pthread_mutex_lock(&f.lock);
-    CHECK_EQ_INT(f.most, 1); /* single flight */
-    CHECK(f.walks >= 3);     /* refreshed as the sweep went through each lifetime */
-    printf("concurrent sweep: %d gets, %d walks\n", gets, f.walks);
-    pthread_mutex_unlock(&f.lock);
-    cred_cache_free(cache);
-    fake_cleanup(&f);
+    pthread_mutex_lock(&f->lock);
+    CHECK_EQ_INT(f->most, 1); /* single flight */
+    CHECK(f->walks >= 3);     /* refreshed as the sweep went through each lifetime */
+    printf("concurrent sweep: %d gets, %d walks\n", gets, f->walks);
+    pthread_mutex_unlock(&f->lock);
+    teardown(&x);
 }
 
 /* Windows given in the config replace the defaults; the mandatory one never exceeds the
  * advisory one. */
 static void test_configured_windows(void)
 {
-    struct fake f;
-    fake_init(&f);
-    struct cred_config cfg = {.walk = fake_walk,
-                              .walk_user = &f,
-                              .advisory_refresh_seconds = 60,
-                              .mandatory_refresh_seconds = 600};
-    struct cred_cache *cache = cred_cache_new(&cfg);
-    REQUIRE(cache);
-    struct cred_snapshot *a = first_get(cache, &f), *b = NULL;
-    REQUIRE(a);
+    struct fixture x;
+    setup(&x, 60, 600);
+    struct cred_snapshot *a = x.a, *b = NULL;
     struct ebuf err = EBUF_INIT;
-    CHECK_EQ_INT(cred_cache_get(cache, a->expiration - 61, &b, &err), ECRUP_OK);
-    CHECK(b == a && fake_walks(&f) == 1);
+    CHECK_EQ_INT(cred_cache_get(x.cache, a->expiration - 61, &b, &err), ECRUP_OK);
+    CHECK(b == a && fake_walks(&x.f) == 1);
     cred_snapshot_release(b);
     /* Inside 60 s: mandatory (clamped to the advisory window), so this caller refreshes and
      * a failure with valid credentials says "mandatory". */
-    fake_set(&f, true, false);
-    CHECK_EQ_INT(cred_cache_get(cache, a->expiration - 59, &b, &err), ECRUP_OK);
-    CHECK(b == a && fake_walks(&f) == 2);
-    char *note = refresh_note(cache);
+    fake_set(&x.f, true, false);
+    CHECK_EQ_INT(cred_cache_get(x.cache, a->expiration - 59, &b, &err), ECRUP_OK);
+    CHECK(b == a && fake_walks(&x.f) == 2);
+    char *note = refresh_note(x.cache);
     CHECK(note && strstr(note, "mandatory refresh failed"));
     free(note);
     cred_snapshot_release(b);
-    cred_snapshot_release(a);
-    cred_cache_free(cache);
-    fake_cleanup(&f);
+    teardown(&x);
     ebuf_free(&err);
 }
 
