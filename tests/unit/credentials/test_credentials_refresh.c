@@ -437,5 +437,5 @@ int main(void)
     test_mandatory();
     test_concurrent_sweep();
     test_configured_windows();
-    return test_finish("test_cred_refresh");
+    return test_finish("test_credentials_refresh");
 }
