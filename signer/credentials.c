@@ -445,6 +445,7 @@ ecrup_status cred_cache_get(struct cred_cache *c, time_t now, struct cred_snapsh
     struct cred_snapshot *snap = NULL;
     struct ebuf msg = EBUF_INIT;
     struct cred_report report = {0};
+    char *logged = NULL; /* the note for cfg.refresh_log, told once the lock is released */
     ecrup_status st = walk(c, &snap, &msg, &report);
     if (st == ECRUP_OK && !usable(snap, now)) {
         /* The provider answered with credentials that had already expired. */
@@ -482,6 +483,7 @@ ecrup_status cred_cache_get(struct cred_cache *c, time_t now, struct cred_snapsh
                         (long)(c->current->expiration - now), ebuf_str(&msg));
             free(note);
             note = ebuf_take(&n);
+            logged = note && c->cfg.refresh_log ? strdup(note) : NULL;
         }
     }
     c->report.refresh_note = note;
@@ -493,6 +495,9 @@ ecrup_status cred_cache_get(struct cred_cache *c, time_t now, struct cred_snapsh
     }
     pthread_cond_broadcast(&c->refreshed);
     pthread_mutex_unlock(&c->lock);
+    if (logged)
+        c->cfg.refresh_log(c->cfg.refresh_log_user, logged);
+    free(logged);
     ebuf_free(&msg);
     return *out ? ECRUP_OK : st;
 }

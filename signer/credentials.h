@@ -50,6 +50,11 @@ struct cred_config {
      * walks the chain. Called on the refreshing thread; `walk_user` is borrowed. */
     ecrup_status (*walk)(void *walk_user, struct cred_snapshot **out, struct ebuf *err);
     void *walk_user;
+    /* Told of a failed refresh that still-valid credentials outlived (the note, without a
+     * secret), on the refreshing thread with no lock held: the engine logs it. NULL: kept
+     * only as the report's refresh_note. `refresh_log_user` is borrowed. */
+    void (*refresh_log)(void *refresh_log_user, const char *note);
+    void *refresh_log_user;
     long connect_timeout_ms; /* container and IMDS connect timeout; 0: 1000 */
     long timeout_ms;         /* container and IMDS whole-request timeout; 0: 3000 */
 };

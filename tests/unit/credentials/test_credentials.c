@@ -496,6 +496,50 @@ static void test_concurrent_readers(void)
     unlink(overlap);
 }
 
+static int warnings;
+static char last_warning[512];
+
+/* The thread refreshing credentials (here the test's own). */
+static void capture_log(ecrup_log_level level, const char *line, void *user)
+{
+    (void)user;
+    if (level == ECRUP_LOG_WARN) {
+        warnings++;
+        snprintf(last_warning, sizeof last_warning, "%s", line);
+    }
+}
+
+/* A failed refresh that valid credentials outlive reaches the engine's log as a warning. */
+static void test_context_refresh_logged(void)
+{
+    struct ebuf msg = EBUF_INIT;
+    struct ecrup_options o;
+    ecrup_options_init(&o);
+    o.log = capture_log;
+    o.log_level = ECRUP_LOG_WARN;
+    const char *env[] = {BASE, "AWS_REGION", "us-east-1", "AWS_ENDPOINT_URL", "http://127.0.0.1:9",
+                         NULL};
+    struct env_reader r = {test_env_pairs, (void *)(uintptr_t)env};
+    write_counting_process(100, 2); /* 100 s left: inside the mandatory window at once */
+    struct ecr_context ctx;
+    REQUIRE(ecr_context_init(&ctx, &o, &r, &msg) == ECRUP_OK);
+    CHECK_EQ_INT(warnings, 0);
+    struct xfer_credentials xc = ecr_context_credentials(&ctx);
+    struct sigv4_credentials creds;
+    void *token = NULL;
+    CHECK_EQ_INT(xc.acquire(xc.user, time(NULL), &creds, &token, &msg), ECRUP_OK);
+    CHECK_STR(creds.access_key_id, "AKID1"); /* the refresh failed: the first ones, still valid */
+    CHECK_EQ_INT(process_runs(), 2);
+    CHECK_EQ_INT(warnings, 1);
+    CHECK(strstr(last_warning, "mandatory refresh failed (CredentialsError") != NULL);
+    CHECK(strstr(last_warning, "refresh failed") != NULL);
+    CHECK(strstr(last_warning, "secret-AKID1") == NULL);
+    xc.release(xc.user, token);
+    ecr_context_cleanup(&ctx);
+    unlink(cfg_path);
+    ebuf_free(&msg);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/ecrup-creds-XXXXXX");
@@ -516,6 +560,7 @@ int main(void)
     test_cache_refresh();
     test_concurrent_readers();
     test_context_status();
+    test_context_refresh_logged();
     test_http_setup_refused();
     curl_global_cleanup();
 

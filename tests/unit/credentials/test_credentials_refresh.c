@@ -111,13 +111,41 @@ struct fixture {
     struct fake f;
     struct cred_cache *cache;
     struct cred_snapshot *a;
+    pthread_mutex_t log_lock; /* guards the two below: refresh_log runs on the refresher */
+    int logged;               /* refresh_log calls */
+    char last_log[256];
 };
+
+/* The refreshing thread. */
+static void fixture_log(void *user, const char *note)
+{
+    struct fixture *x = user;
+    pthread_mutex_lock(&x->log_lock);
+    x->logged++;
+    snprintf(x->last_log, sizeof x->last_log, "%s", note);
+    pthread_mutex_unlock(&x->log_lock);
+}
+
+static int fixture_logged(struct fixture *x, char *last, size_t cap)
+{
+    pthread_mutex_lock(&x->log_lock);
+    int n = x->logged;
+    if (last)
+        snprintf(last, cap, "%s", x->last_log);
+    pthread_mutex_unlock(&x->log_lock);
+    return n;
+}
 
 static void setup(struct fixture *x, int advisory, int mandatory)
 {
     fake_init(&x->f);
+    pthread_mutex_init(&x->log_lock, NULL);
+    x->logged = 0;
+    x->last_log[0] = 0;
     struct cred_config cfg = {.walk = fake_walk,
                               .walk_user = &x->f,
+                              .refresh_log = fixture_log,
+                              .refresh_log_user = x,
                               .advisory_refresh_seconds = advisory,
                               .mandatory_refresh_seconds = mandatory};
     x->cache = cred_cache_new(&cfg);
@@ -136,6 +164,7 @@ static void teardown(struct fixture *x)
     cred_snapshot_release(x->a);
     cred_cache_free(x->cache);
     fake_cleanup(&x->f);
+    pthread_mutex_destroy(&x->log_lock);
 }
 
 static void test_outside_windows(void)
@@ -172,7 +201,10 @@ static void test_advisory_failure_keeps_old(void)
     CHECK_EQ_INT(err.len, 0); /* not an error to the caller... */
     char *note = refresh_note(cache);
     CHECK(note && strstr(note, "advisory refresh failed") && strstr(note, "walk 2 refused"));
-    free(note); /* ...but kept as a note */
+    free(note); /* ...but kept as a note, and told to the log hook once */
+    char last[256];
+    CHECK_EQ_INT(fixture_logged(&x, last, sizeof last), 1);
+    CHECK(strstr(last, "advisory refresh failed") != NULL);
     cred_snapshot_release(b);
 
     /* Held off for a few seconds, then tried again. */
@@ -191,6 +223,7 @@ static void test_advisory_failure_keeps_old(void)
     note = refresh_note(cache);
     CHECK(note == NULL); /* a success clears the note */
     free(note);
+    CHECK_EQ_INT(fixture_logged(&x, NULL, 0), 1); /* and is not logged */
     cred_snapshot_release(b);
     teardown(&x);
     ebuf_free(&err);
@@ -320,6 +353,9 @@ static void mandatory_case(bool fail, long at)
         CHECK(note && strstr(note, "mandatory refresh failed") && strstr(note, "walk 2 refused"));
         free(note);
     }
+    /* Logged once for the one failed walk the callers outlived; an error is not logged (the
+     * callers get it). */
+    CHECK_EQ_INT(fixture_logged(&x, NULL, 0), fail && at > 0 ? 1 : 0);
     if (fail && at < 0) {
         /* A later call tries again (the credentials are gone: no holding off). */
         struct cred_snapshot *s = NULL;
