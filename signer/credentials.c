@@ -29,7 +29,8 @@ static const cred_provider chain[] = {
 };
 
 /* The names `ecrup config -v` shows for the providers of chain[]. A provider missing here is
- * named by its first note's prefix ("IMDS: ..."), else by its place in the chain. */
+ * named by the prefix of its note or message ("web identity: ..."), or what it answered as,
+ * else by its place in the chain: add a line here with its line in chain[]. */
 static const struct {
     cred_provider fn;
     const char *name;
@@ -212,14 +213,17 @@ void cred_report_free(struct cred_report *r)
     *r = (struct cred_report){0};
 }
 
-static char *provider_name(size_t i, const char *notes)
+/* chain[i]'s name; `hint` is its notes, else what it answered as or its message. */
+static char *provider_name(size_t i, const char *hint)
 {
     for (size_t k = 0; k < sizeof provider_names / sizeof *provider_names; k++)
         if (provider_names[k].fn == chain[i])
             return strdup(provider_names[k].name);
-    const char *colon = notes ? strchr(notes, ':') : NULL;
-    if (colon && colon > notes)
-        return strndup(notes, (size_t)(colon - notes));
+    /* "web identity: ..." (a note or message), "web_identity" (what it answered as) */
+    const char *colon = hint ? strchr(hint, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - hint) : hint ? strlen(hint) : 0;
+    if (n > 0 && n <= 32 && (colon || !strchr(hint, ' ')))
+        return strndup(hint, n);
     char buf[32];
     snprintf(buf, sizeof buf, "provider %zu", i + 1);
     return strdup(buf);
@@ -230,7 +234,7 @@ static bool report_step(struct cred_report *r, size_t i, enum cred_outcome outco
                         const char *notes, const char *detail)
 {
     struct cred_step *step = &r->steps[i];
-    step->name = provider_name(i, notes);
+    step->name = provider_name(i, notes && *notes ? notes : detail);
     step->outcome = outcome;
     step->status = st;
     step->detail = detail ? strdup(detail) : NULL;
