@@ -78,9 +78,9 @@ static void show_providers(struct cred_cache *cache)
         else if (s->outcome == CRED_SKIPPED && s->detail)
             ebuf_puts(&why, s->detail);
         if (why.len)
-            out("  %-10s %-9s %s\n", s->name, outcome[s->outcome], ebuf_str(&why));
+            out("  %-12s %-9s %s\n", s->name, outcome[s->outcome], ebuf_str(&why));
         else
-            out("  %-10s %s\n", s->name, outcome[s->outcome]);
+            out("  %-12s %s\n", s->name, outcome[s->outcome]);
         ebuf_free(&why);
     }
     if (r.refresh_note)

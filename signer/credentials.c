@@ -222,8 +222,13 @@ static char *provider_name(size_t i, const char *hint)
     /* "web identity: ..." (a note or message), "web_identity" (what it answered as) */
     const char *colon = hint ? strchr(hint, ':') : NULL;
     size_t n = colon ? (size_t)(colon - hint) : hint ? strlen(hint) : 0;
-    if (n > 0 && n <= 32 && (colon || !strchr(hint, ' ')))
-        return strndup(hint, n);
+    if (n > 0 && n <= 32 && (colon || !strchr(hint, ' '))) {
+        char *name = strndup(hint, n);
+        for (char *p = name; p && *p; p++)
+            if (*p == ' ')
+                *p = '_'; /* one word, as the listing's column wants */
+        return name;
+    }
     char buf[32];
     snprintf(buf, sizeof buf, "provider %zu", i + 1);
     return strdup(buf);
