@@ -55,6 +55,39 @@ static void masked_key(const char *key, char *buf, size_t cap)
     snprintf(buf, cap, "****************%s", n > 8 ? key + n - 4 : "");
 }
 
+/* What each credential provider did in the chain's last walk, the failing one included. */
+static void show_providers(struct cred_cache *cache)
+{
+    struct cred_report r;
+    if (!cache || cred_cache_report(cache, &r) != ECRUP_OK || r.n == 0)
+        return;
+    static const char *const outcome[] = {
+        [CRED_SKIPPED] = "skipped",
+        [CRED_ANSWERED] = "answered",
+        [CRED_FAILED] = "failed",
+        [CRED_NOT_TRIED] = "not tried",
+    };
+    out("\ncredential providers, in order (the first that answers wins):\n");
+    for (size_t i = 0; i < r.n; i++) {
+        const struct cred_step *s = &r.steps[i];
+        struct ebuf why = EBUF_INIT;
+        if (s->outcome == CRED_FAILED)
+            ebuf_printf(&why, "%s: %s", ecrup_status_name(s->status), s->detail ? s->detail : "");
+        else if (s->outcome == CRED_ANSWERED && s->detail && strcmp(s->detail, s->name) != 0)
+            ebuf_printf(&why, "(as %s)", s->detail);
+        else if (s->outcome == CRED_SKIPPED && s->detail)
+            ebuf_puts(&why, s->detail);
+        if (why.len)
+            out("  %-12s %-9s %s\n", s->name, outcome[s->outcome], ebuf_str(&why));
+        else
+            out("  %-12s %s\n", s->name, outcome[s->outcome]);
+        ebuf_free(&why);
+    }
+    if (r.refresh_note)
+        out("last refresh:      %s\n", r.refresh_note);
+    cred_report_free(&r);
+}
+
 static void show_signing_check(struct ecr_context *ctx, const struct sigv4_credentials *creds)
 {
     const char *digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -146,6 +179,9 @@ int cli_config_main(int argc, char **argv)
     struct ebuf msg = EBUF_INIT;
     ecrup_status st = ecr_context_init(&ctx, &o, NULL, &msg);
     if (st != ECRUP_OK) {
+        if (common.verbose >= 1)
+            show_providers(ctx.creds);
+        fflush(stdout);
         struct ebuf safe = EBUF_INIT;
         redact_append(&safe, ebuf_str(&msg), msg.len);
         cli_error("config", "%s", ebuf_str(&safe));
@@ -159,6 +195,9 @@ int cli_config_main(int argc, char **argv)
     struct cred_snapshot *snap = NULL;
     struct ebuf err = EBUF_INIT;
     if (cred_cache_get(ctx.creds, sigv4_clock_now(&ctx.clock), &snap, &err) != 0) {
+        if (common.verbose >= 1)
+            show_providers(ctx.creds);
+        fflush(stdout);
         cli_error("config", "%s", ebuf_str(&err));
         ebuf_free(&err);
         ecr_context_cleanup(&ctx);
@@ -207,6 +246,7 @@ int cli_config_main(int argc, char **argv)
         }
         out("signing host:      %s (path %s)\n", ctx.target.host_header,
             ctx.target.path ? ctx.target.path : "/");
+        show_providers(ctx.creds);
     }
     if (common.verbose >= 2) {
         struct sigv4_credentials c = cred_snapshot_sigv4(snap);

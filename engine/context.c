@@ -4,6 +4,7 @@
 
 #include "engine/engine_impl.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,14 @@ static ecrup_status resolve_ca_bundle(struct ecr_context *ctx, const struct ecru
     if (!ctx->ca_bundle)
         return fail(message, ECRUP_E_NOMEM, "out of memory");
     return ECRUP_OK;
+}
+
+/* Whichever thread refreshed the credentials (a transfer thread during a push): a failed
+ * refresh the push outlived, with the credentials still valid, is a warning. */
+static void refresh_log(void *user, const char *note)
+{
+    const struct ecrup_options *o = user;
+    o->log(ECRUP_LOG_WARN, note, o->log_user);
 }
 
 ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_options *o,
@@ -97,6 +106,10 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
         .profile = o->profile, /* NULL lets the chain tell "default" from a named profile */
         .env = &ctx->env,
     };
+    if (o->log && o->log_level >= ECRUP_LOG_WARN) {
+        cc.refresh_log = refresh_log;
+        cc.refresh_log_user = (void *)(uintptr_t)o;
+    }
     ctx->creds = cred_cache_new(&cc);
     ctx->keys = sigv4_key_cache_new();
     if (!ctx->creds || !ctx->keys)

@@ -37,7 +37,8 @@ struct ecr_context {
 };
 
 /* Resolve everything now. `env` may be NULL (the process environment) and must outlive the
- * context (credential refreshes read it again). Returns ECRUP_OK, or a status with a message
+ * context (credential refreshes read it again), as must `options` when it has a log callback
+ * (a failed credential refresh is logged through it). Returns ECRUP_OK, or a status with a message
  * naming what is wrong (the file and line of a malformed profile file, the variable that
  * holds a bad value, what was tried when no credentials were found). */
 ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_options *options,

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,16 +15,29 @@
 #include "util/civil.h"
 #include "util/json.h"
 
-#define DEFAULT_REFRESH_AHEAD 300
-#define DEFAULT_CONNECT_MS    1000L
-#define DEFAULT_TIMEOUT_MS    3000L
-#define REFRESH_RETRY_SECONDS 5
+#define DEFAULT_ADVISORY_SECONDS  (15 * 60) /* botocore's _advisory_refresh_timeout */
+#define DEFAULT_MANDATORY_SECONDS (10 * 60) /* and _mandatory_refresh_timeout */
+#define DEFAULT_CONNECT_MS        1000L
+#define DEFAULT_TIMEOUT_MS        3000L
+#define REFRESH_RETRY_SECONDS     5
 
 /* The chain, in the SDKs' order: the first provider that answers wins, the first that fails
  * stops the walk. A new provider is one line here (and its cred_NAME.c). */
 static const cred_provider chain[] = {
     cred_provider_explicit, cred_provider_env,       cred_provider_sso,
     cred_provider_profile,  cred_provider_container, cred_provider_imds,
+};
+
+/* The names `ecrup config -v` shows for the providers of chain[]. A provider missing here is
+ * named by the prefix of its note or message ("web identity: ..."), or what it answered as,
+ * else by its place in the chain: add a line here with its line in chain[]. */
+static const struct {
+    cred_provider fn;
+    const char *name;
+} provider_names[] = {
+    {cred_provider_explicit, "explicit"}, {cred_provider_env, "env"},
+    {cred_provider_profile, "profile"},   {cred_provider_container, "container"},
+    {cred_provider_imds, "imds"},
 };
 
 /* The public view plus the reference count; one allocation holds the strings too. */
@@ -186,8 +200,55 @@ void cred_note(struct cred_chain *c, const char *fmt, ...)
     va_end(ap);
 }
 
-ecrup_status cred_resolve(const struct cred_config *cfg, struct cred_snapshot **out,
-                          struct ebuf *err)
+void cred_report_free(struct cred_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->steps[i].name);
+        free(r->steps[i].detail);
+    }
+    free(r->steps);
+    free(r->refresh_note);
+    *r = (struct cred_report){0};
+}
+
+/* chain[i]'s name; `hint` is its notes, else what it answered as or its message. */
+static char *provider_name(size_t i, const char *hint)
+{
+    for (size_t k = 0; k < sizeof provider_names / sizeof *provider_names; k++)
+        if (provider_names[k].fn == chain[i])
+            return strdup(provider_names[k].name);
+    /* "web identity: ..." (a note or message), "web_identity" (what it answered as) */
+    const char *colon = hint ? strchr(hint, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - hint) : hint ? strlen(hint) : 0;
+    if (n > 0 && n <= 32 && (colon || !strchr(hint, ' '))) {
+        char *name = strndup(hint, n);
+        for (char *p = name; p && *p; p++)
+            if (*p == ' ')
+                *p = '_'; /* one word, as the listing's column wants */
+        return name;
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "provider %zu", i + 1);
+    return strdup(buf);
+}
+
+/* Record what chain[i] did; `notes` are the ones it added to c->tried. False on OOM. */
+static bool report_step(struct cred_report *r, size_t i, enum cred_outcome outcome, ecrup_status st,
+                        const char *notes, const char *detail)
+{
+    struct cred_step *step = &r->steps[i];
+    step->name = provider_name(i, notes && *notes ? notes : detail);
+    step->outcome = outcome;
+    step->status = st;
+    step->detail = detail ? strdup(detail) : NULL;
+    r->n = i + 1;
+    return step->name && (!detail || step->detail);
+}
+
+ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snapshot **out,
+                                 struct ebuf *err, struct cred_report *report)
 {
     static const struct cred_config zero;
     struct cred_chain c = {.cfg = cfg ? cfg : &zero, .tried = EBUF_INIT};
@@ -195,10 +256,33 @@ ecrup_status cred_resolve(const struct cred_config *cfg, struct cred_snapshot **
     c.timeout_ms = c.cfg->timeout_ms > 0 ? c.cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     struct ebuf local = EBUF_INIT;
     struct ebuf *e = err ? err : &local;
+    size_t n_chain = sizeof chain / sizeof *chain;
+    struct cred_report r = {.steps = calloc(n_chain, sizeof *r.steps)};
+    bool report_ok = r.steps != NULL;
     *out = NULL;
     ecrup_status st = ECRUP_E_NO_CREDENTIALS;
-    for (size_t i = 0; i < sizeof chain / sizeof *chain && st == ECRUP_E_NO_CREDENTIALS; i++)
+    for (size_t i = 0; i < n_chain; i++) {
+        if (st != ECRUP_E_NO_CREDENTIALS) {
+            if (report_ok)
+                report_ok = report_step(&r, i, CRED_NOT_TRIED, st, NULL, NULL);
+            continue;
+        }
+        size_t mark = c.tried.len, before = e->len;
         st = chain[i](&c, out, e);
+        if (!report_ok)
+            continue;
+        /* This provider's own notes: what it added to the list, without the separator. */
+        const char *notes = ebuf_str(&c.tried) + mark;
+        if (mark && *notes)
+            notes += 2;
+        if (st == ECRUP_OK)
+            report_ok = report_step(&r, i, CRED_ANSWERED, st, notes, (*out)->provider);
+        else if (st == ECRUP_E_NO_CREDENTIALS)
+            report_ok = report_step(&r, i, CRED_SKIPPED, st, notes, *notes ? notes : NULL);
+        else
+            report_ok = report_step(&r, i, CRED_FAILED, st, notes,
+                                    e->len > before ? ebuf_str(e) + before : NULL);
+    }
     if (st == ECRUP_E_NO_CREDENTIALS)
         ebuf_printf(e, "no credentials found; tried %s", ebuf_str(&c.tried));
     else if (st != ECRUP_OK && e->len == 0)
@@ -207,9 +291,21 @@ ecrup_status cred_resolve(const struct cred_config *cfg, struct cred_snapshot **
         cred_snapshot_release(*out);
         *out = NULL;
     }
+    if (!report_ok)
+        cred_report_free(&r);
+    if (report)
+        *report = r;
+    else
+        cred_report_free(&r);
     ebuf_free(&c.tried);
     ebuf_free(&local);
     return st;
+}
+
+ecrup_status cred_resolve(const struct cred_config *cfg, struct cred_snapshot **out,
+                          struct ebuf *err)
+{
+    return cred_resolve_report(cfg, out, err, NULL);
 }
 
 /* ---- the cache ---- */
@@ -218,7 +314,8 @@ struct cred_cache {
     /* Set at creation, read-only afterwards: any thread. */
     struct cred_config cfg;
     struct env_reader env;
-    char *strings[4]; /* owned copies behind cfg's string fields */
+    char *strings[4];        /* owned copies behind cfg's string fields */
+    int advisory, mandatory; /* the windows, defaults applied */
 
     pthread_mutex_t lock;
     pthread_cond_t refreshed;
@@ -226,10 +323,12 @@ struct cred_cache {
     struct cred_snapshot *current; /* NULL until the first success */
     bool refreshing;               /* one thread is walking the chain */
     unsigned long generation;      /* bumped when a refresh ends, success or not */
-    char *last_error;              /* the message of the last failed refresh */
+    char *last_error;              /* the message of the last refresh if it failed, else NULL */
     ecrup_status last_status;      /* and its status */
     time_t retry_after;            /* after a failed refresh, still-valid credentials are served
                                       without a new attempt until then */
+    struct cred_report report;     /* of the last walk; refresh_note: the last failed refresh
+                                      that still-valid credentials outlived */
 };
 
 struct cred_cache *cred_cache_new(const struct cred_config *cfg)
@@ -243,6 +342,12 @@ struct cred_cache *cred_cache_new(const struct cred_config *cfg)
         c->env = *cfg->env;
         c->cfg.env = &c->env;
     }
+    c->advisory = c->cfg.advisory_refresh_seconds > 0 ? c->cfg.advisory_refresh_seconds
+                                                      : DEFAULT_ADVISORY_SECONDS;
+    c->mandatory = c->cfg.mandatory_refresh_seconds > 0 ? c->cfg.mandatory_refresh_seconds
+                                                        : DEFAULT_MANDATORY_SECONDS;
+    if (c->mandatory > c->advisory)
+        c->mandatory = c->advisory;
     const char **fields[4] = {&c->cfg.access_key_id, &c->cfg.secret_access_key,
                               &c->cfg.session_token, &c->cfg.profile};
     bool ok = true;
@@ -275,6 +380,7 @@ void cred_cache_free(struct cred_cache *c)
         return;
     cred_snapshot_release(c->current);
     free(c->last_error);
+    cred_report_free(&c->report);
     pthread_cond_destroy(&c->refreshed);
     pthread_mutex_destroy(&c->lock);
     for (int i = 0; i < 4; i++)
@@ -282,9 +388,10 @@ void cred_cache_free(struct cred_cache *c)
     free(c);
 }
 
-static bool fresh(const struct cred_snapshot *s, time_t now, int ahead)
+/* More than `window` seconds left (credentials without an expiration always have). */
+static bool outside(const struct cred_snapshot *s, time_t now, int window)
 {
-    return s && (s->expiration == 0 || now + ahead < s->expiration);
+    return s->expiration == 0 || now + window < s->expiration;
 }
 
 static bool usable(const struct cred_snapshot *s, time_t now)
@@ -292,73 +399,147 @@ static bool usable(const struct cred_snapshot *s, time_t now)
     return s && (s->expiration == 0 || now < s->expiration);
 }
 
+/* Under c->lock: hand out the current snapshot. */
+static ecrup_status serve_locked(struct cred_cache *c, struct cred_snapshot **out)
+{
+    cred_snapshot_retain(c->current);
+    *out = c->current;
+    pthread_mutex_unlock(&c->lock);
+    return ECRUP_OK;
+}
+
+/* Walk the chain (or the test's fake) without the lock: the refreshing thread. */
+static ecrup_status walk(struct cred_cache *c, struct cred_snapshot **snap, struct ebuf *msg,
+                         struct cred_report *report)
+{
+    if (c->cfg.walk)
+        return c->cfg.walk(c->cfg.walk_user, snap, msg);
+    return cred_resolve_report(&c->cfg, snap, msg, report);
+}
+
 ecrup_status cred_cache_get(struct cred_cache *c, time_t now, struct cred_snapshot **out,
                             struct ebuf *err)
 {
-    int ahead =
-        c->cfg.refresh_ahead_seconds > 0 ? c->cfg.refresh_ahead_seconds : DEFAULT_REFRESH_AHEAD;
     *out = NULL;
     pthread_mutex_lock(&c->lock);
     unsigned long seen = c->generation;
     for (;;) {
-        /* Serve the current snapshot when it is fresh; or, while still valid, when another
-         * thread is refreshing, has just tried (this call saw it), or recently failed. */
-        bool hold_off = c->refreshing || c->generation != seen || now < c->retry_after;
-        if (fresh(c->current, now, ahead) || (hold_off && usable(c->current, now))) {
-            cred_snapshot_retain(c->current);
-            *out = c->current;
+        struct cred_snapshot *cur = c->current;
+        bool waited = c->generation != seen;
+        if (cur && outside(cur, now, c->advisory))
+            return serve_locked(c, out);
+        if (usable(cur, now)) {
+            /* Advisory window: never wait, refresh only if nobody is or has just failed.
+             * Mandatory window: wait for a refresh, but a failed one (the one this call
+             * waited for, or a recent one) leaves the still-valid credentials in use. */
+            if (outside(cur, now, c->mandatory) ? c->refreshing || now < c->retry_after
+                                                : waited || now < c->retry_after)
+                return serve_locked(c, out);
+        } else if (waited && c->last_error) {
+            /* The refresh this thread waited for failed: report it, do not retry. */
+            if (err)
+                ebuf_puts(err, c->last_error);
+            ecrup_status st = c->last_status;
             pthread_mutex_unlock(&c->lock);
-            return ECRUP_OK;
+            return st;
         }
-        if (!c->refreshing) {
-            if (c->generation != seen && c->last_error) {
-                /* The refresh this thread waited for failed: report it, do not retry. */
-                if (err)
-                    ebuf_puts(err, c->last_error);
-                ecrup_status st = c->last_status;
-                pthread_mutex_unlock(&c->lock);
-                return st;
-            }
+        if (!c->refreshing)
             break;
-        }
         pthread_cond_wait(&c->refreshed, &c->lock);
     }
+    bool mandatory = !c->current || !outside(c->current, now, c->mandatory);
     c->refreshing = true;
     pthread_mutex_unlock(&c->lock);
 
     struct cred_snapshot *snap = NULL;
     struct ebuf msg = EBUF_INIT;
-    ecrup_status st = cred_resolve(&c->cfg, &snap, &msg);
+    struct cred_report report = {0};
+    char *logged = NULL; /* the note for cfg.refresh_log, told once the lock is released */
+    ecrup_status st = walk(c, &snap, &msg, &report);
+    if (st == ECRUP_OK && !usable(snap, now)) {
+        /* The provider answered with credentials that had already expired. */
+        st = ECRUP_E_CREDENTIALS;
+        ebuf_printf(&msg, "credentials from provider %s had already expired", snap->provider);
+        cred_snapshot_release(snap);
+        snap = NULL;
+    }
 
     pthread_mutex_lock(&c->lock);
     c->refreshing = false;
     c->generation++;
     free(c->last_error);
     c->last_error = NULL;
+    char *note = c->report.refresh_note;
+    c->report.refresh_note = NULL;
+    cred_report_free(&c->report);
+    c->report = report;
+    c->report.at = now;
     if (st == ECRUP_OK) {
         cred_snapshot_release(c->current);
         c->current = snap;
+        free(note);
+        note = NULL;
     } else {
         c->last_error = strdup(ebuf_str(&msg));
         c->last_status = st;
         c->retry_after = now + REFRESH_RETRY_SECONDS;
+        if (usable(c->current, now)) {
+            /* Kept for cred_cache_report(): the push goes on with the current credentials. */
+            struct ebuf n = EBUF_INIT;
+            ebuf_printf(&n,
+                        "%s refresh failed (%s), still using credentials that expire in %lds: %s",
+                        mandatory ? "mandatory" : "advisory", ecrup_status_name(st),
+                        (long)(c->current->expiration - now), ebuf_str(&msg));
+            free(note);
+            note = ebuf_take(&n);
+            logged = note && c->cfg.refresh_log ? strdup(note) : NULL;
+        }
     }
+    c->report.refresh_note = note;
     if (usable(c->current, now)) {
-        /* A failed refresh keeps credentials that are still valid. */
         cred_snapshot_retain(c->current);
         *out = c->current;
-    } else {
-        if (st == ECRUP_OK) {
-            /* The provider answered with credentials that had already expired. */
-            st = ECRUP_E_CREDENTIALS;
-            ebuf_printf(&msg, "credentials from provider %s had already expired",
-                        c->current->provider);
-        }
-        if (err)
-            ebuf_puts(err, ebuf_str(&msg));
+    } else if (err) {
+        ebuf_puts(err, ebuf_str(&msg));
     }
     pthread_cond_broadcast(&c->refreshed);
     pthread_mutex_unlock(&c->lock);
+    if (logged)
+        c->cfg.refresh_log(c->cfg.refresh_log_user, logged);
+    free(logged);
     ebuf_free(&msg);
     return *out ? ECRUP_OK : st;
+}
+
+static char *dup_or_null(const char *s, bool *ok)
+{
+    char *d = s ? strdup(s) : NULL;
+    *ok = *ok && (!s || d);
+    return d;
+}
+
+ecrup_status cred_cache_report(struct cred_cache *c, struct cred_report *out)
+{
+    *out = (struct cred_report){0};
+    bool ok = true;
+    pthread_mutex_lock(&c->lock);
+    if (c->report.n) {
+        out->steps = calloc(c->report.n, sizeof *out->steps);
+        ok = out->steps != NULL;
+        for (size_t i = 0; ok && i < c->report.n; i++) {
+            const struct cred_step *from = &c->report.steps[i];
+            out->steps[i] = (struct cred_step){.outcome = from->outcome, .status = from->status};
+            out->n = i + 1;
+            out->steps[i].name = dup_or_null(from->name, &ok);
+            out->steps[i].detail = dup_or_null(from->detail, &ok);
+        }
+    }
+    out->at = c->report.at;
+    out->refresh_note = dup_or_null(c->report.refresh_note, &ok);
+    pthread_mutex_unlock(&c->lock);
+    if (!ok) {
+        cred_report_free(out);
+        return ECRUP_E_NOMEM;
+    }
+    return ECRUP_OK;
 }

@@ -28,6 +28,8 @@
 #include "signer/sigv4.h"
 #include "util/buf.h"
 
+struct cred_snapshot;
+
 /* What to resolve with. Zero means default for every field; strings are borrowed during
  * cred_cache_new()/cred_resolve() only (cred_cache_new copies them). */
 struct cred_config {
@@ -38,9 +40,23 @@ struct cred_config {
     /* Environment source; NULL means getenv(3). The struct is copied, `user` is borrowed and
      * must outlive the cache (refreshes read the environment again). */
     const struct env_reader *env;
-    int refresh_ahead_seconds; /* refresh when expiring within this; 0: 300 (5 minutes) */
-    long connect_timeout_ms;   /* container and IMDS connect timeout; 0: 1000 */
-    long timeout_ms;           /* container and IMDS whole-request timeout; 0: 3000 */
+    /* The cache's refresh windows, botocore's RefreshableCredentials: with less than
+     * advisory_refresh_seconds left one thread refreshes while the others keep the current
+     * credentials (0: 900, 15 minutes); with less than mandatory_refresh_seconds left callers
+     * wait for the refresh (0: 600, 10 minutes; never more than the advisory window). */
+    int advisory_refresh_seconds;
+    int mandatory_refresh_seconds;
+    /* For tests: the cache calls this instead of walking the chain (a fake provider); NULL
+     * walks the chain. Called on the refreshing thread; `walk_user` is borrowed. */
+    ecrup_status (*walk)(void *walk_user, struct cred_snapshot **out, struct ebuf *err);
+    void *walk_user;
+    /* Told of a failed refresh that still-valid credentials outlived (the note, without a
+     * secret), on the refreshing thread with no lock held: the engine logs it. NULL: kept
+     * only as the report's refresh_note. `refresh_log_user` is borrowed. */
+    void (*refresh_log)(void *refresh_log_user, const char *note);
+    void *refresh_log_user;
+    long connect_timeout_ms; /* container and IMDS connect timeout; 0: 1000 */
+    long timeout_ms;         /* container and IMDS whole-request timeout; 0: 3000 */
 };
 
 /* One set of resolved credentials: immutable, reference-counted, so a thread that is signing
@@ -72,26 +88,71 @@ void cred_snapshot_release(const struct cred_snapshot *snap);
 ecrup_status cred_resolve(const struct cred_config *cfg, struct cred_snapshot **out,
                           struct ebuf *err);
 
+/* What one provider did in a walk of the chain. */
+enum cred_outcome {
+    CRED_SKIPPED,   /* not configured; `detail` says why */
+    CRED_ANSWERED,  /* its credentials won */
+    CRED_FAILED,    /* configured but failed: `status` and `detail` (the message) say how */
+    CRED_NOT_TRIED, /* after the one that answered or failed */
+};
+
+struct cred_step {
+    char *name; /* "explicit", "env", "profile", "container", "imds", ... */
+    enum cred_outcome outcome;
+    ecrup_status status; /* ECRUP_OK, ECRUP_E_NO_CREDENTIALS when skipped, or the failure */
+    char *detail;        /* skipped: the provider's notes; failed: its message; answered:
+                            the snapshot's provider ("process" for the profile's
+                            credential_process); NULL when not tried. Never a secret. */
+};
+
+/* Every provider of one walk, in the chain's order, whatever the walk's outcome. Caller-owned:
+ * cred_report_init() (or zero), then cred_report_free(). */
+struct cred_report {
+    struct cred_step *steps;
+    size_t n;
+    time_t at;          /* the cache's `now` for the walk; 0 from cred_resolve_report() */
+    char *refresh_note; /* the cache's last failed refresh while credentials were still valid
+                           (advisory or mandatory window), or NULL */
+};
+
+void cred_report_free(struct cred_report *r);
+
+/* cred_resolve(), also filling `report` (which may be NULL) on success and failure alike;
+ * the report is empty only when memory ran out. */
+ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snapshot **out,
+                                 struct ebuf *err, struct cred_report *report);
+
 /* Credentials shared by every thread that signs.
  *
+ * Refresh, as botocore's RefreshableCredentials: credentials with more than the advisory
+ * window (15 minutes) left are served as they are. Inside it, one thread refreshes and the
+ * others keep getting the current snapshot without waiting; a failed advisory refresh is kept
+ * as a note (cred_cache_report) and the current credentials served. Inside the mandatory
+ * window (10 minutes), callers wait for the refresh; its failure is an error only when the
+ * current credentials have expired (botocore raises it even while they are valid: a push
+ * that still holds valid credentials goes on). After a failure, still-valid credentials are
+ * served without a new attempt for 5 seconds.
+ *
  * Thread rules: cred_cache_get() may be called from any number of threads at once. A mutex
- * guards `current`, `refreshing` and the last failure; it is never held while a provider
- * runs. One thread at a time refreshes (single flight); the others keep getting the current
- * snapshot while it is still valid, and wait for the refresh only when it is not. A failed
- * refresh keeps credentials that are still valid. cred_cache_new/free are the owner's,
- * called when no other thread uses the cache. */
+ * guards `current`, `refreshing`, the last failure and the last walk's report; it is never
+ * held while a provider runs. One thread at a time refreshes (single flight).
+ * cred_cache_new/free are the owner's, called when no other thread uses the cache. */
 struct cred_cache;
 
 /* A cache over the chain. Copies what `cfg` points to (except env->user). NULL on OOM. */
 struct cred_cache *cred_cache_new(const struct cred_config *cfg);
 void cred_cache_free(struct cred_cache *cache);
 
-/* Credentials valid at `now` (Unix seconds): the cached snapshot unless it expires within
- * refresh_ahead_seconds, in which case the chain is walked again. On success *out holds one
- * reference (release it when done signing) and ECRUP_OK is returned; else cred_resolve()'s
- * status for the failed walk, and `err` says why. */
+/* Credentials valid at `now` (Unix seconds), refreshed by the rules above. On success *out
+ * holds one reference (release it when done signing) and ECRUP_OK is returned; else
+ * cred_resolve()'s status for the failed walk, and `err` says why. Any thread. */
 ecrup_status cred_cache_get(struct cred_cache *cache, time_t now, struct cred_snapshot **out,
                             struct ebuf *err);
+
+/* A copy of the report of the cache's last walk of the chain (empty before the first, and
+ * when the cache's `walk` is a test's) and its refresh note. ECRUP_OK or ECRUP_E_NOMEM. Any
+ * thread. */
+ecrup_status cred_cache_report(struct cred_cache *cache, struct cred_report *out);
 
 /* An ISO 8601 / RFC 3339 time as the providers send it ("2026-11-26T23:59:59Z", fractional
  * seconds and "+hh:mm" offsets allowed) as Unix seconds. False when malformed. */

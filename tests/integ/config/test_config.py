@@ -43,6 +43,7 @@ def run(env_extra, *args, home):
                 "AWS_CONFIG_FILE": os.path.join(home, "config"),
                 "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "credentials")})
     env.update(env_extra)
+    env = {k: v for k, v in env.items() if v is not None}  # None: leave the variable unset
     p = subprocess.run([ECRUP, "config"] + list(args), env=env, capture_output=True, text=True,
                        timeout=60)
     return p.returncode, p.stdout, p.stderr

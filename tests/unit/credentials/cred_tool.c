@@ -59,7 +59,7 @@ static int cmd_resolve(const char *profile)
 
 static int cmd_refresh(void)
 {
-    struct cred_config cfg = {.refresh_ahead_seconds = 1};
+    struct cred_config cfg = {.advisory_refresh_seconds = 1, .mandatory_refresh_seconds = 1};
     struct cred_cache *cache = cred_cache_new(&cfg);
     struct cred_snapshot *a = NULL, *b = NULL, *c = NULL;
     struct ebuf err = EBUF_INIT;

@@ -153,6 +153,106 @@ static void test_errors(void)
     ebuf_free(&err);
 }
 
+static ecrup_status resolve_report(const char *const *envv, struct cred_report *r, struct ebuf *err)
+{
+    struct env_reader rd = {test_env_pairs, (void *)(uintptr_t)envv};
+    struct cred_config cfg = {.env = &rd};
+    struct cred_snapshot *s = NULL;
+    ebuf_reset(err);
+    ecrup_status st = cred_resolve_report(&cfg, &s, err, r);
+    cred_snapshot_release(s);
+    return st;
+}
+
+/* The step named `name`, NULL when the report has none. */
+static const struct cred_step *step_named(const struct cred_report *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->steps[i].name && strcmp(r->steps[i].name, name) == 0)
+            return &r->steps[i];
+    return NULL;
+}
+
+/* The providers this test knows are all there, in this order; others (added to the chain
+ * later) may come between them. */
+static void check_known_order(const struct cred_report *r)
+{
+    static const char *const known[] = {"explicit", "env", "profile", "container", "imds"};
+    const struct cred_step *prev = NULL;
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++) {
+        const struct cred_step *s = step_named(r, known[k]);
+        CHECK(s != NULL && s > prev);
+        prev = s;
+    }
+}
+
+/* Every step after `s` was not tried. */
+static void check_rest_not_tried(const struct cred_report *r, const struct cred_step *s)
+{
+    for (const struct cred_step *t = s + 1; s && t < r->steps + r->n; t++) {
+        CHECK_EQ_INT(t->outcome, CRED_NOT_TRIED);
+        CHECK(t->detail == NULL);
+    }
+}
+
+/* The walk's report: every provider in order, what it did, in success and failure alike. */
+static void test_report(void)
+{
+    struct ebuf err = EBUF_INIT;
+    struct cred_report r;
+    const char *none[] = {BASE, NULL};
+
+    CHECK_EQ_INT(resolve_report(none, &r, &err), ECRUP_E_NO_CREDENTIALS);
+    REQUIRE(r.n >= 5);
+    check_known_order(&r);
+    for (size_t i = 0; i < r.n; i++) {
+        CHECK(r.steps[i].name && !strchr(r.steps[i].name, ' '));
+        CHECK_EQ_INT(r.steps[i].outcome, CRED_SKIPPED);
+        CHECK_EQ_INT(r.steps[i].status, ECRUP_E_NO_CREDENTIALS);
+        /* Each reason is in the error's "tried" list, which is unchanged. */
+        CHECK(r.steps[i].detail && strstr(ebuf_str(&err), r.steps[i].detail));
+    }
+    CHECK_STR(r.steps[0].detail, "explicit: none given");
+    const struct cred_step *s = step_named(&r, "env");
+    CHECK(s && strcmp(s->detail, "environment: AWS_ACCESS_KEY_ID unset") == 0);
+    s = step_named(&r, "imds");
+    CHECK(s && strcmp(s->detail, "IMDS: disabled by AWS_EC2_METADATA_DISABLED") == 0);
+    cred_report_free(&r);
+    CHECK(r.n == 0 && r.steps == NULL);
+
+    /* A failure in the middle: those before it are still listed, those after not tried. */
+    const char *partial[] = {BASE, "AWS_ACCESS_KEY_ID", "AKID", NULL};
+    CHECK_EQ_INT(resolve_report(partial, &r, &err), ECRUP_E_CREDENTIALS);
+    REQUIRE(r.n >= 5);
+    check_known_order(&r);
+    CHECK_EQ_INT(r.steps[0].outcome, CRED_SKIPPED);
+    s = step_named(&r, "env");
+    REQUIRE(s);
+    CHECK_EQ_INT(s->outcome, CRED_FAILED);
+    CHECK_EQ_INT(s->status, ECRUP_E_CREDENTIALS);
+    CHECK_STR(s->detail, ebuf_str(&err));
+    check_rest_not_tried(&r, s);
+    cred_report_free(&r);
+
+    /* The profile's credential_process answers as "profile", the snapshot saying "process". */
+    test_write_file(cfg_path, "[default]\ncredential_process = printf '{\"Version\": 1, "
+                              "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"sp\"}'\n");
+    CHECK_EQ_INT(resolve_report(none, &r, &err), ECRUP_OK);
+    REQUIRE(r.n >= 5);
+    check_known_order(&r);
+    s = step_named(&r, "profile");
+    REQUIRE(s);
+    CHECK_EQ_INT(s->outcome, CRED_ANSWERED);
+    CHECK_EQ_INT(s->status, ECRUP_OK);
+    CHECK_STR(s->detail, "process");
+    for (const struct cred_step *t = r.steps; t < s; t++)
+        CHECK_EQ_INT(t->outcome, CRED_SKIPPED);
+    check_rest_not_tried(&r, s);
+    cred_report_free(&r);
+    unlink(cfg_path);
+    ebuf_free(&err);
+}
+
 /* credential_process outcomes, each checked for a clear message without secrets. */
 static void test_process(void)
 {
@@ -309,7 +409,8 @@ static void test_cache_refresh(void)
 
     /* Expiring credentials: reused while fresh, replaced once they are about to expire. */
     write_counting_process(2, 0);
-    cfg = (struct cred_config){.env = &r, .refresh_ahead_seconds = 1};
+    cfg = (struct cred_config){
+        .env = &r, .advisory_refresh_seconds = 1, .mandatory_refresh_seconds = 1};
     cache = cred_cache_new(&cfg);
     REQUIRE(cache);
     time_t t0 = time(NULL);
@@ -333,7 +434,8 @@ static void test_cache_refresh(void)
     /* A failed refresh keeps credentials that are still valid, and is not retried at once;
      * once they have expired, the failure is reported. */
     write_counting_process(100, 2);
-    cfg = (struct cred_config){.env = &r}; /* refresh 5 minutes ahead: always "due" here */
+    cfg =
+        (struct cred_config){.env = &r}; /* mandatory refresh 10 minutes ahead: always "due" here */
     cache = cred_cache_new(&cfg);
     REQUIRE(cache);
     t0 = time(NULL);
@@ -399,7 +501,8 @@ static void test_concurrent_readers(void)
     char overlap[200];
     snprintf(overlap, sizeof overlap, "%s.overlap", lock_path);
     unlink(overlap);
-    struct cred_config cfg = {.env = &r, .refresh_ahead_seconds = 1};
+    struct cred_config cfg = {
+        .env = &r, .advisory_refresh_seconds = 1, .mandatory_refresh_seconds = 1};
     struct cred_cache *cache = cred_cache_new(&cfg);
     REQUIRE(cache);
     enum { N = 4 };
@@ -428,6 +531,50 @@ static void test_concurrent_readers(void)
     unlink(overlap);
 }
 
+static int warnings;
+static char last_warning[512];
+
+/* The thread refreshing credentials (here the test's own). */
+static void capture_log(ecrup_log_level level, const char *line, void *user)
+{
+    (void)user;
+    if (level == ECRUP_LOG_WARN) {
+        warnings++;
+        snprintf(last_warning, sizeof last_warning, "%s", line);
+    }
+}
+
+/* A failed refresh that valid credentials outlive reaches the engine's log as a warning. */
+static void test_context_refresh_logged(void)
+{
+    struct ebuf msg = EBUF_INIT;
+    struct ecrup_options o;
+    ecrup_options_init(&o);
+    o.log = capture_log;
+    o.log_level = ECRUP_LOG_WARN;
+    const char *env[] = {BASE, "AWS_REGION", "us-east-1", "AWS_ENDPOINT_URL", "http://127.0.0.1:9",
+                         NULL};
+    struct env_reader r = {test_env_pairs, (void *)(uintptr_t)env};
+    write_counting_process(100, 2); /* 100 s left: inside the mandatory window at once */
+    struct ecr_context ctx;
+    REQUIRE(ecr_context_init(&ctx, &o, &r, &msg) == ECRUP_OK);
+    CHECK_EQ_INT(warnings, 0);
+    struct xfer_credentials xc = ecr_context_credentials(&ctx);
+    struct sigv4_credentials creds;
+    void *token = NULL;
+    CHECK_EQ_INT(xc.acquire(xc.user, time(NULL), &creds, &token, &msg), ECRUP_OK);
+    CHECK_STR(creds.access_key_id, "AKID1"); /* the refresh failed: the first ones, still valid */
+    CHECK_EQ_INT(process_runs(), 2);
+    CHECK_EQ_INT(warnings, 1);
+    CHECK(strstr(last_warning, "mandatory refresh failed (CredentialsError") != NULL);
+    CHECK(strstr(last_warning, "refresh failed") != NULL);
+    CHECK(strstr(last_warning, "secret-AKID1") == NULL);
+    xc.release(xc.user, token);
+    ecr_context_cleanup(&ctx);
+    unlink(cfg_path);
+    ebuf_free(&msg);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/ecrup-creds-XXXXXX");
@@ -443,10 +590,12 @@ int main(void)
     test_time();
     test_precedence();
     test_errors();
+    test_report();
     test_process();
     test_cache_refresh();
     test_concurrent_readers();
     test_context_status();
+    test_context_refresh_logged();
     test_http_setup_refused();
     curl_global_cleanup();
 
