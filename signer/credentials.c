@@ -22,21 +22,17 @@
 #define REFRESH_RETRY_SECONDS     5
 
 /* The chain, in the SDKs' order: the first provider that answers wins, the first that fails
- * stops the walk. A new provider is one line here (and its cred_NAME.c). */
-static const cred_provider chain[] = {
-    cred_provider_explicit, cred_provider_env,       cred_provider_sso,
-    cred_provider_profile,  cred_provider_container, cred_provider_imds,
-};
-
-/* The names `ecrup config -v` shows for the providers of chain[]. A provider missing here is
- * named by the prefix of its note or message ("web identity: ..."), or what it answered as,
- * else by its place in the chain: add a line here with its line in chain[]. */
+ * stops the walk. A new provider is one line here (and its cred_NAME.c); the name is what
+ * `ecrup config -v` lists it as. */
 static const struct {
     cred_provider fn;
     const char *name;
-} provider_names[] = {
-    {cred_provider_explicit, "explicit"}, {cred_provider_env, "env"},
-    {cred_provider_profile, "profile"},   {cred_provider_container, "container"},
+} chain[] = {
+    {cred_provider_explicit, "explicit"},
+    {cred_provider_env, "env"},
+    {cred_provider_sso, "sso"},
+    {cred_provider_profile, "profile"},
+    {cred_provider_container, "container"},
     {cred_provider_imds, "imds"},
 };
 
@@ -213,33 +209,13 @@ void cred_report_free(struct cred_report *r)
     *r = (struct cred_report){0};
 }
 
-/* chain[i]'s name; `hint` is its notes, else what it answered as or its message. */
-static char *provider_name(size_t i, const char *hint)
-{
-    for (size_t k = 0; k < sizeof provider_names / sizeof *provider_names; k++)
-        if (provider_names[k].fn == chain[i])
-            return strdup(provider_names[k].name);
-    /* "web identity: ..." (a note or message), "web_identity" (what it answered as) */
-    const char *colon = hint ? strchr(hint, ':') : NULL;
-    size_t n = colon ? (size_t)(colon - hint) : hint ? strlen(hint) : 0;
-    if (n > 0 && n <= 32 && (colon || !strchr(hint, ' '))) {
-        char *name = strndup(hint, n);
-        for (char *p = name; p && *p; p++)
-            if (*p == ' ')
-                *p = '_'; /* one word, as the listing's column wants */
-        return name;
-    }
-    char buf[32];
-    snprintf(buf, sizeof buf, "provider %zu", i + 1);
-    return strdup(buf);
-}
-
-/* Record what chain[i] did; `notes` are the ones it added to c->tried. False on OOM. */
+/* Record what chain[i] did: `detail` is its notes when skipped, its message when it failed,
+ * what it answered as. False on OOM. */
 static bool report_step(struct cred_report *r, size_t i, enum cred_outcome outcome, ecrup_status st,
-                        const char *notes, const char *detail)
+                        const char *detail)
 {
     struct cred_step *step = &r->steps[i];
-    step->name = provider_name(i, notes && *notes ? notes : detail);
+    step->name = strdup(chain[i].name);
     step->outcome = outcome;
     step->status = st;
     step->detail = detail ? strdup(detail) : NULL;
@@ -264,11 +240,11 @@ ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snap
     for (size_t i = 0; i < n_chain; i++) {
         if (st != ECRUP_E_NO_CREDENTIALS) {
             if (report_ok)
-                report_ok = report_step(&r, i, CRED_NOT_TRIED, st, NULL, NULL);
+                report_ok = report_step(&r, i, CRED_NOT_TRIED, st, NULL);
             continue;
         }
         size_t mark = c.tried.len, before = e->len;
-        st = chain[i](&c, out, e);
+        st = chain[i].fn(&c, out, e);
         if (!report_ok)
             continue;
         /* This provider's own notes: what it added to the list, without the separator. */
@@ -276,12 +252,12 @@ ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snap
         if (mark && *notes)
             notes += 2;
         if (st == ECRUP_OK)
-            report_ok = report_step(&r, i, CRED_ANSWERED, st, notes, (*out)->provider);
+            report_ok = report_step(&r, i, CRED_ANSWERED, st, (*out)->provider);
         else if (st == ECRUP_E_NO_CREDENTIALS)
-            report_ok = report_step(&r, i, CRED_SKIPPED, st, notes, *notes ? notes : NULL);
+            report_ok = report_step(&r, i, CRED_SKIPPED, st, *notes ? notes : NULL);
         else
-            report_ok = report_step(&r, i, CRED_FAILED, st, notes,
-                                    e->len > before ? ebuf_str(e) + before : NULL);
+            report_ok =
+                report_step(&r, i, CRED_FAILED, st, e->len > before ? ebuf_str(e) + before : NULL);
     }
     if (st == ECRUP_E_NO_CREDENTIALS)
         ebuf_printf(e, "no credentials found; tried %s", ebuf_str(&c.tried));
