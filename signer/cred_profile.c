@@ -12,7 +12,7 @@
 /* The profile keys of providers not yet implemented: each stops the chain with a clear
  * message. A new provider takes its key off this list. */
 static const char *const unsupported[] = {"role_arn", "sso_session", "sso_start_url",
-                                          "web_identity_token_file", "login_session"};
+                                          "login_session"};
 
 static ecrup_status from_set(struct cred_chain *c, const struct profile_set *set, const char *name,
                              struct cred_snapshot **out, struct ebuf *err)

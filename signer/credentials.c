@@ -22,8 +22,8 @@
 /* The chain, in the SDKs' order: the first provider that answers wins, the first that fails
  * stops the walk. A new provider is one line here (and its cred_NAME.c). */
 static const cred_provider chain[] = {
-    cred_provider_explicit,  cred_provider_env,  cred_provider_profile,
-    cred_provider_container, cred_provider_imds,
+    cred_provider_explicit, cred_provider_env,       cred_provider_web_identity,
+    cred_provider_profile,  cred_provider_container, cred_provider_imds,
 };
 
 /* The public view plus the reference count; one allocation holds the strings too. */
