@@ -108,12 +108,12 @@ static void test_malformed(void)
         "<AssumeRoleWithWebIdentityResponse></AssumeRoleWithWebIdentityResult>",
         "<a/><b/>",
         /* markup inside a value */
-        "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
-        "<AccessKeyId><b>AK</b></AccessKeyId></Credentials></AssumeRoleWithWebIdentityResult>"
-        "</AssumeRoleWithWebIdentityResponse>",
+        ("<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+         "<AccessKeyId><b>AK</b></AccessKeyId></Credentials></AssumeRoleWithWebIdentityResult>"
+         "</AssumeRoleWithWebIdentityResponse>"),
         /* an entity definition: no DOCTYPE at all */
-        "<!DOCTYPE x [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>"
-        "<AssumeRoleWithWebIdentityResponse>&b;</AssumeRoleWithWebIdentityResponse>",
+        ("<!DOCTYPE x [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>"
+         "<AssumeRoleWithWebIdentityResponse>&b;</AssumeRoleWithWebIdentityResponse>"),
         /* an undefined entity */
         "<AssumeRoleWithWebIdentityResponse>&nope;</AssumeRoleWithWebIdentityResponse>",
         /* an external entity reference */
