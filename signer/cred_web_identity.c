@@ -97,16 +97,8 @@ static ecrup_status assume(struct cred_chain *c, const struct wi_settings *w,
                     file_from, w->profile);
         return ECRUP_E_CREDENTIALS;
     }
-    struct sts_profile_values pv = {
-        .name = w->profile,
-        .region = profile_get(w->set, w->profile, "region"),
-        .sts_regional_endpoints = profile_get(w->set, w->profile, "sts_regional_endpoints"),
-        .use_fips_endpoint = profile_get(w->set, w->profile, "use_fips_endpoint"),
-        .use_dualstack_endpoint = profile_get(w->set, w->profile, "use_dualstack_endpoint"),
-        .endpoint_url = profile_get(w->set, w->profile, "endpoint_url"),
-        .ignore_configured_endpoint_urls =
-            profile_get(w->set, w->profile, "ignore_configured_endpoint_urls"),
-    };
+    struct sts_profile_values pv;
+    sts_profile_values_read(w->set, w->profile, &pv);
     struct sts_target t;
     struct ebuf why = EBUF_INIT;
     ecrup_status st = sts_resolve(c->cfg->env, &pv, &t, &why);

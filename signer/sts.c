@@ -11,6 +11,7 @@
 #include "signer/cred_http.h"
 #include "signer/cred_provider.h"
 #include "signer/endpoint.h"
+#include "signer/profile.h"
 #include "util/hex.h"
 
 #define STS_VERSION       "2011-06-15"
@@ -85,6 +86,22 @@ static const char *setting(const struct env_reader *env, const char *var, const 
 {
     const char *v = env_get(env, var);
     return v ? v : profile;
+}
+
+void sts_profile_values_read(const struct profile_set *set, const char *profile,
+                             struct sts_profile_values *out)
+{
+    memset(out, 0, sizeof *out);
+    out->name = profile;
+    if (!set)
+        return;
+    out->region = profile_get(set, profile, "region");
+    out->sts_regional_endpoints = profile_get(set, profile, "sts_regional_endpoints");
+    out->use_fips_endpoint = profile_get(set, profile, "use_fips_endpoint");
+    out->use_dualstack_endpoint = profile_get(set, profile, "use_dualstack_endpoint");
+    out->endpoint_url = profile_get(set, profile, "endpoint_url");
+    out->ignore_configured_endpoint_urls =
+        profile_get(set, profile, "ignore_configured_endpoint_urls");
 }
 
 ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_values *profile,

@@ -50,6 +50,12 @@ struct sts_profile_values {
     const char *ignore_configured_endpoint_urls;
 };
 
+struct profile_set;
+/* The values above as profile `profile` of `set` (may be NULL) holds them; borrowed from
+ * `set`. */
+void sts_profile_values_read(const struct profile_set *set, const char *profile,
+                             struct sts_profile_values *out);
+
 /* The STS target for the environment `env` (NULL: the process's) and the profile's values
  * (may be NULL). Environment first, as botocore reads each setting. On failure `t` is zeroed
  * and `message` names the offending source. */

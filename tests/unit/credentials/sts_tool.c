@@ -8,22 +8,13 @@
  * Prints `url=U region=R source=S`, or credentials as cred_tool does (the secret and the token
  * only as SHA-256), or `error=STATUS message`; exits 0 on success, 1 otherwise. */
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "signer/profile.h"
 #include "signer/sts.h"
-
-static void sha256_hex(const char *s, char out[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
+#include "util/hex.h"
 
 static ecrup_status target(struct sts_target *t, struct ebuf *err)
 {
@@ -31,16 +22,8 @@ static ecrup_status target(struct sts_target *t, struct ebuf *err)
     if (!set)
         return ECRUP_E_CONFIG;
     const char *name = profile_name(NULL, NULL);
-    struct sts_profile_values pv = {
-        .name = name,
-        .region = profile_get(set, name, "region"),
-        .sts_regional_endpoints = profile_get(set, name, "sts_regional_endpoints"),
-        .use_fips_endpoint = profile_get(set, name, "use_fips_endpoint"),
-        .use_dualstack_endpoint = profile_get(set, name, "use_dualstack_endpoint"),
-        .endpoint_url = profile_get(set, name, "endpoint_url"),
-        .ignore_configured_endpoint_urls =
-            profile_get(set, name, "ignore_configured_endpoint_urls"),
-    };
+    struct sts_profile_values pv;
+    sts_profile_values_read(set, name, &pv);
     ecrup_status st = sts_resolve(NULL, &pv, t, err);
     profile_set_free(set);
     return st;
@@ -79,9 +62,9 @@ int main(int argc, char **argv)
         st = sts_assume_role(&t, &p, &o, &s, &err);
         if (st == ECRUP_OK) {
             char sh[65], th[65] = "none";
-            sha256_hex(s->secret_access_key, sh);
+            sha256_hex(s->secret_access_key, strlen(s->secret_access_key), sh);
             if (s->session_token)
-                sha256_hex(s->session_token, th);
+                sha256_hex(s->session_token, strlen(s->session_token), th);
             printf("provider=%s akid=%s secret_sha256=%s token_sha256=%s expiration=%lld\n",
                    s->provider, s->access_key_id, sh, th, (long long)s->expiration);
             cred_snapshot_release(s);
