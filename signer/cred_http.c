@@ -96,6 +96,8 @@ static ecrup_status http_once(const struct cred_http_call *call, long *status, s
     if (!call->allow_proxy)
         SET(CURLOPT_NOPROXY, "*");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
+    if (call->ca_bundle)
+        SET(CURLOPT_CAINFO, call->ca_bundle);
     SET(CURLOPT_CONNECTTIMEOUT_MS, call->connect_ms);
     SET(CURLOPT_TIMEOUT_MS, call->timeout_ms);
     SET(CURLOPT_WRITEFUNCTION, collect);

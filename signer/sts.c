@@ -72,6 +72,7 @@ void sts_target_free(struct sts_target *t)
     free(t->url);
     free(t->region);
     free(t->source);
+    free(t->ca_bundle);
     memset(t, 0, sizeof *t);
 }
 
@@ -102,6 +103,7 @@ void sts_profile_values_read(const struct profile_set *set, const char *profile,
     out->endpoint_url = profile_get(set, profile, "endpoint_url");
     out->ignore_configured_endpoint_urls =
         profile_get(set, profile, "ignore_configured_endpoint_urls");
+    out->ca_bundle = profile_get(set, profile, "ca_bundle");
 }
 
 ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_values *profile,
@@ -156,7 +158,11 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
         t->url = ebuf_take(&b);
         t->region = strdup(signing);
         t->source = strdup(source);
-        if (!t->url || !t->region || !t->source) {
+        const char *ca = nonempty(env_get(env, "AWS_CA_BUNDLE"));
+        if (!ca)
+            ca = nonempty(pv->ca_bundle);
+        t->ca_bundle = ca ? strdup(ca) : NULL;
+        if (!t->url || !t->region || !t->source || (ca && !t->ca_bundle)) {
             sts_target_free(t);
             ebuf_puts(message, "out of memory");
             st = ECRUP_E_NOMEM;
@@ -287,6 +293,7 @@ static ecrup_status post(const struct sts_target *t, const struct call_context *
                                       .body_len = form->len,
                                       .attempts = 1,
                                       .allow_proxy = true,
+                                      .ca_bundle = t->ca_bundle,
                                       .connect_ms = o->connect_ms,
                                       .timeout_ms = o->timeout_ms};
         ebuf_reset(&auth);

@@ -26,9 +26,10 @@
 
 /* Where to send STS calls. Owned strings; free with sts_target_free(). */
 struct sts_target {
-    char *url;    /* "https://sts.eu-west-1.amazonaws.com", or the configured endpoint */
-    char *region; /* the signing region ("us-east-1" for the global endpoint) */
-    char *source; /* where the endpoint came from, for messages: "AWS_ENDPOINT_URL_STS", ... */
+    char *url;       /* "https://sts.eu-west-1.amazonaws.com", or the configured endpoint */
+    char *region;    /* the signing region ("us-east-1" for the global endpoint) */
+    char *source;    /* where the endpoint came from, for messages: "AWS_ENDPOINT_URL_STS", ... */
+    char *ca_bundle; /* AWS_CA_BUNDLE, else the profile's ca_bundle; NULL: libcurl's default */
 };
 void sts_target_free(struct sts_target *t);
 
@@ -48,6 +49,7 @@ struct sts_profile_values {
     const char *use_dualstack_endpoint;
     const char *endpoint_url;
     const char *ignore_configured_endpoint_urls;
+    const char *ca_bundle;
 };
 
 struct profile_set;

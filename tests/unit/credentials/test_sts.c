@@ -273,6 +273,29 @@ static void test_resolve(void)
                    "partition default");
     const char *bad[] = {"AWS_ENDPOINT_URL_STS", "ftp://x", NULL};
     expect_resolve(bad, NULL, ECRUP_E_ENDPOINT, NULL, NULL, NULL);
+    /* The CA bundle: the environment's, else the profile's. */
+    {
+        struct env_reader r = {.get = test_env_pairs, .user = (void *)(uintptr_t)none};
+        struct sts_profile_values pc = {.ca_bundle = "/etc/p.pem"};
+        struct sts_target t;
+        struct ebuf m = EBUF_INIT;
+        CHECK_EQ_INT(sts_resolve(&r, &pc, &t, &m), ECRUP_OK);
+        CHECK_STR(t.ca_bundle, "/etc/p.pem");
+        sts_target_free(&t);
+        const char *ca[] = {"AWS_CA_BUNDLE", "/etc/e.pem", NULL};
+        r.user = (void *)(uintptr_t)ca;
+        CHECK_EQ_INT(sts_resolve(&r, &pc, &t, &m), ECRUP_OK);
+        CHECK_STR(t.ca_bundle, "/etc/e.pem");
+        sts_target_free(&t);
+        CHECK_EQ_INT(sts_resolve(&r, NULL, &t, &m), ECRUP_OK);
+        CHECK_STR(t.ca_bundle, "/etc/e.pem");
+        sts_target_free(&t);
+        r.user = (void *)(uintptr_t)none;
+        CHECK_EQ_INT(sts_resolve(&r, NULL, &t, &m), ECRUP_OK);
+        CHECK(t.ca_bundle == NULL);
+        sts_target_free(&t);
+        ebuf_free(&m);
+    }
     const char *badreg[] = {"AWS_REGION", "no/such", NULL};
     expect_resolve(badreg, NULL, ECRUP_E_INVALID_ARGUMENT, NULL, NULL, NULL);
 }
