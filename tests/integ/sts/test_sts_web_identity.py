@@ -231,7 +231,7 @@ def test_web_identity_profile():
 
 def test_token_rotation():
     """The cache refreshes credentials about to expire; the token file is read again."""
-    sts = StsEmulator(web_token=TOKEN, lifetime=2)
+    sts = StsEmulator(web_token=TOKEN, lifetime=4)  # fresh for the two gets, not after 3 s
     write(TOKEN_FILE, TOKEN)
     env = env_for({"AWS_WEB_IDENTITY_TOKEN_FILE": TOKEN_FILE, "AWS_ROLE_ARN": ROLE}, sts)
     p = subprocess.Popen([CRED_TOOL, "refresh"], env=env, stdout=subprocess.PIPE, text=True)
