@@ -1,4 +1,4 @@
-/* HTTP for the container and IMDS credential providers. Every curl_easy_setopt() is checked:
+/* HTTP for the credential providers (container, IMDS, STS). Every curl_easy_setopt() is checked:
  * CURLOPT_PROTOCOLS_STR, CURLOPT_NOPROXY and CURLOPT_FOLLOWLOCATION are what keep a token
  * from going anywhere but the metadata endpoint, so a request libcurl would not set up as
  * asked is not sent. */
@@ -68,7 +68,7 @@ static ecrup_status http_once(const struct cred_http_call *call, long *status, s
     }
     ecrup_status st = ECRUP_OK;
     struct curl_slist *hdrs = NULL;
-    for (int i = 0; i < 3 && call->headers[i]; i++) {
+    for (size_t i = 0; i < sizeof call->headers / sizeof *call->headers && call->headers[i]; i++) {
         struct curl_slist *n = curl_slist_append(hdrs, call->headers[i]);
         if (!n) {
             ebuf_puts(err, "out of memory");
@@ -93,8 +93,11 @@ static ecrup_status http_once(const struct cred_http_call *call, long *status, s
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_NOSIGNAL, 1L);
     /* Metadata endpoints are link-local or loopback: a proxy must never see the tokens. */
-    SET(CURLOPT_NOPROXY, "*");
+    if (!call->allow_proxy)
+        SET(CURLOPT_NOPROXY, "*");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
+    if (call->ca_bundle)
+        SET(CURLOPT_CAINFO, call->ca_bundle);
     SET(CURLOPT_CONNECTTIMEOUT_MS, call->connect_ms);
     SET(CURLOPT_TIMEOUT_MS, call->timeout_ms);
     SET(CURLOPT_WRITEFUNCTION, collect);
@@ -115,13 +118,14 @@ done:
 ecrup_status cred_http_fetch(const struct cred_http_call *call, long *status, struct ebuf *body,
                              struct ebuf *err)
 {
-    for (int attempt = 0;; attempt++) {
+    int attempts = call->attempts > 0 ? call->attempts : 2;
+    for (int attempt = 1;; attempt++) {
         ebuf_reset(err);
         cred_wipe_ebuf(body);
         *status = 0;
         ecrup_status st = http_once(call, status, body, err);
         bool retry = st == ECRUP_E_NETWORK || (st == ECRUP_OK && *status >= 500);
-        if (attempt == 1 || !retry)
+        if (attempt >= attempts || !retry)
             return st;
     }
 }

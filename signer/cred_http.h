@@ -1,9 +1,10 @@
-/* The HTTP the container, IMDS and SSO credential providers share: libcurl easy handles, no proxy,
- * no redirects, http and https only, bounded replies. The library never calls
- * curl_global_init(); the program does (docs/credentials.md). */
+/* The HTTP the credential providers share (container, IMDS, SSO, STS): libcurl easy handles,
+ * no proxy unless the call allows one, no redirects, http and https only, bounded replies. The
+ * library never calls curl_global_init(); the program does (docs/credentials.md). */
 #ifndef ECRUP_SIGNER_CRED_HTTP_H
 #define ECRUP_SIGNER_CRED_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <ecrup.h>
@@ -11,15 +12,20 @@
 #include "util/buf.h"
 
 struct cred_http_call {
-    const char *method; /* "GET", "PUT" (an empty PUT) or "POST" (with `body`) */
+    const char *method; /* "GET", "PUT" (an empty PUT) or "POST" (of `body`) */
     const char *url;
-    const char *headers[3]; /* NULL-terminated "Name: value" lines */
-    long connect_ms, timeout_ms;
-    const char *body; /* POST only: `body_len` bytes sent as they are (SSO OIDC's JSON) */
+    const char *headers[6]; /* NULL-terminated "Name: value" lines */
+    const char *body;       /* POST only; borrowed */
     size_t body_len;
+    bool allow_proxy;      /* false: never a proxy (metadata endpoints); STS sets it, since public
+                              endpoints are reached like the ECR API, through the environment's proxy */
+    const char *ca_bundle; /* PEM file of CAs to trust; NULL: libcurl's default */
+    int attempts;          /* 0: 2 (one retry); STS retries with its own backoff and passes 1 */
+    long connect_ms, timeout_ms;
 };
 
-/* One request, retried once after a transport error or a 5xx: metadata services blip.
+/* One request, retried (once by default) after a transport error or a 5xx: metadata services
+ * blip.
  * Returns ECRUP_OK with *status and the body; ECRUP_E_NETWORK when the transport failed
  * (the caller decides what that means; the reason is in `err`); or, when the request could
  * not be set up, ECRUP_E_NOMEM, ECRUP_E_UNSUPPORTED (libcurl lacks an option or protocol) or

@@ -11,7 +11,7 @@
 
 /* The profile keys of providers not yet implemented: each stops the chain with a clear
  * message. A new provider takes its key off this list. */
-static const char *const unsupported[] = {"role_arn", "web_identity_token_file", "login_session"};
+static const char *const unsupported[] = {"role_arn", "login_session"};
 
 static ecrup_status from_set(struct cred_chain *c, const struct profile_set *set, const char *name,
                              struct cred_snapshot **out, struct ebuf *err)

@@ -1,8 +1,8 @@
 /* The interface between the credential chain (credentials.c) and its providers, one file
- * each: cred_explicit.c, cred_env.c, cred_sso.c (with its token cache in sso_cache.c),
- * cred_profile.c (static keys, and credential_process through cred_process.c),
- * cred_container.c, cred_imds.c; cred_http.c is the HTTP the SSO, container and IMDS
- * providers share.
+ * each: cred_explicit.c, cred_env.c, cred_web_identity.c (through the STS client in sts.c),
+ * cred_sso.c (with its token cache in sso_cache.c), cred_profile.c (static keys, and
+ * credential_process through cred_process.c), cred_container.c, cred_imds.c; cred_http.c is the
+ * HTTP the web identity, SSO, container and IMDS providers share.
  *
  * Adding a provider: a cred_NAME.c defining cred_provider_NAME() (declared below), and its
  * line in the chain in credentials.c, where the order is the SDKs'.
@@ -40,6 +40,9 @@ typedef ecrup_status (*cred_provider)(struct cred_chain *c, struct cred_snapshot
 ecrup_status cred_provider_explicit(struct cred_chain *c, struct cred_snapshot **out,
                                     struct ebuf *err);
 ecrup_status cred_provider_env(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
+/* cred_web_identity.c: AssumeRoleWithWebIdentity (environment or profile), through sts.c. */
+ecrup_status cred_provider_web_identity(struct cred_chain *c, struct cred_snapshot **out,
+                                        struct ebuf *err);
 /* IAM Identity Center (cred_sso.c): sso_session or legacy sso_start_url profiles. */
 ecrup_status cred_provider_sso(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
 ecrup_status cred_provider_profile(struct cred_chain *c, struct cred_snapshot **out,

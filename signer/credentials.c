@@ -30,6 +30,7 @@ static const struct {
 } chain[] = {
     {cred_provider_explicit, "explicit"},
     {cred_provider_env, "env"},
+    {cred_provider_web_identity, "web-identity"},
     {cred_provider_sso, "sso"},
     {cred_provider_profile, "profile"},
     {cred_provider_container, "container"},
