@@ -2,7 +2,8 @@
  * walk (`aws configure` or an SSO login may have rewritten them). Static keys
  * (aws_access_key_id, aws_secret_access_key, aws_session_token) answer here; a
  * credential_process goes to cred_process.c. Profiles that need a provider ecrup does not
- * have (role_arn, SSO, web identity) are refused by name rather than skipped. */
+ * have yet (role_arn with a source, login_session) are refused by name rather than skipped;
+ * web identity and SSO profiles are answered before this provider is asked. */
 #include "signer/cred_provider.h"
 
 #include <stdlib.h>

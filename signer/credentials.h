@@ -66,8 +66,8 @@ struct cred_snapshot {
     const char *secret_access_key; /* a secret: never log */
     const char *session_token;     /* NULL when none; a secret: never log */
     time_t expiration;             /* Unix seconds; 0 when they do not expire */
-    const char *provider;          /* "explicit", "env", "profile", "process", "container",
-                                      "imds" */
+    const char *provider;          /* "explicit", "env", "web-identity", "sso", "profile",
+                                      "process", "container", "imds" */
 };
 
 /* The view the signer consumes; borrowed from `snap`, valid while the caller holds it. */
