@@ -144,6 +144,10 @@ struct endpoint_partition_info {
 /* The i-th partition in botocore's order, or NULL past the end. */
 const struct endpoint_partition_info *endpoint_partition_at(size_t i);
 
+/* The table's partition named `name` (endpoint_partition_of()'s answer), else the first ("aws"),
+ * as botocore's aws.partition() falls back. Never NULL. */
+const struct endpoint_partition_info *endpoint_partition_named(const char *name);
+
 /* endpoint_for_region() for a given partition (the table's, or one a test makes up). */
 ecrup_status endpoint_for_partition(const struct endpoint_partition_info *p, const char *region,
                                     bool fips, bool dualstack, struct ebuf *url,

@@ -27,15 +27,6 @@ static const char *const legacy_regions[] = {
     "us-east-1",      "us-east-2",    "us-west-1",      "us-west-2",
 };
 
-static const struct endpoint_partition_info *partition_named(const char *name)
-{
-    const struct endpoint_partition_info *p;
-    for (size_t i = 0; (p = endpoint_partition_at(i)) != NULL; i++)
-        if (strcmp(p->name, name) == 0)
-            return p;
-    return endpoint_partition_at(0);
-}
-
 ecrup_status sts_endpoint_for(const char *region, bool legacy, bool fips, bool dualstack,
                               struct ebuf *url, const char **signing_region, struct ebuf *message)
 {
@@ -50,7 +41,7 @@ ecrup_status sts_endpoint_for(const char *region, bool legacy, bool fips, bool d
         return ebuf_ok(url) ? ECRUP_OK : ECRUP_E_NOMEM;
     }
     const char *r = region ? region : "us-east-1";
-    const struct endpoint_partition_info *p = partition_named(endpoint_partition_of(r));
+    const struct endpoint_partition_info *p = endpoint_partition_named(endpoint_partition_of(r));
     if ((fips && !p->supports_fips) || (dualstack && !p->supports_dualstack)) {
         ebuf_printf(message,
                     "partition %s (region %s) does not offer %s STS endpoints: unset "
