@@ -1,8 +1,9 @@
 /* The interface between the credential chain (credentials.c) and its providers, one file
  * each: cred_explicit.c, cred_env.c, cred_web_identity.c (through the STS client in sts.c),
- * cred_sso.c (with its token cache in sso_cache.c), cred_profile.c (static keys, and
+ * cred_sso.c (with its token cache in sso_cache.c), cred_login.c (`aws login`, with its token
+ * cache in login_cache.c and its DPoP proofs in dpop.c), cred_profile.c (static keys, and
  * credential_process through cred_process.c), cred_container.c, cred_imds.c; cred_http.c is the
- * HTTP the web identity, SSO, container and IMDS providers share.
+ * HTTP the web identity, SSO, login, container and IMDS providers share.
  *
  * Adding a provider: a cred_NAME.c defining cred_provider_NAME() (declared below), and its
  * line in the chain in credentials.c, where the order is the SDKs'.
@@ -45,6 +46,9 @@ ecrup_status cred_provider_web_identity(struct cred_chain *c, struct cred_snapsh
                                         struct ebuf *err);
 /* IAM Identity Center (cred_sso.c): sso_session or legacy sso_start_url profiles. */
 ecrup_status cred_provider_sso(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
+/* `aws login` sessions (cred_login.c): login_session profiles. */
+ecrup_status cred_provider_login(struct cred_chain *c, struct cred_snapshot **out,
+                                 struct ebuf *err);
 ecrup_status cred_provider_profile(struct cred_chain *c, struct cred_snapshot **out,
                                    struct ebuf *err);
 ecrup_status cred_provider_container(struct cred_chain *c, struct cred_snapshot **out,
@@ -56,8 +60,20 @@ ecrup_status cred_provider_imds(struct cred_chain *c, struct cred_snapshot **out
 ecrup_status cred_process_run(const char *profile, const char *command, struct cred_snapshot **out,
                               struct ebuf *err);
 
+/* The sign-in service's endpoint for `region` (botocore's signin ruleset): appended to `url`.
+ * ECRUP_OK; ECRUP_E_NO_REGION, ECRUP_E_INVALID_ARGUMENT (a malformed region), ECRUP_E_ENDPOINT
+ * (the partition lacks the FIPS or dual-stack variant) with `message`; ECRUP_E_NOMEM. */
+ecrup_status cred_login_endpoint_for(const char *region, bool fips, bool dualstack,
+                                     struct ebuf *url, struct ebuf *message);
+
 /* The environment variable `name`, NULL when unset or empty. */
 const char *cred_env(const struct cred_chain *c, const char *name);
+/* The endpoint configured for a service a provider calls: AWS_ENDPOINT_URL_<SERVICE>
+ * (`service_var`), else AWS_ENDPOINT_URL, neither when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is
+ * true, as botocore reads them. True with the URL appended to `out` (trailing slashes dropped)
+ * and *source (may be NULL) naming the variable; false, `out` untouched, when none is set. */
+bool cred_endpoint_override(const struct cred_chain *c, const char *service_var, struct ebuf *out,
+                            const char **source);
 /* Add a note to the "tried" list the chain reports when no provider answers. */
 void cred_note(struct cred_chain *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

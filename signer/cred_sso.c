@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "signer/cred_http.h"
@@ -122,26 +121,13 @@ static ecrup_status expired(const struct sso_config *s, struct ebuf *err)
     return ECRUP_E_CREDENTIALS;
 }
 
-/* The service's base URL: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL (both unless
- * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true, as botocore), else the regional default. */
+/* The service's base URL: the configured endpoint (cred_endpoint_override), else the regional
+ * default. */
 static void base_url(struct cred_chain *c, const char *service_var, const char *host_prefix,
                      const char *region, struct ebuf *out)
 {
-    const char *ignore = cred_env(c, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-    const char *v = NULL;
-    if (!ignore || strcasecmp(ignore, "true") != 0) {
-        v = cred_env(c, service_var);
-        if (!v)
-            v = cred_env(c, "AWS_ENDPOINT_URL");
-    }
-    if (v) {
-        size_t n = strlen(v);
-        while (n && v[n - 1] == '/')
-            n--;
-        ebuf_append(out, v, n);
-    } else {
+    if (!cred_endpoint_override(c, service_var, out, NULL))
         ebuf_printf(out, "https://%s.%s.amazonaws.com", host_prefix, region);
-    }
 }
 
 static void pause_ms(long ms)

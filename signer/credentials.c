@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "signer/cred_provider.h"
 #include "util/civil.h"
@@ -32,6 +33,7 @@ static const struct {
     {cred_provider_env, "env"},
     {cred_provider_web_identity, "web-identity"},
     {cred_provider_sso, "sso"},
+    {cred_provider_login, "login"},
     {cred_provider_profile, "profile"},
     {cred_provider_container, "container"},
     {cred_provider_imds, "imds"},
@@ -185,6 +187,28 @@ const char *cred_env(const struct cred_chain *c, const char *name)
 {
     const char *v = env_get(c->cfg->env, name);
     return v && *v ? v : NULL;
+}
+
+bool cred_endpoint_override(const struct cred_chain *c, const char *service_var, struct ebuf *out,
+                            const char **source)
+{
+    const char *ignore = cred_env(c, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    if (ignore && strcasecmp(ignore, "true") == 0)
+        return false;
+    const char *name = service_var, *v = cred_env(c, service_var);
+    if (!v) {
+        name = "AWS_ENDPOINT_URL";
+        v = cred_env(c, name);
+    }
+    if (!v)
+        return false;
+    size_t n = strlen(v);
+    while (n && v[n - 1] == '/')
+        n--;
+    ebuf_append(out, v, n);
+    if (source)
+        *source = name;
+    return true;
 }
 
 void cred_note(struct cred_chain *c, const char *fmt, ...)
