@@ -135,6 +135,11 @@ def last_issued():
     return dict(emu.issued[-1]) if emu.issued else {}
 
 
+def remember_issued():
+    pair = last_issued()
+    secrets_seen.extend([pair.get("secretAccessKey", ""), pair.get("sessionToken", "")])
+
+
 # ---- a valid cached pair: answered, no call ----
 doc, jwk = new_session(SESSION, 3600)
 rc, got = resolve("dev")
@@ -215,7 +220,7 @@ write_cache(SESSION, doc)
 rc, got = resolve("dev")
 check(rc == 0 and got.get("akid") == last_issued().get("accessKeyId"),
       f"expired pair, good refresh token: refreshed with the rotated token: {got}")
-secrets_seen.extend([last_issued().get("secretAccessKey", ""), last_issued().get("sessionToken", "")])
+remember_issued()
 secrets_seen.append(json.loads(read(cache_path(SESSION))).get("refreshToken", ""))
 
 # Throttled, then answered: retried.
@@ -228,7 +233,7 @@ check(rc == 0 and got.get("provider") == "login" and len(calls) == 3,
       f"throttled, 500, then answered: three calls: {got} {len(calls)}")
 check(len({c["dpop"] for c in calls}) == 1 and calls[-1]["dpop"] == "ok",
       "retries: each attempt's proof verifies (a fresh jti each time)")
-secrets_seen.extend([last_issued().get("secretAccessKey", ""), last_issued().get("sessionToken", "")])
+remember_issued()
 secrets_seen.append(json.loads(read(cache_path(SESSION))).get("refreshToken", ""))
 
 doc, jwk = new_session(SESSION, 60)
@@ -288,7 +293,7 @@ resolve("dev")
 emu._create_token = original
 proof = good.get("proof") or ""
 secrets_seen.append(proof)
-secrets_seen.extend([last_issued().get("secretAccessKey", ""), last_issued().get("sessionToken", "")])
+remember_issued()
 h, p, s = (proof.split(".") + ["", "", ""])[:3]
 emu.jtis.clear()
 check(emu.verify_dpop(proof, jwk) is None, "verifier: ecrup's proof verifies")
@@ -355,6 +360,7 @@ check(rc != 0 and 'login: profile "nothing" has no login_session' in got.get("er
 # No token, key, proof or secret in anything printed.
 everything = "\n".join(outputs)
 leaked = [x for x in secrets_seen if x and len(x) > 8 and x in everything]
+check(len(secrets_seen) > 40 and "ASIA" in everything, "the leak check has secrets and output")
 check(not leaked, f"no secret in any output ({len(leaked)} found)")
 
 emu.stop()
