@@ -72,26 +72,24 @@ ecrup_status cred_login_endpoint_for(const char *region, bool fips, bool dualsta
     return ebuf_ok(url) ? ECRUP_OK : ECRUP_E_NOMEM;
 }
 
-/* The environment's value when set, else the profile's, as botocore's config chain. */
-static const char *setting(struct cred_chain *c, const char *var, const char *profile_value)
-{
-    const char *v = cred_env(c, var);
-    return v ? v : profile_value;
-}
-
 /* CreateOAuth2Token's URL: a configured endpoint, else the ruleset's for the region. */
 static ecrup_status token_url(struct cred_chain *c, const struct login_config *l, struct ebuf *url,
                               struct ebuf *err)
 {
     if (!cred_endpoint_override(c, "AWS_ENDPOINT_URL_SIGNIN", url, NULL)) {
-        const char *region = setting(c, "AWS_REGION", NULL);
+        const char *region = cred_env(c, "AWS_REGION");
         if (!region)
-            region = setting(c, "AWS_DEFAULT_REGION", l->region);
+            region = cred_env(c, "AWS_DEFAULT_REGION");
+        if (!region)
+            region = l->region;
         struct ebuf why = EBUF_INIT;
         ecrup_status st = cred_login_endpoint_for(
-            region, endpoint_parse_bool(setting(c, "AWS_USE_FIPS_ENDPOINT", l->use_fips)),
-            endpoint_parse_bool(setting(c, "AWS_USE_DUALSTACK_ENDPOINT", l->use_dualstack)), url,
-            &why);
+            region,
+            endpoint_parse_bool(
+                endpoint_setting(c->cfg->env, "AWS_USE_FIPS_ENDPOINT", l->use_fips)),
+            endpoint_parse_bool(
+                endpoint_setting(c->cfg->env, "AWS_USE_DUALSTACK_ENDPOINT", l->use_dualstack)),
+            url, &why);
         if (st != ECRUP_OK) {
             ebuf_printf(err, "profile \"%s\": %s", l->profile, ebuf_str(&why));
             ebuf_free(&why);
@@ -109,12 +107,6 @@ static ecrup_status relogin(const struct login_config *l, const char *why, struc
     ebuf_printf(err, "the login session \"%s\" %s: run `aws login --profile %s`", l->session, why,
                 l->profile);
     return ECRUP_E_CREDENTIALS;
-}
-
-static void pause_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* The reply's tokenOutput (the operation's payload: the body itself) into `t`, then the file.
@@ -188,6 +180,9 @@ static ecrup_status refresh(struct cred_chain *c, const struct login_config *l, 
             st = ECRUP_E_NOMEM;
         }
     }
+    const char *ca_bundle = cred_env(c, "AWS_CA_BUNDLE");
+    if (!ca_bundle && l->ca_bundle && *l->ca_bundle)
+        ca_bundle = l->ca_bundle;
     long status = 0;
     for (int attempt = 1; st == ECRUP_OK; attempt++) {
         /* A fresh proof each attempt: a server may refuse a jti it has seen. */
@@ -211,7 +206,7 @@ static ecrup_status refresh(struct cred_chain *c, const struct login_config *l, 
             .connect_ms = c->connect_ms,
             .timeout_ms = c->timeout_ms,
             .allow_proxy = true, /* a public endpoint, reached as the ECR API is */
-            .ca_bundle = setting(c, "AWS_CA_BUNDLE", l->ca_bundle),
+            .ca_bundle = ca_bundle,
             .attempts = 1,
             .body = body,
             .body_len = strlen(body)};
@@ -221,7 +216,7 @@ static ecrup_status refresh(struct cred_chain *c, const struct login_config *l, 
         if (!again || attempt == TOKEN_ATTEMPTS)
             break;
         st = ECRUP_OK;
-        pause_ms(200L << attempt);
+        cred_pause_ms(200L << attempt);
     }
     if (st == ECRUP_E_NETWORK) {
         ebuf_printf(err, "%s: %s", who, ebuf_str(&detail));

@@ -192,6 +192,13 @@ bool endpoint_parse_bool(const char *s)
     return s && strcasecmp(s, "true") == 0;
 }
 
+const char *endpoint_setting(const struct env_reader *env, const char *var,
+                             const char *profile_value)
+{
+    const char *v = env_get(env, var);
+    return v ? v : profile_value;
+}
+
 /* ---- Messages --------------------------------------------------------------------------- */
 
 /* Quote a value from outside for a message: printable ASCII as is, the rest escaped, long

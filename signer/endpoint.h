@@ -124,6 +124,11 @@ void endpoint_url_free(struct endpoint_url *u);
  * other value (NULL, "", "1", "yes") is false. */
 bool endpoint_parse_bool(const char *s);
 
+/* A setting botocore reads from the environment first: the variable `var` of `env` (NULL: the
+ * process's) when set, even empty, else `profile_value` (may be NULL). */
+const char *endpoint_setting(const struct env_reader *env, const char *var,
+                             const char *profile_value);
+
 /* One row of the partition table, for tools and tests that compare it with partitions.json. */
 struct endpoint_partition_info {
     const char *name;

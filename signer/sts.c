@@ -72,14 +72,6 @@ static const char *nonempty(const char *s)
     return s && *s ? s : NULL;
 }
 
-/* The environment's value when set (even empty, as botocore's chain reads it), else the
- * profile's. */
-static const char *setting(const struct env_reader *env, const char *var, const char *profile)
-{
-    const char *v = env_get(env, var);
-    return v ? v : profile;
-}
-
 void sts_profile_values_read(const struct profile_set *set, const char *profile,
                              struct sts_profile_values *out)
 {
@@ -113,8 +105,8 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
         return ECRUP_E_INVALID_ARGUMENT;
     }
     const char *url = NULL, *source = NULL;
-    if (!endpoint_parse_bool(setting(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-                                     pv->ignore_configured_endpoint_urls))) {
+    if (!endpoint_parse_bool(endpoint_setting(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+                                              pv->ignore_configured_endpoint_urls))) {
         if ((url = nonempty(env_get(env, "AWS_ENDPOINT_URL_STS"))) != NULL)
             source = "AWS_ENDPOINT_URL_STS";
         else if ((url = nonempty(env_get(env, "AWS_ENDPOINT_URL"))) != NULL)
@@ -136,11 +128,12 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
         ebuf_free(&why);
         ebuf_puts(&b, url);
     } else {
-        const char *mode = setting(env, "AWS_STS_REGIONAL_ENDPOINTS", pv->sts_regional_endpoints);
-        bool fips =
-            endpoint_parse_bool(setting(env, "AWS_USE_FIPS_ENDPOINT", pv->use_fips_endpoint));
+        const char *mode =
+            endpoint_setting(env, "AWS_STS_REGIONAL_ENDPOINTS", pv->sts_regional_endpoints);
+        bool fips = endpoint_parse_bool(
+            endpoint_setting(env, "AWS_USE_FIPS_ENDPOINT", pv->use_fips_endpoint));
         bool dual = endpoint_parse_bool(
-            setting(env, "AWS_USE_DUALSTACK_ENDPOINT", pv->use_dualstack_endpoint));
+            endpoint_setting(env, "AWS_USE_DUALSTACK_ENDPOINT", pv->use_dualstack_endpoint));
         st = sts_endpoint_for(region, mode && strcmp(mode, "legacy") == 0, fips, dual, &b, &signing,
                               message);
         source = "partition default";
@@ -249,12 +242,6 @@ static ecrup_status interpret(const struct call_context *cc, long http, const st
     return st;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* POST `form` to the target, signed with `source` when it is set; retried with backoff. */
 static ecrup_status post(const struct sts_target *t, const struct call_context *cc,
                          const struct ebuf *form, const struct sigv4_credentials *source,
@@ -343,7 +330,7 @@ static ecrup_status post(const struct sts_target *t, const struct call_context *
         }
         if (!retry || attempt >= attempts)
             break;
-        sleep_ms(backoff);
+        cred_pause_ms((long)backoff);
         backoff *= 2;
     }
 done:
