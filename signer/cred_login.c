@@ -216,7 +216,7 @@ static ecrup_status refresh(struct cred_chain *c, const struct login_config *l, 
         if (!again || attempt == TOKEN_ATTEMPTS)
             break;
         st = ECRUP_OK;
-        cred_pause_ms(200L << attempt);
+        cred_pause_ms(100L << attempt);
     }
     if (st == ECRUP_E_NETWORK) {
         ebuf_printf(err, "%s: %s", who, ebuf_str(&detail));

@@ -223,6 +223,17 @@ check(rc == 0 and got.get("akid") == last_issued().get("accessKeyId"),
 remember_issued()
 secrets_seen.append(json.loads(read(cache_path(SESSION))).get("refreshToken", ""))
 
+# AWS_ENDPOINT_URL when AWS_ENDPOINT_URL_SIGNIN is unset; its trailing slash is not in htu.
+doc, jwk = new_session(SESSION, 60)
+before = len(emu.calls_made())
+rc, got = resolve("dev", AWS_ENDPOINT_URL_SIGNIN=None, AWS_ENDPOINT_URL=emu.url + "/")
+calls = emu.calls_made()[before:]
+check(rc == 0 and len(calls) == 1 and calls[0]["dpop"] == "ok" and
+      got.get("akid") == last_issued().get("accessKeyId"),
+      f"AWS_ENDPOINT_URL: the sign-in call goes there, htu without the slash: {got} {calls}")
+remember_issued()
+secrets_seen.append(json.loads(read(cache_path(SESSION))).get("refreshToken", ""))
+
 # Throttled, then answered: retried.
 doc, jwk = new_session(SESSION, 60)
 emu.failures = ["throttle", "500"]
