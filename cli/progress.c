@@ -15,7 +15,8 @@ struct layer_line {
     uint64_t size;
     ecrup_phase phase;
     uint64_t done;
-    double push_start; /* when PUSHING began, for the rate */
+    uint64_t resumed_from; /* an earlier run's upload continued from this byte; 0: none */
+    double push_start;     /* when PUSHING began, for the rate */
     uint64_t push_start_bytes;
     double last_time; /* the last event, for the rate of a finished layer */
     enum progress_final final;
@@ -110,7 +111,7 @@ static void append_bar(struct ebuf *b, uint64_t done, uint64_t total, int width)
 
 void progress_format_line(struct ebuf *b, const char *label, int label_width, ecrup_phase phase,
                           enum progress_final final, const char *reason, uint64_t done,
-                          uint64_t total, double rate, int cols)
+                          uint64_t total, uint64_t resumed_from, double rate, int cols)
 {
     size_t start = b->len;
     ebuf_printf(b, "%s:", label);
@@ -151,12 +152,19 @@ void progress_format_line(struct ebuf *b, const char *label, int label_width, ec
             } else {
                 snprintf(tail, sizeof tail, " %s/%s", d, t);
             }
-            int used = utf8_cols(b->data + start, b->len - start) + (int)strlen("Pushing ") +
+            /* "Resuming at 90MB": the upload an earlier run left goes on from there. */
+            char verb[48] = "Pushing ";
+            if (resumed_from) {
+                char at[16];
+                progress_format_bytes(at, sizeof at, resumed_from);
+                snprintf(verb, sizeof verb, "Resuming at %s ", at);
+            }
+            int used = utf8_cols(b->data + start, b->len - start) + (int)strlen(verb) +
                        (int)strlen(tail) + 2;
             int width = cols - 1 - used;
             if (width > 50)
                 width = 50;
-            ebuf_puts(b, "Pushing ");
+            ebuf_puts(b, verb);
             if (width >= 10)
                 append_bar(b, done, total, width);
             ebuf_puts(b, tail);
@@ -264,7 +272,8 @@ static void draw_locked(struct progress_view *v, double now)
             const struct layer_line *l = &v->lines[i];
             ebuf_puts(b, "\r\033[2K");
             progress_format_line(b, l->label ? l->label : "?", v->label_width, l->phase, l->final,
-                                 l->reason, l->done, l->size, line_rate(l, now), cols);
+                                 l->reason, l->done, l->size, l->resumed_from, line_rate(l, now),
+                                 cols);
             ebuf_putc(b, '\n');
             lines++;
         }
@@ -288,7 +297,7 @@ static void draw_locked(struct progress_view *v, double now)
         snprintf(label, sizeof label, "%zu layers (%zu done, %zu failed)", v->n, finished, failed);
         ebuf_puts(b, "\r\033[2K");
         progress_format_line(b, label, 0, pushing ? ECRUP_PHASE_PUSHING : ECRUP_PHASE_WAITING,
-                             PROGRESS_NONE, NULL, done, total, rate, cols);
+                             PROGRESS_NONE, NULL, done, total, 0, rate, cols);
         ebuf_putc(b, '\n');
         lines++;
     }
@@ -305,7 +314,7 @@ static void draw_locked(struct progress_view *v, double now)
 }
 
 void progress_view_event(struct progress_view *v, size_t i, ecrup_phase phase, uint64_t done,
-                         uint64_t total)
+                         uint64_t total, uint64_t resumed_from)
 {
     if (!v || i >= v->n)
         return;
@@ -318,6 +327,7 @@ void progress_view_event(struct progress_view *v, size_t i, ecrup_phase phase, u
     }
     l->phase = phase;
     l->done = done;
+    l->resumed_from = resumed_from;
     l->last_time = now;
     if (total)
         l->size = total;

@@ -35,7 +35,7 @@ void progress_view_free(struct progress_view *v);
 void progress_view_set_layer(struct progress_view *v, size_t i, const char *label, uint64_t size);
 /* A progress event for layer `i`; redraws when the last draw is 100 ms old. Any thread. */
 void progress_view_event(struct progress_view *v, size_t i, ecrup_phase phase, uint64_t done,
-                         uint64_t total);
+                         uint64_t total, uint64_t resumed_from);
 /* Print `text` (a whole line, newline included) on `f` above the block, then redraw the block
  * below it. Any thread. */
 void progress_view_print(struct progress_view *v, FILE *f, const char *text);
@@ -53,9 +53,10 @@ void progress_view_draw(struct progress_view *v);
 /* "999B", "12.3kB", "12.3MB", "1.23GB": SI units as docker prints them. */
 void progress_format_bytes(char *out, size_t out_size, uint64_t bytes);
 /* One layer line, at most `cols - 1` columns (so it never wraps): `label` padded to
- * `label_width`, then the state. `rate` in bytes per second, 0 when unknown. */
+ * `label_width`, then the state. `rate` in bytes per second, 0 when unknown; `resumed_from`
+ * nonzero says "Resuming at N" where a fresh upload says "Pushing". */
 void progress_format_line(struct ebuf *b, const char *label, int label_width, ecrup_phase phase,
                           enum progress_final final, const char *reason, uint64_t done,
-                          uint64_t total, double rate, int cols);
+                          uint64_t total, uint64_t resumed_from, double rate, int cols);
 
 #endif

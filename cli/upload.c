@@ -60,7 +60,8 @@ static void on_sigint(int sig)
 const char upload_options_help[] =
     "  --json               print one JSON line per blob on stdout, nothing else there:\n"
     "                         {\"file\":\"...\",\"digest\":\"sha256:...\",\"size\":N,\n"
-    "                          \"status\":\"uploaded\"|\"exists\",\"parts\":N,\"attempts\":N}\n"
+    "                          \"status\":\"uploaded\"|\"exists\",\"parts\":N,\"attempts\":N,\n"
+    "                          \"resumed_from\":N}  (bytes an earlier run had sent)\n"
     "                       a failure has \"status\":\"failed\" and two more keys,\n"
     "                         \"error\":\"<ECR exception or local code>\",\"message\":\"...\"\n"
     "  --no-check           upload even when the repository already has the blob\n"
@@ -72,6 +73,11 @@ const char upload_options_help[] =
     "                       whose ECR quotas differ from the defaults (repeatable; OP is\n"
     "                       UploadLayerPart 500, InitiateLayerUpload 100,\n"
     "                       CompleteLayerUpload 100 or BatchCheckLayerAvailability 1000)\n"
+    "  --state-dir DIR      where the journal of uploads in flight lives, so that a run that\n"
+    "                       was killed or failed is continued, not started over, by the same\n"
+    "                       command (else ECRUP_STATE_DIR, $XDG_STATE_HOME/ecrup,\n"
+    "                       ~/.local/state/ecrup; docs/engine.md, \"Resume\")\n"
+    "  --no-resume          keep no journal: every blob uploads from byte 0\n"
     "  --insecure           do not verify the endpoint's TLS certificate (a warning says so);\n"
     "                       prefer --ca-bundle for a private CA\n";
 
@@ -126,6 +132,17 @@ int upload_option(struct upload_settings *s, const char *cmd, int argc, char **a
         s->check_first = true;
     } else if (!strcmp(a, "--insecure")) {
         s->insecure = true;
+    } else if (!strcmp(a, "--no-resume")) {
+        s->no_resume = true;
+    } else if (cli_opt_is(a, "--state-dir")) {
+        const char *v = cli_take_value(cmd, argc, argv, i);
+        if (!v)
+            return -1;
+        if (!*v) {
+            cli_error(cmd, "--state-dir must not be empty (--no-resume turns the journal off)");
+            return -1;
+        }
+        s->state_dir = v;
     } else if (cli_opt_is(a, "--max-rate")) {
         const char *v = cli_take_value(cmd, argc, argv, i);
         if (!v || !parse_max_rate(s, cmd, v))
@@ -202,7 +219,8 @@ static void on_progress(const struct ecrup_progress *ev, void *user)
         ui->marked_interrupt = true;
         progress_view_interrupted(ui->view, true);
     }
-    progress_view_event(ui->view, k - 1, ev->phase, ev->bytes_done, ev->bytes_total);
+    progress_view_event(ui->view, k - 1, ev->phase, ev->bytes_done, ev->bytes_total,
+                        ev->resumed_from);
 }
 
 static void on_log(ecrup_log_level level, const char *line, void *user)
@@ -280,8 +298,28 @@ static void label_layers(struct progress_view *view, const struct upload_item *i
     }
 }
 
+/* The journal's directory: --state-dir, else ECRUP_STATE_DIR, else $XDG_STATE_HOME/ecrup, else
+ * ~/.local/state/ecrup (the XDG base directory default); NULL with --no-resume or without HOME.
+ * Built in `buf` when it is a default. */
+static const char *state_dir(const struct upload_settings *a, struct ebuf *buf)
+{
+    if (a->no_resume)
+        return NULL;
+    if (a->state_dir)
+        return a->state_dir;
+    const char *v = getenv("ECRUP_STATE_DIR");
+    if (v && *v)
+        return v;
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg == '/')
+        ebuf_printf(buf, "%s/ecrup", xdg);
+    else if (home && *home)
+        ebuf_printf(buf, "%s/.local/state/ecrup", home);
+    return ebuf_ok(buf) && buf->len ? ebuf_str(buf) : NULL;
+}
+
 static void engine_options(const struct upload_settings *a, struct run_ui *ui,
-                           struct ecrup_options *o)
+                           struct ecrup_options *o, struct ebuf *state)
 {
     ecrup_options_init(o);
     o->region = a->common.region;
@@ -304,6 +342,7 @@ static void engine_options(const struct upload_settings *a, struct run_ui *ui,
     o->log = on_log;
     o->log_user = ui;
     o->log_level = (ecrup_log_level)ui->log_level;
+    o->state_dir = state_dir(a, state);
 }
 
 /* The engine with every item queued, or the status and message of why not. */
@@ -381,7 +420,8 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
     }
     label_layers(ui.view, items, n);
     struct ecrup_options o;
-    engine_options(a, &ui, &o);
+    struct ebuf state = EBUF_INIT;
+    engine_options(a, &ui, &o, &state);
 
     struct sigaction old_sa;
     sigint_install(tty != NULL, &old_sa);
@@ -423,6 +463,7 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
     ecrup_engine_free(engine);
     sigaction(SIGINT, &old_sa, NULL);
     progress_view_free(ui.view);
+    ebuf_free(&state);
     free(outs);
     return exit_status;
 }

@@ -23,7 +23,9 @@ struct upload_settings {
     bool no_check;
     bool check_first;
     bool insecure;
-    double rates[4]; /* --max-rate per operation; 0: ECR's default */
+    double rates[4];       /* --max-rate per operation; 0: ECR's default */
+    const char *state_dir; /* --state-dir; NULL: ECRUP_STATE_DIR, XDG_STATE_HOME, ~/.local */
+    bool no_resume;        /* --no-resume: no journal */
 };
 
 /* The help lines for the options upload_option() takes, except --repository and

@@ -26,6 +26,7 @@ void upload_outcome_from_result(struct upload_outcome *o, const struct upload_it
         o->size = r->size;
     o->parts = r->parts;
     o->attempts = r->attempts;
+    o->resumed_from = r->resumed_from;
     o->outcome = r->outcome == ECRUP_OUTCOME_PENDING ? ECRUP_OUTCOME_FAILED : r->outcome;
     if (o->outcome == ECRUP_OUTCOME_FAILED) {
         o->error = r->exception && *r->exception ? r->exception : ecrup_status_name(r->status);
@@ -87,6 +88,8 @@ static void print_json_line(const char *cmd, const struct upload_outcome *o)
     ok = ok && cJSON_AddRawToObject(j, "parts", num) != NULL;
     snprintf(num, sizeof num, "%u", o->attempts);
     ok = ok && cJSON_AddRawToObject(j, "attempts", num) != NULL;
+    snprintf(num, sizeof num, "%" PRIu64, o->resumed_from);
+    ok = ok && cJSON_AddRawToObject(j, "resumed_from", num) != NULL;
     if (o->outcome == ECRUP_OUTCOME_FAILED) {
         ok = ok && cJSON_AddStringToObject(j, "error", o->error) != NULL;
         ok = ok && cJSON_AddStringToObject(j, "message", upload_redacted(&msg, o->message)) != NULL;
@@ -104,9 +107,12 @@ static void print_plain_line(FILE *f, const struct upload_outcome *o)
     struct ebuf msg = EBUF_INIT;
     switch (o->outcome) {
     case ECRUP_OUTCOME_UPLOADED:
-        fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s)\n", o->file,
+        fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s", o->file,
                 o->digest ? o->digest : "-", o->size, o->parts, o->parts == 1 ? "" : "s",
                 o->attempts, o->attempts == 1 ? "" : "s");
+        if (o->resumed_from)
+            fprintf(f, ", resumed at byte %" PRIu64, o->resumed_from);
+        fputs(")\n", f);
         break;
     case ECRUP_OUTCOME_EXISTS:
         fprintf(f, "%s: already exists %s (%" PRIu64 " bytes)\n", o->file,

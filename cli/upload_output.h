@@ -24,6 +24,7 @@ struct upload_outcome {
     const char *error;     /* failures only: the ECR exception, else ecrup_status_name() */
     const char *message;   /* failures only; unredacted */
     unsigned parts, attempts;
+    uint64_t resumed_from; /* bytes an earlier run's upload had left in the registry */
 };
 
 /* How a run's outcomes add up, for the summary and the exit status. */

@@ -50,7 +50,7 @@ static void free_options(struct ecrup_options *o)
 {
     const char **fields[] = {&o->region,        &o->endpoint_url,      &o->profile,
                              &o->access_key_id, &o->secret_access_key, &o->session_token,
-                             &o->ca_bundle};
+                             &o->ca_bundle,     &o->state_dir};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free((void *)(uintptr_t)*fields[i]);
         *fields[i] = NULL;
@@ -78,11 +78,13 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
     *o = *in;
     o->region = o->endpoint_url = o->profile = NULL;
     o->access_key_id = o->secret_access_key = o->session_token = o->ca_bundle = NULL;
-    bool ok =
-        dup_field(&o->region, in->region) && dup_field(&o->endpoint_url, in->endpoint_url) &&
-        dup_field(&o->profile, in->profile) && dup_field(&o->access_key_id, in->access_key_id) &&
-        dup_field(&o->secret_access_key, in->secret_access_key) &&
-        dup_field(&o->session_token, in->session_token) && dup_field(&o->ca_bundle, in->ca_bundle);
+    o->state_dir = NULL;
+    bool ok = dup_field(&o->region, in->region) && dup_field(&o->endpoint_url, in->endpoint_url) &&
+              dup_field(&o->profile, in->profile) &&
+              dup_field(&o->access_key_id, in->access_key_id) &&
+              dup_field(&o->secret_access_key, in->secret_access_key) &&
+              dup_field(&o->session_token, in->session_token) &&
+              dup_field(&o->ca_bundle, in->ca_bundle) && dup_field(&o->state_dir, in->state_dir);
     if (!ok) {
         ecrup_engine_free(e);
         set_error(error, ECRUP_E_NOMEM, "out of memory");

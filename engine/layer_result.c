@@ -81,6 +81,7 @@ void layer_finish(struct layer *l)
         r->digest = l->e->digest;
     if (!l->failing && r->outcome == ECRUP_OUTCOME_PENDING)
         r->outcome = ECRUP_OUTCOME_FAILED; /* cannot happen: every path sets one */
+    resume_end(l);
     l->st = L_DONE;
     s->done++;
     layer_set_phase(l, ECRUP_PHASE_DONE);

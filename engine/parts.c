@@ -319,6 +319,7 @@ void parts_on_reply(struct layer *l, const struct event *ev)
             rewind_to(l, last + 1);
         } else {
             l->acked = end;
+            resume_confirmed(l);
         }
         layer_progress(l, false);
         return;
@@ -327,6 +328,7 @@ void parts_on_reply(struct layer *l, const struct event *ev)
     if (!ev->cancelled && !strcmp(x, "InvalidLayerPartException")) {
         /* -1 (nothing received) does not parse as a byte count: resume from the start */
         uint64_t r = req->error.has_last_valid_byte ? req->error.last_valid_byte + 1 : 0;
+        resume_corrected(l, r);
         rewind_to(l, r);
         return;
     }

@@ -36,6 +36,7 @@ void layer_progress(struct layer *l, bool force)
         .phase = l->phase,
         .bytes_done = l->acked,
         .bytes_total = l->size,
+        .resumed_from = l->e->result.resumed_from,
     };
     o->progress(&ev, o->progress_user);
 }

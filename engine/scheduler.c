@@ -130,8 +130,23 @@ static void start_hash(struct layer *l, enum lstate st)
 
 /* ---- layer steps ---- */
 
+static bool start_pushing(struct layer *l, uint64_t server_part);
+
 static void start_initiate(struct layer *l)
 {
+    uint64_t part_size = 0, at = 0;
+    if (resume_find(l, &part_size, &at)) {
+        /* An earlier run's upload of this file: no InitiateLayerUpload, the next part goes
+         * at the byte the registry confirmed (and the registry corrects it if it has more). */
+        layer_set_phase(l, ECRUP_PHASE_PUSHING);
+        if (!start_pushing(l, part_size))
+            return;
+        l->acked = l->next_off = at;
+        if (l->raw_hash && at)
+            l->hash_broken = true; /* hashed whole before CompleteLayerUpload */
+        layer_progress(l, true);
+        return;
+    }
     if (!sched_take_token(l->s, &l->s->b_initiate))
         return;
     free(l->job_body);
@@ -216,7 +231,6 @@ static bool open_in_reader(struct layer *l)
 
 static void on_initiated(struct layer *l, const struct event *ev)
 {
-    struct sched *s = l->s;
     const struct ecr_request *req = &l->job.priv.req;
     free(l->job_body);
     l->job_body = NULL;
@@ -231,6 +245,16 @@ static void on_initiated(struct layer *l, const struct event *ev)
                    "InitiateLayerUpload: the reply has no uploadId or partSize");
         return;
     }
+    if (start_pushing(l, server_part))
+        resume_begun(l);
+}
+
+/* The upload l->upload_id is open, the service's part size `server_part`: plan the parts,
+ * make the pool on the first upload, open the file in the reader, and push from byte 0. False
+ * when the layer failed. */
+static bool start_pushing(struct layer *l, uint64_t server_part)
+{
+    struct sched *s = l->s;
     /* The service's partSize is the most it takes per part (ECR: "the size ... Amazon ECR
      * expects future layer part uploads to be"): a larger part_size would only be refused,
      * part after part, so it is lowered to partSize up front; a smaller one is kept. */
@@ -248,11 +272,11 @@ static void on_initiated(struct layer *l, const struct event *ev)
     ecrup_status st = plan_parts(l->size, wanted, server_part, &l->plan);
     if (st != ECRUP_OK) {
         layer_fail(l, st, 0, "layer file %s: %s", l->e->layer.path, ecrup_strerror(st));
-        return;
+        return false;
     }
     if (!s->pool && s->pool_status != ECRUP_OK) {
         layer_fail(l, s->pool_status, 0, "%s", s->pool_message);
-        return;
+        return false;
     }
     if (!s->pool) {
         struct ebuf msg = EBUF_INIT;
@@ -262,7 +286,7 @@ static void on_initiated(struct layer *l, const struct event *ev)
             snprintf(s->pool_message, sizeof s->pool_message, "%s", ebuf_str(&msg));
             ebuf_free(&msg);
             layer_fail(l, st, 0, "%s", s->pool_message);
-            return;
+            return false;
         }
         ebuf_free(&msg);
     }
@@ -274,15 +298,15 @@ static void on_initiated(struct layer *l, const struct event *ev)
             layer_fail(l, ECRUP_E_INTERNAL, 0,
                        "parts of %" PRIu64 " bytes do not fit the %zu-byte buffers",
                        l->plan.part_size, cap);
-            return;
+            return false;
         }
     }
     if (!open_in_reader(l))
-        return;
+        return false;
     if (l->raw_hash && !l->md_on) {
         if (sha256_stream_init(&l->md, sha256_native()) != 0) {
             layer_fail(l, ECRUP_E_NOMEM, 0, "cannot start SHA-256");
-            return;
+            return false;
         }
         l->md_on = true;
     }
@@ -290,6 +314,7 @@ static void on_initiated(struct layer *l, const struct event *ev)
     l->st = L_PUSHING;
     sched_log(s, ECRUP_LOG_DEBUG, "layer %s: %" PRIu64 " bytes in %" PRIu64 " parts of %" PRIu64,
               l->e->layer.path, l->size, l->plan.n_parts, l->plan.part_size);
+    return true;
 }
 
 static void on_completed(struct layer *l, const struct event *ev)
@@ -477,7 +502,7 @@ static void advance(struct sched *s)
         if (fly >= s->flight_limit)
             break;
         start_initiate(l);
-        if (l->st == L_INITIATING)
+        if (l->st == L_INITIATING || l->st == L_PUSHING)
             fly++;
         if (l->failing && !l->inflight)
             layer_finish(l);
@@ -634,6 +659,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         }
     }
     qsort(s->order, s->n, sizeof *s->order, by_size_desc);
+    resume_open(s);
     s->concurrency = sizing_concurrency(s->o->concurrency, sysconf(_SC_NPROCESSORS_ONLN));
     for (size_t i = 0; i < s->n; i++) {
         const struct ecrup_layer *el = &s->layers[i].e->layer;
@@ -668,6 +694,7 @@ static void sched_teardown(struct sched *s)
         if (l->st != L_DONE && !l->inflight)
             layer_finish(l);
     }
+    resume_close(s);
     io_reader_free(s->reader);
     io_bufpool_free(s->pool);
     if (s->locks_ready) {

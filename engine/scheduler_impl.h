@@ -20,6 +20,7 @@
 #include "engine/bucket.h"
 #include "engine/engine_impl.h"
 #include "engine/hash_pass.h"
+#include "engine/journal.h"
 #include "engine/payload.h"
 #include "engine/plan.h"
 #include "engine/retry.h"
@@ -127,6 +128,10 @@ struct layer {
     double last_progress;
     uint64_t reported_bytes;
     struct layer *batch_next;
+    /* resume.c: the layer's journal entry (NULL: none), held under its lock until the end */
+    struct journal_entry *journal;
+    bool resume_tried;   /* the journal was looked at: a restarted upload never resumes */
+    bool resume_pending; /* resumed, and no part confirmed yet: the registry may be ahead */
 };
 
 struct batch {
@@ -166,6 +171,7 @@ struct sched {
     bool cancel_seen;
     size_t done;
     struct batch *batches;
+    struct journal *journal; /* resume.c: options.state_dir's journal, or NULL */
 
     pthread_mutex_t ev_lock;
     bool locks_ready;                /* ev_lock, quota and limiter were made (sched_setup) */
@@ -240,6 +246,26 @@ void parts_on_prepared(struct prep_task *t);
 void parts_restart(struct layer *l, const char *why);
 /* Return the pool's pages to the system once every layer has read its last part. */
 void parts_trim(struct sched *s);
+
+/* ---- resume.c ---- */
+
+/* Open options.state_dir's journal (a failure is logged, and the run goes on without). */
+void resume_open(struct sched *s);
+void resume_close(struct sched *s);
+/* Before InitiateLayerUpload: take the layer's journal entry. True when an earlier run's
+ * upload of this very file and target is to be continued: l->upload_id is set, *part_size
+ * is the part size it used and *at the bytes it had confirmed. */
+bool resume_find(struct layer *l, uint64_t *part_size, uint64_t *at);
+/* InitiateLayerUpload answered: journal the new upload. */
+void resume_begun(struct layer *l);
+/* The registry confirmed the layer's first l->acked bytes. */
+void resume_confirmed(struct layer *l);
+/* The registry says it has the first `r` bytes of a resumed upload (its lastValidByteReceived,
+ * ahead of the journal when a part was committed just before the kill). */
+void resume_corrected(struct layer *l, uint64_t r);
+/* The layer ends: its entry goes when it was uploaded or found present, else stays for the
+ * next run. */
+void resume_end(struct layer *l);
 
 /* ---- checks.c ---- */
 

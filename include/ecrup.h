@@ -161,8 +161,10 @@ struct ecrup_progress {
     uint64_t layer_id; /* as returned by ecrup_engine_add_layer() */
     void *layer_user;  /* the layer's `user` pointer */
     ecrup_phase phase;
-    uint64_t bytes_done;  /* bytes the service has acknowledged */
-    uint64_t bytes_total; /* the layer's size */
+    uint64_t bytes_done;   /* bytes the service has acknowledged */
+    uint64_t bytes_total;  /* the layer's size */
+    uint64_t resumed_from; /* the upload continues one an earlier run left at this byte; 0
+                              when it started at byte 0 (see ecrup_result.resumed_from) */
 };
 
 /**
@@ -250,6 +252,14 @@ struct ecrup_options {
        terminal, as the aws CLI does. */
     int (*mfa_code)(void *user, const char *mfa_serial, char *code, size_t code_size);
     void *mfa_code_user; /* borrowed; passed back to `mfa_code` */
+
+    /* Resume across runs: a directory for the journal of uploads in flight (created 0700;
+       entries 0600, no secrets). A layer whose upload an earlier run left unfinished (killed,
+       cancelled, failed) continues that upload where the registry has it, when the file is
+       the same (device, inode, size, mtime, ctime) and the target too (endpoint, registry,
+       repository); see docs/engine.md. NULL: no journal, every upload starts at byte 0. The
+       CLI sets it by default. */
+    const char *state_dir;
 };
 
 /** Set every field of `options` to its default (zero). */
@@ -301,6 +311,9 @@ struct ecrup_result {
     long http_status;      /* of the last failed request; 0 when none */
     const char *exception; /* ECR exception name or local code; NULL on success */
     const char *message;   /* human-readable, secrets redacted; NULL on success */
+    uint64_t resumed_from; /* bytes the registry already had of an upload an earlier run left
+                              unfinished (options.state_dir), which this run continued; 0 when
+                              the upload started at byte 0 */
 };
 
 /** An upload engine. Opaque. */

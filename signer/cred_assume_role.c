@@ -183,7 +183,7 @@ static ecrup_status call_sts(struct ar_walk *w, const char *profile,
     }
     ebuf_free(&why);
     char name[64];
-    if (!p->session_name) {
+    if (!p->session_name || !*p->session_name) { /* empty is unset, as botocore reads it */
         snprintf(name, sizeof name, "ecrup-session-%lld", (long long)time(NULL));
         p->session_name = name;
     }

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_common import (BIN, SECRET, TOKEN, MiB, Server, check, creds_env,  # noqa: E402
                         file_digest, finish, make_file, run)
 
-KEYS = ["file", "digest", "size", "status", "parts", "attempts"]
+KEYS = ["file", "digest", "size", "status", "parts", "attempts", "resumed_from"]
 FAILED_KEYS = KEYS + ["error", "message"]
 PART = 10 * MiB  # the server's default partSize
 

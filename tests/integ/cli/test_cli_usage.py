@@ -114,7 +114,8 @@ def main():
 
     # Configuration the engine cannot resolve: nothing is sent, every layer gets a failed
     # line with the contract's keys in order, exit 1.
-    keys = ["file", "digest", "size", "status", "parts", "attempts", "error", "message"]
+    keys = ["file", "digest", "size", "status", "parts", "attempts", "resumed_from", "error",
+            "message"]
     noregion = clean_env(AWS_ACCESS_KEY_ID="AKIDUSAGE", AWS_SECRET_ACCESS_KEY="usage-secret-0000",
                          AWS_ENDPOINT_URL=url)
     r = run(["upload-layer", "--json", "--repository", "app", layer, other], noregion)

@@ -17,7 +17,7 @@ static const char *line(struct ebuf *b, const char *label, int width, ecrup_phas
                         uint64_t total, double rate, int cols)
 {
     ebuf_reset(b);
-    progress_format_line(b, label, width, phase, final, reason, done, total, rate, cols);
+    progress_format_line(b, label, width, phase, final, reason, done, total, 0, rate, cols);
     return ebuf_str(b);
 }
 
@@ -46,6 +46,12 @@ static void test_bytes(void)
 static void test_states(void)
 {
     struct ebuf b = EBUF_INIT;
+    /* A resumed upload says where it went on from, in place of "Pushing". */
+    progress_format_line(&b, "a.tar", 0, ECRUP_PHASE_PUSHING, PROGRESS_NONE, NULL, 100000000,
+                         200000000, 90000000, 0, 200);
+    CHECK(strncmp(ebuf_str(&b), "a.tar: Resuming at 90.0MB [", 27) == 0);
+    CHECK(strstr(ebuf_str(&b), " 100MB/200MB") != NULL);
+    ebuf_reset(&b);
     CHECK_STR(line(&b, "a.tar", 8, ECRUP_PHASE_WAITING, PROGRESS_NONE, NULL, 0, 10, 0, 80),
               "a.tar:    Waiting");
     CHECK_STR(line(&b, "a.tar", 0, ECRUP_PHASE_HASHING, PROGRESS_NONE, NULL, 0, 10, 0, 80),
