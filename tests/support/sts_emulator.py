@@ -9,6 +9,7 @@ does, ErrorResponse for what it refuses, throttling on request.
     sts.calls      # [{"action", "role_arn", "session_name", "external_id", ...}, ...]
     sts.issued     # [(akid, secret, token), ...] in the order they were issued
     sts.write_keys(path)   # the issued pairs in `ecrup serve --keys` format
+    sts.reset(seed)        # forget calls and issued pairs; issue the pairs `seed` determines
     sts.stop()
 
 Runs on 127.0.0.1 with a port the kernel picks, in a thread of the test's process. Found the
@@ -73,6 +74,7 @@ class StsEmulator:
         self.calls = []
         self.issued = []
         self.pending = []  # pairs made by prepare(), handed out first
+        self.seed = None  # set by reset(): pairs are derived from it instead of random
         self.lock = threading.Lock()
         emulator = self
 
@@ -107,6 +109,18 @@ class StsEmulator:
             for _ in range(n):
                 self.pending.append(self._new_pair())
 
+    def reset(self, seed):
+        """Empty `calls` and `issued` (in place) and number pairs from 1 again, each derived
+        from `seed` and its number: two clients that make the same calls after the same
+        reset() are issued the same pairs, so a differential test can compare what each
+        resolved. Keys the test gave, and pairs issued before, stay accepted."""
+        with self.lock:
+            del self.calls[:]
+            del self.issued[:]
+            self.pending = []
+            self.made = 0
+            self.seed = str(seed)
+
     def write_keys(self, path):
         """Every issued and prepared pair, one per line: ACCESS_KEY_ID SECRET SESSION_TOKEN."""
         with open(path, "w") as f:
@@ -123,6 +137,11 @@ class StsEmulator:
     def _new_pair(self):
         self.made = getattr(self, "made", 0) + 1
         n = self.made
+        if self.seed is not None:
+            h = hashlib.sha256(("%s/%d" % (self.seed, n)).encode()).hexdigest()
+            return ("ASIAEM%s%04d" % (h[:10].upper(), n), h[10:50],
+                    "FwoGZXIvYXdzEMU/emulated+%s=" % hashlib.sha256(h.encode()).hexdigest()
+                    + "x" * 300)
         akid = "ASIAEMULATED%08d" % n
         secret = hashlib.sha256(("secret%d%s" % (n, uuid.uuid4())).encode()).hexdigest()[:40]
         token = "FwoGZXIvYXdzEMU/emulated+token%d=" % n + "x" * 300
