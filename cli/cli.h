@@ -40,6 +40,11 @@ bool cli_opt_is(const char *arg, const char *name);
 /* Print "ecrup CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ecrup_options.mfa_code for the CLI: asks "Enter MFA code for SERIAL: " on the controlling
+ * terminal (/dev/tty, echo off, as the aws CLI's getpass), whatever stdin and stdout are.
+ * Nonzero when there is no terminal or nothing was typed. */
+int cli_mfa_prompt(void *user, const char *mfa_serial, char *code, size_t code_size);
+
 extern const char cli_common_help[];
 
 /* Subcommands. */

@@ -175,6 +175,7 @@ int cli_config_main(int argc, char **argv)
     o.profile = common.profile;
     o.ca_bundle = common.ca_bundle;
     o.insecure_skip_tls_verify = insecure;
+    o.mfa_code = cli_mfa_prompt;
 
     struct ecr_context ctx;
     struct ebuf msg = EBUF_INIT;

@@ -289,6 +289,7 @@ static void engine_options(const struct upload_settings *a, struct run_ui *ui,
     o->profile = a->common.profile;
     o->ca_bundle = a->common.ca_bundle;
     o->insecure_skip_tls_verify = a->insecure;
+    o->mfa_code = cli_mfa_prompt;
     o->concurrency = a->common.concurrency;
     o->memory_limit = a->common.memory_limit;
     o->part_size = a->common.part_size;

@@ -105,6 +105,8 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
         .session_token = o->session_token,
         .profile = o->profile, /* NULL lets the chain tell "default" from a named profile */
         .env = &ctx->env,
+        .mfa_code = o->mfa_code,
+        .mfa_code_user = o->mfa_code_user,
     };
     if (o->log && o->log_level >= ECRUP_LOG_WARN) {
         cc.refresh_log = refresh_log;

@@ -236,6 +236,15 @@ struct ecrup_options {
        having sent the parts that went out before (never more than the hash pass took
        time to find it). 1 hashes and checks first and sends nothing of a present layer. */
     int check_first;
+
+    /* Assume-role profiles with `mfa_serial` need the MFA device's current code: write it,
+       NUL-terminated, into `code` (`code_size` bytes) and return 0; nonzero refuses. Called on
+       the thread resolving credentials: in ecrup_engine_new(), and again when the role's
+       credentials are refreshed before they expire (on an engine thread, while layers upload).
+       NULL: such profiles fail with ECRUP_E_CREDENTIALS saying so. The CLI asks on the
+       terminal, as the aws CLI does. */
+    int (*mfa_code)(void *user, const char *mfa_serial, char *code, size_t code_size);
+    void *mfa_code_user; /* borrowed; passed back to `mfa_code` */
 };
 
 /** Set every field of `options` to its default (zero). */

@@ -2,8 +2,8 @@
  * walk (`aws configure` or an SSO login may have rewritten them). Static keys
  * (aws_access_key_id, aws_secret_access_key, aws_session_token) answer here; a
  * credential_process goes to cred_process.c. Profiles that need a provider ecrup does not
- * have yet (role_arn with a source, login_session) are refused by name rather than skipped;
- * web identity and SSO profiles are answered before this provider is asked. */
+ * have yet (login_session) are refused by name rather than skipped; assume-role, web identity
+ * and SSO profiles are answered before this provider is asked. */
 #include "signer/cred_provider.h"
 
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 /* The profile keys of providers not yet implemented: each stops the chain with a clear
  * message. A new provider takes its key off this list. */
-static const char *const unsupported[] = {"role_arn", "login_session"};
+static const char *const unsupported[] = {"login_session"};
 
 static ecrup_status from_set(struct cred_chain *c, const struct profile_set *set, const char *name,
                              struct cred_snapshot **out, struct ebuf *err)

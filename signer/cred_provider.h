@@ -27,6 +27,9 @@ struct cred_chain {
     const struct cred_config *cfg; /* never NULL */
     struct ebuf tried;             /* "; "-separated notes of providers that were not configured */
     long connect_ms, timeout_ms;   /* cfg's HTTP timeouts with the defaults applied */
+    /* The profile whose STS settings (region, endpoints) STS calls use: NULL for the walked
+     * profile; an assume-role profile's when its source profile is walked on its own. */
+    const char *sts_profile;
 };
 
 /* A provider. Returns ECRUP_OK with *out set; ECRUP_E_NO_CREDENTIALS when it is not
@@ -39,7 +42,14 @@ typedef ecrup_status (*cred_provider)(struct cred_chain *c, struct cred_snapshot
 
 ecrup_status cred_provider_explicit(struct cred_chain *c, struct cred_snapshot **out,
                                     struct ebuf *err);
+/* Skipped when a profile was named explicitly (cred_config.profile), as botocore drops its
+ * EnvProvider then: `--profile dev` means dev, whatever the environment holds. */
 ecrup_status cred_provider_env(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
+/* The environment's keys whatever the profile: credential_source = Environment. */
+ecrup_status cred_env_keys(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
+/* cred_assume_role.c: a profile's role_arn with source_profile or credential_source. */
+ecrup_status cred_provider_assume_role(struct cred_chain *c, struct cred_snapshot **out,
+                                       struct ebuf *err);
 /* cred_web_identity.c: AssumeRoleWithWebIdentity (environment or profile), through sts.c. */
 ecrup_status cred_provider_web_identity(struct cred_chain *c, struct cred_snapshot **out,
                                         struct ebuf *err);
@@ -55,6 +65,14 @@ ecrup_status cred_provider_imds(struct cred_chain *c, struct cred_snapshot **out
  * a provider does (never ECRUP_E_NO_CREDENTIALS). */
 ecrup_status cred_process_run(const char *profile, const char *command, struct cred_snapshot **out,
                               struct ebuf *err);
+
+/* Walk the profile-scoped providers (web identity, SSO, the profile's keys and process) for
+ * `profile` alone, the environment disabled, as botocore resolves an assume-role profile's
+ * source_profile. ECRUP_E_NO_CREDENTIALS when none answers, with their notes in `notes`;
+ * otherwise as a provider returns. */
+ecrup_status cred_resolve_profile_scoped(const struct cred_chain *parent, const char *profile,
+                                         struct cred_snapshot **out, struct ebuf *notes,
+                                         struct ebuf *err);
 
 /* The environment variable `name`, NULL when unset or empty. */
 const char *cred_env(const struct cred_chain *c, const char *name);

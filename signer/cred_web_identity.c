@@ -5,9 +5,10 @@
  *   AWS_ROLE_ARN                / role_arn
  *   AWS_ROLE_SESSION_NAME       / role_session_name  (default "ecrup-session-<unix time>")
  * The environment is not read when a profile was named explicitly (botocore's --profile does
- * the same). A profile whose role_arn comes with source_profile or credential_source is an
- * assume-role profile, left to the profile provider. The token file is read on every walk:
- * Kubernetes rotates it, and the cache walks again before the credentials expire. */
+ * the same). A profile with both a token file and source_profile is a web identity profile, as
+ * in botocore (the assume-role provider, asked first, leaves it alone). The token file is read
+ * on every walk: Kubernetes rotates it, and the cache walks again before the credentials
+ * expire. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ static ecrup_status assume(struct cred_chain *c, const struct wi_settings *w,
         return ECRUP_E_CREDENTIALS;
     }
     struct sts_profile_values pv;
-    sts_profile_values_read(w->set, w->profile, &pv);
+    sts_profile_values_read(w->set, c->sts_profile ? c->sts_profile : w->profile, &pv);
     struct sts_target t;
     struct ebuf why = EBUF_INIT;
     ecrup_status st = sts_resolve(c->cfg->env, &pv, &t, &why);
@@ -138,12 +139,6 @@ ecrup_status cred_provider_web_identity(struct cred_chain *c, struct cred_snapsh
     ecrup_status st;
     if (!set) {
         st = ECRUP_E_CONFIG; /* profile_load said which line */
-    } else if (profile_get(set, w.profile, "role_arn") &&
-               (profile_get(set, w.profile, "source_profile") ||
-                profile_get(set, w.profile, "credential_source"))) {
-        cred_note(c, "web identity: profile \"%s\" assumes its role from another source",
-                  w.profile);
-        st = ECRUP_E_NO_CREDENTIALS;
     } else {
         w.set = set;
         st = assume(c, &w, out, err);

@@ -27,14 +27,17 @@
 static const struct {
     cred_provider fn;
     const char *name;
+    bool scoped; /* one of botocore's ProfileProviderBuilder providers: asked again, for the
+                    source profile alone, when an assume-role profile sources one */
 } chain[] = {
-    {cred_provider_explicit, "explicit"},
-    {cred_provider_env, "env"},
-    {cred_provider_web_identity, "web-identity"},
-    {cred_provider_sso, "sso"},
-    {cred_provider_profile, "profile"},
-    {cred_provider_container, "container"},
-    {cred_provider_imds, "imds"},
+    {cred_provider_explicit, "explicit", false},
+    {cred_provider_env, "env", false},
+    {cred_provider_assume_role, "assume-role", false},
+    {cred_provider_web_identity, "web-identity", true},
+    {cred_provider_sso, "sso", true},
+    {cred_provider_profile, "profile", true},
+    {cred_provider_container, "container", false},
+    {cred_provider_imds, "imds", false},
 };
 
 /* The public view plus the reference count; one allocation holds the strings too. */
@@ -276,6 +279,31 @@ ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snap
         cred_report_free(&r);
     ebuf_free(&c.tried);
     ebuf_free(&local);
+    return st;
+}
+
+ecrup_status cred_resolve_profile_scoped(const struct cred_chain *parent, const char *profile,
+                                         struct cred_snapshot **out, struct ebuf *notes,
+                                         struct ebuf *err)
+{
+    struct cred_config cfg = *parent->cfg;
+    cfg.profile = profile; /* named: the environment is not read, as botocore's disable_env */
+    cfg.access_key_id = cfg.secret_access_key = cfg.session_token = NULL;
+    struct cred_chain c = {
+        .cfg = &cfg,
+        .tried = EBUF_INIT,
+        .connect_ms = parent->connect_ms,
+        .timeout_ms = parent->timeout_ms,
+        .sts_profile = parent->sts_profile ? parent->sts_profile
+                                           : profile_name(parent->cfg->env, parent->cfg->profile)};
+    *out = NULL;
+    ecrup_status st = ECRUP_E_NO_CREDENTIALS;
+    for (size_t i = 0; i < sizeof chain / sizeof *chain && st == ECRUP_E_NO_CREDENTIALS; i++)
+        if (chain[i].scoped)
+            st = chain[i].fn(&c, out, err);
+    if (st == ECRUP_E_NO_CREDENTIALS)
+        ebuf_puts(notes, ebuf_str(&c.tried));
+    ebuf_free(&c.tried);
     return st;
 }
 

@@ -55,6 +55,12 @@ struct cred_config {
      * only as the report's refresh_note. `refresh_log_user` is borrowed. */
     void (*refresh_log)(void *refresh_log_user, const char *note);
     void *refresh_log_user;
+    /* Assume-role profiles with mfa_serial: writes the device's current code into `code`
+     * (`code_size` bytes, NUL-terminated) and returns 0; nonzero refuses. Called on the thread
+     * walking the chain, at every walk that assumes the role (refreshes included). NULL: such
+     * profiles fail, saying why. `mfa_code_user` is borrowed. */
+    int (*mfa_code)(void *mfa_code_user, const char *mfa_serial, char *code, size_t code_size);
+    void *mfa_code_user;
     long connect_timeout_ms; /* container and IMDS connect timeout; 0: 1000 */
     long timeout_ms;         /* container and IMDS whole-request timeout; 0: 3000 */
 };

@@ -20,7 +20,7 @@ import test_config  # noqa: E402
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 requests = []  # (method, path) the stub received
-KNOWN = ["explicit", "env", "profile", "container", "imds"]  # the chain's providers today
+KNOWN = ["explicit", "env", "assume-role", "profile", "container", "imds"]  # some of the chain
 
 
 class Refusing(BaseHTTPRequestHandler):
@@ -66,18 +66,19 @@ def main():
         f.write("[profile dev]\nregion = eu-west-1\n")
 
     # 1. Nothing answers before IMDS, and IMDS refuses: every provider is listed, then the error.
-    # (Providers added to the chain later may come between the five known here.)
+    # (Providers added to the chain later may come between the ones named here.)
     rc, out, err = run(home, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds,
                               "AWS_EC2_METADATA_DISABLED": None}, "-v", "--profile", "dev")
     check(rc == 1, "imds 403: exit %d" % rc)
     check(("PUT", "/latest/api/token") in requests, "the stub was asked for a token: %r" % requests)
     rows = providers(out)
     names = [r[0] for r in rows]
-    check([n for n in names if n in KNOWN] == KNOWN, "the five providers, in order: %r" % rows)
+    check([n for n in names if n in KNOWN] == KNOWN, "the known providers, in order: %r" % rows)
     check([r[1] for r in rows] == ["skipped"] * (len(rows) - 1) + ["failed"], "outcomes: %r" % rows)
     why = dict((r[0], r[2]) for r in rows)
     check(why.get("explicit") == "explicit: none given", "explicit's reason: %r" % why)
-    check("AWS_ACCESS_KEY_ID unset" in why.get("env", ""), "env's reason: %r" % why)
+    check('not read, profile "dev" was named' in why.get("env", ""), "env's reason: %r" % why)
+    check('"dev" has no role_arn' in why.get("assume-role", ""), "assume-role's reason: %r" % why)
     check(why.get("profile") == 'profile "dev": no aws_access_key_id or credential_process',
           "profile's reason: %r" % why)
     check("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI unset" in why.get("container", ""),
@@ -103,7 +104,7 @@ def main():
     rows = providers(out)
     names = [r[0] for r in rows]
     at = names.index("profile") if "profile" in names else -1
-    check(at > 0 and [n for n in names if n in KNOWN] == KNOWN, "the five, in order: %r" % rows)
+    check(at > 0 and [n for n in names if n in KNOWN] == KNOWN, "the known ones, in order: %r" % rows)
     check([r[1] for r in rows] == ["skipped"] * at + ["answered"] + ["not tried"] * (len(rows) - at - 1),
           "the profile answers in the middle: %r" % rows)
     check(re.search(r"access key\s+\*+0001\s+profile", out), "the table is unchanged: " + out)

@@ -222,9 +222,27 @@ def test_web_identity_profile():
     check(r.returncode == 0 and ours.get("role_arn") == ROLE and theirs.get("role_arn") == ROLE
           and creds.access_key == sts.issued[-1][0],
           "profile wi: ecrup and botocore assume the profile's role: %r %r" % (ours, theirs))
-    # An assume-role profile is not web identity; it stays refused until assume-role lands.
-    r, f = tool([CRED_TOOL, "resolve", "chained"], env_for(None, sts))
-    check(r.returncode != 0 and "role_arn" in r.stdout, "role_arn + source_profile is refused")
+    # An assume-role profile over the web identity profile: AssumeRoleWithWebIdentity for wi,
+    # then AssumeRole for chained signed with what that gave, in botocore's order.
+    n0 = len(sts.calls)
+    regional = env_for({"AWS_DEFAULT_REGION": "eu-west-1"}, sts)  # botocore signs for one
+    r, f = tool([CRED_TOOL, "resolve", "chained"], regional)
+    ours = [(c["action"], c["role_arn"], c["signed_by"]) for c in sts.calls[n0:]]
+    ours_key, first_issued = f.get("akid"), len(sts.issued)
+    n1 = len(sts.calls)
+    creds = botocore_session(regional, profile="chained").get_credentials() \
+        .get_frozen_credentials()
+    os.environ.clear()
+    os.environ.update(saved)
+    theirs = [(c["action"], c["role_arn"], c["signed_by"]) for c in sts.calls[n1:]]
+    shape = lambda calls: [(a, arn, signer is not None) for a, arn, signer in calls]
+    check(r.returncode == 0 and f.get("provider") == "assume-role" and
+          shape(ours) == shape(theirs) == [("AssumeRoleWithWebIdentity", ROLE, False),
+                                           ("AssumeRole", ROLE, True)],
+          "profile chained: web identity then AssumeRole, as botocore: %r %r" % (ours, theirs))
+    check(ours and ours[1][2] == sts.issued[first_issued - 2][0] and
+          ours_key == sts.issued[first_issued - 1][0] and creds.access_key == sts.issued[-1][0],
+          "AssumeRole was signed with the web identity pair and answered the role's pair")
     os.unlink(os.path.join(HOME, "config"))
     sts.stop()
 

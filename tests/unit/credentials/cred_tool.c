@@ -1,7 +1,8 @@
 /* Test driver for test_credentials_http.py and profile_vs_botocore.py. Reads the real
  * environment (each run is its own process, so the script sets it per case).
  *
- *   cred_tool resolve [PROFILE]      one walk of the chain
+ *   cred_tool resolve [PROFILE]      one walk of the chain (with CRED_TOOL_MFA set, MFA codes
+ *                                    come from CRED_TOOL_MFA_CODE)
  *   cred_tool refresh                cache with a 1 s refresh-ahead: get, get, sleep 3, get
  *   cred_tool dump CONFIG CREDS      the parsed profiles and sso-sessions as JSON (paths may
  *                                    be "-": none)
@@ -40,9 +41,24 @@ static void print_snapshot(const struct cred_snapshot *s)
            s->access_key_id, sh, th, (long long)s->expiration);
 }
 
+/* The MFA code is CRED_TOOL_MFA_CODE (unset: the callback refuses); the serial asked for is
+ * printed, to show the callback was called with the profile's mfa_serial. */
+static int mfa_from_env(void *user, const char *serial, char *code, size_t size)
+{
+    (void)user;
+    const char *v = getenv("CRED_TOOL_MFA_CODE");
+    printf("mfa_asked=%s\n", serial);
+    if (!v || strlen(v) >= size)
+        return -1;
+    memcpy(code, v, strlen(v) + 1);
+    return 0;
+}
+
 static int cmd_resolve(const char *profile)
 {
     struct cred_config cfg = {.profile = profile};
+    if (getenv("CRED_TOOL_MFA"))
+        cfg.mfa_code = mfa_from_env;
     struct cred_snapshot *s = NULL;
     struct ebuf err = EBUF_INIT;
     ecrup_status rc = cred_resolve(&cfg, &s, &err);

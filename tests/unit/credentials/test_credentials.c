@@ -140,8 +140,8 @@ static void test_errors(void)
     CHECK_EQ_INT(resolve(none, NULL, NULL, "half", &s, &err), ECRUP_E_CREDENTIALS);
     CHECK(strstr(ebuf_str(&err), "aws_access_key_id") != NULL);
     CHECK(strstr(ebuf_str(&err), "only-the-secret") == NULL);
-    CHECK_EQ_INT(resolve(none, NULL, NULL, "role", &s, &err), ECRUP_E_CREDENTIALS);
-    CHECK(strstr(ebuf_str(&err), "role_arn") != NULL);
+    CHECK_EQ_INT(resolve(none, NULL, NULL, "role", &s, &err), ECRUP_E_CONFIG);
+    CHECK(strstr(ebuf_str(&err), "source_profile \"x\" named in profile \"role\" does not exist"));
 
     /* A malformed file stops the chain with the file and line. */
     test_write_file(cfg_path, "[default]\nregion = x\nbroken line\n");
