@@ -41,6 +41,8 @@ class Case:
         self.blame = set()  # profiles a refusal may name
         self.kind = None
         self.outcome = None
+        # (profile, words, status): a known difference, ecrup refuses what botocore lets by
+        self.deliberate = None
         self.region_retry = False  # botocore needed AWS_DEFAULT_REGION (NoRegionError)
         self.profile_arg = None
         self.top = None
@@ -113,15 +115,16 @@ class Case:
                 "default": "default"}[self.mode] + \
             ("; env %s" % sorted(k for k in self.env if k != "AWS_PROFILE") if self.env else "")
 
+    def redact(self, text):
+        for s in self.secrets:
+            if s:
+                text = text.replace(s, "****")
+        return text
+
     def show(self):
         """The case's files with every secret replaced: safe to print."""
-        out = []
-        for where, text in self.texts.items():
-            for s in self.secrets:
-                if s:
-                    text = text.replace(s, "****")
-            out.append("~/.aws/%s:\n%s" % (where, text.rstrip()))
-        return "\n".join(out)
+        return "\n".join("~/.aws/%s:\n%s" % (where, self.redact(text).rstrip())
+                         for where, text in self.texts.items())
 
     # ---- sources ----
 
@@ -223,14 +226,16 @@ class Case:
             self.set(name, "region", self.rng.choice(["us-east-1", "eu-central-1", "us-west-2"]))
 
     def role(self, name, source=None, credential_source=None):
-        self.set(name, "role_arn", self.arn("role"))
+        # Now and then in the credentials file: both read role settings from either file.
+        where = "credentials" if self.rng.random() < 0.2 else "config"
+        self.set(name, "role_arn", self.arn("role"), where)
         if source:
-            self.set(name, "source_profile", source)
+            self.set(name, "source_profile", source, where)
         if credential_source:
             self.set(name, "credential_source", credential_source)
         if self.rng.random() < 0.4:
             self.set(name, "external_id", self.rng.choice(
-                ["ext-%d" % self.rng.randrange(10 ** 6), "id+with/odd=chars:@ %d" % self.n]))
+                ["ext-%d" % self.rng.randrange(10 ** 6), "id+with/odd=chars:@-%d" % self.n]))
         if self.rng.random() < 0.5:
             self.set(name, "role_session_name", self.session_name())
         if self.rng.random() < 0.3:
@@ -328,6 +333,33 @@ def k_role_self_as_source(c):
     c.chain(inner, c.rng.randint(1, 2), top)
 
 
+ODD_VALUES = [
+    ("role_session_name", ""), ("external_id", ""), ("duration_seconds", "1h"),
+    ("role_session_name", "a"), ("duration_seconds", "899"), ("external_id", "x"),
+    ("role_session_name", "has space"), ("duration_seconds", "43201"),
+    ("duration_seconds", "0"), ("duration_seconds", "900x"), ("duration_seconds", "-5")]
+
+
+def k_odd_values(c):
+    """A value STS would refuse, or botocore treats in its own way, in one role of a chain:
+    an empty or too short external_id or session name, a duration out of range or not a
+    number."""
+    top = c.choose_top()
+    depth = c.rng.randint(1, 2)
+    c.chain(c.static(c.rng.choice(["config", "credentials"])), depth, top)
+    odd = top if depth == 1 or c.rng.random() < 0.5 else \
+        c.profiles[top]["config"].get("source_profile") or \
+        c.profiles[top]["credentials"].get("source_profile")
+    key, value = ODD_VALUES[(c.n // len(KINDS)) % len(ODD_VALUES)]  # each one in turn
+    for where in ("config", "credentials"):
+        c.profiles[odd][where].pop(key, None)
+    c.set(odd, key, value)
+    if key == "duration_seconds" and not value.lstrip("-").isdigit():
+        # botocore drops such a duration without a word; ecrup refuses it (test_assume_role)
+        c.deliberate = (odd, "duration_seconds", 7)
+    c.blame.add(odd)
+
+
 def k_cycle(c):
     top = c.choose_top()
     if c.rng.random() < 0.4:  # a role leading into a cycle below it
@@ -386,6 +418,86 @@ def k_environment_without_keys(c):
     c.blame.add(top)
 
 
+def k_unknown_credential_source(c):
+    top = c.choose_top()
+    c.role(top, credential_source=c.rng.choice(["Environmnet", "environment", "Ec2", "Bogus"]))
+    c.blame.add(top)
+
+
+def k_half_keys(c):
+    """Half a key pair, in the profile itself or in the source of a role."""
+    top = c.choose_top()
+    half = top if c.rng.random() < 0.5 else c.newname()
+    akid, secret, _token = c.key_pair()
+    key, value = c.rng.choice([("aws_access_key_id", akid), ("aws_secret_access_key", secret)])
+    c.set(half, key, value, c.rng.choice(["config", "credentials"]))
+    if half != top:
+        c.chain(half, 1, top)
+    elif key == "aws_secret_access_key":
+        # botocore skips a profile without aws_access_key_id and walks on; ecrup stops at
+        # half a key pair (docs/credentials.md: falling through would hide the mistake)
+        c.deliberate = (half, "aws_access_key_id", 6)
+    c.blame |= {half, top}
+
+
+def k_process_fails(c):
+    top = c.choose_top()
+    failing = top if c.rng.random() < 0.5 else c.newname()
+    path = os.path.join(c.home, "bin", "fails.sh")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(c.rng.choice(["#!/bin/sh\necho 'no session' >&2\nexit 3\n",
+                              "#!/bin/sh\necho 'not json'\n",
+                              "#!/bin/sh\necho '{\"Version\": 2}'\n"]))
+    os.chmod(path, 0o700)
+    c.set(failing, "credential_process", path)
+    if failing != top:
+        c.chain(failing, 1, top)
+    c.blame |= {failing, top}
+
+
+def k_no_such_profile(c):
+    c.choose_top(("explicit", "AWS_PROFILE"))  # the top is never written
+    c.blame.add(c.top)
+
+
+def k_access_denied(c):
+    """STS refuses one role of a chain (AccessDenied)."""
+    top = c.choose_top()
+    c.chain(c.leaf(c.rng.choice(LEAVES)), c.rng.randint(1, 3), top)
+    denied = c.rng.choice([n for n, p in c.profiles.items()
+                           if "source_profile" in p["config"] or
+                           "source_profile" in p["credentials"]])
+    parts = c.profiles[denied]
+    c.sts.deny_roles.add(parts["config"].get("role_arn") or parts["credentials"]["role_arn"])
+
+
+def k_sso_expired(c):
+    """An SSO login that has expired and cannot be refreshed, directly or below a role."""
+    top = c.choose_top()
+    name = c.sso_profile(name=top if c.rng.random() < 0.5 else None)
+    for entry in os.listdir(os.path.join(c.home, ".aws", "sso", "cache")):
+        path = os.path.join(c.home, ".aws", "sso", "cache", entry)
+        with open(path) as f:
+            doc = json.load(f)
+        doc["expiresAt"] = iso(time.time() - 60)
+        with open(path, "w") as f:
+            json.dump(doc, f)
+    if name != top:
+        c.chain(name, 1, top)
+
+
+def k_web_identity_empty_name(c):
+    """An empty role_session_name (or AWS_ROLE_SESSION_NAME): botocore makes one up."""
+    if c.rng.random() < 0.5:
+        c.web_identity(c.choose_top())
+        c.set(c.top, "role_session_name", "")
+    else:
+        c.env.update(AWS_WEB_IDENTITY_TOKEN_FILE=c.token_file(), AWS_ROLE_ARN=c.arn("env-web"),
+                     AWS_ROLE_SESSION_NAME="")
+        c.choose_top(("default",))
+
+
 KINDS = [
     ("static-credentials", k_static("credentials")),
     ("static-config", k_static("config")),
@@ -402,6 +514,13 @@ KINDS = [
     ("role/environment", k_role_environment),
     ("role/self", k_role_self),
     ("role/self-as-source", k_role_self_as_source),
+    ("role/odd-values", k_odd_values),
+    ("web-identity/empty-session-name", k_web_identity_empty_name),
+    ("refuse/half-keys", k_half_keys),
+    ("refuse/process-fails", k_process_fails),
+    ("refuse/no-such-profile", k_no_such_profile),
+    ("refuse/access-denied", k_access_denied),
+    ("refuse/sso-expired", k_sso_expired),
     ("refuse/cycle", k_cycle),
     ("refuse/missing-source", k_missing_source),
     ("refuse/both-sources", k_both_sources),
@@ -409,6 +528,7 @@ KINDS = [
     ("refuse/self-without-keys", k_self_without_keys),
     ("refuse/empty-source", k_empty_source),
     ("refuse/environment-without-keys", k_environment_without_keys),
+    ("refuse/unknown-credential-source", k_unknown_credential_source),
 ]
 
 

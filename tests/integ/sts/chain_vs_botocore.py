@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Differential test of the credential chain against botocore: generated config and
-credentials files (static keys, credential_process, web identity, SSO in both forms, and
-assume-role profiles over each of them, chained 1 to 3 deep, with credential_source =
-Environment, external_id, role_session_name, duration_seconds, a region or not, a profile
-that sources itself, and the configurations botocore refuses) are resolved by
+credentials files (tests/integ/sts/chain_cases.py: static keys, credential_process, web
+identity, SSO in both forms, and assume-role profiles over each of them, chained 1 to 3 deep,
+with credential_source = Environment, external_id, role_session_name, duration_seconds, a
+region or not, a profile that sources itself, and what botocore refuses) are resolved by
 `cred_tool resolve` and by botocore, both pointed at the same loopback STS and IAM Identity
 Center emulators through AWS_ENDPOINT_URL_STS / _SSO / _SSO_OIDC. For every case:
 
@@ -11,23 +11,26 @@ Center emulators through AWS_ENDPOINT_URL_STS / _SSO / _SSO_OIDC. For every case
   both fail: botocore's exception class gives the status ecrup must return, and a refused
   configuration must be named in ecrup's message by one of the profiles at fault;
 - both make the same STS calls (action, role ARN, external id, session name, duration, serial
-  number, the key id that signed) and the same portal calls (account, role, token hash), in
-  the same order. A session name neither was given is a time-based default, compared by shape:
-  ecrup-session-<unix> against botocore-session-<unix>.
+  number, the key id and the region that signed) and the same portal calls (account, role,
+  token hash), in the same order. A session name neither was given is a time-based default,
+  compared by shape: ecrup-session-<unix> against botocore-session-<unix>.
 
-The STS emulator is reset with the case's seed before each side resolves, so the pairs it
-issues are the same for the same calls. Each case has its own HOME and files; secrets are
-never printed (a failing case's files are shown with every secret replaced by ****).
+The known differences (docs/credentials.md, "Tested against botocore") are encoded where they
+arise: botocore's NoRegionError, a duration_seconds that is not a number, a lone
+aws_secret_access_key, a value botocore checks before sending. The STS emulator is reset with
+the case's seed before each side resolves, so the pairs it issues are the same for the same
+calls. Each case has its own HOME and files; secrets are never printed (a failing case's
+files are shown with every secret replaced by ****). A table of case kinds says which agree.
 
 usage: chain_vs_botocore.py PATH/TO/cred_tool [--cases N] [--seed S] [--only CASE]
 Replay a failure with the seed and case number it printed.
 """
 import argparse
-import hashlib
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +44,7 @@ from sts_emulator import StsEmulator  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("tool")
-ap.add_argument("--cases", type=int, default=int(os.environ.get("ECRUP_DIFF_CASES", "220")))
+ap.add_argument("--cases", type=int, default=int(os.environ.get("ECRUP_DIFF_CASES", "330")))
 ap.add_argument("--seed", default=os.environ.get("ECRUP_DIFF_SEED", "20261207"))
 ap.add_argument("--only", type=int, default=None)
 args = ap.parse_args()
@@ -54,19 +57,34 @@ import botocore.session  # noqa: E402
 import botocore.tokens  # noqa: E402
 
 LOADER = botocore.loaders.create_loader()  # the parsed service models, shared by every case
-ECRUP_NO_CREDENTIALS, ECRUP_CREDENTIALS, ECRUP_NOT_FOUND = 5, 6, 25
-# botocore's exception -> the status ecrup returns for the same mistake; the ones marked True
-# are refused configurations, whose message must name a profile at fault.
+ECRUP_NO_CREDENTIALS, ECRUP_CREDENTIALS, ECRUP_CONFIG, ECRUP_NOT_FOUND = 5, 6, 7, 25
+# botocore's exception -> the status ecrup returns for the same mistake, and whether it is a
+# refused configuration, whose message must name a profile at fault. ecrup answers
+# ECRUP_E_CONFIG for what the files say wrongly (a cycle, a missing source profile, role_arn
+# without a source, two sources, an unknown credential_source) and ECRUP_E_CREDENTIALS when a
+# well-formed source yields no credentials, where botocore raises InvalidConfigError for both.
 EXPECTED = {
-    "InfiniteLoopConfigError": (ECRUP_CREDENTIALS, True),
-    "InvalidConfigError": (ECRUP_CREDENTIALS, True),
-    "PartialCredentialsError": (ECRUP_CREDENTIALS, True),
-    "CredentialRetrievalError": (ECRUP_CREDENTIALS, True),
-    "ProfileNotFound": (ECRUP_NOT_FOUND, True),
-    "ClientError": (ECRUP_CREDENTIALS, False),
-    "UnauthorizedSSOTokenError": (ECRUP_CREDENTIALS, False),
-    "SSOTokenLoadError": (ECRUP_CREDENTIALS, False),
+    "InfiniteLoopConfigError": ({ECRUP_CONFIG}, True),
+    "InvalidConfigError": ({ECRUP_CONFIG}, True),
+    "PartialCredentialsError": ({ECRUP_CONFIG}, True),
+    "CredentialRetrievalError": ({ECRUP_CREDENTIALS}, True),
+    "ProfileNotFound": ({ECRUP_NOT_FOUND}, True),
+    "ClientError": ({ECRUP_CREDENTIALS}, False),
+    # a value out of STS's range that botocore checks before sending: ecrup refuses it
+    # reading the profile, or sends it and STS refuses it
+    "ParamValidationError": ({ECRUP_CONFIG, ECRUP_CREDENTIALS}, False),
+    "UnauthorizedSSOTokenError": ({ECRUP_CREDENTIALS}, False),
+    "SSOTokenLoadError": ({ECRUP_CREDENTIALS}, False),
 }
+
+
+def expected_failure(theirs):
+    if theirs["error"] == "InvalidConfigError" and "must have credentials" in theirs["message"]:
+        return {ECRUP_CREDENTIALS}, True
+    if theirs["error"] == "PartialCredentialsError" and \
+            "source_profile or credential_source" not in theirs["message"]:
+        return {ECRUP_CREDENTIALS}, True  # half a key pair (docs/credentials.md)
+    return EXPECTED.get(theirs["error"], ({ECRUP_CREDENTIALS}, False))
 
 
 def botocore_resolve(case, env):
@@ -90,7 +108,6 @@ def botocore_resolve(case, env):
 
 
 def ecrup_resolve(case, env):
-    import subprocess
     argv = [args.tool, "resolve"] + ([case.profile_arg] if case.profile_arg else [])
     p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     fields = {"rc": p.returncode, "output": p.stdout + p.stderr}
@@ -114,7 +131,7 @@ def sts_calls(who, started):
     out = []
     for c in STS.calls:
         c = {k: c[k] for k in ("action", "role_arn", "session_name", "external_id", "duration",
-                               "serial", "signed_by")}
+                               "serial", "signed_by", "region")}
         m = DEFAULT_SESSION[who].match(c["session_name"] or "")
         if m and started - 5 <= int(m.group(1)) <= time.time() + 5:
             c["session_name"] = "<default>"
@@ -147,12 +164,21 @@ def compare(case):
     (ours, our_sts, our_sso, issued), (theirs, their_sts, their_sso, issued2) = \
         runs["ecrup"], runs["botocore"]
     diffs = []
-    if "error" in theirs:
-        status, config_error = EXPECTED.get(theirs["error"], (ECRUP_CREDENTIALS, False))
+    if case.deliberate:
+        profile, words, status = case.deliberate
         msg = ours.get("error", "")
-        if ours["rc"] == 0 or ours.get("status") != str(status):
-            diffs.append("botocore raised %s (%s); ecrup must fail with status %d, got %s" %
-                         (theirs["error"], theirs["message"], status, describe(ours)))
+        if ours.get("status") != str(status) or profile not in msg or words not in msg:
+            diffs.append("ecrup must refuse profile %s naming %s (status %d): %s" %
+                         (profile, words, status, describe(ours)))
+        case.outcome = "deliberate"
+        return diffs
+    if "error" in theirs:
+        statuses, config_error = expected_failure(theirs)
+        msg = ours.get("error", "")
+        if ours["rc"] == 0 or ours.get("status") not in {str(s) for s in statuses}:
+            diffs.append("botocore raised %s (%s); ecrup must fail with status %s, got %s" %
+                         (theirs["error"], theirs["message"], "/".join(map(str, statuses)),
+                          describe(ours)))
         elif config_error:
             blame = case.blame | {n for n in case.profiles if n in theirs["message"]}
             if not any(n in msg for n in blame):
@@ -163,11 +189,21 @@ def compare(case):
             diffs.append("botocore found no credentials; ecrup: %s" % describe(ours))
     elif ours["rc"] != 0 or any(ours.get(k) != theirs[k] for k in theirs):
         diffs.append("botocore resolved %s; ecrup: %s" % (theirs["akid"], describe(ours)))
+    if theirs.get("error") == "ParamValidationError":
+        # botocore checks a value's range before sending; ecrup may refuse it earlier (while
+        # reading the profile) or send it and have STS refuse it: up to that point the
+        # calls must be the same.
+        refused = our_sts[len(their_sts):]
+        if our_sts[:len(their_sts)] == their_sts and len(refused) == 1:
+            our_sts = our_sts[:len(their_sts)]
+        elif their_sts[:len(our_sts)] == our_sts:
+            their_sts = our_sts
     if our_sts != their_sts:
         diffs.append("STS calls differ:\n  ecrup:    %s\n  botocore: %s" % (our_sts, their_sts))
     if our_sso != their_sso:
         diffs.append("portal calls differ:\n  ecrup:    %s\n  botocore: %s" % (our_sso, their_sso))
-    leaked = [s for s in case.secrets + issued + issued2 if s and s in ours["output"]]
+    case.secrets += issued + issued2
+    leaked = [s for s in case.secrets if s and s in ours["output"]]
     if leaked:
         diffs.append("ecrup's output holds %d secret(s)" % len(leaked))
     case.outcome = "refused" if "error" in theirs else "none" if "none" in theirs else "resolved"
@@ -184,7 +220,7 @@ def describe(ours):
 BASE_ENV = {k: v for k, v in os.environ.items()
             if not k.startswith("AWS_") and "proxy" not in k.lower()}
 ROOT = tempfile.mkdtemp(prefix="ecrup-chain-diff-")
-STS = StsEmulator(web_token=chain_cases.WEB_TOKEN)
+STS = StsEmulator(web_token=chain_cases.WEB_TOKEN, validate=True)
 SSO = SsoEmulator()
 print("chain_vs_botocore: seed %s, %d cases (replay one: --seed %s --only N)" %
       (args.seed, args.cases, args.seed))
@@ -205,7 +241,7 @@ try:
             failures += 1
             if failures <= 8 or args.only is not None:
                 print("--- case %d (%s) differs; profile %s\n%s\n%s" %
-                      (n, case.kind, case.how(), case.show(), "\n".join(diffs)))
+                      (n, case.kind, case.how(), case.show(), case.redact("\n".join(diffs))))
 finally:
     STS.stop()
     SSO.stop()
