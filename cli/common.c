@@ -9,12 +9,14 @@
 
 const char cli_common_help[] =
     "Common options:\n"
-    "  --region R           AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
+    "  --region R           AWS region, for ECR and for the credentials' STS calls (else\n"
+    "                       AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
     "  --endpoint-url URL   ECR API endpoint (else AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL,\n"
-    "                       the profile's endpoint_url, else "
-    "https://api.ecr.REGION.amazonaws.com)\n"
+    "                       the profile's services section, its endpoint_url, else\n"
+    "                       https://api.ecr.REGION.amazonaws.com)\n"
     "  --profile P          profile in the shared AWS files (else AWS_PROFILE, else default)\n"
-    "  --ca-bundle F        PEM file of CA certificates to trust (else AWS_CA_BUNDLE)\n"
+    "  --ca-bundle F        PEM file of CA certificates to trust, for ECR, STS and SSO\n"
+    "                       (else AWS_CA_BUNDLE, the profile's ca_bundle)\n"
     "  --concurrency N      layers in flight (default: from cores and memory limit)\n"
     "  --memory-limit SIZE  memory for part buffers, e.g. 512M, 2G (default 512M)\n"
     "  --part-size SIZE     bytes per part, 5M..20M (default: what the service says; above\n"

@@ -83,13 +83,11 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
         .env = &ctx->env,
         .profile_name = ctx->profile,
         .profile_region = profile_get(ctx->profiles, ctx->profile, "region"),
-        .profile_endpoint_url = profile_get(ctx->profiles, ctx->profile, "endpoint_url"),
         .profile_use_fips_endpoint = profile_get(ctx->profiles, ctx->profile, "use_fips_endpoint"),
         .profile_use_dualstack_endpoint =
             profile_get(ctx->profiles, ctx->profile, "use_dualstack_endpoint"),
-        .profile_ignore_configured_endpoint_urls =
-            profile_get(ctx->profiles, ctx->profile, "ignore_configured_endpoint_urls"),
     };
+    configured_endpoint_read(ctx->profiles, ctx->profile, CONFIGURED_ENDPOINT_ECR, &in.configured);
     ecrup_status st = endpoint_resolve(&in, &ctx->endpoint, message);
     if (st != ECRUP_OK)
         return st;
@@ -107,6 +105,8 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
         .env = &ctx->env,
         .mfa_code = o->mfa_code,
         .mfa_code_user = o->mfa_code_user,
+        .region = o->region,
+        .ca_bundle = o->ca_bundle,
     };
     if (o->log && o->log_level >= ECRUP_LOG_WARN) {
         cc.refresh_log = refresh_log;

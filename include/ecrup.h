@@ -178,8 +178,11 @@ typedef void (*ecrup_progress_fn)(const struct ecrup_progress *event, void *user
  */
 struct ecrup_options {
     /* Where to push. */
-    const char *region;       /* NULL: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region` */
+    const char *region;       /* NULL: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
+                                 Set, it is also the region of the credential chain's STS
+                                 calls, as botocore's session region is */
     const char *endpoint_url; /* NULL: AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the profile's
+                                 `services` section (its `ecr` block), the profile's
                                  `endpoint_url`, else https://api.ecr.<region>.<partition DNS> */
     const char *profile;      /* NULL: AWS_PROFILE, else "default" */
 
@@ -190,7 +193,9 @@ struct ecrup_options {
     const char *session_token; /* NULL: none */
 
     /* TLS. Verification is always on unless insecure_skip_tls_verify is set. */
-    const char *ca_bundle;        /* NULL: AWS_CA_BUNDLE, else the system store */
+    const char *ca_bundle;        /* NULL: AWS_CA_BUNDLE, the profile's `ca_bundle`, else the
+                                     system store. Set, the credential chain's STS and SSO
+                                     calls trust it too */
     int insecure_skip_tls_verify; /* 0: verify peer and host name */
 
     /* Resources. */

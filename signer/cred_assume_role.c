@@ -173,11 +173,9 @@ static ecrup_status call_sts(struct ar_walk *w, const char *profile,
                              struct sts_assume_role_params *p, struct cred_snapshot **out,
                              struct ebuf *err)
 {
-    struct sts_profile_values pv;
-    sts_profile_values_read(w->set, w->visited[0], &pv);
     struct sts_target t;
     struct ebuf why = EBUF_INIT;
-    ecrup_status st = sts_resolve(w->c->cfg->env, &pv, &t, &why);
+    ecrup_status st = sts_resolve_for(w->c->cfg, w->set, w->visited[0], &t, &why);
     if (st != ECRUP_OK) {
         ebuf_printf(err, "assume role for profile \"%s\": %s", profile, ebuf_str(&why));
         ebuf_free(&why);

@@ -14,10 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "signer/configured_endpoint.h"
 #include "signer/cred_http.h"
+#include "signer/endpoint.h"
 #include "signer/profile.h"
 #include "signer/sso_cache.h"
 #include "util/json.h"
@@ -25,11 +26,15 @@
 #define REFRESH_WINDOW  900 /* botocore's SSOTokenProvider._REFRESH_WINDOW */
 #define PORTAL_ATTEMPTS 4   /* GetRoleCredentials tries, throttling and 5xx in between */
 
-/* What the profile resolves to; strings borrowed from the profile set. */
+/* What the profile resolves to; strings borrowed from the profile set, and the endpoints
+ * (borrowed from cred_provider_sso's buffers). */
 struct sso_config {
     const char *profile;
     const char *session; /* NULL for the legacy form */
     const char *start_url, *region, *account_id, *role_name;
+    const char *portal_url, *portal_source; /* without a trailing '/' */
+    const char *oidc_url;
+    const char *ca_bundle; /* NULL: libcurl's default */
 };
 
 /* A key from the profile, checked against the sso-session's (botocore refuses a mismatch). */
@@ -122,26 +127,53 @@ static ecrup_status expired(const struct sso_config *s, struct ebuf *err)
     return ECRUP_E_CREDENTIALS;
 }
 
-/* The service's base URL: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL (both unless
- * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true, as botocore), else the regional default. */
-static void base_url(struct cred_chain *c, const char *service_var, const char *host_prefix,
-                     const char *region, struct ebuf *out)
+/* Where one of the SSO services is: its configured endpoint (configured_endpoint.h), else the
+ * default in sso_region (botocore's SSO clients are made with sso_region, whatever the session's
+ * region). Appends the URL without a trailing '/' to `url` and where it came from to `source`. */
+static ecrup_status service_url(const struct cred_chain *c, const struct profile_set *set,
+                                const struct sso_config *s, const char *service,
+                                const char *host_prefix, struct ebuf *url, struct ebuf *source,
+                                struct ebuf *err)
 {
-    const char *ignore = cred_env(c, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-    const char *v = NULL;
-    if (!ignore || strcasecmp(ignore, "true") != 0) {
-        v = cred_env(c, service_var);
-        if (!v)
-            v = cred_env(c, "AWS_ENDPOINT_URL");
-    }
-    if (v) {
-        size_t n = strlen(v);
-        while (n && v[n - 1] == '/')
+    struct configured_endpoint_values v;
+    configured_endpoint_read(set, s->profile, service, &v);
+    const char *configured = NULL;
+    struct ebuf why = EBUF_INIT;
+    ecrup_status st = configured_endpoint(c->cfg->env, service, &v, &configured, source, &why);
+    if (st == ECRUP_OK && configured) {
+        struct endpoint_url parsed;
+        st = endpoint_parse_url(configured, &parsed, &why);
+        if (st == ECRUP_OK)
+            endpoint_url_free(&parsed);
+        else
+            ebuf_printf(&why, " (from %s)", ebuf_str(source));
+        size_t n = strlen(configured);
+        while (n && configured[n - 1] == '/')
             n--;
-        ebuf_append(out, v, n);
-    } else {
-        ebuf_printf(out, "https://%s.%s.amazonaws.com", host_prefix, region);
+        ebuf_append(url, configured, n);
+    } else if (st == ECRUP_OK) {
+        ebuf_printf(url, "https://%s.%s.amazonaws.com", host_prefix, s->region);
+        ebuf_puts(source, "the default for sso_region");
     }
+    if (st != ECRUP_OK)
+        ebuf_printf(err, "sso: %s", ebuf_str(&why));
+    else if (!ebuf_ok(url) || !ebuf_ok(source))
+        st = ECRUP_E_NOMEM;
+    ebuf_free(&why);
+    return st;
+}
+
+/* The CA bundle the SSO calls trust, as botocore's clients get theirs: the caller's, else
+ * AWS_CA_BUNDLE, else the profile's ca_bundle. */
+static const char *ca_bundle(const struct cred_chain *c, const struct profile_set *set,
+                             const char *profile)
+{
+    if (c->cfg->ca_bundle && *c->cfg->ca_bundle)
+        return c->cfg->ca_bundle;
+    const char *v = cred_env(c, "AWS_CA_BUNDLE");
+    if (!v)
+        v = profile_get(set, profile, "ca_bundle");
+    return v && *v ? v : NULL;
 }
 
 static void pause_ms(long ms)
@@ -156,8 +188,7 @@ static ecrup_status refresh_token(struct cred_chain *c, const struct sso_config 
                                   struct sso_token *t, time_t now)
 {
     struct ebuf url = EBUF_INIT, reply = EBUF_INIT, detail = EBUF_INIT;
-    base_url(c, "AWS_ENDPOINT_URL_SSO_OIDC", "oidc", s->region, &url);
-    ebuf_puts(&url, "/token");
+    ebuf_printf(&url, "%s/token", s->oidc_url);
     cJSON *req = cJSON_CreateObject();
     char *body = NULL;
     if (req && cJSON_AddStringToObject(req, "grantType", "refresh_token") &&
@@ -174,6 +205,7 @@ static ecrup_status refresh_token(struct cred_chain *c, const struct sso_config 
         .method = "POST",
         .url = ebuf_str(&url),
         .headers = {"Content-Type: application/json", "Accept: application/json", NULL},
+        .ca_bundle = s->ca_bundle,
         .connect_ms = c->connect_ms,
         .timeout_ms = c->timeout_ms,
         .body = body,
@@ -298,15 +330,15 @@ static ecrup_status get_role_credentials(struct cred_chain *c, const struct sso_
                                          struct ebuf *err)
 {
     struct ebuf url = EBUF_INIT, bearer = EBUF_INIT, reply = EBUF_INIT, detail = EBUF_INIT;
-    base_url(c, "AWS_ENDPOINT_URL_SSO", "portal.sso", s->region, &url);
-    ebuf_puts(&url, "/federation/credentials?role_name=");
+    ebuf_printf(&url, "%s/federation/credentials?role_name=", s->portal_url);
     append_encoded(&url, s->role_name);
     ebuf_puts(&url, "&account_id=");
     append_encoded(&url, s->account_id);
     ebuf_printf(&bearer, "x-amz-sso_bearer_token: %s", token);
-    char host[128], who[200];
+    char host[128], who[400];
     cred_url_host(ebuf_str(&url), host, sizeof host);
-    snprintf(who, sizeof who, "SSO GetRoleCredentials at %s for profile \"%s\"", host, s->profile);
+    snprintf(who, sizeof who, "SSO GetRoleCredentials at %s (from %s) for profile \"%s\"", host,
+             s->portal_source, s->profile);
     ecrup_status st = ECRUP_E_NOMEM;
     if (!ebuf_ok(&url) || !ebuf_ok(&bearer)) {
         ebuf_puts(err, "sso: out of memory");
@@ -315,6 +347,7 @@ static ecrup_status get_role_credentials(struct cred_chain *c, const struct sso_
     struct cred_http_call call = {.method = "GET",
                                   .url = ebuf_str(&url),
                                   .headers = {ebuf_str(&bearer), "Accept: application/json", NULL},
+                                  .ca_bundle = s->ca_bundle,
                                   .connect_ms = c->connect_ms,
                                   .timeout_ms = c->timeout_ms};
     long status = 0;
@@ -354,6 +387,8 @@ ecrup_status cred_provider_sso(struct cred_chain *c, struct cred_snapshot **out,
     char *cred_path = profile_credentials_path(c->cfg->env);
     struct sso_config s = {.profile = profile_name(c->cfg->env, c->cfg->profile)};
     struct sso_token t = {0};
+    struct ebuf portal = EBUF_INIT, portal_source = EBUF_INIT, oidc = EBUF_INIT;
+    struct ebuf oidc_source = EBUF_INIT;
     ecrup_status st;
     struct profile_set *set = profile_load(cfg_path, cred_path, err);
     if (!set) {
@@ -362,9 +397,23 @@ ecrup_status cred_provider_sso(struct cred_chain *c, struct cred_snapshot **out,
         cred_note(c, "sso: profile \"%s\" is not defined", s.profile);
         st = ECRUP_E_NO_CREDENTIALS;
     } else if ((st = read_config(c, set, &s, err)) == ECRUP_OK &&
-               (st = load_token(c, &s, time(NULL), &t, err)) == ECRUP_OK) {
-        st = get_role_credentials(c, &s, t.access_token, out, err);
+               (st = service_url(c, set, &s, CONFIGURED_ENDPOINT_SSO, "portal.sso", &portal,
+                                 &portal_source, err)) == ECRUP_OK &&
+               (st = service_url(c, set, &s, CONFIGURED_ENDPOINT_SSO_OIDC, "oidc", &oidc,
+                                 &oidc_source, err)) == ECRUP_OK) {
+        s.portal_url = ebuf_str(&portal);
+        s.portal_source = ebuf_str(&portal_source);
+        s.oidc_url = ebuf_str(&oidc);
+        s.ca_bundle = ca_bundle(c, set, s.profile);
+        if ((st = load_token(c, &s, time(NULL), &t, err)) == ECRUP_OK)
+            st = get_role_credentials(c, &s, t.access_token, out, err);
     }
+    if (st == ECRUP_E_NOMEM && !err->len)
+        ebuf_puts(err, "sso: out of memory");
+    ebuf_free(&portal);
+    ebuf_free(&portal_source);
+    ebuf_free(&oidc);
+    ebuf_free(&oidc_source);
     sso_token_cleanup(&t);
     profile_set_free(set);
     free(cfg_path);

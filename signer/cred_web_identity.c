@@ -98,11 +98,10 @@ static ecrup_status assume(struct cred_chain *c, const struct wi_settings *w,
                     file_from, w->profile);
         return ECRUP_E_CREDENTIALS;
     }
-    struct sts_profile_values pv;
-    sts_profile_values_read(w->set, c->sts_profile ? c->sts_profile : w->profile, &pv);
     struct sts_target t;
     struct ebuf why = EBUF_INIT;
-    ecrup_status st = sts_resolve(c->cfg->env, &pv, &t, &why);
+    ecrup_status st =
+        sts_resolve_for(c->cfg, w->set, c->sts_profile ? c->sts_profile : w->profile, &t, &why);
     if (st != ECRUP_OK) {
         ebuf_printf(err, "web identity: %s", ebuf_str(&why));
         ebuf_free(&why);

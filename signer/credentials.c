@@ -319,7 +319,7 @@ struct cred_cache {
     /* Set at creation, read-only afterwards: any thread. */
     struct cred_config cfg;
     struct env_reader env;
-    char *strings[4];        /* owned copies behind cfg's string fields */
+    char *strings[6];        /* owned copies behind cfg's string fields */
     int advisory, mandatory; /* the windows, defaults applied */
 
     pthread_mutex_t lock;
@@ -353,10 +353,11 @@ struct cred_cache *cred_cache_new(const struct cred_config *cfg)
                                                         : DEFAULT_MANDATORY_SECONDS;
     if (c->mandatory > c->advisory)
         c->mandatory = c->advisory;
-    const char **fields[4] = {&c->cfg.access_key_id, &c->cfg.secret_access_key,
-                              &c->cfg.session_token, &c->cfg.profile};
+    const char **fields[6] = {&c->cfg.access_key_id, &c->cfg.secret_access_key,
+                              &c->cfg.session_token, &c->cfg.profile,
+                              &c->cfg.region,        &c->cfg.ca_bundle};
     bool ok = true;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         if (*fields[i]) {
             c->strings[i] = strdup(*fields[i]);
             ok = ok && c->strings[i];
@@ -364,14 +365,14 @@ struct cred_cache *cred_cache_new(const struct cred_config *cfg)
         }
     }
     if (!ok || pthread_mutex_init(&c->lock, NULL) != 0) {
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 6; i++)
             cred_wipe_free(c->strings[i]);
         free(c);
         return NULL;
     }
     if (pthread_cond_init(&c->refreshed, NULL) != 0) {
         pthread_mutex_destroy(&c->lock);
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 6; i++)
             cred_wipe_free(c->strings[i]);
         free(c);
         return NULL;
@@ -388,7 +389,7 @@ void cred_cache_free(struct cred_cache *c)
     cred_report_free(&c->report);
     pthread_cond_destroy(&c->refreshed);
     pthread_mutex_destroy(&c->lock);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         cred_wipe_free(c->strings[i]);
     free(c);
 }

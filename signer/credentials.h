@@ -37,6 +37,12 @@ struct cred_config {
     const char *secret_access_key; /* a secret */
     const char *session_token;     /* optional, with the explicit pair */
     const char *profile;           /* NULL: AWS_PROFILE, else "default" */
+    /* The caller's region and CA bundle (the CLI's --region, --ca-bundle), ahead of the
+     * environment and the profile for the STS calls, as botocore's session region reaches its
+     * STS client; the SSO calls keep sso_region. NULL: AWS_REGION, AWS_DEFAULT_REGION, the
+     * profile's region; AWS_CA_BUNDLE, the profile's ca_bundle. */
+    const char *region;
+    const char *ca_bundle;
     /* Environment source; NULL means getenv(3). The struct is copied, `user` is borrowed and
      * must outlive the cache (refreshes read the environment again). */
     const struct env_reader *env;

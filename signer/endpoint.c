@@ -645,24 +645,15 @@ ecrup_status endpoint_resolve(const struct endpoint_inputs *in, struct endpoint_
         url = in->endpoint_url;
         out->endpoint_source = strdup(endpoint_label);
     } else {
-        const char *ign_env = env_raw(in, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-        bool ignore = ign_env ? endpoint_parse_bool(ign_env)
-                              : endpoint_parse_bool(in->profile_ignore_configured_endpoint_urls);
-        if (ignore) {
-            /* only the explicit value or the computed endpoint remain */
-        } else if ((v = nonempty(env_raw(in, "AWS_ENDPOINT_URL_ECR"))) != NULL) {
-            url = v;
-            out->endpoint_source = strdup("AWS_ENDPOINT_URL_ECR");
-        } else if ((v = nonempty(env_raw(in, "AWS_ENDPOINT_URL"))) != NULL) {
-            url = v;
-            out->endpoint_source = strdup("AWS_ENDPOINT_URL");
-        } else if (nonempty(in->profile_services_endpoint_url)) {
-            url = in->profile_services_endpoint_url;
-            out->endpoint_source = source_profile(in, "services ecr endpoint_url");
-        } else if (nonempty(in->profile_endpoint_url)) {
-            url = in->profile_endpoint_url;
-            out->endpoint_source = source_profile(in, "endpoint_url");
-        }
+        struct configured_endpoint_values cv = in->configured;
+        if (!cv.profile)
+            cv.profile = in->profile_name;
+        struct ebuf src = EBUF_INIT;
+        st = configured_endpoint(in->env, CONFIGURED_ENDPOINT_ECR, &cv, &url, &src, message);
+        out->endpoint_source = url ? ebuf_take(&src) : NULL;
+        ebuf_free(&src);
+        if (st != ECRUP_OK)
+            goto fail;
     }
 
     if (url) {

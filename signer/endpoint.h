@@ -15,6 +15,7 @@
 
 #include <ecrup.h>
 
+#include "signer/configured_endpoint.h"
 #include "util/buf.h"
 #include "util/env.h"
 
@@ -44,11 +45,11 @@ struct endpoint_inputs {
     /* Values the profile module read from the shared config file (raw strings). */
     const char *profile_name;                   /* for messages and sources; NULL: "default" */
     const char *profile_region;                 /* region */
-    const char *profile_endpoint_url;           /* endpoint_url */
-    const char *profile_services_endpoint_url;  /* [services X] ecr = endpoint_url = ... */
     const char *profile_use_fips_endpoint;      /* use_fips_endpoint */
     const char *profile_use_dualstack_endpoint; /* use_dualstack_endpoint */
-    const char *profile_ignore_configured_endpoint_urls; /* ignore_configured_endpoint_urls */
+    /* endpoint_url, services and ignore_configured_endpoint_urls, as configured_endpoint_read()
+     * reads them for CONFIGURED_ENDPOINT_ECR; its `profile` NULL: profile_name. */
+    struct configured_endpoint_values configured;
 };
 
 /* An endpoint URL taken apart. Every string is owned (free with endpoint_url_free). */
@@ -83,15 +84,15 @@ struct endpoint_resolution {
 
 /* Resolve region and endpoint. Precedence, first set wins:
  *   region:   in->region, AWS_REGION, AWS_DEFAULT_REGION, profile region.
- *   endpoint: in->endpoint_url, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the profile's services
- *             section (ecr endpoint_url), profile endpoint_url — the last four skipped when
- *             AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (else the profile's
- *             ignore_configured_endpoint_urls) is true — else computed from the region's
- *             partition with FIPS / dual-stack (in->use_*, AWS_USE_*_ENDPOINT, profile).
+ *   endpoint: in->endpoint_url, then configured_endpoint() for ecr (AWS_ENDPOINT_URL_ECR,
+ *             AWS_ENDPOINT_URL, the profile's services section, its endpoint_url; none when
+ *             configured endpoints are ignored), else computed from the region's partition
+ *             with FIPS / dual-stack (in->use_*, AWS_USE_*_ENDPOINT, profile).
  *             A configured endpoint ignores FIPS and dual-stack, as botocore does.
  * Returns ECRUP_OK and fills *out (which the caller frees), or ECRUP_E_NO_REGION,
  * ECRUP_E_INVALID_ARGUMENT (malformed region), ECRUP_E_ENDPOINT (malformed URL, or a
- * partition without FIPS / dual-stack), ECRUP_E_NOMEM; then *out is left zeroed and
+ * partition without FIPS / dual-stack), ECRUP_E_CONFIG (the profile's `services` names a
+ * missing section), ECRUP_E_NOMEM; then *out is left zeroed and
  * `message` (may be NULL) gets a sentence for the user naming the offending source. */
 ecrup_status endpoint_resolve(const struct endpoint_inputs *in, struct endpoint_resolution *out,
                               struct ebuf *message);

@@ -36,6 +36,7 @@ struct profile_set {
     struct file_profiles config;
     struct file_profiles credentials;
     struct file_profiles sso_sessions; /* the config file's [sso-session NAME] sections */
+    struct file_profiles services;     /* the config file's [services NAME] sections */
 };
 
 static char *expand_home(const struct env_reader *env, const char *path)
@@ -452,22 +453,35 @@ static struct profile *find_profile(const struct file_profiles *fp, const char *
     return NULL;
 }
 
-/* `sessions` receives the [sso-session NAME] sections; NULL for the credentials file. */
+/* Where a config file section goes, as botocore's build_profile_map sorts them: [default], and
+ * the headers starting with a prefix whose shlex words are exactly two, named by the second.
+ * NULL for any other section. */
+static struct file_profiles *config_section(struct profile_set *set, const char *header,
+                                            struct ebuf *name)
+{
+    static const char *const prefixes[] = {"profile", "sso-session", "services"};
+    struct file_profiles *const kinds[] = {&set->config, &set->sso_sessions, &set->services};
+    if (strcmp(header, "default") == 0) {
+        ebuf_puts(name, header);
+        return &set->config;
+    }
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (strncmp(header, prefixes[i], strlen(prefixes[i])) == 0)
+            return shlex_second(header, name) == 2 ? kinds[i] : NULL;
+    return NULL;
+}
+
 static int build_file(const struct raw_file *raw, bool is_config, const char *fname,
-                      struct file_profiles *profiles, struct file_profiles *sessions,
-                      struct ebuf *err)
+                      struct profile_set *set, struct ebuf *err)
 {
     for (size_t i = 0; i < raw->n; i++) {
         const struct raw_section *sec = &raw->secs[i];
         struct ebuf pname = EBUF_INIT;
-        struct file_profiles *out = profiles;
-        if (!is_config || strcmp(sec->name, "default") == 0) {
+        struct file_profiles *out = &set->credentials;
+        if (!is_config) {
             ebuf_puts(&pname, sec->name);
-        } else if (sessions && strncmp(sec->name, "sso-session", 11) == 0 &&
-                   shlex_second(sec->name, &pname) == 2) {
-            out = sessions; /* botocore's configloader: the same shlex rule as profiles */
-        } else if (strncmp(sec->name, "profile", 7) != 0 || shlex_second(sec->name, &pname) != 2) {
-            /* Not a profile ([services x], [profile a b]...); botocore still parses its nested
+        } else if ((out = config_section(set, sec->name, &pname)) == NULL) {
+            /* Not a profile ([preview], [profile a b]...); botocore still parses its nested
              * blocks and fails the file when one is malformed. */
             ebuf_free(&pname);
             struct profile scratch = {0};
@@ -505,12 +519,12 @@ static int build_file(const struct raw_file *raw, bool is_config, const char *fn
 }
 
 static int parse_one(const char *text, size_t len, const char *name, bool is_config,
-                     struct file_profiles *out, struct file_profiles *sessions, struct ebuf *err)
+                     struct profile_set *set, struct ebuf *err)
 {
     struct raw_file raw = {0};
     int rc = raw_parse(text, len, name, &raw, err);
     if (rc == 0)
-        rc = build_file(&raw, is_config, name, out, sessions, err);
+        rc = build_file(&raw, is_config, name, set, err);
     raw_file_cleanup(&raw);
     return rc;
 }
@@ -525,11 +539,11 @@ struct profile_set *profile_parse(const char *config, size_t config_len, const c
             ebuf_puts(err, "out of memory");
         return NULL;
     }
-    if ((config && parse_one(config, config_len, config_name ? config_name : "config", true,
-                             &set->config, &set->sso_sessions, err) != 0) ||
-        (credentials && parse_one(credentials, credentials_len,
-                                  credentials_name ? credentials_name : "credentials", false,
-                                  &set->credentials, NULL, err) != 0)) {
+    if ((config && parse_one(config, config_len, config_name ? config_name : "config", true, set,
+                             err) != 0) ||
+        (credentials &&
+         parse_one(credentials, credentials_len,
+                   credentials_name ? credentials_name : "credentials", false, set, err) != 0)) {
         profile_set_free(set);
         return NULL;
     }
@@ -583,6 +597,7 @@ void profile_set_free(struct profile_set *set)
     file_profiles_cleanup(&set->config);
     file_profiles_cleanup(&set->credentials);
     file_profiles_cleanup(&set->sso_sessions);
+    file_profiles_cleanup(&set->services);
     free(set);
 }
 
@@ -644,6 +659,21 @@ bool profile_sso_session_exists(const struct profile_set *set, const char *sessi
     return set && session && find_profile(&set->sso_sessions, session);
 }
 
+const char *profile_services_get(const struct profile_set *set, const char *services,
+                                 const char *key, const char *member)
+{
+    if (!set || !services || !key)
+        return NULL;
+    const struct entry *e = find_entry(find_profile(&set->services, services), key, member);
+    return e ? e->value : NULL;
+}
+
+bool profile_services_exists(const struct profile_set *set, const char *services)
+{
+    const struct profile *p = set && services ? find_profile(&set->services, services) : NULL;
+    return p && p->n > 0;
+}
+
 bool profile_exists(const struct profile_set *set, const char *profile)
 {
     return set && profile &&
@@ -681,17 +711,33 @@ void profile_foreach(const struct profile_set *set,
             emit_profile(set, set->config.profiles[i].name, fn, user);
 }
 
+static void emit_sections(const struct file_profiles *fp,
+                          void (*fn)(void *, const char *, const char *, const char *,
+                                     const char *),
+                          void *user)
+{
+    for (size_t i = 0; fn && i < fp->n; i++) {
+        const struct profile *p = &fp->profiles[i];
+        fn(user, p->name, NULL, NULL, NULL);
+        for (size_t j = 0; j < p->n; j++)
+            fn(user, p->name, p->entries[j].key, p->entries[j].member, p->entries[j].value);
+    }
+}
+
 void profile_sso_session_foreach(const struct profile_set *set,
                                  void (*fn)(void *user, const char *session, const char *key,
                                             const char *member, const char *value),
                                  void *user)
 {
-    if (!set || !fn)
-        return;
-    for (size_t i = 0; i < set->sso_sessions.n; i++) {
-        const struct profile *p = &set->sso_sessions.profiles[i];
-        fn(user, p->name, NULL, NULL, NULL);
-        for (size_t j = 0; j < p->n; j++)
-            fn(user, p->name, p->entries[j].key, p->entries[j].member, p->entries[j].value);
-    }
+    if (set)
+        emit_sections(&set->sso_sessions, fn, user);
+}
+
+void profile_services_foreach(const struct profile_set *set,
+                              void (*fn)(void *user, const char *services, const char *key,
+                                         const char *member, const char *value),
+                              void *user)
+{
+    if (set)
+        emit_sections(&set->services, fn, user);
 }

@@ -75,6 +75,17 @@ const char *profile_sso_session_get(const struct profile_set *set, const char *s
 /* True when the config file has `[sso-session NAME]`. */
 bool profile_sso_session_exists(const struct profile_set *set, const char *session);
 
+/* A key of the config file's `[services NAME]` section, as profile_get() reads a profile's, or
+ * (with `member`) a member of its nested block: profile_services_get(set, "local", "sts",
+ * "endpoint_url"). Only the config file has these sections, as in botocore. Borrowed from
+ * `set`. */
+const char *profile_services_get(const struct profile_set *set, const char *services,
+                                 const char *key, const char *member);
+/* True when the config file has `[services NAME]` with at least one setting: botocore keeps an
+ * empty one, but its endpoint lookup, the one reader of these sections, refuses it as it
+ * refuses a missing one. */
+bool profile_services_exists(const struct profile_set *set, const char *services);
+
 /* Calls `fn` for each (profile, key, member, value) in the merged view: each profile once
  * with key, member and value NULL, then each of its keys once with the value that wins,
  * credentials-file entries first. `member` is NULL
@@ -91,5 +102,10 @@ void profile_sso_session_foreach(const struct profile_set *set,
                                  void (*fn)(void *user, const char *session, const char *key,
                                             const char *member, const char *value),
                                  void *user);
+/* The same for the config file's [services NAME] sections. */
+void profile_services_foreach(const struct profile_set *set,
+                              void (*fn)(void *user, const char *services, const char *key,
+                                         const char *member, const char *value),
+                              void *user);
 
 #endif

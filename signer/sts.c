@@ -94,15 +94,13 @@ void sts_profile_values_read(const struct profile_set *set, const char *profile,
 {
     memset(out, 0, sizeof *out);
     out->name = profile;
+    configured_endpoint_read(set, profile, CONFIGURED_ENDPOINT_STS, &out->endpoint);
     if (!set)
         return;
     out->region = profile_get(set, profile, "region");
     out->sts_regional_endpoints = profile_get(set, profile, "sts_regional_endpoints");
     out->use_fips_endpoint = profile_get(set, profile, "use_fips_endpoint");
     out->use_dualstack_endpoint = profile_get(set, profile, "use_dualstack_endpoint");
-    out->endpoint_url = profile_get(set, profile, "endpoint_url");
-    out->ignore_configured_endpoint_urls =
-        profile_get(set, profile, "ignore_configured_endpoint_urls");
     out->ca_bundle = profile_get(set, profile, "ca_bundle");
 }
 
@@ -112,7 +110,9 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
     static const struct sts_profile_values none;
     const struct sts_profile_values *pv = profile ? profile : &none;
     memset(t, 0, sizeof *t);
-    const char *region = nonempty(env_get(env, "AWS_REGION"));
+    const char *region = nonempty(pv->client_region);
+    if (!region)
+        region = nonempty(env_get(env, "AWS_REGION"));
     if (!region)
         region = nonempty(env_get(env, "AWS_DEFAULT_REGION"));
     if (!region)
@@ -122,17 +122,18 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
         return ECRUP_E_INVALID_ARGUMENT;
     }
     const char *url = NULL, *source = NULL;
-    if (!endpoint_parse_bool(setting(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-                                     pv->ignore_configured_endpoint_urls))) {
-        if ((url = nonempty(env_get(env, "AWS_ENDPOINT_URL_STS"))) != NULL)
-            source = "AWS_ENDPOINT_URL_STS";
-        else if ((url = nonempty(env_get(env, "AWS_ENDPOINT_URL"))) != NULL)
-            source = "AWS_ENDPOINT_URL";
-        else if ((url = nonempty(pv->endpoint_url)) != NULL)
-            source = "the profile's endpoint_url";
+    struct ebuf configured = EBUF_INIT;
+    struct configured_endpoint_values ev = pv->endpoint;
+    if (!ev.profile)
+        ev.profile = pv->name;
+    ecrup_status st =
+        configured_endpoint(env, CONFIGURED_ENDPOINT_STS, &ev, &url, &configured, message);
+    if (st != ECRUP_OK) {
+        ebuf_free(&configured);
+        return st;
     }
+    source = ebuf_str(&configured);
     struct ebuf b = EBUF_INIT;
-    ecrup_status st = ECRUP_OK;
     const char *signing = region ? region : "us-east-1";
     if (url) {
         struct endpoint_url parsed;
@@ -158,7 +159,9 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
         t->url = ebuf_take(&b);
         t->region = strdup(signing);
         t->source = strdup(source);
-        const char *ca = nonempty(env_get(env, "AWS_CA_BUNDLE"));
+        const char *ca = nonempty(pv->client_ca_bundle);
+        if (!ca)
+            ca = nonempty(env_get(env, "AWS_CA_BUNDLE"));
         if (!ca)
             ca = nonempty(pv->ca_bundle);
         t->ca_bundle = ca ? strdup(ca) : NULL;
@@ -169,7 +172,18 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
         }
     }
     ebuf_free(&b);
+    ebuf_free(&configured);
     return st;
+}
+
+ecrup_status sts_resolve_for(const struct cred_config *cfg, const struct profile_set *set,
+                             const char *profile, struct sts_target *t, struct ebuf *message)
+{
+    struct sts_profile_values pv;
+    sts_profile_values_read(set, profile, &pv);
+    pv.client_region = cfg->region;
+    pv.client_ca_bundle = cfg->ca_bundle;
+    return sts_resolve(cfg->env, &pv, t, message);
 }
 
 /* ---- the calls ---- */

@@ -6,8 +6,10 @@
  * The endpoint is botocore's: regional `https://sts.REGION.DNS_SUFFIX` by default,
  * `https://sts.amazonaws.com` (signing region us-east-1) without a region or, with
  * AWS_STS_REGIONAL_ENDPOINTS=legacy, for the regions that had only the global endpoint; FIPS
- * (`sts-fips.`) and dual-stack as the partition offers; AWS_ENDPOINT_URL_STS, then
- * AWS_ENDPOINT_URL, override it unless configured endpoints are ignored.
+ * (`sts-fips.`) and dual-stack as the partition offers; a configured endpoint overrides it
+ * (configured_endpoint.h: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, the profile's services
+ * section, its endpoint_url). The region: the caller's (the CLI's --region), AWS_REGION,
+ * AWS_DEFAULT_REGION, the profile's.
  *
  * Thread safety: every function is reentrant; the calls block on HTTP and run on the thread
  * walking the credential chain. */
@@ -19,6 +21,7 @@
 
 #include <ecrup.h>
 
+#include "signer/configured_endpoint.h"
 #include "signer/credentials.h"
 #include "signer/sigv4.h"
 #include "util/buf.h"
@@ -47,9 +50,12 @@ struct sts_profile_values {
     const char *sts_regional_endpoints;
     const char *use_fips_endpoint;
     const char *use_dualstack_endpoint;
-    const char *endpoint_url;
-    const char *ignore_configured_endpoint_urls;
+    struct configured_endpoint_values endpoint; /* for CONFIGURED_ENDPOINT_STS */
     const char *ca_bundle;
+    /* The caller's region and CA bundle (struct cred_config's), ahead of the environment and
+     * the profile; sts_profile_values_read() leaves them NULL. */
+    const char *client_region;
+    const char *client_ca_bundle;
 };
 
 struct profile_set;
@@ -63,6 +69,11 @@ void sts_profile_values_read(const struct profile_set *set, const char *profile,
  * and `message` names the offending source. */
 ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_values *profile,
                          struct sts_target *t, struct ebuf *message);
+
+/* What a credential provider calls: sts_profile_values_read() of profile `profile`, with
+ * `cfg`'s region and ca_bundle as the client's, then sts_resolve() with `cfg`'s environment. */
+ecrup_status sts_resolve_for(const struct cred_config *cfg, const struct profile_set *set,
+                             const char *profile, struct sts_target *t, struct ebuf *message);
 
 /* A parsed STS reply. Owned strings; free with sts_reply_free() (which wipes the secrets). */
 struct sts_reply {

@@ -1,7 +1,8 @@
 /* libFuzzer target over the shared-file parser, from memory. The input is split at its first
  * 0xFF byte into a config file and a credentials file. Beyond "no crash, no over-read", every
  * (profile, key) that profile_foreach() lists must read back the same value through
- * profile_get()/profile_get_nested(). */
+ * profile_get()/profile_get_nested(), and every ([services NAME], key) that
+ * profile_services_foreach() lists through profile_services_get(). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,19 @@ static void check(void *user, const char *profile, const char *key, const char *
         abort();
 }
 
+static void check_services(void *user, const char *services, const char *key, const char *member,
+                           const char *value)
+{
+    const struct ctx *c = user;
+    if (!key)
+        return; /* the section itself, which may be empty */
+    if (!profile_services_exists(c->set, services))
+        abort();
+    const char *got = profile_services_get(c->set, services, key, member);
+    if (!got || strcmp(got, value) != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,8 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (set) {
         struct ctx c = {set};
         profile_foreach(set, check, &c);
+        profile_services_foreach(set, check_services, &c);
         (void)profile_get(set, "default", "region");
         (void)profile_get_nested(set, "default", "s3", "addressing_style");
+        (void)profile_services_get(set, profile_get(set, "default", "services"), "sts",
+                                   "endpoint_url");
         profile_set_free(set);
     } else if (err.len == 0) {
         abort(); /* every failure explains itself */

@@ -90,6 +90,20 @@ def main():
     rc, out, err = run({"AWS_REGION": "sa-east-1"}, "--profile", "ci", "--region", "us-west-2",
                        home=home)
     check(re.search(r"region\s+us-west-2\s+--region", out), "--region wins: " + out)
+    # The profile's services section names ECR's endpoint, over the profile's endpoint_url
+    # (botocore's order); a services value naming no section is refused.
+    with open(os.path.join(home, "config"), "w") as f:
+        f.write("[profile ci]\nregion = ap-southeast-2\nservices = local\n"
+                "endpoint_url = http://127.0.0.1:5000\n\n[services local]\n"
+                "ecr =\n  endpoint_url = http://127.0.0.1:5001\n\n"
+                "[profile lost]\nregion = ap-southeast-2\nservices = nowhere\n")
+    rc, out, err = run({}, "--profile", "ci", home=home)
+    check(rc == 0 and re.search(r'endpoint\s+http://127.0.0.1:5001\s+services "local" ecr '
+                                r'endpoint_url in profile "ci"', out),
+          "services section: %r %r" % (out, err))
+    rc, out, err = run({"AWS_ACCESS_KEY_ID": "AKIDENVIRONMENT01",
+                        "AWS_SECRET_ACCESS_KEY": SECRET}, "--profile", "lost", home=home)
+    check(rc == 1 and 'services "nowhere"' in err, "services naming no section: %r" % err)
 
     # 3. credential_process.
     proc = os.path.join(home, "creds.sh")

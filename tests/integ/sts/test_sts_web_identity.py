@@ -11,6 +11,9 @@ usage: test_sts_web_identity.py CRED_TOOL STS_TOOL
   never the token.
 - AssumeRole (sts_assume_role) is signed as botocore signs it: the emulator re-computes the
   signature with botocore; ExternalId, DurationSeconds and MFA fields are sent.
+- The caller's region (`ecrup --region`) and the profile's services section choose the STS
+  endpoint as botocore's session region and ConfiguredEndpointProvider do; through the CLI,
+  --region and --ca-bundle reach the web identity call (seen by a loopback CONNECT proxy).
 - `ecrup upload-layer` pushes a layer through web identity to `ecrup serve --keys` holding
   the pairs the emulator issues; `ecrup config -v` names the provider.
 Every run sets AWS_EC2_METADATA_DISABLED, HOME and the shared files to temporary ones and
@@ -111,6 +114,41 @@ def test_endpoints():
     check(f.get("url") == "http://127.0.0.1:9" and f.get("source") == "AWS_ENDPOINT_URL_STS",
           "AWS_ENDPOINT_URL_STS wins: %r" % r.stdout)
 
+    # The caller's region (the CLI's --region; botocore's client region_name) before the
+    # environment's and the profile's; and the profile's services section, in botocore's order.
+    config = os.path.join(HOME, "config")
+    write(config, "[default]\nregion = eu-west-1\n\n"
+                  "[profile svc]\nservices = emu\nendpoint_url = http://127.0.0.1:8\n\n"
+                  "[services emu]\nsts =\n  endpoint_url = http://127.0.0.1:7\n")
+    cases = [  # (environment, caller's region, profile, URL, source)
+        ({}, None, None, "https://sts.eu-west-1.amazonaws.com", "partition default"),
+        ({}, "ap-south-1", None, "https://sts.ap-south-1.amazonaws.com", "partition default"),
+        ({"AWS_DEFAULT_REGION": "us-west-2"}, "ap-south-1", None,
+         "https://sts.ap-south-1.amazonaws.com", "partition default"),
+        ({}, None, "svc", "http://127.0.0.1:7",
+         'services "emu" sts endpoint_url in profile "svc"'),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:6"}, None, "svc", "http://127.0.0.1:6",
+         "AWS_ENDPOINT_URL"),
+        ({"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, "ca-central-1", "svc",
+         "https://sts.ca-central-1.amazonaws.com", "partition default"),
+    ]
+    for extra, region, profile, want_url, want_source in cases:
+        env = env_for(dict(extra, **({"AWS_PROFILE": profile} if profile else {})))
+        r, f = tool([STS_TOOL, "endpoint"] + ([region] if region else []), env)
+        c = botocore_session(env).create_client("sts", region_name=region,
+                                                aws_access_key_id="a", aws_secret_access_key="b")
+        label = "endpoint %s region=%s profile=%s" % (extra, region, profile)
+        source = r.stdout.split(" source=", 1)[-1].strip()
+        check(f.get("url") == want_url and source == want_source,
+              "%s: ecrup %r, expected %s from %s" % (label, r.stdout, want_url, want_source))
+        check(c.meta.endpoint_url == want_url,
+              "%s: botocore %s, expected %s" % (label, c.meta.endpoint_url, want_url))
+        if region and want_source == "partition default":
+            check(f.get("region") == region, "%s: signed for %s: %r" % (label, region, r.stdout))
+    os.environ.clear()
+    os.environ.update(saved)
+    os.unlink(config)
+
 
 def test_web_identity_env():
     sts = StsEmulator(web_token=TOKEN)
@@ -202,8 +240,10 @@ def test_web_identity_profile():
     write(os.path.join(HOME, "config"),
           "[default]\nweb_identity_token_file = %s\nrole_arn = %s\nrole_session_name = prof\n\n"
           "[profile wi]\nweb_identity_token_file = %s\nrole_arn = %s\n\n"
-          "[profile chained]\nrole_arn = %s\nsource_profile = wi\n"
-          % (TOKEN_FILE, ROLE, TOKEN_FILE, ROLE, ROLE))
+          "[profile chained]\nrole_arn = %s\nsource_profile = wi\n\n"
+          "[profile wi-svc]\nweb_identity_token_file = %s\nrole_arn = %s\nservices = emu\n\n"
+          "[services emu]\nsts =\n  endpoint_url = %s\n"
+          % (TOKEN_FILE, ROLE, TOKEN_FILE, ROLE, ROLE, TOKEN_FILE, ROLE, sts.url))
     r, f = tool([CRED_TOOL, "resolve"], env_for(None, sts))
     check(r.returncode == 0 and f.get("provider") == "web-identity" and
           sts.calls and sts.calls[-1]["session_name"] == "prof",
@@ -222,6 +262,19 @@ def test_web_identity_profile():
     check(r.returncode == 0 and ours.get("role_arn") == ROLE and theirs.get("role_arn") == ROLE
           and creds.access_key == sts.issued[-1][0],
           "profile wi: ecrup and botocore assume the profile's role: %r %r" % (ours, theirs))
+    # STS from the profile's services section, no AWS_ENDPOINT_URL_STS: ecrup and botocore
+    # reach the emulator through it.
+    n0 = len(sts.calls)
+    r, f = tool([CRED_TOOL, "resolve", "wi-svc"], env_for())
+    check(r.returncode == 0 and f.get("akid") == sts.issued[-1][0] and len(sts.calls) == n0 + 1,
+          "web identity through the services section's sts endpoint: %r" % r.stdout)
+    saved = dict(os.environ)
+    creds = botocore_session(env_for(), profile="wi-svc").get_credentials()
+    creds = creds.get_frozen_credentials()
+    os.environ.clear()
+    os.environ.update(saved)
+    check(creds.access_key == sts.issued[-1][0] and len(sts.calls) == n0 + 2,
+          "botocore reaches the emulator through the services section too")
     # An assume-role profile over the web identity profile: AssumeRoleWithWebIdentity for wi,
     # then AssumeRole for chained signed with what that gave, in botocore's order.
     n0 = len(sts.calls)
@@ -308,6 +361,67 @@ def test_assume_role():
     sts.stop()
 
 
+class ConnectRecorder:
+    """A loopback HTTPS proxy that records the CONNECT targets, accepts and hangs up: what the
+    credential chain's STS call is addressed to without anything leaving the machine."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        targets = self.targets = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_CONNECT(self):
+                targets.append(self.path)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_cli_region():
+    """`ecrup --region B` with a profile in region A: web identity calls STS in region B, as
+    botocore's session region reaches its STS client; --ca-bundle reaches that call too."""
+    proxy = ConnectRecorder()
+    write(TOKEN_FILE, TOKEN)
+    config = os.path.join(HOME, "config")
+    write(config, "[default]\nregion = eu-west-1\nweb_identity_token_file = %s\nrole_arn = %s\n"
+          % (TOKEN_FILE, ROLE))
+    env = env_for({"https_proxy": proxy.url, "HTTPS_PROXY": proxy.url,
+                   "AWS_ENDPOINT_URL_ECR": "http://127.0.0.1:9"})
+    env.pop("no_proxy", None)
+    env.pop("NO_PROXY", None)
+    r = subprocess.run([ECRUP, "config"], env=env, capture_output=True, text=True, timeout=120)
+    check(r.returncode != 0 and proxy.targets[-1:] == ["sts.eu-west-1.amazonaws.com:443"],
+          "without --region, STS in the profile's region: %r %r" % (proxy.targets, r.stderr))
+    n0 = len(proxy.targets)
+    r = subprocess.run([ECRUP, "config", "--region", "ap-south-1"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0 and proxy.targets[n0:] and
+          set(proxy.targets[n0:]) == {"sts.ap-south-1.amazonaws.com:443"} and
+          "sts.ap-south-1.amazonaws.com" in out,
+          "--region ap-south-1 reaches STS: %r %r" % (proxy.targets[n0:], out))
+    missing = os.path.join(HOME, "no-such-ca.pem")
+    r = subprocess.run([ECRUP, "config", "--region", "ap-south-1", "--ca-bundle", missing],
+                       env=env, capture_output=True, text=True, timeout=120)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0 and "cannot reach sts.ap-south-1.amazonaws.com" in out and
+          "certificate file: " + missing in out, "--ca-bundle reaches the STS call: %r" % out)
+    os.unlink(config)
+    proxy.stop()
+
+
 def test_push():
     """upload-layer through web identity to `ecrup serve --keys` holding the emulator's pairs."""
     sts = StsEmulator(web_token=TOKEN)
@@ -353,6 +467,7 @@ if __name__ == "__main__":
     test_web_identity_profile()
     test_token_rotation()
     test_assume_role()
+    test_cli_region()
     test_push()
     shutil.rmtree(HOME, ignore_errors=True)
     sys.exit(checks.finish("test_sts_web_identity"))

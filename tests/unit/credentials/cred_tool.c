@@ -4,8 +4,8 @@
  *   cred_tool resolve [PROFILE]      one walk of the chain (with CRED_TOOL_MFA set, MFA codes
  *                                    come from CRED_TOOL_MFA_CODE)
  *   cred_tool refresh                cache with a 1 s refresh-ahead: get, get, sleep 3, get
- *   cred_tool dump CONFIG CREDS      the parsed profiles and sso-sessions as JSON (paths may
- *                                    be "-": none)
+ *   cred_tool dump CONFIG CREDS      the parsed profiles, sso-sessions and services sections
+ *                                    as JSON (paths may be "-": none)
  *
  * A failed resolve prints `status=N` (the ecrup_status) and `error=MESSAGE`.
  * Credentials print as `provider=P akid=A secret_sha256=H token_sha256=H|none expiration=N`:
@@ -142,6 +142,8 @@ static int cmd_dump(const char *cfg, const char *cred)
         profile_foreach(set, dump_one, profiles);
         cJSON *sessions = cJSON_AddObjectToObject(root, "sso_sessions");
         profile_sso_session_foreach(set, dump_one, sessions);
+        cJSON *services = cJSON_AddObjectToObject(root, "services");
+        profile_services_foreach(set, dump_one, services);
     }
     char *text = cJSON_PrintUnformatted(root);
     puts(text);

@@ -2,8 +2,8 @@
 """Differential test of the shared-file parser against botocore: generated config and
 credentials files (comments, both delimiters, continuation lines, nested blocks, quoted
 profile names, [DEFAULT], duplicates, stray lines) are read by botocore's Session.full_config
-and by `cred_tool dump`; both must fail, or both must yield the same profiles and the same
-[sso-session NAME] sections.
+and by `cred_tool dump`; both must fail, or both must yield the same profiles, the same
+[sso-session NAME] sections and the same [services NAME] sections.
 
 usage: profile_vs_botocore.py PATH/TO/cred_tool [CASES]
 """
@@ -23,8 +23,8 @@ rng = random.Random(20261126)
 
 NAMES = ["default", "dev", "prod", "x", "a b", "Dev"]
 KEYS = ["region", "Region", "output", "aws_access_key_id", "aws_secret_access_key",
-        "endpoint_url", "s3", "credential_process", "k"]
-VALUES = ["us-east-1", "eu-west-1", "", "json", "AKIDEXAMPLE", "a=b", "x:y", "v # not a comment",
+        "endpoint_url", "s3", "credential_process", "k", "services"]
+VALUES = ["us-east-1", "eu-west-1", "", "json", "local", "AKIDEXAMPLE", "a=b", "x:y", "v # not a comment",
           "v ; nor this", "wJalr/K7+MDENG", "'quoted'", "\"dq\"", "[bracket]", "  spaced  "]
 WS = ["", " ", "  ", "\t", " \t "]
 
@@ -37,8 +37,12 @@ def header(is_config):
             return "[default]"
         quoted = f'"{name}"' if " " in name or rng.random() < 0.2 else name
         return f"[profile {quoted}]"
-    if choice < 0.75:
+    if choice < 0.68:
         return f"[{name}]"
+    if choice < 0.8:
+        return rng.choice(["[services local]", "[services \"two words\"]", "[services a b]",
+                           "[services]", "[servicesx y]", "[services  local ]",
+                           "[services 'local']"])
     return rng.choice(["[DEFAULT]", "[sso-session corp]", "[profile]", "[profile a b]",
                        "[ profile x ]", "[profilex y]", "[profile 'single q']",
                        "[profile \"unterminated]", "[services s]", "[a]]",
@@ -75,13 +79,14 @@ def body_lines(is_config, clean):
             lines.append(o)
         elif r < 0.65:
             # a nested block
-            k = rng.choice(["s3", "sub", "Nest"])
+            k = rng.choice(["s3", "sub", "Nest", "sts", "Sso_Oidc", "ecr"])
             if clean and k.lower() in seen_keys:
                 continue
             seen_keys.add(k.lower())
             lines.append(f"{k} =")
             for _ in range(rng.randint(0, 3)):
-                lines.append(f"{rng.choice(WS[1:])}{rng.choice(['a', 'b', 'Mixed'])}"
+                lines.append(f"{rng.choice(WS[1:])}"
+                             f"{rng.choice(['a', 'b', 'Mixed', 'endpoint_url', 'Endpoint_URL'])}"
                              f"{rng.choice(WS)}={rng.choice(WS)}{rng.choice(VALUES)}")
                 if rng.random() < 0.2:
                     lines.append(rng.choice(["", "  # inner comment", "   "]))
@@ -103,7 +108,8 @@ def botocore_view(cfg, cred):
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = cred
     try:
         full = botocore.session.Session().full_config
-        return {"profiles": full["profiles"], "sso_sessions": full["sso_sessions"]}
+        return {"profiles": full["profiles"], "sso_sessions": full["sso_sessions"],
+                "services": full["services"]}
     except (botocore.exceptions.ConfigParseError, UnicodeDecodeError) as e:
         return {"error": str(e)}
 
@@ -118,7 +124,7 @@ def ours(cfg, cred):
 for k in list(os.environ):
     if k.startswith("AWS_"):
         del os.environ[k]
-failures = agreed_ok = agreed_err = 0
+failures = agreed_ok = agreed_err = with_services = 0
 with tempfile.TemporaryDirectory() as tmp:
     cfg = os.path.join(tmp, "config")
     cred = os.path.join(tmp, "credentials")
@@ -131,8 +137,8 @@ with tempfile.TemporaryDirectory() as tmp:
         want = botocore_view(cfg, cred)
         got = ours(cfg, cred)
         if ("error" in want) != ("error" in got) or \
-                ("profiles" in want and (want["profiles"] != got["profiles"] or
-                                         want["sso_sessions"] != got["sso_sessions"])):
+                ("profiles" in want and any(want[k] != got[k] for k in
+                                            ("profiles", "sso_sessions", "services"))):
             failures += 1
             if failures <= 5:
                 print(f"--- case {case} differs\nconfig:\n{texts[0]!r}\ncredentials:\n"
@@ -141,11 +147,12 @@ with tempfile.TemporaryDirectory() as tmp:
             agreed_err += 1
         else:
             agreed_ok += 1
+            with_services += any(want["services"].values())
 
-print(f"profile_vs_botocore: {agreed_ok} parsed alike, {agreed_err} refused alike, "
-      f"{failures} differ")
+print(f"profile_vs_botocore: {agreed_ok} parsed alike ({with_services} with a services "
+      f"section that has settings), {agreed_err} refused alike, {failures} differ")
 # Both kinds must be exercised for the comparison to mean something.
-if agreed_ok < CASES // 5 or agreed_err < CASES // 20:
+if agreed_ok < CASES // 5 or agreed_err < CASES // 20 or with_services < CASES // 40:
     print("too few cases of one kind: the generator needs tuning", file=sys.stderr)
     sys.exit(1)
 print(f"{agreed_ok + agreed_err} passed, {failures} failed")

@@ -1,6 +1,7 @@
 /* Test driver for tests/integ/sts: the STS client as the script reaches it.
  *
- *   sts_tool endpoint                          the STS target for the environment and profile
+ *   sts_tool endpoint [REGION]                 the STS target for the environment and profile,
+ *                                              with REGION as the caller's (the CLI's --region)
  *   sts_tool assume-role ROLE SESSION [EXTERNAL_ID [DURATION [SERIAL CODE]]]
  *                                              AssumeRole signed with STS_SOURCE_AKID,
  *                                              STS_SOURCE_SECRET (and STS_SOURCE_TOKEN)
@@ -16,15 +17,13 @@
 #include "signer/sts.h"
 #include "util/hex.h"
 
-static ecrup_status target(struct sts_target *t, struct ebuf *err)
+static ecrup_status target(const char *region, struct sts_target *t, struct ebuf *err)
 {
     struct profile_set *set = profile_load_env(NULL, err);
     if (!set)
         return ECRUP_E_CONFIG;
-    const char *name = profile_name(NULL, NULL);
-    struct sts_profile_values pv;
-    sts_profile_values_read(set, name, &pv);
-    ecrup_status st = sts_resolve(NULL, &pv, t, err);
+    struct cred_config cfg = {.region = region};
+    ecrup_status st = sts_resolve_for(&cfg, set, profile_name(NULL, NULL), t, err);
     profile_set_free(set);
     return st;
 }
@@ -32,14 +31,15 @@ static ecrup_status target(struct sts_target *t, struct ebuf *err)
 int main(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "assume-role") == 0 && argc < 4)) {
-        fprintf(stderr, "usage: sts_tool endpoint | assume-role ROLE SESSION [...]\n");
+        fprintf(stderr, "usage: sts_tool endpoint [REGION] | assume-role ROLE SESSION [...]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct sts_target t;
     struct ebuf err = EBUF_INIT;
-    ecrup_status st = target(&t, &err);
-    if (st == ECRUP_OK && strcmp(argv[1], "endpoint") == 0) {
+    bool endpoint = strcmp(argv[1], "endpoint") == 0;
+    ecrup_status st = target(endpoint && argc > 2 ? argv[2] : NULL, &t, &err);
+    if (st == ECRUP_OK && endpoint) {
         printf("url=%s region=%s source=%s\n", t.url, t.region, t.source);
     } else if (st == ECRUP_OK) {
         const char *token = getenv("STS_SOURCE_TOKEN");

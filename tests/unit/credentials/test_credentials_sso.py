@@ -5,8 +5,9 @@ same emulator (AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC, the same HOME):
 pair and the same portal call. Then the token refresh through SSO OIDC (the cache file
 rewritten 0600 with the new token, which is the one used), a failed refresh falling back to
 the still-valid token, retries of throttling, and the refusals: an expired or missing login,
-a malformed cache file, a missing key. cred_tool prints secrets only as SHA-256; no token may
-appear in any output.
+a malformed cache file, a missing key. Last, the endpoints from the profile's services section
+instead of the environment, against botocore too. cred_tool prints secrets only as SHA-256; no
+token may appear in any output.
 
 usage: test_credentials_sso.py PATH/TO/cred_tool
 """
@@ -84,6 +85,31 @@ sso_session = corp
 sso_region = us-east-2
 sso_account_id = 111122223333
 sso_role_name = {ROLE}
+
+[profile svc]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = {ROLE}
+services = emu
+endpoint_url = http://127.0.0.1:9
+
+[profile svc-refresh]
+sso_session = refreshing
+sso_account_id = 111122223333
+sso_role_name = {ROLE}
+services = emu
+
+[services emu]
+sso =
+  endpoint_url = {emu.url}/
+sso_oidc =
+  endpoint_url = {emu.url}
+
+[profile svc-lost]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = {ROLE}
+services = missing
 """)
 
 
@@ -103,13 +129,15 @@ def write_cache(key, doc):
             secrets_seen.append(doc[field])
 
 
+endpoint_env = {"AWS_ENDPOINT_URL_SSO": emu.url, "AWS_ENDPOINT_URL_SSO_OIDC": emu.url}
+
+
 def env():
     e = {k: v for k, v in os.environ.items()
          if not k.startswith("AWS_") and "proxy" not in k.lower()}
     e.update(HOME=home, AWS_CONFIG_FILE=config,
              AWS_SHARED_CREDENTIALS_FILE=os.path.join(home, "credentials"),
-             AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL_SSO=emu.url,
-             AWS_ENDPOINT_URL_SSO_OIDC=emu.url)
+             AWS_EC2_METADATA_DISABLED="true", **endpoint_env)
     return e
 
 
@@ -361,6 +389,49 @@ check(rc != 0 and "sso_region" in got.get("error", "") and got.get("status") == 
 rc, got = resolve("half-session")
 check(rc != 0 and "[sso-session half] lacks sso_region" in got.get("error", "") and
       got.get("status") == CONFIG, f"the session's region only in the profile: {got}")
+
+# ---- (e) the endpoints from the profile's services section, as botocore reads them ----
+# Without AWS_ENDPOINT_URL_SSO*, the [services emu] section's sso and sso_oidc blocks lead both
+# ecrup and botocore to the emulator (the profile's global endpoint_url, a dead port, ranks
+# below them).
+endpoint_env = {}
+write_cache("corp", {"startUrl": START, "region": "eu-west-1", "accessToken": corp_token,
+                     "expiresAt": iso(time.time() + 3600)})
+compare_with_botocore("svc", "111122223333", ROLE, corp_token)
+
+emu.register_client("client-s", "client-secret-s", "refresh-token-s")
+secrets_seen.extend(["client-secret-s", "refresh-token-s"])
+write_cache("refreshing", dict(refresh_doc, clientId="client-s", clientSecret="client-secret-s",
+                               refreshToken="refresh-token-s", expiresAt=iso(time.time() + 300),
+                               registrationExpiresAt=iso(time.time() + 86400)))
+before_t = len(emu.calls_of("CreateToken"))
+rc, got = resolve("svc-refresh")
+check(rc == 0 and got.get("provider") == "sso", f"services: refreshed and resolved: {got}")
+check(len(emu.calls_of("CreateToken")) - before_t == 1, "services: CreateToken at sso_oidc's URL")
+with open(cache_path("refreshing")) as f:
+    secrets_seen.extend([v for k, v in json.load(f).items() if k.endswith("Token")])
+
+# The source is named when the portal fails.
+emu.portal_failures = [500] * 20
+rc, got = resolve("svc")
+check(rc != 0 and 'from services "emu" sso endpoint_url in profile "svc"' in got.get("error", ""),
+      f"services: the endpoint's source in the message: {got}")
+emu.portal_failures = []
+
+# AWS_ENDPOINT_URL outranks the services section (botocore's order), here a dead port.
+endpoint_env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+before = len(emu.calls_of("GetRoleCredentials"))
+rc, got = resolve("svc")
+check(rc != 0 and "(from AWS_ENDPOINT_URL)" in got.get("error", "") and
+      len(emu.calls_of("GetRoleCredentials")) == before,
+      f"AWS_ENDPOINT_URL before the services section: {got}")
+
+# A services value naming no section is refused, as botocore refuses it.
+endpoint_env = {}
+rc, got = resolve("svc-lost")
+check(rc != 0 and got.get("status") == CONFIG and 'services "missing"' in got.get("error", ""),
+      f"services naming no section: ECRUP_E_CONFIG: {got}")
+check(botocore_resolve("svc-lost") is None, "botocore refuses it too")
 
 # No token, secret or refresh token in anything printed.
 everything = "\n".join(outputs)

@@ -319,10 +319,72 @@ static void test_sso_sessions(void)
     ebuf_free(&err);
 }
 
+/* [services NAME] sections, as botocore's configloader collects them: the same header rule
+ * as sso-session sections, nested blocks per service, members kept as written, [DEFAULT]
+ * inherited, only from the config file. */
+static void test_services(void)
+{
+    struct ebuf err = EBUF_INIT;
+    const char *config = "[DEFAULT]\n"
+                         "output = json\n"
+                         "[profile dev]\n"
+                         "services = local\n"
+                         "[services local]\n"
+                         "STS =\n"
+                         "  endpoint_url = http://127.0.0.1:4566\n"
+                         "  Endpoint_URL = kept apart\n"
+                         "sso_oidc =\n"
+                         "  endpoint_url = http://127.0.0.1:4567/\n"
+                         "ecr = not nested\n"
+                         "[services \"two words\"]\n"
+                         "sts =\n"
+                         "  endpoint_url = http://[::1]:1\n"
+                         "[services a b]\n"
+                         "sts = never\n"
+                         "[servicesx y]\n"
+                         "sts =\n"
+                         "  endpoint_url = prefix only\n";
+    const char *creds = "[services local]\n"
+                        "sts = from-credentials\n";
+    struct profile_set *set = parse2(config, creds, &err);
+    REQUIRE(set);
+    CHECK(profile_services_exists(set, "local"));
+    CHECK_STR(profile_services_get(set, "local", "sts", NULL), "");
+    CHECK_STR(profile_services_get(set, "local", "sts", "endpoint_url"), "http://127.0.0.1:4566");
+    CHECK_STR(profile_services_get(set, "local", "STS", "Endpoint_URL"), "kept apart");
+    CHECK_STR(profile_services_get(set, "local", "sso_oidc", "endpoint_url"),
+              "http://127.0.0.1:4567/");
+    CHECK_STR(profile_services_get(set, "local", "ecr", NULL), "not nested");
+    CHECK(profile_services_get(set, "local", "ecr", "endpoint_url") == NULL);
+    CHECK_STR(profile_services_get(set, "local", "output", NULL), "json");
+    CHECK_STR(profile_services_get(set, "two words", "sts", "endpoint_url"), "http://[::1]:1");
+    CHECK(!profile_services_exists(set, "a"));
+    CHECK(!profile_services_exists(set, "a b"));
+    CHECK_STR(profile_services_get(set, "y", "sts", "endpoint_url"), "prefix only");
+    CHECK(!profile_exists(set, "local"));
+    CHECK(!profile_sso_session_exists(set, "local"));
+    CHECK(profile_exists(set, "services local")); /* the credentials file's, a profile there */
+    CHECK(profile_services_get(NULL, "local", "sts", NULL) == NULL);
+    profile_set_free(set);
+
+    /* An empty section is as good as none: botocore's endpoint lookup refuses both. */
+    set = parse2("[services empty]\n[services full]\nsts =\n  endpoint_url = x\n", NULL, &err);
+    REQUIRE(set);
+    CHECK(!profile_services_exists(set, "empty"));
+    CHECK(profile_services_exists(set, "full"));
+    profile_set_free(set);
+
+    /* A malformed nested block fails the file, as in botocore. */
+    CHECK(parse2("[services local]\nsts =\n  no equals sign\n", NULL, &err) == NULL);
+    CHECK(strstr(ebuf_str(&err), "cfg:2:") != NULL);
+    ebuf_free(&err);
+}
+
 int main(void)
 {
     test_sections_and_keys();
     test_sso_sessions();
+    test_services();
     test_precedence();
     test_line_endings_and_long_values();
     test_errors();

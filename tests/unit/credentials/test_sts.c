@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "signer/profile.h"
 #include "signer/sts.h"
 #include "test.h"
 
@@ -264,9 +265,9 @@ static void test_resolve(void)
     expect_resolve(ov, &fips, ECRUP_OK, "http://127.0.0.1:9", "eu-west-1", "AWS_ENDPOINT_URL_STS");
     const char *ov2[] = {"AWS_ENDPOINT_URL", "http://127.0.0.1:8", NULL};
     expect_resolve(ov2, NULL, ECRUP_OK, "http://127.0.0.1:8", "us-east-1", "AWS_ENDPOINT_URL");
-    struct sts_profile_values pe = {.endpoint_url = "http://[::1]:7"};
+    struct sts_profile_values pe = {.endpoint = {.endpoint_url = "http://[::1]:7"}};
     expect_resolve(none, &pe, ECRUP_OK, "http://[::1]:7", "us-east-1",
-                   "the profile's endpoint_url");
+                   "endpoint_url in profile \"default\"");
     const char *ign[] = {"AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9",
                          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", NULL};
     expect_resolve(ign, NULL, ECRUP_OK, "https://sts.amazonaws.com", "us-east-1",
@@ -300,6 +301,113 @@ static void test_resolve(void)
     expect_resolve(badreg, NULL, ECRUP_E_INVALID_ARGUMENT, NULL, NULL, NULL);
 }
 
+/* botocore's ConfiguredEndpointProvider order for sts: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
+ * the profile's services section, the profile's endpoint_url. */
+static void test_configured_order(void)
+{
+    struct sts_profile_values pv = {.name = "dev",
+                                    .region = "eu-west-1",
+                                    .endpoint = {.endpoint_url = "http://127.0.0.1:5",
+                                                 .services = "local",
+                                                 .services_found = true,
+                                                 .services_endpoint_url = "http://127.0.0.1:4"}};
+    const char *both[] = {"AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2", "AWS_ENDPOINT_URL",
+                          "http://127.0.0.1:3", NULL};
+    expect_resolve(both, &pv, ECRUP_OK, "http://127.0.0.1:2", "eu-west-1", "AWS_ENDPOINT_URL_STS");
+    const char *global[] = {"AWS_ENDPOINT_URL_STS", "", "AWS_ENDPOINT_URL", "http://127.0.0.1:3",
+                            NULL};
+    expect_resolve(global, &pv, ECRUP_OK, "http://127.0.0.1:3", "eu-west-1", "AWS_ENDPOINT_URL");
+    const char *none[] = {NULL};
+    expect_resolve(none, &pv, ECRUP_OK, "http://127.0.0.1:4", "eu-west-1",
+                   "services \"local\" sts endpoint_url in profile \"dev\"");
+    pv.endpoint.services_endpoint_url = NULL; /* the section has no sts block */
+    expect_resolve(none, &pv, ECRUP_OK, "http://127.0.0.1:5", "eu-west-1",
+                   "endpoint_url in profile \"dev\"");
+    /* A services value naming no section fails, once the lookup gets that far. */
+    pv.endpoint.services_found = false;
+    expect_resolve(none, &pv, ECRUP_E_CONFIG, NULL, NULL, NULL);
+    expect_resolve(global, &pv, ECRUP_OK, "http://127.0.0.1:3", "eu-west-1", "AWS_ENDPOINT_URL");
+    /* Ignored, by the profile or the environment: the computed endpoint. */
+    pv.endpoint.services_found = true;
+    pv.endpoint.services_endpoint_url = "http://127.0.0.1:4";
+    pv.endpoint.ignore_configured_endpoint_urls = "true";
+    expect_resolve(both, &pv, ECRUP_OK, "https://sts.eu-west-1.amazonaws.com", "eu-west-1",
+                   "partition default");
+    const char *unignore[] = {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "", NULL};
+    expect_resolve(unignore, &pv, ECRUP_OK, "http://127.0.0.1:4", "eu-west-1",
+                   "services \"local\" sts endpoint_url in profile \"dev\"");
+}
+
+static struct profile_set *parse_config(const char *config)
+{
+    struct ebuf err = EBUF_INIT;
+    struct profile_set *set =
+        profile_parse(config, strlen(config), "config", NULL, 0, "credentials", &err);
+    CHECK(set != NULL);
+    ebuf_free(&err);
+    return set;
+}
+
+/* From the files: the profile's services section reaches the STS target, and the caller's
+ * region (the CLI's --region) wins over the environment's and the profile's, as botocore's
+ * session region_name does for its STS client. */
+static void test_resolve_for(void)
+{
+    struct profile_set *set = parse_config("[profile dev]\n"
+                                           "region = eu-west-1\n"
+                                           "ca_bundle = /etc/profile.pem\n"
+                                           "services = local\n"
+                                           "endpoint_url = http://127.0.0.1:5\n"
+                                           "[services local]\n"
+                                           "ecr =\n"
+                                           "  endpoint_url = http://127.0.0.1:6\n"
+                                           "sts =\n"
+                                           "  endpoint_url = http://127.0.0.1:4566\n"
+                                           "[profile plain]\n"
+                                           "region = eu-west-1\n"
+                                           "[profile lost]\n"
+                                           "services = nowhere\n");
+    const char *none[] = {NULL};
+    struct env_reader env = {.get = test_env_pairs, .user = (void *)(uintptr_t)none};
+    struct cred_config cfg = {.env = &env};
+    struct sts_target t;
+    struct ebuf m = EBUF_INIT;
+    CHECK_EQ_INT(sts_resolve_for(&cfg, set, "dev", &t, &m), ECRUP_OK);
+    CHECK_STR(t.url, "http://127.0.0.1:4566");
+    CHECK_STR(t.source, "services \"local\" sts endpoint_url in profile \"dev\"");
+    CHECK_STR(t.region, "eu-west-1");
+    CHECK_STR(t.ca_bundle, "/etc/profile.pem");
+    sts_target_free(&t);
+
+    const char *regions[] = {"AWS_REGION", "us-west-2", "AWS_CA_BUNDLE", "/etc/env.pem", NULL};
+    env.user = (void *)(uintptr_t)regions;
+    cfg.region = "ap-south-1";
+    cfg.ca_bundle = "/etc/flag.pem";
+    CHECK_EQ_INT(sts_resolve_for(&cfg, set, "dev", &t, &m), ECRUP_OK);
+    CHECK_STR(t.region, "ap-south-1");
+    CHECK_STR(t.ca_bundle, "/etc/flag.pem");
+    sts_target_free(&t);
+    CHECK_EQ_INT(sts_resolve_for(&cfg, set, "plain", &t, &m), ECRUP_OK);
+    CHECK_STR(t.url, "https://sts.ap-south-1.amazonaws.com");
+    CHECK_STR(t.region, "ap-south-1");
+    CHECK_STR(t.source, "partition default");
+    sts_target_free(&t);
+    cfg.region = cfg.ca_bundle = NULL;
+    CHECK_EQ_INT(sts_resolve_for(&cfg, set, "plain", &t, &m), ECRUP_OK);
+    CHECK_STR(t.url, "https://sts.us-west-2.amazonaws.com");
+    CHECK_STR(t.ca_bundle, "/etc/env.pem");
+    sts_target_free(&t);
+
+    CHECK_EQ_INT(sts_resolve_for(&cfg, set, "lost", &t, &m), ECRUP_E_CONFIG);
+    CHECK(strstr(ebuf_str(&m), "services \"nowhere\"") != NULL);
+    CHECK(t.url == NULL);
+    cfg.region = "no/such";
+    ebuf_reset(&m);
+    CHECK_EQ_INT(sts_resolve_for(&cfg, set, "plain", &t, &m), ECRUP_E_INVALID_ARGUMENT);
+    ebuf_free(&m);
+    profile_set_free(set);
+}
+
 int main(void)
 {
     test_good();
@@ -308,5 +416,7 @@ int main(void)
     test_huge();
     test_endpoints();
     test_resolve();
+    test_configured_order();
+    test_resolve_for();
     return test_finish("test_sts");
 }

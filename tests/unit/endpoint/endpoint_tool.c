@@ -157,15 +157,19 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--profile-region") == 0)
             in.profile_region = v;
         else if (strcmp(a, "--profile-endpoint-url") == 0)
-            in.profile_endpoint_url = v;
+            in.configured.endpoint_url = v;
+        else if (strcmp(a, "--profile-services") == 0)
+            in.configured.services = v;
+        else if (strcmp(a, "--profile-services-found") == 0)
+            in.configured.services_found = strcmp(v, "true") == 0;
         else if (strcmp(a, "--profile-services-endpoint-url") == 0)
-            in.profile_services_endpoint_url = v;
+            in.configured.services_endpoint_url = v;
         else if (strcmp(a, "--profile-use-fips") == 0)
             in.profile_use_fips_endpoint = v;
         else if (strcmp(a, "--profile-use-dualstack") == 0)
             in.profile_use_dualstack_endpoint = v;
         else if (strcmp(a, "--profile-ignore-configured") == 0)
-            in.profile_ignore_configured_endpoint_urls = v;
+            in.configured.ignore_configured_endpoint_urls = v;
         else {
             fprintf(stderr, "endpoint_tool: unknown argument %s\n", a);
             return 2;

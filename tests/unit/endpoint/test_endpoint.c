@@ -385,9 +385,9 @@ static void test_endpoint_precedence(void)
         {NULL, "", "http://global:3", "http://svc:4", "http://prof:5", NULL, NULL,
          "http://global:3", "AWS_ENDPOINT_URL"},
         {NULL, NULL, "", "http://svc:4", "http://prof:5", NULL, NULL, "http://svc:4",
-         "profile ci services ecr endpoint_url"},
+         "services \"local\" ecr endpoint_url in profile \"ci\""},
         {NULL, NULL, NULL, NULL, "http://prof:5", NULL, NULL, "http://prof:5",
-         "profile ci endpoint_url"},
+         "endpoint_url in profile \"ci\""},
         {NULL, NULL, NULL, NULL, NULL, NULL, NULL, "https://api.ecr.us-west-2.amazonaws.com",
          "partition aws"},
         /* Ignoring configured endpoints keeps the explicit one only. */
@@ -399,7 +399,7 @@ static void test_endpoint_precedence(void)
          "https://api.ecr.us-west-2.amazonaws.com", "partition aws"},
         /* The environment's "false" wins over the profile's "true". */
         {NULL, NULL, NULL, NULL, "http://prof:5", "false", "true", "http://prof:5",
-         "profile ci endpoint_url"},
+         "endpoint_url in profile \"ci\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fake_env env = {{{"AWS_ENDPOINT_URL_ECR", cases[i].env_ecr},
@@ -412,9 +412,11 @@ static void test_endpoint_precedence(void)
         struct endpoint_inputs in = inputs_with(&env);
         in.endpoint_url = cases[i].flag;
         in.profile_name = "ci";
-        in.profile_services_endpoint_url = cases[i].services;
-        in.profile_endpoint_url = cases[i].profile;
-        in.profile_ignore_configured_endpoint_urls = cases[i].ignore_profile;
+        in.configured.services = cases[i].services ? "local" : NULL;
+        in.configured.services_found = cases[i].services != NULL;
+        in.configured.services_endpoint_url = cases[i].services;
+        in.configured.endpoint_url = cases[i].profile;
+        in.configured.ignore_configured_endpoint_urls = cases[i].ignore_profile;
         struct endpoint_resolution r;
         struct ebuf msg = EBUF_INIT;
         ecrup_status st = endpoint_resolve(&in, &r, &msg);

@@ -352,16 +352,21 @@ def check_configured():
         ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS":
           "nope"}, None, "AWS_ENDPOINT_URL"),
         # The profile.
-        ({}, {"endpoint_url": "http://prof.local:7000"}, "profile default endpoint_url"),
+        ({}, {"endpoint_url": "http://prof.local:7000"}, 'endpoint_url in profile "default"'),
         ({}, {"endpoint_url": "http://prof.local:7000", "services_ecr": "http://svc.local:7001"},
-         "profile default services ecr endpoint_url"),
+         'services "local" ecr endpoint_url in profile "default"'),
         ({"AWS_ENDPOINT_URL": "http://env.local:7002"},
          {"endpoint_url": "http://prof.local:7000", "services_ecr": "http://svc.local:7001"},
          "AWS_ENDPOINT_URL"),
         ({}, {"endpoint_url": "http://prof.local:7000", "ignore": "true"}, "partition aws"),
+        # `services` naming no section: refused once the lookup reaches it, not before.
+        ({}, {"endpoint_url": "http://prof.local:7000", "services_missing": True}, None),
+        ({"AWS_ENDPOINT_URL_ECR": "http://ecr.local:81"},
+         {"endpoint_url": "http://prof.local:7000", "services_missing": True},
+         "AWS_ENDPOINT_URL_ECR"),
         ({"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false"},
          {"endpoint_url": "http://prof.local:7000", "ignore": "true"},
-         "profile default endpoint_url"),
+         'endpoint_url in profile "default"'),
     ]
     for env, prof, want_source in cases:
         args = ["--region", "eu-west-1"]
@@ -374,12 +379,18 @@ def check_configured():
                 args += ["--profile-ignore-configured", prof["ignore"]]
                 config += f"ignore_configured_endpoint_urls = {prof['ignore']}\n"
             if "services_ecr" in prof:
-                args += ["--profile-services-endpoint-url", prof["services_ecr"]]
+                args += ["--profile-services", "local", "--profile-services-found", "true",
+                         "--profile-services-endpoint-url", prof["services_ecr"]]
                 config += ("services = local\n\n[services local]\necr =\n"
                            f"  endpoint_url = {prof['services_ecr']}\n")
+            if "services_missing" in prof:
+                args += ["--profile-services", "local", "--profile-services-found", "false"]
+                config += "services = local\n"
         ours = run_tool(args, env)
         label = f"configured env={env} profile={prof}"
         compare(label, ours, botocore_resolve("eu-west-1", env_extra=env, config_text=config))
+        if want_source is None and ours["status"] == "ok":
+            fail(f"{label}: resolved {ours['base_url']}, expected a refusal")
         if ours["status"] == "ok" and ours["endpoint_source"] != want_source:
             fail(f"{label}: source {ours['endpoint_source']}, expected {want_source}")
         n += 1
