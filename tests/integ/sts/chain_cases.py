@@ -61,6 +61,8 @@ class Case:
         self.top = "default" if self.mode == "default" else self.newname()
         if self.mode == "explicit":
             self.profile_arg = self.top
+            if self.rng.random() < 0.2:
+                self.env["AWS_PROFILE"] = "overridden-%04d" % self.n  # the argument wins
         elif self.mode == "AWS_PROFILE":
             self.env["AWS_PROFILE"] = self.top
         return self.top
@@ -110,10 +112,11 @@ class Case:
                 f.write(text)
 
     def how(self):
-        return {"explicit": "%s (explicit)" % self.top,
-                "AWS_PROFILE": "%s (AWS_PROFILE)" % self.top,
-                "default": "default"}[self.mode] + \
-            ("; env %s" % sorted(k for k in self.env if k != "AWS_PROFILE") if self.env else "")
+        named = {"explicit": "%s (explicit)" % self.top,
+                 "AWS_PROFILE": "%s (AWS_PROFILE)" % self.top, "default": "default"}[self.mode]
+        env = ["%s=%s" % (k, v) if k == "AWS_PROFILE" else k for k, v in sorted(self.env.items())
+               if k != "AWS_PROFILE" or self.mode == "explicit"]
+        return named + ("; env %s" % ", ".join(env) if env else "")
 
     def redact(self, text):
         for s in self.secrets:
@@ -271,7 +274,10 @@ def k_process(c):
 
 
 def k_web_identity(c):
-    c.web_identity(c.choose_top())
+    top = c.web_identity(c.choose_top())
+    if c.rng.random() < 0.25:
+        # a web identity profile stays one with a source_profile beside it
+        c.set(top, "source_profile", c.static("credentials"))
 
 
 def k_web_identity_env(c):
@@ -279,7 +285,9 @@ def k_web_identity_env(c):
     if c.rng.random() < 0.5:
         c.env["AWS_ROLE_SESSION_NAME"] = c.session_name()
     top = c.choose_top()
-    if c.mode != "default" or c.rng.random() < 0.5:
+    if c.rng.random() < 0.3:
+        c.chain(c.static("config"), 1, top)  # a role profile comes before the environment's
+    elif c.mode != "default" or c.rng.random() < 0.5:
         c.set(top, "region", "us-west-2")  # a profile without credentials of its own
 
 
