@@ -1,6 +1,7 @@
 /* The endpoint URL a user configured for one AWS service, found as botocore's
  * ConfiguredEndpointProvider finds it. One rule for every service ecrup calls: ECR
- * (endpoint.c), STS (sts.c), the SSO portal and SSO OIDC (cred_sso.c). First set and non-empty
+ * (endpoint.c), STS (sts.c), the SSO portal and SSO OIDC (cred_sso.c), the sign-in service
+ * (cred_login.c). First set and non-empty
  * wins:
  *   AWS_ENDPOINT_URL_<SERVICE>   the service id upper-cased: AWS_ENDPOINT_URL_SSO_OIDC
  *   AWS_ENDPOINT_URL
@@ -29,6 +30,7 @@
 #define CONFIGURED_ENDPOINT_STS      "sts"
 #define CONFIGURED_ENDPOINT_SSO      "sso"
 #define CONFIGURED_ENDPOINT_SSO_OIDC "sso_oidc"
+#define CONFIGURED_ENDPOINT_SIGNIN   "signin"
 
 /* What the profile says about one service's endpoint. Borrowed strings, NULL when unset. */
 struct configured_endpoint_values {

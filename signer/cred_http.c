@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "signer/cred_provider.h"
 
@@ -128,4 +129,10 @@ ecrup_status cred_http_fetch(const struct cred_http_call *call, long *status, st
         if (attempt >= attempts || !retry)
             return st;
     }
+}
+
+void cred_pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }

@@ -33,6 +33,9 @@ struct cred_http_call {
 ecrup_status cred_http_fetch(const struct cred_http_call *call, long *status, struct ebuf *body,
                              struct ebuf *err);
 
+/* Sleep `ms` milliseconds between a provider's own retries (SSO portal, sign-in, STS). */
+void cred_pause_ms(long ms);
+
 /* The host of `url` for messages (never its path or query, which may carry ids); "?" when
  * libcurl cannot parse it. */
 void cred_url_host(const char *url, char *out, size_t cap);

@@ -1,18 +1,13 @@
 /* The "profile" credential provider: the shared config and credentials files, re-read on every
  * walk (`aws configure` or an SSO login may have rewritten them). Static keys
  * (aws_access_key_id, aws_secret_access_key, aws_session_token) answer here; a
- * credential_process goes to cred_process.c. Profiles that need a provider ecrup does not
- * have yet (login_session) are refused by name rather than skipped; assume-role, web identity
- * and SSO profiles are answered before this provider is asked. */
+ * credential_process goes to cred_process.c. Assume-role, web identity, SSO and
+ * login_session profiles are answered before this provider is asked. */
 #include "signer/cred_provider.h"
 
 #include <stdlib.h>
 
 #include "signer/profile.h"
-
-/* The profile keys of providers not yet implemented: each stops the chain with a clear
- * message. A new provider takes its key off this list. */
-static const char *const unsupported[] = {"login_session"};
 
 static ecrup_status from_set(struct cred_chain *c, const struct profile_set *set, const char *name,
                              struct cred_snapshot **out, struct ebuf *err)
@@ -33,15 +28,6 @@ static ecrup_status from_set(struct cred_chain *c, const struct profile_set *set
     const char *process = profile_get(set, name, "credential_process");
     if (process && *process)
         return cred_process_run(name, process, out, err);
-    for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
-        if (profile_get(set, name, unsupported[i])) {
-            ebuf_printf(err,
-                        "profile \"%s\" uses %s, which ecrup does not support; export "
-                        "credentials (for example with `aws configure export-credentials`)",
-                        name, unsupported[i]);
-            return ECRUP_E_CREDENTIALS;
-        }
-    }
     cred_note(c, "profile \"%s\": no aws_access_key_id or credential_process", name);
     return ECRUP_E_NO_CREDENTIALS;
 }

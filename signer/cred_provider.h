@@ -1,8 +1,9 @@
 /* The interface between the credential chain (credentials.c) and its providers, one file
  * each: cred_explicit.c, cred_env.c, cred_web_identity.c (through the STS client in sts.c),
- * cred_sso.c (with its token cache in sso_cache.c), cred_profile.c (static keys, and
+ * cred_sso.c (with its token cache in sso_cache.c), cred_login.c (`aws login`, with its token
+ * cache in login_cache.c and its DPoP proofs in dpop.c), cred_profile.c (static keys, and
  * credential_process through cred_process.c), cred_container.c, cred_imds.c; cred_http.c is the
- * HTTP the web identity, SSO, container and IMDS providers share.
+ * HTTP the web identity, SSO, login, container and IMDS providers share.
  *
  * Adding a provider: a cred_NAME.c defining cred_provider_NAME() (declared below), and its
  * line in the chain in credentials.c, where the order is the SDKs'.
@@ -55,6 +56,9 @@ ecrup_status cred_provider_web_identity(struct cred_chain *c, struct cred_snapsh
                                         struct ebuf *err);
 /* IAM Identity Center (cred_sso.c): sso_session or legacy sso_start_url profiles. */
 ecrup_status cred_provider_sso(struct cred_chain *c, struct cred_snapshot **out, struct ebuf *err);
+/* `aws login` sessions (cred_login.c): login_session profiles. */
+ecrup_status cred_provider_login(struct cred_chain *c, struct cred_snapshot **out,
+                                 struct ebuf *err);
 ecrup_status cred_provider_profile(struct cred_chain *c, struct cred_snapshot **out,
                                    struct ebuf *err);
 ecrup_status cred_provider_container(struct cred_chain *c, struct cred_snapshot **out,
@@ -66,13 +70,19 @@ ecrup_status cred_provider_imds(struct cred_chain *c, struct cred_snapshot **out
 ecrup_status cred_process_run(const char *profile, const char *command, struct cred_snapshot **out,
                               struct ebuf *err);
 
-/* Walk the profile-scoped providers (web identity, SSO, the profile's keys and process) for
+/* Walk the profile-scoped providers (web identity, SSO, login, the profile's keys and process) for
  * `profile` alone, the environment disabled, as botocore resolves an assume-role profile's
  * source_profile. ECRUP_E_NO_CREDENTIALS when none answers, with their notes in `notes`;
  * otherwise as a provider returns. */
 ecrup_status cred_resolve_profile_scoped(const struct cred_chain *parent, const char *profile,
                                          struct cred_snapshot **out, struct ebuf *notes,
                                          struct ebuf *err);
+
+/* The sign-in service's endpoint for `region` (botocore's signin ruleset): appended to `url`.
+ * ECRUP_OK; ECRUP_E_NO_REGION, ECRUP_E_INVALID_ARGUMENT (a malformed region), ECRUP_E_ENDPOINT
+ * (the partition lacks the FIPS or dual-stack variant) with `message`; ECRUP_E_NOMEM. */
+ecrup_status cred_login_endpoint_for(const char *region, bool fips, bool dualstack,
+                                     struct ebuf *url, struct ebuf *message);
 
 /* The environment variable `name`, NULL when unset or empty. */
 const char *cred_env(const struct cred_chain *c, const char *name);

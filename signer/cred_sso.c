@@ -176,12 +176,6 @@ static const char *ca_bundle(const struct cred_chain *c, const struct profile_se
     return v && *v ? v : NULL;
 }
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* SSO OIDC CreateToken with the refresh token. ECRUP_OK with `t` updated in place; anything
  * else leaves `t` alone (the caller keeps the old token while it is valid). */
 static ecrup_status refresh_token(struct cred_chain *c, const struct sso_config *s,
@@ -359,7 +353,7 @@ static ecrup_status get_role_credentials(struct cred_chain *c, const struct sso_
             break;
         if (attempt == PORTAL_ATTEMPTS || !(throttled || st == ECRUP_E_NETWORK))
             break;
-        pause_ms(100L << attempt);
+        cred_pause_ms(100L << attempt);
     }
     if (st != ECRUP_OK) {
         ebuf_printf(err, "%s: %s", who, ebuf_str(&detail));

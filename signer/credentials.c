@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "signer/cred_provider.h"
 #include "util/civil.h"
@@ -35,6 +36,7 @@ static const struct {
     {cred_provider_assume_role, "assume-role", false},
     {cred_provider_web_identity, "web-identity", true},
     {cred_provider_sso, "sso", true},
+    {cred_provider_login, "login", true},
     {cred_provider_profile, "profile", true},
     {cred_provider_container, "container", false},
     {cred_provider_imds, "imds", false},

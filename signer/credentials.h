@@ -3,6 +3,9 @@
  * Order, as the AWS SDKs resolve it (first that answers wins):
  *   "explicit"   values given through the API (struct cred_config)
  *   "env"        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+ *   "web-identity" AssumeRoleWithWebIdentity (environment or profile)
+ *   "sso"        the profile's IAM Identity Center role (sso_session or sso_start_url)
+ *   "login"      the profile's login_session: the credentials `aws login` cached, refreshed
  *   "profile"    aws_access_key_id / aws_secret_access_key / aws_session_token of the profile
  *   "process"    the profile's credential_process, run with /bin/sh -c
  *   "container"  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI (ECS, EKS Pod Identity)
@@ -78,7 +81,7 @@ struct cred_snapshot {
     const char *secret_access_key; /* a secret: never log */
     const char *session_token;     /* NULL when none; a secret: never log */
     time_t expiration;             /* Unix seconds; 0 when they do not expire */
-    const char *provider;          /* "explicit", "env", "web-identity", "sso", "profile",
+    const char *provider;          /* "explicit", "env", "web-identity", "sso", "login", "profile",
                                       "process", "container", "imds" */
 };
 
@@ -109,7 +112,7 @@ enum cred_outcome {
 };
 
 struct cred_step {
-    char *name; /* "explicit", "env", "profile", "container", "imds", ... */
+    char *name; /* "explicit", "env", "web-identity", "sso", "login", "profile", ... */
     enum cred_outcome outcome;
     ecrup_status status; /* ECRUP_OK, ECRUP_E_NO_CREDENTIALS when skipped, or the failure */
     char *detail;        /* skipped: the provider's notes; failed: its message; answered:

@@ -92,6 +92,14 @@ const struct endpoint_partition_info *endpoint_partition_at(size_t i)
     return i < N_PARTITIONS ? &partitions[i].info : NULL;
 }
 
+const struct endpoint_partition_info *endpoint_partition_named(const char *name)
+{
+    for (size_t i = 0; i < N_PARTITIONS; i++)
+        if (strcmp(partitions[i].info.name, name) == 0)
+            return &partitions[i].info;
+    return &partitions[0].info;
+}
+
 /* Locale-independent character classes: regions and hosts are ASCII by rule. */
 static bool is_digit(char c)
 {
@@ -182,6 +190,13 @@ bool endpoint_region_valid(const char *region)
 bool endpoint_parse_bool(const char *s)
 {
     return s && strcasecmp(s, "true") == 0;
+}
+
+const char *endpoint_setting(const struct env_reader *env, const char *var,
+                             const char *profile_value)
+{
+    const char *v = env_get(env, var);
+    return v ? v : profile_value;
 }
 
 /* ---- Messages --------------------------------------------------------------------------- */

@@ -125,6 +125,11 @@ void endpoint_url_free(struct endpoint_url *u);
  * other value (NULL, "", "1", "yes") is false. */
 bool endpoint_parse_bool(const char *s);
 
+/* A setting botocore reads from the environment first: the variable `var` of `env` (NULL: the
+ * process's) when set, even empty, else `profile_value` (may be NULL). */
+const char *endpoint_setting(const struct env_reader *env, const char *var,
+                             const char *profile_value);
+
 /* One row of the partition table, for tools and tests that compare it with partitions.json. */
 struct endpoint_partition_info {
     const char *name;
@@ -144,6 +149,10 @@ struct endpoint_partition_info {
 };
 /* The i-th partition in botocore's order, or NULL past the end. */
 const struct endpoint_partition_info *endpoint_partition_at(size_t i);
+
+/* The table's partition named `name` (endpoint_partition_of()'s answer), else the first ("aws"),
+ * as botocore's aws.partition() falls back. Never NULL. */
+const struct endpoint_partition_info *endpoint_partition_named(const char *name);
 
 /* endpoint_for_region() for a given partition (the table's, or one a test makes up). */
 ecrup_status endpoint_for_partition(const struct endpoint_partition_info *p, const char *region,

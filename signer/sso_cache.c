@@ -4,13 +4,10 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "signer/cred_provider.h"
 #include "util/file.h"
@@ -186,49 +183,17 @@ static char *token_json(const struct sso_token *t)
 ecrup_status sso_token_save(const char *path, const struct sso_token *t, struct ebuf *err)
 {
     char *text = token_json(t);
-    struct ebuf tmp = EBUF_INIT;
-    ebuf_printf(&tmp, "%s.XXXXXX", path);
-    if (!text || !ebuf_ok(&tmp)) {
-        cred_wipe_free(text);
-        ebuf_free(&tmp);
+    if (!text) {
         ebuf_puts(err, "SSO token cache: out of memory");
         return ECRUP_E_NOMEM;
     }
-    /* mkstemp creates the file 0600, what the aws CLI gives these files. */
     const char *what = NULL;
-    int fd = mkstemp(tmp.data), saved = 0;
-    size_t len = strlen(text), done = 0;
-    if (fd < 0)
-        what = "create a temporary file for";
-    while (!what && done < len) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            what = "write";
-        else
-            done += (size_t)n;
-    }
-    if (!what && fsync(fd) != 0)
-        what = "fsync";
-    saved = errno;
-    if (fd >= 0 && close(fd) != 0 && !what) {
-        saved = errno;
-        what = "close";
-    }
-    if (!what && rename(tmp.data, path) != 0) {
-        saved = errno;
-        what = "rename over";
-    }
-    if (what) {
-        if (fd >= 0)
-            unlink(tmp.data);
-        ebuf_printf(err, "cannot %s the SSO token cache file %s: %s", what, path, strerror(saved));
-    }
-    bool ok = !what;
+    int rc = file_write_atomic(path, text, strlen(text), &what);
     cred_wipe_free(text);
-    ebuf_free(&tmp);
-    return ok ? ECRUP_OK : ECRUP_E_IO;
+    if (rc == 0)
+        return ECRUP_OK;
+    ebuf_printf(err, "cannot %s the SSO token cache file %s: %s", what, path, strerror(-rc));
+    return ECRUP_E_IO;
 }
 
 void sso_token_cleanup(struct sso_token *t)

@@ -27,15 +27,6 @@ static const char *const legacy_regions[] = {
     "us-east-1",      "us-east-2",    "us-west-1",      "us-west-2",
 };
 
-static const struct endpoint_partition_info *partition_named(const char *name)
-{
-    const struct endpoint_partition_info *p;
-    for (size_t i = 0; (p = endpoint_partition_at(i)) != NULL; i++)
-        if (strcmp(p->name, name) == 0)
-            return p;
-    return endpoint_partition_at(0);
-}
-
 ecrup_status sts_endpoint_for(const char *region, bool legacy, bool fips, bool dualstack,
                               struct ebuf *url, const char **signing_region, struct ebuf *message)
 {
@@ -50,7 +41,7 @@ ecrup_status sts_endpoint_for(const char *region, bool legacy, bool fips, bool d
         return ebuf_ok(url) ? ECRUP_OK : ECRUP_E_NOMEM;
     }
     const char *r = region ? region : "us-east-1";
-    const struct endpoint_partition_info *p = partition_named(endpoint_partition_of(r));
+    const struct endpoint_partition_info *p = endpoint_partition_named(endpoint_partition_of(r));
     if ((fips && !p->supports_fips) || (dualstack && !p->supports_dualstack)) {
         ebuf_printf(message,
                     "partition %s (region %s) does not offer %s STS endpoints: unset "
@@ -79,14 +70,6 @@ void sts_target_free(struct sts_target *t)
 static const char *nonempty(const char *s)
 {
     return s && *s ? s : NULL;
-}
-
-/* The environment's value when set (even empty, as botocore's chain reads it), else the
- * profile's. */
-static const char *setting(const struct env_reader *env, const char *var, const char *profile)
-{
-    const char *v = env_get(env, var);
-    return v ? v : profile;
 }
 
 void sts_profile_values_read(const struct profile_set *set, const char *profile,
@@ -146,11 +129,12 @@ ecrup_status sts_resolve(const struct env_reader *env, const struct sts_profile_
         ebuf_free(&why);
         ebuf_puts(&b, url);
     } else {
-        const char *mode = setting(env, "AWS_STS_REGIONAL_ENDPOINTS", pv->sts_regional_endpoints);
-        bool fips =
-            endpoint_parse_bool(setting(env, "AWS_USE_FIPS_ENDPOINT", pv->use_fips_endpoint));
+        const char *mode =
+            endpoint_setting(env, "AWS_STS_REGIONAL_ENDPOINTS", pv->sts_regional_endpoints);
+        bool fips = endpoint_parse_bool(
+            endpoint_setting(env, "AWS_USE_FIPS_ENDPOINT", pv->use_fips_endpoint));
         bool dual = endpoint_parse_bool(
-            setting(env, "AWS_USE_DUALSTACK_ENDPOINT", pv->use_dualstack_endpoint));
+            endpoint_setting(env, "AWS_USE_DUALSTACK_ENDPOINT", pv->use_dualstack_endpoint));
         st = sts_endpoint_for(region, mode && strcmp(mode, "legacy") == 0, fips, dual, &b, &signing,
                               message);
         source = "partition default";
@@ -272,12 +256,6 @@ static ecrup_status interpret(const struct call_context *cc, long http, const st
     return st;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* POST `form` to the target, signed with `source` when it is set; retried with backoff. */
 static ecrup_status post(const struct sts_target *t, const struct call_context *cc,
                          const struct ebuf *form, const struct sigv4_credentials *source,
@@ -366,7 +344,7 @@ static ecrup_status post(const struct sts_target *t, const struct call_context *
         }
         if (!retry || attempt >= attempts)
             break;
-        sleep_ms(backoff);
+        cred_pause_ms((long)backoff);
         backoff *= 2;
     }
 done:

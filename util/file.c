@@ -1,9 +1,11 @@
-/* Reading a whole small file into memory. */
+/* Reading a whole small file into memory, and replacing one atomically. */
 #include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,4 +52,52 @@ int file_read_all(const char *path, size_t max, char **data, size_t *len)
     if (len)
         *len = got;
     return 0;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, const char **what)
+{
+    const char *step = NULL;
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 8);
+    if (!tmp) {
+        if (what)
+            *what = "create a temporary file for";
+        return -ENOMEM;
+    }
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".XXXXXX", 8);
+    int fd = mkstemp(tmp), err = 0;
+    if (fd < 0) {
+        err = errno;
+        step = "create a temporary file for";
+    }
+    for (size_t done = 0; !step && done < len;) {
+        ssize_t w = write(fd, (const char *)data + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
+            step = "write";
+        } else {
+            done += (size_t)w;
+        }
+    }
+    if (!step && fsync(fd) != 0) {
+        err = errno;
+        step = "fsync";
+    }
+    if (fd >= 0 && close(fd) != 0 && !step) {
+        err = errno;
+        step = "close";
+    }
+    if (!step && rename(tmp, path) != 0) {
+        err = errno;
+        step = "rename over";
+    }
+    if (step && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    if (what)
+        *what = step;
+    return step ? -err : 0;
 }
