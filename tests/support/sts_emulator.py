@@ -6,9 +6,11 @@ does, ErrorResponse for what it refuses, throttling on request.
     sts = StsEmulator(keys={"AKIA...": "secret"}, web_token="eyJ...")
     env["AWS_ENDPOINT_URL_STS"] = sts.url
     ...
-    sts.calls      # [{"action", "role_arn", "session_name", "external_id", ...}, ...]
+    sts.calls      # [{"action", "role_arn", "session_name", "external_id", ...,
+                   #   "signed_by", "region" (of AssumeRole's signature)}, ...]
     sts.issued     # [(akid, secret, token), ...] in the order they were issued
     sts.write_keys(path)   # the issued pairs in `ecrup serve --keys` format
+    sts.reset(seed)        # forget calls and issued pairs; issue the pairs `seed` determines
     sts.stop()
 
 Runs on 127.0.0.1 with a port the kernel picks, in a thread of the test's process. Found the
@@ -16,6 +18,7 @@ same way as checks.py (sys.path holds tests/support)."""
 import datetime
 import hashlib
 import http.server
+import re
 import threading
 import urllib.parse
 import uuid
@@ -61,18 +64,23 @@ class StsEmulator:
     """keys: {akid: secret} accepted for AssumeRole (an issued pair is accepted too, so role
     chains work); web_token: the token AssumeRoleWithWebIdentity accepts (None: any);
     deny_roles: role ARNs refused with AccessDenied; throttle: how many calls to answer with
-    a Throttling error first; lifetime: seconds the issued credentials are valid."""
+    a Throttling error first; lifetime: seconds the issued credentials are valid; validate:
+    refuse, as STS does, a RoleSessionName, ExternalId or DurationSeconds outside STS's
+    constraints (ValidationError)."""
 
-    def __init__(self, keys=None, web_token=None, deny_roles=(), throttle=0, lifetime=3600):
+    def __init__(self, keys=None, web_token=None, deny_roles=(), throttle=0, lifetime=3600,
+                 validate=False):
         self.keys = dict(keys or {})
         self.tokens = {}  # akid -> session token of issued pairs
         self.web_token = web_token
         self.deny_roles = set(deny_roles)
         self.throttle = throttle
         self.lifetime = lifetime
+        self.validate = validate
         self.calls = []
         self.issued = []
         self.pending = []  # pairs made by prepare(), handed out first
+        self.seed = None  # set by reset(): pairs are derived from it instead of random
         self.lock = threading.Lock()
         emulator = self
 
@@ -107,6 +115,18 @@ class StsEmulator:
             for _ in range(n):
                 self.pending.append(self._new_pair())
 
+    def reset(self, seed):
+        """Empty `calls` and `issued` (in place) and number pairs from 1 again, each derived
+        from `seed` and its number: two clients that make the same calls after the same
+        reset() are issued the same pairs, so a differential test can compare what each
+        resolved. Keys the test gave, and pairs issued before, stay accepted."""
+        with self.lock:
+            del self.calls[:]
+            del self.issued[:]
+            self.pending = []
+            self.made = 0
+            self.seed = str(seed)
+
     def write_keys(self, path):
         """Every issued and prepared pair, one per line: ACCESS_KEY_ID SECRET SESSION_TOKEN."""
         with open(path, "w") as f:
@@ -123,6 +143,11 @@ class StsEmulator:
     def _new_pair(self):
         self.made = getattr(self, "made", 0) + 1
         n = self.made
+        if self.seed is not None:
+            h = hashlib.sha256(("%s/%d" % (self.seed, n)).encode()).hexdigest()
+            return ("ASIAEM%s%04d" % (h[:10].upper(), n), h[10:50],
+                    "FwoGZXIvYXdzEMU/emulated+%s=" % hashlib.sha256(h.encode()).hexdigest()
+                    + "x" * 300)
         akid = "ASIAEMULATED%08d" % n
         secret = hashlib.sha256(("secret%d%s" % (n, uuid.uuid4())).encode()).hexdigest()[:40]
         token = "FwoGZXIvYXdzEMU/emulated+token%d=" % n + "x" * 300
@@ -153,6 +178,19 @@ class StsEmulator:
                         _xml_escape(session_name), akid, secret, _xml_escape(token), exp,
                         action, uuid.uuid4(), action))
 
+    @staticmethod
+    def _invalid(form):
+        """What STS's ValidationError would say of the request's values, or None."""
+        name, ext, dur = (form.get("RoleSessionName"), form.get("ExternalId"),
+                          form.get("DurationSeconds"))
+        if not re.fullmatch(r"[\w+=,.@-]{2,64}", name or "", re.ASCII):
+            return "RoleSessionName must be 2 to 64 of [\\w+=,.@-]"
+        if ext is not None and not re.fullmatch(r"[\w+=,.@:/-]{2,1224}", ext, re.ASCII):
+            return "ExternalId must be 2 to 1224 of [\\w+=,.@:/-]"
+        if dur is not None and not (dur.isdigit() and 900 <= int(dur) <= 43200):
+            return "DurationSeconds must be between 900 and 43200"
+        return None
+
     def _handle(self, path, headers, body):
         form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
                                            keep_blank_values=True))
@@ -164,6 +202,7 @@ class StsEmulator:
                     "duration": form.get("DurationSeconds"),
                     "serial": form.get("SerialNumber"), "code": form.get("TokenCode"),
                     "content_type": headers.get("Content-Type"), "signed_by": None,
+                    "region": None,
                     "version": form.get("Version")}
             self.calls.append(call)
             if self.throttle > 0:
@@ -173,6 +212,8 @@ class StsEmulator:
                 return self._error(400, "InvalidAction", "not a query-protocol STS call")
             if not call["role_arn"] or not call["session_name"]:
                 return self._error(400, "ValidationError", "RoleArn and RoleSessionName needed")
+            if self.validate and self._invalid(form):
+                return self._error(400, "ValidationError", self._invalid(form))
             if action == "AssumeRoleWithWebIdentity":
                 if "Authorization" in headers:
                     return self._error(400, "InvalidRequest", "AssumeRoleWithWebIdentity is "
@@ -193,6 +234,7 @@ class StsEmulator:
                         self.tokens[akid]:
                     return self._error(403, "InvalidClientTokenId", "bad session token")
                 call["signed_by"] = akid
+                call["region"] = auth.split("Credential=", 1)[-1].split("/")[2]
             else:
                 return self._error(400, "InvalidAction", "unknown action")
             if call["role_arn"] in self.deny_roles:
