@@ -218,11 +218,26 @@ static bool put_i64(cJSON *o, const char *name, int64_t v)
 
 /* ---- the directory ---- */
 
+/* mkdir -p, every directory it makes 0700 (the XDG base directory rule for state). */
 static int mkdir_private(const char *path)
 {
     if (mkdir(path, 0700) == 0 || errno == EEXIST)
         return 0;
-    return -errno;
+    if (errno != ENOENT)
+        return -errno;
+    char *parent = strdup(path);
+    if (!parent)
+        return -ENOMEM;
+    char *slash = strrchr(parent, '/');
+    int rc = -ENOENT;
+    if (slash && slash != parent) {
+        *slash = '\0';
+        rc = mkdir_private(parent);
+    }
+    free(parent);
+    if (rc != 0)
+        return rc;
+    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
 static bool is_entry_name(const char *name)

@@ -294,12 +294,12 @@ static void test_prune(void)
 
 int main(void)
 {
-    snprintf(state, sizeof state, "/tmp/ecrup-journal-%d", (int)getpid());
+    snprintf(state, sizeof state, "/tmp/ecrup-journal-%d/.local/state/ecrup", (int)getpid());
     struct journal *j;
     struct ebuf msg = EBUF_INIT;
     REQUIRE(journal_open(state, time(NULL), &j, &msg) == 0);
     struct stat st;
-    REQUIRE(stat(state, &st) == 0);
+    REQUIRE(stat(state, &st) == 0); /* made with its parents, as ~/.local/state/ecrup is */
     CHECK_EQ_INT(st.st_mode & 0777, 0700);
     REQUIRE(stat(journal_dir(j), &st) == 0);
     CHECK_EQ_INT(st.st_mode & 0777, 0700);
@@ -316,7 +316,7 @@ int main(void)
     ebuf_free(&msg);
 
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", state);
+    snprintf(cmd, sizeof cmd, "rm -rf /tmp/ecrup-journal-%d", (int)getpid());
     CHECK(system(cmd) == 0);
     return test_finish("test_journal");
 }
