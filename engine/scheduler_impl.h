@@ -61,6 +61,7 @@ struct event {
     struct event *next;
     /* EV_*_XFER: a copy of the xfer_result (the request itself stays in the job) */
     bool ok, cancelled;
+    enum retry_class last_class; /* of the last failed attempt (xfer_result) */
     unsigned attempts;
 };
 
@@ -113,6 +114,10 @@ struct layer {
     unsigned restarts, rewinds;
     bool failing;
     bool confirm_restart; /* the Complete that needs confirming said UploadNotFound */
+    /* The Complete ran out of retries (throttled, 5xx, network): absent means it failed so */
+    bool confirm_failed;
+    ecrup_status confirm_status; /* confirm_failed: the Complete's failure */
+    long confirm_http;
     char confirm_exception[128], confirm_message[512];
     bool available; /* from the last batch check */
     /* Uploading while the hash pass runs (options.check_first 0): the pass gives the digest,
