@@ -605,6 +605,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     if (b64_resolve(s->o->base64_backend, &s->b64) != 0)
         return ECRUP_E_UNSUPPORTED;
     double now = sched_now();
+    s->rng = ((uint64_t)(now * 1e9) ^ (uint64_t)(uintptr_t)s) | 1;
     const struct ecrup_options *o = s->o;
     bucket_init(&s->b_part, o->rate_upload_layer_part > 0 ? o->rate_upload_layer_part : 500, now);
     bucket_init(&s->b_initiate,

@@ -112,6 +112,11 @@ struct layer {
     bool prep_busy;    /* a prepare feeding the running hash is in flight */
     unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
     unsigned restarts, rewinds;
+    /* A part the service refused without moving the resume point ("being received") is
+     * retried under the retry policy: its attempts at this point, the retry quota they took
+     * and the time it may go again (0: now). */
+    unsigned here_attempts, here_quota;
+    double resend_at;
     bool failing;
     bool confirm_restart; /* the Complete that needs confirming said UploadNotFound */
     /* The Complete ran out of retries (throttled, 5xx, network): absent means it failed so */
@@ -168,6 +173,7 @@ struct sched {
     ecrup_base64_backend b64;
     struct bucket b_part, b_initiate, b_complete, b_check;
     double next_due; /* earliest time a token-limited step may go */
+    uint64_t rng;    /* backoff jitter of the engine's own retries (xorshift64) */
     bool cancel_seen;
     size_t done;
     struct batch *batches;
