@@ -264,7 +264,7 @@ void parts_send(struct layer *l)
     for (size_t i = 0; i < npb; i++)
         if (l->pb[i].st == PB_WIRE)
             return;
-    if (l->resend_at) {
+    if (l->resend_at > 0) {
         if (sched_now() < l->resend_at) {
             if (l->resend_at < s->next_due)
                 s->next_due = l->resend_at;
