@@ -141,6 +141,10 @@ void checks_on_reply(struct batch *b, const struct event *ev)
         } else if (l->st == L_CONFIRMING) {
             if (l->available)
                 layer_succeed(l, ECRUP_OUTCOME_UPLOADED);
+            else if (l->confirm_failed)
+                layer_fail_remote(l, l->confirm_status, l->confirm_exception, l->confirm_http,
+                                  "%s; BatchCheckLayerAvailability does not list the layer",
+                                  l->confirm_message);
             else if (l->confirm_restart)
                 parts_restart(l, "UploadNotFoundException at completion, layer absent");
             else

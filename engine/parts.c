@@ -15,8 +15,12 @@
 #include "engine/base64.h"
 #include "engine/ecr_json.h"
 
-#define MAX_RESTARTS 3u  /* uploads started over after UploadNotFoundException */
-#define MAX_REWINDS  32u /* InvalidLayerPartException resumes per layer */
+#define MAX_RESTARTS 3u /* uploads started over after UploadNotFoundException */
+/* Resumes to a point other than the one asked for, per layer: each answers a part that was
+ * committed or lost, so a healthy upload needs few; a service that moves the point forever
+ * is stopped by a bound that grows with the layer (a stalled link is the stall window's). */
+#define REWINDS_BASE     32u
+#define REWINDS_PER_PART 4u
 
 void part_release(struct sched *s, struct part_buf *pb)
 {
@@ -118,6 +122,48 @@ ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, stru
     return ECRUP_OK;
 }
 
+static double sched_random01(struct sched *s)
+{
+    s->rng ^= s->rng >> 12;
+    s->rng ^= s->rng << 25;
+    s->rng ^= s->rng >> 27;
+    return (double)((s->rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+/* The part at l->acked was refused without the resume point moving (another part of the
+ * upload still "being received", typically the one of a connection given up on mid-body):
+ * another attempt at the same point, under the retry policy as the transfer's own retries
+ * are (max_attempts counting every attempt made at this point, the shared quota, backoff
+ * with full jitter). `attempts` were made by the refused call. False: out of attempts or
+ * quota, the caller fails the layer. */
+static bool retry_here(struct layer *l, unsigned attempts)
+{
+    struct sched *s = l->s;
+    l->here_attempts += attempts ? attempts : 1;
+    unsigned max = s->e->max_attempts ? s->e->max_attempts : RETRY_DEFAULT_MAX_ATTEMPTS;
+    unsigned cost = 0;
+    if (l->here_attempts >= max || !retry_quota_acquire(&s->quota, false, &cost))
+        return false;
+    l->here_quota += cost;
+    double wait = retry_backoff_seconds(l->here_attempts, sched_random01(s));
+    l->resend_at = sched_now() + wait;
+    sched_log(s, ECRUP_LOG_INFO,
+              "layer %s: the part at byte %" PRIu64 " was refused at the same point; again in "
+              "%.2f s (attempt %u of %u)",
+              l->e->layer.path, l->acked, wait, l->here_attempts + 1, max);
+    return true;
+}
+
+/* The resume point moved on: the attempts at the old one are behind us, and a success gives
+ * back the quota they took. */
+static void here_moved(struct layer *l, bool success)
+{
+    if (success && l->here_quota)
+        retry_quota_release(&l->s->quota, l->here_quota);
+    l->here_attempts = l->here_quota = 0;
+    l->resend_at = 0;
+}
+
 /* Back to the start of a new upload: every slot of the old one is abandoned. */
 void parts_restart(struct layer *l, const char *why)
 {
@@ -138,18 +184,33 @@ void parts_restart(struct layer *l, const char *why)
     }
     if (l->raw_hash && l->hashed_off)
         l->hash_broken = true;
+    here_moved(l, false);
     l->acked = l->next_off = 0;
     l->st = L_DRAINING;
 }
 
-/* Resume at byte `r` after InvalidLayerPartException (or an unexpected lastByteReceived). */
-static void rewind_to(struct layer *l, uint64_t r)
+/* Resume at byte `r` after InvalidLayerPartException (or an unexpected lastByteReceived).
+ * `attempts`: the refused call's. */
+static void rewind_to(struct layer *l, uint64_t r, unsigned attempts)
 {
-    if (++l->rewinds > MAX_REWINDS) {
-        layer_fail_remote(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
-                          "the service kept refusing part positions (%u resumes); giving up",
-                          l->rewinds);
-        return;
+    bool moved = r != l->acked;
+    if (!moved) {
+        if (!retry_here(l, attempts)) {
+            layer_fail_remote(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
+                              "the service kept refusing the part at byte %" PRIu64
+                              " (%u attempts); giving up",
+                              r, l->here_attempts);
+            return;
+        }
+    } else {
+        here_moved(l, false);
+        uint64_t limit = REWINDS_BASE + REWINDS_PER_PART * l->plan.n_parts;
+        if (++l->rewinds > limit) {
+            layer_fail_remote(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
+                              "the service kept moving the resume point (%u resumes); giving up",
+                              l->rewinds);
+            return;
+        }
     }
     if (r > l->size) {
         layer_fail_remote(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
@@ -190,7 +251,8 @@ static void rewind_to(struct layer *l, uint64_t r)
         l->hash_broken = true;
     l->acked = r;
     l->next_off = pos;
-    sched_log(l->s, ECRUP_LOG_INFO, "layer %s: resuming at byte %" PRIu64 "%s", l->e->layer.path, r,
+    sched_log(l->s, ECRUP_LOG_INFO, "layer %s: %s at byte %" PRIu64 "%s", l->e->layer.path,
+              moved ? "resuming" : "reading the part again", r,
               l->hash_broken && l->raw_hash ? " (digest recomputed at the end)" : "");
 }
 
@@ -202,6 +264,14 @@ void parts_send(struct layer *l)
     for (size_t i = 0; i < npb; i++)
         if (l->pb[i].st == PB_WIRE)
             return;
+    if (l->resend_at > 0) {
+        if (sched_now() < l->resend_at) {
+            if (l->resend_at < s->next_due)
+                s->next_due = l->resend_at;
+            return;
+        }
+        l->resend_at = 0;
+    }
     for (size_t i = 0; i < npb; i++) {
         struct part_buf *pb = &l->pb[i];
         if (pb->st == PB_READY && !pb->discard && pb->off == l->acked) {
@@ -304,6 +374,23 @@ void parts_on_reply(struct layer *l, const struct event *ev)
     const struct ecr_request *req = &l->job.priv.req;
     struct part_buf *pb = parts_wire(l);
     uint64_t end = pb->off + pb->len;
+    const char *x = req->error.exception;
+    bool refused = !ev->ok && !ev->cancelled && !strcmp(x, "InvalidLayerPartException");
+    /* -1 (nothing received) does not parse as a byte count: resume from the start */
+    uint64_t r = refused && req->error.has_last_valid_byte ? req->error.last_valid_byte + 1 : 0;
+    if (refused && !l->failing && !pb->discard && r == pb->off && r == l->acked) {
+        /* Refused where it starts: the prepared body goes again as it is (nothing re-read,
+         * the running hash undisturbed) once the retry policy says so. */
+        if (retry_here(l, ev->attempts)) {
+            pb->st = PB_READY;
+            return;
+        }
+        part_release(s, pb);
+        layer_fail_remote(l, ECRUP_E_PROTOCOL, "InvalidLayerPartException", 400,
+                          "UploadLayerPart at byte %" PRIu64 " refused after %u attempts: %s", r,
+                          l->here_attempts, req->error.message);
+        return;
+    }
     part_release(s, pb);
     if (l->failing)
         return;
@@ -316,20 +403,18 @@ void parts_on_reply(struct layer *l, const struct event *ev)
         }
         l->e->result.parts++;
         if (last + 1 != end) {
-            rewind_to(l, last + 1);
+            rewind_to(l, last + 1, ev->attempts);
         } else {
             l->acked = end;
+            here_moved(l, true);
             resume_confirmed(l);
         }
         layer_progress(l, false);
         return;
     }
-    const char *x = req->error.exception;
-    if (!ev->cancelled && !strcmp(x, "InvalidLayerPartException")) {
-        /* -1 (nothing received) does not parse as a byte count: resume from the start */
-        uint64_t r = req->error.has_last_valid_byte ? req->error.last_valid_byte + 1 : 0;
+    if (refused) {
         resume_corrected(l, r);
-        rewind_to(l, r);
+        rewind_to(l, r, ev->attempts);
         return;
     }
     if (!ev->cancelled && !strcmp(x, "UploadNotFoundException")) {

@@ -60,6 +60,7 @@ void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result
 {
     ev->ok = res->ok;
     ev->cancelled = res->cancelled;
+    ev->last_class = res->last_class;
     ev->attempts = res->attempts;
     sched_post(s, ev);
 }
@@ -346,8 +347,26 @@ static void on_completed(struct layer *l, const struct event *ev)
          * first attempt may follow a lost send, because libcurl re-sends a request once by
          * itself when a reused connection drops, so the attempt count cannot tell. */
         l->confirm_restart = lost;
+        l->confirm_failed = false;
         snprintf(l->confirm_exception, sizeof l->confirm_exception, "%s", x);
         snprintf(l->confirm_message, sizeof l->confirm_message, "%s", req->error.message);
+        l->st = L_CONFIRM_QUEUED;
+        return;
+    }
+    if (!ev->cancelled && ev->last_class != RETRY_NONE) {
+        /* Out of retries on throttling, 5xx or the network: an earlier send (or libcurl's own
+         * re-send) may have committed the layer before its reply was lost, so the failure
+         * stands only if BatchCheckLayerAvailability, itself retried, does not list it. */
+        struct request_failure f;
+        request_failure(req, l->job.call.operation, ev->attempts, false, &f);
+        l->confirm_restart = false;
+        l->confirm_failed = true;
+        l->confirm_status = f.status;
+        l->confirm_http = f.http_status;
+        snprintf(l->confirm_exception, sizeof l->confirm_exception, "%s", f.exception);
+        snprintf(l->confirm_message, sizeof l->confirm_message, "%s", f.message);
+        sched_log(l->s, ECRUP_LOG_INFO, "layer %s: %s; asking whether the layer is there",
+                  l->e->layer.path, f.message);
         l->st = L_CONFIRM_QUEUED;
         return;
     }
@@ -611,6 +630,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     if (b64_resolve(s->o->base64_backend, &s->b64) != 0)
         return ECRUP_E_UNSUPPORTED;
     double now = sched_now();
+    s->rng = ((uint64_t)(now * 1e9) ^ (uint64_t)(uintptr_t)s) | 1;
     const struct ecrup_options *o = s->o;
     bucket_init(&s->b_part, o->rate_upload_layer_part > 0 ? o->rate_upload_layer_part : 500, now);
     bucket_init(&s->b_initiate,

@@ -62,6 +62,7 @@ struct event {
     struct event *next;
     /* EV_*_XFER: a copy of the xfer_result (the request itself stays in the job) */
     bool ok, cancelled;
+    enum retry_class last_class; /* of the last failed attempt (xfer_result) */
     unsigned attempts;
 };
 
@@ -112,8 +113,17 @@ struct layer {
     bool prep_busy;    /* a prepare feeding the running hash is in flight */
     unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
     unsigned restarts, rewinds;
+    /* A part the service refused without moving the resume point ("being received") is
+     * retried under the retry policy: its attempts at this point, the retry quota they took
+     * and the time it may go again (0: now). */
+    unsigned here_attempts, here_quota;
+    double resend_at;
     bool failing;
     bool confirm_restart; /* the Complete that needs confirming said UploadNotFound */
+    /* The Complete ran out of retries (throttled, 5xx, network): absent means it failed so */
+    bool confirm_failed;
+    ecrup_status confirm_status; /* confirm_failed: the Complete's failure */
+    long confirm_http;
     char confirm_exception[128], confirm_message[512];
     bool available; /* from the last batch check */
     /* Uploading while the hash pass runs (options.check_first 0): the pass gives the digest,
@@ -168,6 +178,7 @@ struct sched {
     ecrup_base64_backend b64;
     struct bucket b_part, b_initiate, b_complete, b_check;
     double next_due; /* earliest time a token-limited step may go */
+    uint64_t rng;    /* backoff jitter of the engine's own retries (xorshift64) */
     bool cancel_seen;
     size_t done;
     struct batch *batches;

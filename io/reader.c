@@ -514,9 +514,10 @@ const char *io_error_message(int err, const char *path, char *buf, size_t cap)
     if (!path)
         path = "(unnamed)";
     if (err == -ESTALE)
-        snprintf(buf, cap,
-                 "layer file %s changed while it was being read (size, mtime or inode differ)",
-                 path);
+        snprintf(
+            buf, cap,
+            "layer file %s changed while it was being read (size, mtime, ctime or inode differ)",
+            path);
     else if (err == -EISDIR)
         snprintf(buf, cap, "layer file %s is a directory", path);
     else if (err == -EINVAL)

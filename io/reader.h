@@ -12,7 +12,7 @@
  * partial block) are read through the cache, and a file system that refuses O_DIRECT gets
  * buffered reads only.
  *
- * Files are opened through the reader, which records size, mtime, inode and device. When a
+ * Files are opened through the reader, which records size, mtime, ctime, inode and device. When a
  * request reaching the end of the file (offset + length == size) completes, the reader re-checks
  * them with fstat on the descriptor and stat on the path (catching a replaced file); a read
  * meeting end-of-file early means the file shrank. Either way the request fails with -ESTALE,
@@ -129,10 +129,10 @@ uint64_t io_file_size(const struct io_file *file);
 /* The path as given to io_reader_open. Lives as long as the file. Any thread. */
 const char *io_file_path(const struct io_file *file);
 
-/* Re-check the file now: 0 when size, mtime, inode and device match what open saw, both through
- * the descriptor and through the path; -ESTALE otherwise (also when the path is gone); another
- * -errno when fstat fails. The reader does this itself after a request that reaches the end of
- * the file; this is for callers that want to check at other times. Any thread. */
+/* Re-check the file now: 0 when size, mtime, ctime, inode and device match what open saw, both
+ * through the descriptor and through the path; -ESTALE otherwise (also when the path is gone);
+ * another -errno when fstat fails. The reader does this itself after a request that reaches the end
+ * of the file; this is for callers that want to check at other times. Any thread. */
 int io_file_check(const struct io_file *file);
 
 /* Ask for bytes [offset, offset + length) of `file` to be read into slot->raw[0..length).
@@ -161,8 +161,8 @@ unsigned io_reader_pending(const struct io_reader *reader);
  * other -> ECRUP_E_IO. Pure. */
 ecrup_status io_status_from_errno(int err);
 
-/* A message naming the file, e.g. "layer file /x/y changed while it was being read (size, mtime
- * or inode differ)". Writes at most cap bytes, NUL-terminated; returns `buf`. Pure. */
+/* A message naming the file, e.g. "layer file /x/y changed while it was being read (size, mtime,
+ * ctime or inode differ)". Writes at most cap bytes, NUL-terminated; returns `buf`. Pure. */
 const char *io_error_message(int err, const char *path, char *buf, size_t cap);
 
 /* Pages of [off, off + len) of `fd` in the page cache, and of those dirty or under writeback

@@ -36,6 +36,26 @@ static bool parse_size(const char *s, uint64_t *out)
     return true;
 }
 
+/* "N" or "N-M" (1 <= N <= M): the requests a counted fault picks. */
+static bool parse_nth(const char *s, unsigned *from, unsigned *to)
+{
+    char *end;
+    unsigned long a = strtoul(s, &end, 10), b = a;
+    if (end == s || *s == '-' || *s == '+')
+        return false;
+    if (*end == '-') {
+        const char *t = end + 1;
+        if (*t < '0' || *t > '9')
+            return false;
+        b = strtoul(t, &end, 10);
+    }
+    if (*end || a < 1 || b < a || b > 1000000000ul)
+        return false;
+    *from = (unsigned)a;
+    *to = (unsigned)b;
+    return true;
+}
+
 static int parse_rule(char *item, struct faults *f, struct ebuf *err)
 {
     char *colon = strchr(item, ':');
@@ -67,17 +87,26 @@ static int parse_rule(char *item, struct faults *f, struct ebuf *err)
             return -1;
         }
         *eq = '\0';
-        static const char *kinds[FAULT_KINDS] = {"",      "throttle", "500",  "503",
-                                                 "reset", "lost",     "stall"};
+        static const char *kinds[FAULT_KINDS] = {"",      "throttle", "500",   "503",
+                                                 "reset", "lost",     "stall", "hold"};
         int k = 0;
         for (int i = 1; i < FAULT_KINDS; i++)
             if (!strcmp(kv, kinds[i]))
                 k = i;
+        if (k && eq[1] == '#') {
+            if (!parse_nth(eq + 2, &r->nth[k].from, &r->nth[k].to)) {
+                ebuf_printf(err, "bad fault count '%s=%s' (#N or #N-M, N from 1, N <= M)", kv,
+                            eq + 1);
+                return -1;
+            }
+            continue;
+        }
         char *end;
         double p = strtod(eq + 1, &end);
         if (!k || end == eq + 1 || *end || p < 0 || p > 1) {
             ebuf_printf(err,
-                        "bad fault '%s=%s' (kinds: throttle 500 503 reset lost stall; P in 0..1)",
+                        "bad fault '%s=%s' (kinds: throttle 500 503 reset lost stall hold; P in "
+                        "0..1, or #N or #N-M)",
                         kv, eq + 1);
             return -1;
         }
@@ -95,6 +124,7 @@ int faults_parse(const char *spec, struct faults *f, struct ebuf *err)
 {
     memset(f, 0, sizeof *f);
     f->seed = 1;
+    f->hold_ms = 10000;
     char *copy = strdup(spec);
     if (!copy) {
         ebuf_printf(err, "out of memory");
@@ -117,6 +147,11 @@ int faults_parse(const char *spec, struct faults *f, struct ebuf *err)
             if (end && !strcmp(end, "ms"))
                 end += 2;
             f->delay_ms = (unsigned)(ms > 600000 ? 600000 : ms);
+        } else if (eq && !strncmp(item, "hold=", 5)) {
+            unsigned long ms = strtoul(eq + 1, &end, 10);
+            if (end && !strcmp(end, "ms"))
+                end += 2;
+            f->hold_ms = (unsigned)(ms > 600000 ? 600000 : ms);
         } else if (eq && !strncmp(item, "bandwidth=", 10)) {
             if (parse_size(eq + 1, &f->bandwidth))
                 end = eq + strlen(eq);
@@ -143,7 +178,7 @@ void faults_cleanup(struct faults *f)
 
 enum fault faults_draw(struct faults *f, const char *op)
 {
-    const struct fault_rule *r = NULL;
+    struct fault_rule *r = NULL;
     for (int i = 0; i < f->n_rules; i++) {
         if (!strcmp(f->rules[i].op, op))
             r = &f->rules[i];
@@ -153,12 +188,16 @@ enum fault faults_draw(struct faults *f, const char *op)
     if (!r)
         return FAULT_NONE;
     pthread_mutex_lock(&f->mu);
+    unsigned n = ++r->seen;
     /* xorshift64*: repeatable for a seed and a request order. */
     f->rng ^= f->rng >> 12;
     f->rng ^= f->rng << 25;
     f->rng ^= f->rng >> 27;
     uint64_t x = f->rng * 0x2545F4914F6CDD1Dull;
     pthread_mutex_unlock(&f->mu);
+    for (int k = FAULT_THROTTLE; k < FAULT_KINDS; k++)
+        if (r->nth[k].from && n >= r->nth[k].from && n <= r->nth[k].to)
+            return (enum fault)k;
     double u = (double)(x >> 11) / 9007199254740992.0;
     double acc = 0;
     for (int k = FAULT_THROTTLE; k < FAULT_KINDS; k++) {

@@ -63,14 +63,21 @@ static const char help_text[] =
     "                          the same faults\n"
     "  delay=MS                delay every reply by MS milliseconds\n"
     "  bandwidth=SIZE          cap each connection's request body at SIZE bytes/s (e.g. 10M)\n"
-    "  OP:KIND=P[:KIND=P]...   for operation OP (or * for all), probability P of KIND:\n"
+    "  hold=MS                 how long the hold fault lasts (default 10000)\n"
+    "  OP:KIND=P[:KIND=P]...   for operation OP (or * for all), probability P of KIND; P may\n"
+    "                          be #N or #N-M instead: the rule's Nth (to Mth) request, counted\n"
+    "                          from 1 as requests arrive\n"
     "      throttle  400 ThrottlingException        500  500 ServerException\n"
     "      503       503 ServiceUnavailableException\n"
     "      reset     connection reset after the request is read, before it is acted on\n"
     "      lost      request acted on (committed), then the connection reset: reply lost\n"
     "      stall     request read, then no reply and the connection held open (until the\n"
     "                client gives up or the server stops): a stalled link\n"
-    "  Example: --faults 'seed=7,delay=20,UploadLayerPart:throttle=0.05:lost=0.02,*:500=0.01'\n";
+    "      hold      the body stops being read halfway for hold=MS, an UploadLayerPart's\n"
+    "                upload held meanwhile (other parts: \"being received\"); then the\n"
+    "                part is dropped and the connection reset: a link black-holed mid-body\n"
+    "  Example: --faults 'seed=7,delay=20,UploadLayerPart:throttle=0.05:lost=0.02,*:500=0.01'\n"
+    "           --faults 'CompleteLayerUpload:lost=#1,BatchCheckLayerAvailability:throttle=#2-3'\n";
 
 static int usage_error(const char *msg, const char *arg)
 {

@@ -47,6 +47,8 @@ struct request {
     bool get;
     struct timespec start;
     uint64_t received;
+    uint64_t declared; /* Content-Length, 0 when none */
+    enum fault fault;  /* drawn when the headers arrive */
 };
 
 static int64_t elapsed_ns(const struct timespec *since)
@@ -119,6 +121,19 @@ static enum MHD_Result stall_connection(struct server *s, struct MHD_Connection 
         if (n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
             break;
     }
+    return reset_connection(c);
+}
+
+/* The `hold` fault: stop reading the body for hold=MS while the call keeps what it began (an
+ * UploadLayerPart keeps its upload busy, as a service still receiving a part on a black-holed
+ * link does), then drop it and reset. Blocks only this connection's own thread. */
+static enum MHD_Result hold_connection(struct server *s, struct MHD_Connection *c,
+                                       struct request *rq)
+{
+    for (unsigned waited = 0; waited < s->faults.hold_ms && !atomic_load(&s->stopping);
+         waited += 50)
+        sleep_ms(50);
+    srv_call_drop(rq->call);
     return reset_connection(c);
 }
 
@@ -195,6 +210,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* A declared length over the limit is refused before the body is read (MHD then
          * closes the connection rather than drain it). */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        rq->declared = cl ? strtoull(cl, NULL, 10) : 0;
+        const char *op = srv_call_operation(rq->call);
+        rq->fault = s->have_faults && op[0] ? faults_draw(&s->faults, op) : FAULT_NONE;
         if (cl && strtoull(cl, NULL, 10) > srv_call_body_limit(rq->call)) {
             char msg[160];
             snprintf(msg, sizeof msg, "The request body of %s bytes exceeds the limit of %zu bytes",
@@ -218,6 +236,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (rq->body_hash)
             EVP_DigestUpdate(rq->body_hash, upload_data, n);
         srv_call_feed(rq->call, upload_data, n);
+        if (rq->fault == FAULT_HOLD && rq->received * 2 >= rq->declared)
+            return hold_connection(s, c, rq);
         if (s->have_faults && s->faults.bandwidth) {
             /* Hold the connection until the body so far fits the cap. */
             int64_t due = (int64_t)(rq->received * 1000000000ull / s->faults.bandwidth);
@@ -248,9 +268,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return queue_reply(c, &reply);
     }
 
-    const char *op = srv_call_operation(rq->call);
-    enum fault f = s->have_faults && op[0] ? faults_draw(&s->faults, op) : FAULT_NONE;
+    enum fault f = rq->fault;
     switch (f) {
+    case FAULT_HOLD: /* a body too short to be cut halfway */
+        return hold_connection(s, c, rq);
     case FAULT_RESET:
         srv_call_drop(rq->call);
         return reset_connection(c);

@@ -1,7 +1,10 @@
-/* A file's identity as stat(2) sees it: device, inode, size and modification time. A layer
- * file is looked at more than once (stat'ed, hashed, read in parts, read again after a
- * rewind); when two looks disagree, it was replaced or written in between, and what was read
- * is no longer one file's content (ECRUP_E_FILE_CHANGED).
+/* A file's identity as stat(2) sees it: device, inode, size, modification time and status
+ * change time. A layer file is looked at more than once (stat'ed, hashed, read in parts, read
+ * again after a rewind); when two looks disagree, it was replaced or written in between, and
+ * what was read is no longer one file's content (ECRUP_E_FILE_CHANGED). The ctime is what a
+ * write with its mtime put back (utime, touch -r, a restore) cannot hide: no call sets it,
+ * every write and every utime moves it (chmod, chown and new links move it too, and count as
+ * changes).
  *
  * Thread: pure, except file_id_check, which calls fstat and stat; any thread. */
 #ifndef ECRUP_UTIL_FILEID_H
@@ -18,6 +21,7 @@ struct file_id {
     ino_t ino;
     uint64_t size;
     struct timespec mtime;
+    struct timespec ctime;
 };
 
 /* The identity `st` records. */

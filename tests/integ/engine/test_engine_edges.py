@@ -10,7 +10,14 @@
   line), not refused part after part; a smaller one is kept;
 - a stalled connection (`--faults UploadLayerPart:stall=P`) is given up on after the stall
   window (ECRUP_LOW_SPEED_TIME=2, the test knob; libcurl averages the speed over ~5 s, so
-  detection takes ~8 s) and the part retried.
+  detection takes ~8 s) and the part retried;
+- a part black-holed mid-body (`--faults UploadLayerPart:hold=#2`), its upload busy after the
+  client gave the connection up: the refusals "being received" at the same point are retried
+  with backoff under AWS_MAX_ATTEMPTS until the hold ends, not resumed at once;
+- a CompleteLayerUpload that committed and lost its reply, then was throttled out of its
+  retries (`--faults CompleteLayerUpload:lost=#1:throttle=#2-4`), is confirmed by a
+  BatchCheckLayerAvailability (retried itself when throttled) and ends UPLOADED; one that
+  never committed ends FAILED with its own error.
 Every uploaded layer is read back from the server's store and its SHA-256 compared."""
 import http.server
 import json
@@ -221,11 +228,84 @@ def test_stall(root):
         server.stop()
 
 
+# --- a part black-holed mid-body -------------------------------------------------------------
+
+def test_hold(root):
+    # The second part's body stops being read halfway and its upload stays busy for 10 s: the
+    # stall window gives the connection up after ~7 s, and until the hold ends every attempt at
+    # that part is refused "Another part ... is being received" at the same point. Those are
+    # retries under the retry policy (backoff, AWS_MAX_ATTEMPTS), not resumes: the layer gets
+    # through once the hold ends, its prepared body sent again as it was (no re-read, no
+    # second hash pass).
+    env = dict(BASE, **KEY, ECRUP_LOW_SPEED_TIME="1", AWS_MAX_ATTEMPTS="10")
+    server = Server(root, "--part-size", "5M", "--faults", "UploadLayerPart:hold=#2,hold=10000",
+                    env=env)
+    try:
+        files = [make_file(root, "held", 11 * MiB)]
+        t0 = time.monotonic()
+        rc, results, summary, err = run(server, files, "--no-check", env=env, timeout=240)
+        took = time.monotonic() - t0
+        check(rc == 0, "hold: the push succeeds once the hold ends (%s)" % err[-1500:])
+        all_uploaded(server, files, results, "hold")
+        refused = [l for l in err.splitlines() if "is being received" in l]
+        again = [l for l in err.splitlines() if "refused at the same point; again in" in l]
+        check(len(refused) >= 1 and len(again) >= 1,
+              "hold: refusals at the same point were retried with a wait (%d, %d)"
+              % (len(refused), len(again)))
+        check(len(refused) <= 10, "hold: no more attempts than AWS_MAX_ATTEMPTS allows")
+        check(summary.get("resumes") == 0 and summary.get("rehashes") == 0,
+              "hold: no resume and no second hash pass (%s)" % summary)
+        check(took >= 10, "hold: the layer outlasted the hold (%.1f s)" % took)
+    finally:
+        server.stop()
+
+
+# --- a CompleteLayerUpload whose reply was lost, then throttled --------------------------------
+
+def test_lost_complete(root):
+    env = dict(BASE, **KEY)
+    # The first Complete commits and loses its reply; the next three are throttled, so the job
+    # runs out of its 3 attempts (whether or not libcurl re-sent the first by itself).
+    lost = "CompleteLayerUpload:lost=#1:throttle=#2-4"
+    for faults, what in ((lost, "lost complete"),
+                         (lost + ",BatchCheckLayerAvailability:throttle=#1-2",
+                          "lost complete, confirmation throttled twice")):
+        server = Server(root, "--part-size", "5M", "--faults", faults, env=env)
+        try:
+            files = [make_file(root, "lostc", 6 * MiB)]
+            rc, results, summary, err = run(server, files, "--no-check", env=env)
+            check(rc == 0, "%s: the push succeeds (%s)" % (what, err[-800:]))
+            all_uploaded(server, files, results, what)
+            throttled = [l for l in err.splitlines()
+                         if "CompleteLayerUpload attempt" in l and "Throttling" in l]
+            check(len(throttled) >= 2, "%s: Complete was throttled (%s)" % (what, throttled))
+            check(any("BatchCheckLayerAvailability attempt" in l and "HTTP 200" in l
+                      for l in err.splitlines()), "%s: a check confirmed the layer" % what)
+        finally:
+            server.stop()
+    # Nothing committed: the Complete's own failure stands once the check does not list it.
+    server = Server(root, "--part-size", "5M", "--faults", "CompleteLayerUpload:throttle=#1-3",
+                    env=env)
+    try:
+        files = [make_file(root, "throttledc", 6 * MiB)]
+        rc, results, summary, err = run(server, files, "--no-check", env=env)
+        r = results[0] if results else {}
+        check(rc != 0 and r.get("outcome") == "FAILED" and
+              r.get("exception") == "ThrottlingException" and
+              "CompleteLayerUpload" in r.get("message", "") and
+              "does not list" in r.get("message", ""),
+              "throttled complete: FAILED with the Complete's error (%s)" % r)
+        check(server.blob_sha(files[0][1]) is None, "throttled complete: nothing stored")
+    finally:
+        server.stop()
+
+
 def main():
     root = tempfile.mkdtemp(prefix="ecrup-edges-")
     try:
         for name, fn in (("rotation", test_rotation), ("part_size", test_part_size),
-                         ("stall", test_stall)):
+                         ("stall", test_stall), ("hold", test_hold),
+                         ("lost_complete", test_lost_complete)):
             t0 = time.monotonic()
             fn(root)
             print("%s: done in %.1f s" % (name, time.monotonic() - t0), flush=True)

@@ -13,8 +13,8 @@ against `ecrup serve` on loopback:
   and the blob the server stored is read back and hashed;
 - a range past the end of the file, an offset overflow and an empty range fail clearly, next
   to a good range that still uploads;
-- the file rewritten inside the range, or appended to outside it, during the upload fails the
-  layer as FileChanged."""
+- the file rewritten inside the range (its mtime put back with utime, or not), or appended to
+  outside it, during the upload fails the layer as FileChanged."""
 import functools
 import hashlib
 import os
@@ -177,6 +177,7 @@ def scenarios(root):
     # --- the file changes during the upload of a range: inside the range (rewritten in
     # place, same size) and outside it (appended); both fail FileChanged, checked or not
     for how, opts in (("rewritten inside the range", ("--no-check",)),
+                      ("rewritten inside the range, mtime put back", ("--no-check",)),
                       ("appended outside the range", ())):
         srv = Server(root, "--faults", "delay=250")
         try:
@@ -190,9 +191,17 @@ def scenarios(root):
             t.start()
             check(srv.wait_part_acked(), "file %s: a part was acknowledged" % how)
             if how.startswith("rewritten"):
+                before = os.stat(path)
                 with open(path, "r+b") as f:
                     f.seek(off + 20 * MiB)
                     f.write(os.urandom(4096))
+                if "mtime put back" in how:
+                    # Size and mtime as they were: only the ctime, which no call sets, tells.
+                    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+                    after = os.stat(path)
+                    check(after.st_mtime_ns == before.st_mtime_ns and
+                          after.st_ctime_ns != before.st_ctime_ns,
+                          "file %s: mtime restored, ctime moved" % how)
             else:
                 with open(path, "ab") as f:
                     f.write(b"more")

@@ -121,6 +121,13 @@ static void test_changed(void)
     t.id = &old;
     t.w.run(&t.w);
     CHECK_EQ_INT(t.err, -ESTALE);
+    /* a write whose mtime was put back: only the ctime tells */
+    task_for(&t, &f, 0, f.len);
+    old = f.id;
+    old.ctime.tv_nsec ^= 1;
+    t.id = &old;
+    t.w.run(&t.w);
+    CHECK_EQ_INT(t.err, -ESTALE);
     /* the path now names another file */
     task_for(&t, &f, 0, f.len);
     struct tfile g;

@@ -113,10 +113,49 @@ static void draws(void)
     ebuf_free(&err);
 }
 
+/* #N and #N-M pick requests of their rule by count, before any draw; hold=MS sets the hold. */
+static void counts(void)
+{
+    struct ebuf err = EBUF_INIT;
+    struct faults f;
+    REQUIRE(faults_parse("CompleteLayerUpload:lost=#1:throttle=#2-4,"
+                         "BatchCheckLayerAvailability:500=#3,UploadLayerPart:hold=#2,hold=250",
+                         &f, &err) == 0);
+    CHECK_EQ_INT(f.hold_ms, 250);
+    CHECK_EQ_INT(faults_draw(&f, "CompleteLayerUpload"), FAULT_LOST);
+    CHECK_EQ_INT(faults_draw(&f, "BatchCheckLayerAvailability"), FAULT_NONE);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(faults_draw(&f, "CompleteLayerUpload"), FAULT_THROTTLE);
+    CHECK_EQ_INT(faults_draw(&f, "CompleteLayerUpload"), FAULT_NONE);
+    CHECK_EQ_INT(faults_draw(&f, "BatchCheckLayerAvailability"), FAULT_NONE);
+    CHECK_EQ_INT(faults_draw(&f, "BatchCheckLayerAvailability"), FAULT_500);
+    CHECK_EQ_INT(faults_draw(&f, "BatchCheckLayerAvailability"), FAULT_NONE);
+    CHECK_EQ_INT(faults_draw(&f, "UploadLayerPart"), FAULT_NONE);
+    CHECK_EQ_INT(faults_draw(&f, "UploadLayerPart"), FAULT_HOLD);
+    CHECK_EQ_INT(faults_draw(&f, "UploadLayerPart"), FAULT_NONE);
+    faults_cleanup(&f);
+    /* A count beside a probability: the count first, the draw for the rest. */
+    REQUIRE(faults_parse("*:503=#1:throttle=1", &f, &err) == 0);
+    CHECK_EQ_INT(f.hold_ms, 10000);
+    CHECK_EQ_INT(faults_draw(&f, "PutImage"), FAULT_503);
+    CHECK_EQ_INT(faults_draw(&f, "InitiateLayerUpload"), FAULT_THROTTLE);
+    faults_cleanup(&f);
+    static const char *const bad[] = {"X:lost=#0",    "X:lost=#",   "X:lost=#3-2",
+                                      "X:lost=#1-",   "X:lost=#-1", "X:lost=#1x",
+                                      "X:lost=#1-2x", "X:lost=#+1", "X:bogus=#1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_EQ_INT(parse(bad[i], &err), -1);
+        CHECK(err.len > 0);
+    }
+    CHECK_EQ_INT(parse("hold=x", &err), -1);
+    ebuf_free(&err);
+}
+
 int main(void)
 {
     operation_names();
     items();
     draws();
+    counts();
     return test_finish("test_faults");
 }
