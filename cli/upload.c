@@ -274,11 +274,15 @@ static void sigint_install(bool quiet, struct sigaction *old)
 
 /* Without -v only errors: the engine's warnings about failed layers would repeat what the
  * result lines say. */
+/* Warnings by default (a lowered part size, a failed credential refresh, a journal entry that
+ * could not be used): each says something the user may act on, and failures are in the
+ * results already. --quiet: errors only. */
 static int log_level_of(const struct upload_settings *a)
 {
     return a->common.verbose >= 2   ? ECRUP_LOG_DEBUG
            : a->common.verbose == 1 ? ECRUP_LOG_INFO
-                                    : ECRUP_LOG_ERROR;
+           : a->common.quiet        ? ECRUP_LOG_ERROR
+                                    : ECRUP_LOG_WARN;
 }
 
 /* Each layer's name in the live view: docker's short id when the digest is known before the

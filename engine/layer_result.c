@@ -88,8 +88,9 @@ void layer_finish(struct layer *l)
     const char *what = r->outcome == ECRUP_OUTCOME_UPLOADED ? "uploaded"
                        : r->outcome == ECRUP_OUTCOME_EXISTS ? "exists"
                                                             : "failed";
-    sched_log(s, r->outcome == ECRUP_OUTCOME_FAILED ? ECRUP_LOG_WARN : ECRUP_LOG_INFO,
-              "layer %s: %s%s%s", l->e->layer.path, what, r->message ? ": " : "",
+    /* INFO even for a failure: the result record carries it, and a host showing warnings
+     * would print it twice. */
+    sched_log(s, ECRUP_LOG_INFO, "layer %s: %s%s%s", l->e->layer.path, what, r->message ? ": " : "",
               r->message ? r->message : "");
 }
 
