@@ -11,6 +11,7 @@ continues where the registry has the layer (docs/engine.md, "Resume").
 - A damaged journal, a file rewritten between the runs with its mtime put back, an upload the
   registry no longer has, --no-resume, two processes at once: a fresh upload (or a wait-free
   one for the second process), said in words, right bytes.
+- `ecrup push` of an OCI layout tarball resumes its layer (a range of the tarball) the same way.
 Servers run on 127.0.0.1 with their own data directories; HOME is the test's own, so the
 journal lives in HOME/.local/state/ecrup."""
 import glob
@@ -32,7 +33,7 @@ MiB = c.MiB
 SEED = int(os.environ.get("ECRUP_RESUME_SEED", "20261207"))
 TRIALS = 30
 REPOS = ["--repository", "resume/big", "--repository", "resume/trials", "--repository",
-         "resume/ahead", "--repository", "resume/edge"]
+         "resume/ahead", "--repository", "resume/edge", "--repository", "resume/push"]
 
 
 def journal_dir(env):
@@ -317,6 +318,68 @@ def test_upload_gone(tmp):
         shutil.rmtree(home, ignore_errors=True)
 
 
+def oci_tarball(tmp, layer_size):
+    """An OCI layout tarball of one image with one random layer; returns its path."""
+    import hashlib
+    import tarfile
+
+    root = os.path.join(tmp, "layout")
+    os.makedirs(os.path.join(root, "blobs", "sha256"))
+
+    def blob(data, media):
+        d = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(root, "blobs", "sha256", d), "wb") as f:
+            f.write(data)
+        return {"mediaType": media, "digest": "sha256:" + d, "size": len(data)}
+
+    layer = os.urandom(layer_size)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": blob(config, "application/vnd.oci.image.config.v1+json"),
+        "layers": [blob(layer, "application/vnd.oci.image.layer.v1.tar+gzip")]}).encode()
+    desc = blob(manifest, "application/vnd.oci.image.manifest.v1+json")
+    desc["annotations"] = {"org.opencontainers.image.ref.name": "v1"}
+    with open(os.path.join(root, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [desc]}, f)
+    with open(os.path.join(root, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    path = os.path.join(tmp, "image.tar")
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
+        for name in ("oci-layout", "index.json", "blobs"):
+            t.add(os.path.join(root, name), arcname=name)
+    shutil.rmtree(root)
+    return path, "sha256:" + hashlib.sha256(layer).hexdigest()
+
+
+def test_push(tmp):
+    """`ecrup push` of a tarball: the layer, a range of the tarball, resumes the same way."""
+    server = c.Server(*REPOS, "--part-size", "5M", "--faults", "bandwidth=16M")
+    home = fresh_home()
+    try:
+        env = env_for(server, home)
+        tarball, layer_digest = oci_tarball(tmp, 40 * MiB)
+        args = [c.BIN, "push", "--repository", "resume/push", "--part-size", "5M", "--json",
+                tarball]
+        p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        check(kill_when(p, env, tarball, 10 * MiB), "push: killed mid-layer")
+        r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        lines = [json.loads(x) for x in r.stdout.splitlines() if x]
+        layer = [d for d in lines if d.get("digest") == layer_digest and "file" in d]
+        images = [d for d in lines if "image" in d]
+        check(r.returncode == 0 and layer and layer[0].get("resumed_from", 0) >= 10 * MiB and
+              layer[0].get("parts", 99) <= parts_bound(40 * MiB, layer[0]["resumed_from"],
+                                                       5 * MiB) and
+              images and images[0].get("status") == "pushed" and
+              server.blob_sha(layer_digest) == layer_digest,
+              "push: the tarball member resumed, the image put: %r %r" % (lines, r.stderr[-800:]))
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-resume-")
     try:
@@ -324,6 +387,7 @@ def main():
         test_registry_ahead(tmp)
         test_edges(tmp)
         test_upload_gone(tmp)
+        test_push(tmp)
         test_trials(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
