@@ -9,12 +9,12 @@
 
 #include "signer/cred_provider.h"
 #include "signer/sso_cache.h"
+#include "signer/token_file.h"
 #include "util/file.h"
 #include "util/hex.h"
 #include "util/json.h"
 
 /* A cache file holds a key and a few tokens; anything larger is not one. */
-#define LOGIN_CACHE_MAX (256 * 1024)
 
 bool login_cache_file_name(const char *session, char out[70])
 {
@@ -113,22 +113,12 @@ ecrup_status login_token_parse(const char *text, size_t len, const char *path,
 ecrup_status login_token_load(const char *path, struct login_token *out, struct ebuf *err)
 {
     memset(out, 0, sizeof *out);
-    char *data = NULL;
-    size_t len = 0;
-    int rc = file_read_all(path, LOGIN_CACHE_MAX, &data, &len);
-    if (rc == -ENOENT || rc == -ENOTDIR)
-        return ECRUP_E_NOT_FOUND;
-    if (rc == -ENOMEM) {
-        ebuf_puts(err, "login token cache: out of memory");
-        return ECRUP_E_NOMEM;
-    }
-    if (rc < 0) {
-        ebuf_printf(err, "the login token cache file %s cannot be read: %s", path,
-                    rc == -EINVAL || rc == -EFBIG ? "not a regular file of a sensible size"
-                                                  : strerror(-rc));
-        return ECRUP_E_CONFIG;
-    }
-    ecrup_status st = login_token_parse(data, len, path, out, err);
+    char *data;
+    size_t len;
+    ecrup_status st = token_file_read(path, "login token cache", &data, &len, err);
+    if (st != ECRUP_OK)
+        return st;
+    st = login_token_parse(data, len, path, out, err);
     explicit_bzero(data, len);
     free(data);
     return st;

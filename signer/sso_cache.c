@@ -10,12 +10,12 @@
 #include <string.h>
 
 #include "signer/cred_provider.h"
+#include "signer/token_file.h"
 #include "util/file.h"
 #include "util/hex.h"
 #include "util/json.h"
 
 /* A cache file holds a few tokens; anything larger is not one. */
-#define SSO_CACHE_MAX (256 * 1024)
 
 bool sso_cache_file_name(const char *key, char out[46])
 {
@@ -126,22 +126,12 @@ done:
 ecrup_status sso_token_load(const char *path, struct sso_token *out, struct ebuf *err)
 {
     memset(out, 0, sizeof *out);
-    char *data = NULL;
-    size_t len = 0;
-    int rc = file_read_all(path, SSO_CACHE_MAX, &data, &len);
-    if (rc == -ENOENT || rc == -ENOTDIR)
-        return ECRUP_E_NOT_FOUND;
-    if (rc == -ENOMEM) {
-        ebuf_puts(err, "SSO token cache: out of memory");
-        return ECRUP_E_NOMEM;
-    }
-    if (rc < 0) {
-        ebuf_printf(err, "the SSO token cache file %s cannot be read: %s", path,
-                    rc == -EINVAL || rc == -EFBIG ? "not a regular file of a sensible size"
-                                                  : strerror(-rc));
-        return ECRUP_E_CONFIG;
-    }
-    ecrup_status st = sso_token_parse(data, len, path, out, err);
+    char *data;
+    size_t len;
+    ecrup_status st = token_file_read(path, "SSO token cache", &data, &len, err);
+    if (st != ECRUP_OK)
+        return st;
+    st = sso_token_parse(data, len, path, out, err);
     explicit_bzero(data, len);
     free(data);
     return st;

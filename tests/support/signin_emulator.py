@@ -31,6 +31,8 @@ import threading
 import time
 import urllib.parse
 
+from http_json import reply_json
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -231,14 +233,7 @@ class SigninEmulator:
                 pass
 
             def _reply(self, status, doc, error_type):
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if error_type:
-                    self.send_header("x-amzn-ErrorType", error_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, status, doc, error_type)
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

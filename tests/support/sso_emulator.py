@@ -20,6 +20,8 @@ import threading
 import time
 import urllib.parse
 
+from http_json import reply_json
+
 
 def sha(s):
     return hashlib.sha256(s.encode()).hexdigest()
@@ -135,14 +137,7 @@ class SsoEmulator:
                 pass
 
             def _reply(self, status, doc, error_type):
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if error_type:
-                    self.send_header("x-amzn-ErrorType", error_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, status, doc, error_type)
 
             def do_GET(self):
                 url = urllib.parse.urlsplit(self.path)

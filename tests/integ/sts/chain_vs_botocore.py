@@ -57,34 +57,34 @@ import botocore.session  # noqa: E402
 import botocore.tokens  # noqa: E402
 
 LOADER = botocore.loaders.create_loader()  # the parsed service models, shared by every case
-ECRUP_NO_CREDENTIALS, ECRUP_CREDENTIALS, ECRUP_CONFIG, ECRUP_NOT_FOUND = 5, 6, 7, 25
+ST_NO_CREDENTIALS, ST_CREDENTIALS, ST_CONFIG, ST_NOT_FOUND = 5, 6, 7, 25
 # botocore's exception -> the status ecrup returns for the same mistake, and whether it is a
 # refused configuration, whose message must name a profile at fault. ecrup answers
 # ECRUP_E_CONFIG for what the files say wrongly (a cycle, a missing source profile, role_arn
 # without a source, two sources, an unknown credential_source) and ECRUP_E_CREDENTIALS when a
 # well-formed source yields no credentials, where botocore raises InvalidConfigError for both.
 EXPECTED = {
-    "InfiniteLoopConfigError": ({ECRUP_CONFIG}, True),
-    "InvalidConfigError": ({ECRUP_CONFIG}, True),
-    "PartialCredentialsError": ({ECRUP_CONFIG}, True),
-    "CredentialRetrievalError": ({ECRUP_CREDENTIALS}, True),
-    "ProfileNotFound": ({ECRUP_NOT_FOUND}, True),
-    "ClientError": ({ECRUP_CREDENTIALS}, False),
+    "InfiniteLoopConfigError": ({ST_CONFIG}, True),
+    "InvalidConfigError": ({ST_CONFIG}, True),
+    "PartialCredentialsError": ({ST_CONFIG}, True),
+    "CredentialRetrievalError": ({ST_CREDENTIALS}, True),
+    "ProfileNotFound": ({ST_NOT_FOUND}, True),
+    "ClientError": ({ST_CREDENTIALS}, False),
     # a value out of STS's range that botocore checks before sending: ecrup refuses it
     # reading the profile, or sends it and STS refuses it
-    "ParamValidationError": ({ECRUP_CONFIG, ECRUP_CREDENTIALS}, False),
-    "UnauthorizedSSOTokenError": ({ECRUP_CREDENTIALS}, False),
-    "SSOTokenLoadError": ({ECRUP_CREDENTIALS}, False),
+    "ParamValidationError": ({ST_CONFIG, ST_CREDENTIALS}, False),
+    "UnauthorizedSSOTokenError": ({ST_CREDENTIALS}, False),
+    "SSOTokenLoadError": ({ST_CREDENTIALS}, False),
 }
 
 
 def expected_failure(theirs):
     if theirs["error"] == "InvalidConfigError" and "must have credentials" in theirs["message"]:
-        return {ECRUP_CREDENTIALS}, True
+        return {ST_CREDENTIALS}, True
     if theirs["error"] == "PartialCredentialsError" and \
             "source_profile or credential_source" not in theirs["message"]:
-        return {ECRUP_CREDENTIALS}, True  # half a key pair (docs/credentials.md)
-    return EXPECTED.get(theirs["error"], ({ECRUP_CREDENTIALS}, False))
+        return {ST_CREDENTIALS}, True  # half a key pair (docs/credentials.md)
+    return EXPECTED.get(theirs["error"], ({ST_CREDENTIALS}, False))
 
 
 def botocore_resolve(case, env):
@@ -185,7 +185,7 @@ def compare(case):
                 diffs.append("botocore raised %s (%s); ecrup's message names none of %s: %s"
                              % (theirs["error"], theirs["message"], sorted(blame), msg))
     elif "none" in theirs:
-        if ours.get("status") != str(ECRUP_NO_CREDENTIALS):
+        if ours.get("status") != str(ST_NO_CREDENTIALS):
             diffs.append("botocore found no credentials; ecrup: %s" % describe(ours))
     elif ours["rc"] != 0 or any(ours.get(k) != theirs[k] for k in theirs):
         diffs.append("botocore resolved %s; ecrup: %s" % (theirs["akid"], describe(ours)))
