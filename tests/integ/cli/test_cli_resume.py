@@ -180,6 +180,7 @@ def test_trials(tmp):
             shutil.rmtree(home, ignore_errors=True)
         for path in layers:
             os.unlink(path)
+    print("kill trials: %d layers resumed over %d trials of 3 layers" % (resumed_total, TRIALS))
     check(resumed_total >= TRIALS // 3,
           "the trials resumed layers (%d resumed uploads in %d trials)" % (resumed_total, TRIALS))
 
