@@ -165,7 +165,8 @@ int cli_config_main(int argc, char **argv)
         if (rc < 0)
             return CLI_EXIT_USAGE;
         if (rc == 0) {
-            cli_error("config", "unknown option '%s'; see 'ecrup config --help'", a);
+            static const char *const own[] = {"--insecure", "--help", NULL};
+            cli_unknown_option("config", a, own, NULL);
             return CLI_EXIT_USAGE;
         }
     }
