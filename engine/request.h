@@ -25,6 +25,7 @@ struct ecr_target {
     const char *url;         /* where to POST: scheme://host[:port]/path (endpoint base_url);
                                 without a path, "/" is added */
     const char *path;        /* the URL's path as SigV4 signs it; NULL: "/" */
+    const char *host;        /* the host name alone, for messages; NULL: not known */
     const char *host_header; /* Host value as signed: port only when not the scheme default */
     const char *region;
     const char *ca_bundle;   /* NULL: libcurl's default store */
