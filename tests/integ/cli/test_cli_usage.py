@@ -200,6 +200,38 @@ def main():
     r = run(["upload-layer", "--insecure", "--quiet", "--repository", "app", layer], noregion)
     check("warning" not in r.stderr and r.stdout == "", "--quiet: no warning, nothing on stdout")
 
+    # A host that does not resolve, built from a region no partition lists: the message names
+    # the region as a likely typo (issue 15). The host is 254 characters, one more than a DNS
+    # name can hold, so the resolver gives up before any query leaves the machine; the RFC 6761
+    # .invalid name alone would still be asked of the configured name server.
+    def unresolvable(region):
+        host = "api.ecr.%s.%s." % (region, ".".join(["a" * 60] * 3))
+        return host + "b" * (254 - len(host) - len(".invalid")) + ".invalid"
+
+    dns = clean_env(AWS_ACCESS_KEY_ID="AKIDUSAGE", AWS_SECRET_ACCESS_KEY="usage-secret-key-000",
+                    AWS_MAX_ATTEMPTS="1")
+    host = unresolvable("eu-wst-1")
+    check(len(host) == 254, "the unresolvable host has 254 characters")
+    r = run(["upload-layer", "--json", "--no-resume", "--region", "eu-wst-1", "--endpoint-url",
+             "https://" + host, "--repository", "app", layer], dns, timeout=60)
+    d = json.loads(r.stdout) if r.stdout.count("\n") == 1 else {}
+    want = ("cannot resolve %s: the region 'eu-wst-1' is not one AWS lists (did you mean "
+            "eu-west-1?)" % host)
+    check(r.returncode == 1 and d.get("error") == "NetworkError" and want in d.get("message", ""),
+          "unresolvable host, mistyped region: named (%d %r)" % (r.returncode, r.stdout))
+    r = run(["upload-layer", "--no-resume", "--region", "eu-wst-1", "--endpoint-url",
+             "https://" + host, "--repository", "app", layer], dns, timeout=60)
+    check(r.returncode == 1 and "failed: NetworkError" in r.stdout
+          and "did you mean eu-west-1?" in r.stdout,
+          "plain output: the layer's failed line says the same (%r)" % r.stdout)
+    host = unresolvable("eu-west-1")
+    r = run(["upload-layer", "--json", "--no-resume", "--region", "eu-west-1", "--endpoint-url",
+             "https://" + host, "--repository", "app", layer], dns, timeout=60)
+    d = json.loads(r.stdout) if r.stdout.count("\n") == 1 else {}
+    check(r.returncode == 1 and "Could not resolve host" in d.get("message", "")
+          and "not one AWS lists" not in d.get("message", ""),
+          "unresolvable host, listed region: libcurl's words, no hint (%r)" % r.stdout)
+
     stop.set()
     t.join()
     listener.close()
