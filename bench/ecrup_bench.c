@@ -22,6 +22,7 @@
 #include "bench_report.h"
 #include "bench_results.h"
 #include "bench_workload.h"
+#include "util/suggest.h"
 
 static const char usage[] =
     "Usage: ecrup-bench [--workloads DIR] [--runs N] [--out DIR] [--only NAME]... [--quick]\n"
@@ -314,7 +315,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0; /* the errors below say what to do instead */
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             o->workloads = optarg;
@@ -354,9 +356,33 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         case 'h':
             fputs(usage, stdout);
             return 0;
-        default:
-            fputs(usage, stderr);
+        case ':':
+            fprintf(stderr, "ecrup-bench: option %s needs a value; see 'ecrup-bench --help'\n",
+                    argv[optind - 1]);
             return 2;
+        default: {
+            const char *arg = argv[optind - 1];
+            const char *names[sizeof longopts / sizeof longopts[0]];
+            char spelt[sizeof longopts / sizeof longopts[0]][24];
+            size_t n = 0;
+            for (const struct option *lo = longopts; lo->name; lo++, n++) {
+                snprintf(spelt[n], sizeof spelt[n], "--%s", lo->name);
+                names[n] = spelt[n];
+            }
+            names[n] = NULL;
+            struct suggest s;
+            suggest_init(&s, arg, strcspn(arg, "="));
+            suggest_consider(&s, names);
+            if (suggest_result(&s))
+                fprintf(stderr,
+                        "ecrup-bench: unknown option '%s'; did you mean '%s'? see 'ecrup-bench "
+                        "--help'\n",
+                        arg, suggest_result(&s));
+            else
+                fprintf(stderr, "ecrup-bench: unknown option '%s'; see 'ecrup-bench --help'\n",
+                        arg);
+            return 2;
+        }
         }
     }
     if (optind != argc) {

@@ -37,6 +37,13 @@ bool cli_parse_size(const char *s, uint64_t *out);
 const char *cli_take_value(const char *cmd, int argc, char **argv, int *i);
 /* True when `arg` is option `name` itself or `name=value`. */
 bool cli_opt_is(const char *arg, const char *name);
+/* The long options cli_common_option() takes, NULL-terminated. */
+extern const char *const cli_common_options[];
+/* Print "ecrup CMD: unknown option 'ARG'; did you mean '--NAME'? see 'ecrup CMD --help'", the
+ * suggestion only when a name of `own`, `shared` (NULL-terminated, either may be NULL) or
+ * cli_common_options is close to ARG (util/suggest.h). */
+void cli_unknown_option(const char *cmd, const char *arg, const char *const *own,
+                        const char *const *shared);
 /* Print "ecrup CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

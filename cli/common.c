@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include "util/suggest.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +25,27 @@ const char cli_common_help[] =
     "                       the service's partSize it is lowered to it; -v says so)\n"
     "  --quiet              print errors only\n"
     "  -v, --verbose        one line per request; -vv for more (secrets are never printed)\n";
+
+const char *const cli_common_options[] = {
+    "--region",       "--endpoint-url", "--profile", "--ca-bundle", "--concurrency",
+    "--memory-limit", "--part-size",    "--quiet",   "--verbose",   NULL,
+};
+
+void cli_unknown_option(const char *cmd, const char *arg, const char *const *own,
+                        const char *const *shared)
+{
+    struct suggest s;
+    suggest_init(&s, arg, strcspn(arg, "=")); /* "--regoin=x" is a misspelt --region */
+    suggest_consider(&s, own);
+    suggest_consider(&s, shared);
+    suggest_consider(&s, cli_common_options);
+    const char *near = suggest_result(&s);
+    if (near)
+        cli_error(cmd, "unknown option '%s'; did you mean '%s'? see 'ecrup %s --help'", arg, near,
+                  cmd);
+    else
+        cli_error(cmd, "unknown option '%s'; see 'ecrup %s --help'", arg, cmd);
+}
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {

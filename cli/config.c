@@ -146,6 +146,116 @@ static void show_signing_check(struct ecr_context *ctx, const struct sigv4_crede
     free(body);
 }
 
+/* What went wrong, for stderr after the table: one "ecrup config: ..." line per failed step,
+ * masked as the table is. */
+static void note_failure(struct ebuf *errors, ecrup_status st, struct ebuf *msg)
+{
+    if (st != ECRUP_OK) {
+        ebuf_puts(errors, "ecrup config: ");
+        redact_append(errors, msg->len ? ebuf_str(msg) : ecrup_strerror(st),
+                      msg->len ? msg->len : strlen(ecrup_strerror(st)));
+        ebuf_putc(errors, '\n');
+    }
+    ebuf_reset(msg);
+}
+
+static void row(const char *name, const char *value, const char *from)
+{
+    out("%-12s %-45s %s\n", name, value, from);
+}
+
+/* The endpoint row when the region is missing: a configured endpoint needs no region to be
+ * known (only to sign for), a computed one does. */
+static void endpoint_without_region(struct ecr_context *ctx, const struct ecrup_options *o)
+{
+    if (o->endpoint_url) {
+        row("endpoint", o->endpoint_url, "--endpoint-url");
+        return;
+    }
+    struct configured_endpoint_values cv;
+    configured_endpoint_read(ctx->profiles, ctx->profile, CONFIGURED_ENDPOINT_ECR, &cv);
+    const char *url = NULL;
+    struct ebuf src = EBUF_INIT;
+    if (configured_endpoint(&ctx->env, CONFIGURED_ENDPOINT_ECR, &cv, &url, &src, NULL) ==
+            ECRUP_OK &&
+        url)
+        row("endpoint", url, ebuf_str(&src));
+    else
+        row("endpoint", "(needs a region)",
+            "computed from the region once it is set, or pass --endpoint-url");
+    ebuf_free(&src);
+}
+
+/* The table, a row per value, each either resolved (with where it came from) or marked as
+ * missing (with what to do). `pst`, `est`, `cst`: how the profile, endpoint and credentials
+ * steps went. */
+static void show_table(struct ecr_context *ctx, const struct ecrup_options *o, ecrup_status pst,
+                       ecrup_status est, ecrup_status cst, const struct cred_snapshot *snap)
+{
+    struct ebuf b = EBUF_INIT;
+    out("%-12s %-45s %s\n", "", "value", "from");
+    if (pst == ECRUP_E_NOT_FOUND) {
+        ebuf_printf(&b, "%s (missing)", ctx->profile);
+        struct ebuf todo = EBUF_INIT;
+        ebuf_printf(&todo, "add it (aws configure --profile %s), or name another", ctx->profile);
+        row("profile", ebuf_str(&b), ebuf_str(&todo));
+        ebuf_free(&todo);
+    } else if (pst != ECRUP_OK) {
+        ebuf_printf(&b, "%s (files unreadable)", ctx->profile ? ctx->profile : "?");
+        row("profile", ebuf_str(&b), "fix the file and line named below");
+    } else {
+        row("profile", ctx->profile, o->profile ? "--profile" : "AWS_PROFILE or default");
+    }
+    ebuf_reset(&b);
+
+    const struct endpoint_resolution *ep = &ctx->endpoint;
+    if (est == ECRUP_OK) {
+        row("region", ep->region, ep->region_source);
+        row("endpoint", ep->url, ep->endpoint_source);
+        if (ep->partition)
+            out("%-12s %-45s fips: %s, dual-stack: %s\n", "partition", ep->partition,
+                ep->fips_source, ep->dualstack_source);
+    } else if (est == ECRUP_E_NO_REGION) {
+        ebuf_printf(&b, "pass --region, set AWS_REGION, or add \"region = REGION\" to profile %s",
+                    ctx->profile ? ctx->profile : "default");
+        row("region", "(missing)", ebuf_str(&b));
+        endpoint_without_region(ctx, o);
+    } else if (pst == ECRUP_E_CONFIG) {
+        row("region", "(not read)", "the shared files could not be read");
+        row("endpoint", "(not read)", "the shared files could not be read");
+    } else if (est == ECRUP_E_INVALID_ARGUMENT) {
+        row("region", "(invalid)", "see below");
+        row("endpoint", "(needs a region)", "computed from the region once it is valid");
+    } else {
+        row("region", "(unresolved)", "see below");
+        row("endpoint", "(invalid)", "see below");
+    }
+    ebuf_reset(&b);
+
+    if (snap) {
+        char key[32];
+        masked_key(snap->access_key_id, key, sizeof key);
+        row("access key", key, snap->provider);
+        row("secret key", "****************", snap->provider);
+        row("token", snap->session_token ? "****************" : "(none)", snap->provider);
+    } else if (pst == ECRUP_E_CONFIG) {
+        row("credentials", "(not read)", "the shared files could not be read");
+    } else if (cst == ECRUP_E_NO_CREDENTIALS) {
+        row("credentials", "(missing)",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use a profile with keys, SSO, "
+            "a role or credential_process (aws configure, aws configure sso)");
+    } else {
+        row("credentials", "(failed)",
+            "a provider failed, see below; -v lists every provider tried");
+    }
+    row("tls",
+        ctx->insecure    ? "NOT VERIFIED (--insecure)"
+        : ctx->ca_bundle ? ctx->ca_bundle
+                         : "verified with the system CA store",
+        ctx->ca_bundle_source ? ctx->ca_bundle_source : "system");
+    ebuf_free(&b);
+}
+
 int cli_config_main(int argc, char **argv)
 {
     struct cli_common common = {0};
@@ -165,7 +275,8 @@ int cli_config_main(int argc, char **argv)
         if (rc < 0)
             return CLI_EXIT_USAGE;
         if (rc == 0) {
-            cli_error("config", "unknown option '%s'; see 'ecrup config --help'", a);
+            static const char *const own[] = {"--insecure", "--help", NULL};
+            cli_unknown_option("config", a, own, NULL);
             return CLI_EXIT_USAGE;
         }
     }
@@ -178,86 +289,73 @@ int cli_config_main(int argc, char **argv)
     o.insecure_skip_tls_verify = insecure;
     o.mfa_code = cli_mfa_prompt;
 
+    /* Every step is tried, so that the table shows all that is missing at once, not the
+     * first gap only; a step that needs the shared files is skipped when they are broken. */
     struct ecr_context ctx;
-    struct ebuf msg = EBUF_INIT;
-    ecrup_status st = ecr_context_init(&ctx, &o, NULL, &msg);
-    if (st != ECRUP_OK) {
-        if (common.verbose >= 1)
-            show_providers(ctx.creds);
-        fflush(stdout);
-        struct ebuf safe = EBUF_INIT;
-        redact_append(&safe, ebuf_str(&msg), msg.len);
-        cli_error("config", "%s", ebuf_str(&safe));
-        ebuf_free(&safe);
-        ebuf_free(&msg);
-        ecr_context_cleanup(&ctx);
-        return CLI_EXIT_FAILED;
-    }
+    struct ebuf msg = EBUF_INIT, errors = EBUF_INIT;
+    ecr_context_begin(&ctx, NULL);
+    ecrup_status pst = ecr_context_profiles(&ctx, &o, &msg);
+    note_failure(&errors, pst, &msg);
+    bool files = pst != ECRUP_E_CONFIG && pst != ECRUP_E_NOMEM;
+    ecrup_status est = files ? ecr_context_endpoint(&ctx, &o, &msg) : pst;
+    if (files)
+        note_failure(&errors, est, &msg);
+    ecrup_status tst = ecr_context_tls(&ctx, &o, &msg);
+    note_failure(&errors, tst, &msg);
+    ecrup_status cst = files ? ecr_context_resolve_credentials(&ctx, &o, &msg) : pst;
+    if (files)
+        note_failure(&errors, cst, &msg);
     ebuf_free(&msg);
 
     struct cred_snapshot *snap = NULL;
-    struct ebuf err = EBUF_INIT;
-    if (cred_cache_get(ctx.creds, sigv4_clock_now(&ctx.clock), &snap, &err) != 0) {
-        if (common.verbose >= 1)
-            show_providers(ctx.creds);
-        fflush(stdout);
-        cli_error("config", "%s", ebuf_str(&err));
+    if (cst == ECRUP_OK) {
+        struct ebuf err = EBUF_INIT;
+        /* The credentials just resolved, from the cache: no provider is asked twice. */
+        cst = cred_cache_get(ctx.creds, sigv4_clock_now(&ctx.clock), &snap, &err);
+        note_failure(&errors, cst, &err);
         ebuf_free(&err);
-        ecr_context_cleanup(&ctx);
-        return CLI_EXIT_FAILED;
     }
-    ebuf_free(&err);
-    /* Whatever happens below, these never reach the terminal. */
-    redact_register_secret(snap->secret_access_key);
-    if (snap->session_token)
-        redact_register_secret(snap->session_token);
+    if (snap) {
+        /* Whatever happens below, these never reach the terminal. */
+        redact_register_secret(snap->secret_access_key);
+        if (snap->session_token)
+            redact_register_secret(snap->session_token);
+    }
+    bool ok = pst == ECRUP_OK && est == ECRUP_OK && tst == ECRUP_OK && cst == ECRUP_OK;
+    if (ok)
+        ecr_context_target(&ctx);
 
-    struct endpoint_resolution *ep = &ctx.endpoint;
-    char key[32];
-    masked_key(snap->access_key_id, key, sizeof key);
-    out("%-12s %-45s %s\n", "", "value", "from");
-    out("%-12s %-45s %s\n", "profile", ctx.profile,
-        o.profile ? "--profile" : "AWS_PROFILE or default");
-    out("%-12s %-45s %s\n", "region", ep->region, ep->region_source);
-    out("%-12s %-45s %s\n", "endpoint", ep->url, ep->endpoint_source);
-    if (ep->partition)
-        out("%-12s %-45s fips: %s, dual-stack: %s\n", "partition", ep->partition, ep->fips_source,
-            ep->dualstack_source);
-    out("%-12s %-45s %s\n", "access key", key, snap->provider);
-    out("%-12s %-45s %s\n", "secret key", "****************", snap->provider);
-    out("%-12s %-45s %s\n", "token", snap->session_token ? "****************" : "(none)",
-        snap->provider);
-    out("%-12s %-45s %s\n", "tls",
-        ctx.insecure    ? "NOT VERIFIED (--insecure)"
-        : ctx.ca_bundle ? ctx.ca_bundle
-                        : "verified with the system CA store",
-        ctx.ca_bundle_source);
+    show_table(&ctx, &o, pst, est, cst, snap);
     if (common.verbose >= 1) {
         char *cfg = profile_config_path(&ctx.env), *cred = profile_credentials_path(&ctx.env);
         out("\nconfig file:       %s\ncredentials file:  %s\n", cfg ? cfg : "(none)",
             cred ? cred : "(none)");
         free(cfg);
         free(cred);
-        if (snap->expiration) {
+        if (snap && snap->expiration) {
             char when[64];
             struct tm tm;
             gmtime_r(&snap->expiration, &tm);
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
             out("credentials expire: %s\n", when);
-        } else {
+        } else if (snap) {
             out("credentials expire: never\n");
         }
-        out("signing host:      %s (path %s)\n", ctx.target.host_header,
-            ctx.target.path ? ctx.target.path : "/");
+        if (ok)
+            out("signing host:      %s (path %s)\n", ctx.target.host_header,
+                ctx.target.path ? ctx.target.path : "/");
         show_providers(ctx.creds);
     }
-    if (common.verbose >= 2) {
+    if (ok && common.verbose >= 2) {
         struct sigv4_credentials c = cred_snapshot_sigv4(snap);
         show_signing_check(&ctx, &c);
     }
     fflush(stdout);
+    if (errors.len)
+        fputs(ebuf_str(&errors), stderr);
+    ebuf_free(&errors);
     redact_clear_secrets();
     cred_snapshot_release(snap);
     ecr_context_cleanup(&ctx);
-    return CLI_EXIT_OK;
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }

@@ -3,6 +3,7 @@
 #include "cli/push.h"
 #include "cli/upload_layer.h"
 #include "server/serve_cli.h"
+#include "util/suggest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,18 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
+/* "no command 'pussh'; did you mean 'push'? ..." */
+static void no_command(const char *name)
+{
+    static const char *const names[] = {"upload-layer", "push", "serve", "config", "help", NULL};
+    const char *near = suggest_nearest(name, names);
+    if (near)
+        cli_error(NULL, "no command '%s'; did you mean '%s'? run 'ecrup --help' to see them", name,
+                  near);
+    else
+        cli_error(NULL, "no command '%s'; run 'ecrup --help' to see them", name);
+}
+
 static void print_usage(FILE *f)
 {
     fputs(usage_text, f);
@@ -82,7 +95,7 @@ static int dispatch(int argc, char **argv)
         }
         const struct command *c = find_command(argv[2]);
         if (!c) {
-            cli_error(NULL, "no command '%s'; run 'ecrup --help' to see them", argv[2]);
+            no_command(argv[2]);
             return CLI_EXIT_USAGE;
         }
         char *sub[] = {argv[2], (char *)"--help", NULL};
@@ -90,7 +103,7 @@ static int dispatch(int argc, char **argv)
     }
     const struct command *c = find_command(cmd);
     if (!c) {
-        cli_error(NULL, "no command '%s'; run 'ecrup --help' to see them", cmd);
+        no_command(cmd);
         return CLI_EXIT_USAGE;
     }
     return c->run(argc - 1, argv + 1);

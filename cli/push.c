@@ -105,7 +105,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             if (r == 0) {
-                cli_error(CMD, "unknown option '%s'; run 'ecrup push --help'", s);
+                static const char *const own[] = {"--tag", "--help", NULL};
+                cli_unknown_option(CMD, s, own, upload_option_names);
                 return CLI_EXIT_USAGE;
             }
         }

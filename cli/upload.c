@@ -81,6 +81,11 @@ const char upload_options_help[] =
     "  --insecure           do not verify the endpoint's TLS certificate (a warning says so);\n"
     "                       prefer --ca-bundle for a private CA\n";
 
+const char *const upload_option_names[] = {
+    "--repository", "--registry-id", "--json",      "--no-check", "--check-first",
+    "--max-rate",   "--state-dir",   "--no-resume", "--insecure", NULL,
+};
+
 static const char *const rate_ops[] = {"UploadLayerPart", "InitiateLayerUpload",
                                        "CompleteLayerUpload", "BatchCheckLayerAvailability"};
 

@@ -32,6 +32,9 @@ struct upload_settings {
  * --registry-id, which each command describes in its own words. */
 extern const char upload_options_help[];
 
+/* The long options upload_option() takes besides the common ones, NULL-terminated. */
+extern const char *const upload_option_names[];
+
 /* Try to consume argv[*i] (and its value) as an upload option: --repository, --registry-id,
  * --json, --no-check, --check-first, --max-rate, --insecure, or a common option. Returns 1
  * when consumed, 0 when it is none of them, -1 after printing an error. `cmd` names the

@@ -47,14 +47,20 @@ static void refresh_log(void *user, const char *note)
     o->log(ECRUP_LOG_WARN, note, o->log_user);
 }
 
-ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_options *o,
-                              const struct env_reader *env, struct ebuf *message)
+void ecr_context_begin(struct ecr_context *ctx, const struct env_reader *env)
 {
     memset(ctx, 0, sizeof *ctx);
     sigv4_clock_init(&ctx->clock);
     if (env)
         ctx->env = *env;
+}
 
+ecrup_status ecr_context_profiles(struct ecr_context *ctx, const struct ecrup_options *o,
+                                  struct ebuf *message)
+{
+    ctx->profile = strdup(profile_name(&ctx->env, o->profile));
+    if (!ctx->profile)
+        return fail(message, ECRUP_E_NOMEM, "out of memory");
     struct ebuf err = EBUF_INIT;
     ctx->profiles = profile_load_env(&ctx->env, &err);
     if (!ctx->profiles) {
@@ -63,9 +69,7 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
         ebuf_free(&err);
         return ECRUP_E_CONFIG;
     }
-    ctx->profile = strdup(profile_name(&ctx->env, o->profile));
-    if (!ctx->profile)
-        return fail(message, ECRUP_E_NOMEM, "out of memory");
+    ebuf_free(&err);
     /* A profile asked for by name must exist; the implicit "default" need not. */
     bool named = (o->profile && *o->profile) || env_get(&ctx->env, "AWS_PROFILE");
     if (named && !profile_exists(ctx->profiles, ctx->profile)) {
@@ -76,7 +80,12 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
                         ctx->profile);
         return ECRUP_E_NOT_FOUND;
     }
+    return ECRUP_OK;
+}
 
+ecrup_status ecr_context_endpoint(struct ecr_context *ctx, const struct ecrup_options *o,
+                                  struct ebuf *message)
+{
     struct endpoint_inputs in = {
         .region = o->region,
         .endpoint_url = o->endpoint_url,
@@ -88,15 +97,19 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
             profile_get(ctx->profiles, ctx->profile, "use_dualstack_endpoint"),
     };
     configured_endpoint_read(ctx->profiles, ctx->profile, CONFIGURED_ENDPOINT_ECR, &in.configured);
-    ecrup_status st = endpoint_resolve(&in, &ctx->endpoint, message);
-    if (st != ECRUP_OK)
-        return st;
+    return endpoint_resolve(&in, &ctx->endpoint, message);
+}
 
-    st = resolve_ca_bundle(ctx, o, message);
-    if (st != ECRUP_OK)
-        return st;
+ecrup_status ecr_context_tls(struct ecr_context *ctx, const struct ecrup_options *o,
+                             struct ebuf *message)
+{
     ctx->insecure = o->insecure_skip_tls_verify != 0;
+    return resolve_ca_bundle(ctx, o, message);
+}
 
+ecrup_status ecr_context_resolve_credentials(struct ecr_context *ctx, const struct ecrup_options *o,
+                                             struct ebuf *message)
+{
     struct cred_config cc = {
         .access_key_id = o->access_key_id,
         .secret_access_key = o->secret_access_key,
@@ -117,7 +130,8 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
     if (!ctx->creds || !ctx->keys)
         return fail(message, ECRUP_E_NOMEM, "out of memory");
     struct cred_snapshot *snap = NULL;
-    st = cred_cache_get(ctx->creds, sigv4_clock_now(&ctx->clock), &snap, &err);
+    struct ebuf err = EBUF_INIT;
+    ecrup_status st = cred_cache_get(ctx->creds, sigv4_clock_now(&ctx->clock), &snap, &err);
     if (st != ECRUP_OK) {
         if (message)
             ebuf_puts(message, ebuf_str(&err));
@@ -127,10 +141,15 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
     ebuf_free(&err);
     snprintf(ctx->creds_provider, sizeof ctx->creds_provider, "%s", snap->provider);
     cred_snapshot_release(snap);
+    return ECRUP_OK;
+}
 
+void ecr_context_target(struct ecr_context *ctx)
+{
     ctx->target = (struct ecr_target){
         .url = ctx->endpoint.parsed.base_url,
         .path = ctx->endpoint.parsed.path,
+        .host = ctx->endpoint.parsed.host,
         .host_header = ctx->endpoint.parsed.host_header,
         .region = ctx->endpoint.region,
         .ca_bundle = ctx->ca_bundle,
@@ -145,7 +164,22 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
         if (!*end && v > 0 && v <= 3600)
             ctx->target.low_speed_seconds = v;
     }
-    return ECRUP_OK;
+}
+
+ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_options *o,
+                              const struct env_reader *env, struct ebuf *message)
+{
+    ecr_context_begin(ctx, env);
+    ecrup_status st = ecr_context_profiles(ctx, o, message);
+    if (st == ECRUP_OK)
+        st = ecr_context_endpoint(ctx, o, message);
+    if (st == ECRUP_OK)
+        st = ecr_context_tls(ctx, o, message);
+    if (st == ECRUP_OK)
+        st = ecr_context_resolve_credentials(ctx, o, message);
+    if (st == ECRUP_OK)
+        ecr_context_target(ctx);
+    return st;
 }
 
 void ecr_context_cleanup(struct ecr_context *ctx)

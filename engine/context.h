@@ -45,6 +45,30 @@ ecrup_status ecr_context_init(struct ecr_context *ctx, const struct ecrup_option
                               const struct env_reader *env, struct ebuf *message);
 void ecr_context_cleanup(struct ecr_context *ctx);
 
+/* ecr_context_init()'s steps, for `ecrup config`, which shows every gap rather than the first.
+ * ecr_context_begin() first; then each step may be called whatever an earlier one returned
+ * (a step whose input is missing says so in its status); ecr_context_cleanup() frees what was
+ * built. Each returns as ecr_context_init() does, with `message` (may be NULL) saying why. */
+void ecr_context_begin(struct ecr_context *ctx, const struct env_reader *env);
+/* The shared files and the profile name. ECRUP_E_CONFIG (a malformed file: `profiles` stays
+ * NULL), ECRUP_E_NOT_FOUND (a named profile neither file has: `profile` is still set). */
+ecrup_status ecr_context_profiles(struct ecr_context *ctx, const struct ecrup_options *options,
+                                  struct ebuf *message);
+/* Region and endpoint (endpoint_resolve()), from the options, the environment and the profile
+ * (none when the files could not be read). */
+ecrup_status ecr_context_endpoint(struct ecr_context *ctx, const struct ecrup_options *options,
+                                  struct ebuf *message);
+/* CA bundle and --insecure. */
+ecrup_status ecr_context_tls(struct ecr_context *ctx, const struct ecrup_options *options,
+                             struct ebuf *message);
+/* The credential cache, and credentials from it now. `options` must outlive the context when
+ * it has a log callback. */
+ecrup_status ecr_context_resolve_credentials(struct ecr_context *ctx,
+                                             const struct ecrup_options *options,
+                                             struct ebuf *message);
+/* `target`, once the endpoint and TLS steps succeeded. */
+void ecr_context_target(struct ecr_context *ctx);
+
 /* The adapters a transfer needs: credentials from the cache, the skew-corrected clock. */
 struct xfer_credentials ecr_context_credentials(struct ecr_context *ctx);
 struct xfer_clock ecr_context_clock(struct ecr_context *ctx);

@@ -3,6 +3,7 @@
 #include "engine/request.h"
 
 #include "signer/clock.h"
+#include "signer/endpoint.h"
 #include "util/hex.h"
 
 #include <stdarg.h>
@@ -101,6 +102,7 @@ ecrup_status ecr_request_prepare(struct ecr_request *r, CURL *easy, const struct
                                  const struct ecr_call *call, const struct sigv4_credentials *creds,
                                  time_t now, struct sigv4_key_cache *keys)
 {
+    r->target = target;
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     ebuf_reset(&r->reply);
@@ -328,6 +330,17 @@ void ecr_request_describe(const struct ecr_request *r, struct ebuf *out)
     if (!r->http_status && r->curl_result == CURLE_OK) { /* ended before any reply */
         ebuf_puts(out, r->error.message[0] ? r->error.message : ecrup_strerror(r->status));
         return;
+    }
+    if (r->curl_result == CURLE_COULDNT_RESOLVE_HOST && r->target) {
+        /* A mistyped region is accepted (new regions appear), so this is where it shows. */
+        struct ebuf hint = EBUF_INIT;
+        if (endpoint_unresolved_hint(r->target->host, r->target->region, &hint) && ebuf_ok(&hint)) {
+            ebuf_printf(out, "cannot resolve %s: %s (curl error %d)", r->target->host,
+                        ebuf_str(&hint), (int)r->curl_result);
+            ebuf_free(&hint);
+            return;
+        }
+        ebuf_free(&hint);
     }
     if (r->curl_result != CURLE_OK) {
         ebuf_printf(out, "%s (curl error %d)", r->curl_error, (int)r->curl_result);

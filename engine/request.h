@@ -25,6 +25,7 @@ struct ecr_target {
     const char *url;         /* where to POST: scheme://host[:port]/path (endpoint base_url);
                                 without a path, "/" is added */
     const char *path;        /* the URL's path as SigV4 signs it; NULL: "/" */
+    const char *host;        /* the host name alone, for messages; NULL: not known */
     const char *host_header; /* Host value as signed: port only when not the scheme default */
     const char *region;
     const char *ca_bundle;   /* NULL: libcurl's default store */
@@ -44,6 +45,7 @@ struct ecr_call {
 };
 
 struct ecr_request {
+    const struct ecr_target *target; /* borrowed from ecr_request_prepare(), for messages */
     struct curl_slist *headers;
     struct ebuf reply;
     char date_header[64]; /* the reply's Date, for clock-skew correction ("" when absent) */
@@ -92,7 +94,9 @@ bool ecr_request_clock_skewed(const struct ecr_request *r);
 ecrup_status ecr_request_reply_status(const struct ecr_request *r);
 
 /* A one-line description of a failed request for results and logs: the ECR exception and
- * message, else the HTTP status, else libcurl's error. Never contains secrets. */
+ * message, else the HTTP status, else libcurl's error; a host that did not resolve, with a
+ * region no partition lists among its labels, names the region as a likely typo
+ * (endpoint_unresolved_hint()). Never contains secrets. */
 void ecr_request_describe(const struct ecr_request *r, struct ebuf *out);
 
 /* A failed request as a status for a result record: cancelled, network, TLS, throttled,

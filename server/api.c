@@ -38,6 +38,7 @@ struct srv_call {
     struct registry *reg;
     enum op op;
     char target[128];
+    char region[64]; /* the signing scope's, for ARNs */
     size_t body_len;
     bool too_big;
     struct ebuf body;           /* small operations */
@@ -66,12 +67,19 @@ static int hook_blob_data(void *user, struct partbody *p, const uint8_t *data, s
     return c->part ? registry_part_write(c->part, data, n) : 0;
 }
 
+void srv_call_set_region(struct srv_call *c, const char *region)
+{
+    if (region && *region)
+        snprintf(c->region, sizeof c->region, "%s", region);
+}
+
 struct srv_call *srv_call_begin(struct registry *reg, const char *target)
 {
     struct srv_call *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->reg = reg;
+    snprintf(c->region, sizeof c->region, "us-east-1");
     snprintf(c->target, sizeof c->target, "%s", target ? target : "");
     size_t plen = strlen(SRV_TARGET_PREFIX);
     if (target && !strncmp(target, SRV_TARGET_PREFIX, plen))
@@ -271,7 +279,7 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
             strcmp(mut, "IMMUTABLE_WITH_EXCLUSION") && strcmp(mut, "MUTABLE_WITH_EXCLUSION"))
             fail_param(&a, "imageTagMutability", "not a known value");
         if (!a.failed)
-            registry_create_repository(reg, name, mut, out);
+            registry_create_repository(reg, name, mut, c->region, out);
         break;
     }
     case OP_DESCRIBE_REPOSITORIES: {
@@ -298,7 +306,7 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
                 break;
             }
         if (!a.failed)
-            registry_describe_repositories(reg, names, max, tok, out);
+            registry_describe_repositories(reg, names, max, tok, c->region, out);
         break;
     }
     case OP_INITIATE: {

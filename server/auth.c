@@ -153,9 +153,8 @@ static bool lookup(const char *akid, const char **secret, const char **token, vo
     return false;
 }
 
-/* The region the client signed for: the third field of the Credential scope. The endpoint
- * serves every region, so it verifies against whichever one the client chose. */
-static void scope_region(const struct sigv4_header *h, size_t n, char out[64])
+/* The endpoint serves every region, so it verifies against whichever one the client chose. */
+void srv_auth_scope_region(const struct sigv4_header *h, size_t n, char out[64])
 {
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
@@ -185,7 +184,7 @@ bool srv_auth_check(const struct srv_auth *a, const char *method, const char *pa
                     const char *payload_sha256, time_t now, struct srv_reply *out)
 {
     char region[64];
-    scope_region(headers, n_headers, region);
+    srv_auth_scope_region(headers, n_headers, region);
     /* An unhashed body: any hash will do, a signature mismatch is then not held against it. */
     static const char placeholder[] =
         "0000000000000000000000000000000000000000000000000000000000000000";

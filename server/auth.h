@@ -36,4 +36,8 @@ bool srv_auth_check(const struct srv_auth *a, const char *method, const char *pa
                     const struct sigv4_header *headers, size_t n_headers,
                     const char *payload_sha256, time_t now, struct srv_reply *out);
 
+/* The region a request was signed for: the third field of its Authorization header's
+ * Credential scope, or "" when there is none (or it is 64 bytes or longer). */
+void srv_auth_scope_region(const struct sigv4_header *headers, size_t n_headers, char out[64]);
+
 #endif

@@ -3,6 +3,8 @@
  * live with their concept: uploads.c, layers.c, images.c; the disk in store.c. */
 #include "server/registry_impl.h"
 
+#include "signer/endpoint.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,11 +162,15 @@ void registry_free(struct registry *reg)
 
 /* ---- operations ---- */
 
-static cJSON *repo_json(struct registry *reg, const struct repo *r)
+static cJSON *repo_json(struct registry *reg, const struct repo *r, const char *region)
 {
     cJSON *o = cJSON_CreateObject();
     char buf[700];
-    snprintf(buf, sizeof buf, "arn:aws:ecr:us-east-1:%s:repository/%s", reg->account, r->name);
+    if (!region || !*region)
+        region = "us-east-1";
+    /* arn:PARTITION:ecr:REGION:..., the partition the region belongs to (aws-cn, aws-us-gov). */
+    snprintf(buf, sizeof buf, "arn:%s:ecr:%s:%s:repository/%s", endpoint_partition_of(region),
+             region, reg->account, r->name);
     cJSON_AddStringToObject(o, "repositoryArn", buf);
     cJSON_AddStringToObject(o, "registryId", reg->account);
     cJSON_AddStringToObject(o, "repositoryName", r->name);
@@ -189,7 +195,7 @@ bool registry_has_repository(struct registry *reg, const char *repo)
 }
 
 void registry_create_repository(struct registry *reg, const char *name, const char *mutability,
-                                struct srv_reply *out)
+                                const char *region, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
     if (reg_find_repo(reg, name)) {
@@ -215,14 +221,15 @@ void registry_create_repository(struct registry *reg, const char *name, const ch
     GROW(reg->repos, reg->n_repos, reg->cap_repos);
     reg->repos[reg->n_repos++] = r;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "repository", repo_json(reg, r));
+    cJSON_AddItemToObject(o, "repository", repo_json(reg, r, region));
     srv_reply_json(out, o);
 done:
     pthread_mutex_unlock(&reg->mu);
 }
 
 void registry_describe_repositories(struct registry *reg, const cJSON *names, int max_results,
-                                    const char *next_token, struct srv_reply *out)
+                                    const char *next_token, const char *region,
+                                    struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
     cJSON *o = cJSON_CreateObject();
@@ -237,14 +244,14 @@ void registry_describe_repositories(struct registry *reg, const cJSON *names, in
                 reply_repository_not_found(out, it->valuestring, reg->account);
                 goto done;
             }
-            cJSON_AddItemToArray(list, repo_json(reg, r));
+            cJSON_AddItemToArray(list, repo_json(reg, r, region));
         }
     } else {
         size_t start = next_token ? strtoul(next_token, NULL, 10) : 0;
         size_t limit = max_results > 0 ? (size_t)max_results : 1000;
         size_t i = start;
         for (; i < reg->n_repos && i - start < limit; i++)
-            cJSON_AddItemToArray(list, repo_json(reg, reg->repos[i]));
+            cJSON_AddItemToArray(list, repo_json(reg, reg->repos[i], region));
         if (i < reg->n_repos) {
             char tok[32];
             snprintf(tok, sizeof tok, "%zu", i);

@@ -41,12 +41,14 @@ uint64_t registry_part_size(const struct registry *reg);
 bool registry_is_sink(const struct registry *reg);
 
 /* The operations; each fills `out`. Arguments are already validated against the model's
- * patterns except where noted. */
+ * patterns except where noted. `region`: the one the request was signed for, which the
+ * repository ARNs name, as ECR's do (NULL: us-east-1). */
 void registry_create_repository(struct registry *reg, const char *name, const char *mutability,
-                                struct srv_reply *out);
+                                const char *region, struct srv_reply *out);
 /* `names` may be NULL (all repositories, paginated by max_results/next_token). */
 void registry_describe_repositories(struct registry *reg, const cJSON *names, int max_results,
-                                    const char *next_token, struct srv_reply *out);
+                                    const char *next_token, const char *region,
+                                    struct srv_reply *out);
 void registry_initiate_upload(struct registry *reg, const char *repo, struct srv_reply *out);
 void registry_complete_upload(struct registry *reg, const char *repo, const char *upload_id,
                               const char *digest, struct srv_reply *out);

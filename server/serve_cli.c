@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/server.h"
+#include "util/suggest.h"
 
 static const char help_text[] =
     "Usage: ecrup serve [--listen 127.0.0.1:PORT] [--data-dir DIR] [--sink] [--faults SPEC]\n"
@@ -83,6 +84,21 @@ static int usage_error(const char *msg, const char *arg)
 {
     fprintf(stderr, "ecrup serve: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
     fprintf(stderr, "Run 'ecrup serve --help' for the options.\n");
+    return 2;
+}
+
+static int unknown_option(const char *arg)
+{
+    static const char *const names[] = {
+        "--listen",     "--data-dir",  "--sink", "--faults", "--tls-cert", "--tls-key",
+        "--repository", "--part-size", "--keys", "--help",   NULL};
+    const char *near = suggest_nearest(arg, names);
+    if (near)
+        fprintf(stderr,
+                "ecrup serve: unknown option '%s'; did you mean '%s'? see 'ecrup serve --help'\n",
+                arg, near);
+    else
+        fprintf(stderr, "ecrup serve: unknown option '%s'; see 'ecrup serve --help'\n", arg);
     return 2;
 }
 
@@ -166,7 +182,7 @@ int server_cli_main(int argc, char **argv)
             }
         } else {
             free(repos);
-            return usage_error("unknown option", a);
+            return unknown_option(a);
         }
         if (takes)
             i++;

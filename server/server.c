@@ -267,6 +267,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv_call_drop(rq->call);
         return queue_reply(c, &reply);
     }
+    char region[64];
+    srv_auth_scope_region(hv.h, hv.n, region);
+    srv_call_set_region(rq->call, region);
 
     enum fault f = rq->fault;
     switch (f) {
@@ -404,7 +407,7 @@ static void repo_reply_ignore(struct registry *reg, const char *name)
 {
     struct srv_reply r = {0, EBUF_INIT, NULL};
     if (!registry_has_repository(reg, name))
-        registry_create_repository(reg, name, NULL, &r);
+        registry_create_repository(reg, name, NULL, NULL, &r);
     ebuf_free(&r.body);
 }
 

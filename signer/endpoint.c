@@ -2,6 +2,7 @@
 #include "signer/endpoint.h"
 
 #include "signer/url.h"
+#include "util/suggest.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -168,6 +169,41 @@ static const struct partition_row *partition_row_of(const char *region)
 const char *endpoint_partition_of(const char *region)
 {
     return partition_row_of(region ? region : "")->info.name;
+}
+
+bool endpoint_region_listed(const char *region)
+{
+    for (size_t i = 0; region && i < N_PARTITIONS; i++)
+        for (const char *const *r = partitions[i].info.regions; *r; r++)
+            if (strcmp(*r, region) == 0)
+                return true;
+    return false;
+}
+
+/* `label` is one of the dot-separated labels of `host`. */
+static bool host_has_label(const char *host, const char *label)
+{
+    size_t n = strlen(label);
+    for (const char *p = host; n && (p = strstr(p, label)) != NULL; p++)
+        if ((p == host || p[-1] == '.') && (p[n] == '\0' || p[n] == '.'))
+            return true;
+    return false;
+}
+
+bool endpoint_unresolved_hint(const char *host, const char *region, struct ebuf *out)
+{
+    /* A valid name is letters, digits and hyphens: safe to quote as it is. */
+    if (!host || !endpoint_region_valid(region) || endpoint_region_listed(region) ||
+        !host_has_label(host, region))
+        return false;
+    struct suggest s;
+    suggest_init(&s, region, strlen(region));
+    for (size_t i = 0; i < N_PARTITIONS; i++)
+        suggest_consider(&s, partitions[i].info.regions);
+    ebuf_printf(out, "the region '%s' is not one AWS lists", region);
+    if (suggest_result(&s))
+        ebuf_printf(out, " (did you mean %s?)", suggest_result(&s));
+    return true;
 }
 
 bool endpoint_region_valid(const char *region)

@@ -106,6 +106,18 @@ bool endpoint_region_valid(const char *region);
  * partition listing the region or matching its regex, else "aws". Never NULL (static). */
 const char *endpoint_partition_of(const char *region);
 
+/* True when some partition lists `region` by name ("eu-west-1"); a region only a partition's
+ * regex matches ("eu-wst-1") is accepted for new regions' sake, but may be a typo. */
+bool endpoint_region_listed(const char *region);
+
+/* For a request to `host` whose name did not resolve: when `region` may be why, appends "the
+ * region 'eu-wst-1' is not one AWS lists (did you mean eu-west-1?)" to `out` (the question only
+ * when a listed region is close, util/suggest.h) and returns true; else appends nothing and
+ * returns false. `region` may be why when no partition lists it and it is one of the host's
+ * labels, as in every computed endpoint and in VPC endpoint names; a configured endpoint
+ * elsewhere ("localstack") does not hang on the region. Either argument may be NULL. */
+bool endpoint_unresolved_hint(const char *host, const char *region, struct ebuf *out);
+
 /* The ECR endpoint URL ("https://api.ecr.us-east-1.amazonaws.com") for a valid region and
  * the FIPS / dual-stack choice, appended to `url`. `partition` (may be NULL) gets the static
  * partition name. Returns ECRUP_OK, or ECRUP_E_ENDPOINT with `message` when the partition

@@ -88,6 +88,52 @@ def main():
         check(r.stdout == "", "%s: nothing on stdout (got %r)" % (what, r.stdout))
         check(r.stderr.count("\n") <= 2, "%s: a short message, not the whole help" % what)
 
+    # An unknown option or command names the nearest real one when one is close (issue 15),
+    # and only then; every command's parser goes through the same search.
+    near = [
+        (["upload-layer", "--repositry", "r", layer],
+         "ecrup upload-layer: unknown option '--repositry'; did you mean '--repository'? "
+         "see 'ecrup upload-layer --help'"),
+        (["upload-layer", "--repository", "app", "--regoin=eu-west-1", layer],
+         "unknown option '--regoin=eu-west-1'; did you mean '--region'?"),
+        (["upload-layer", "--repository", "app", "-json", layer],
+         "unknown option '-json'; did you mean '--json'?"),
+        (["upload-layer", "--repository", "app", "--digets", "sha256:" + HEX, layer],
+         "did you mean '--digest'?"),
+        (["push", "--repository", "app", "--tga", "v1", tmp],
+         "ecrup push: unknown option '--tga'; did you mean '--tag'? see 'ecrup push --help'"),
+        (["push", "--repository", "app", "--no-chek", tmp], "did you mean '--no-check'?"),
+        (["config", "--endpoint-ulr", url],
+         "ecrup config: unknown option '--endpoint-ulr'; did you mean '--endpoint-url'? "
+         "see 'ecrup config --help'"),
+        (["config", "--insecrue"], "did you mean '--insecure'?"),
+        (["serve", "--lisen", "127.0.0.1:0"],
+         "ecrup serve: unknown option '--lisen'; did you mean '--listen'? "
+         "see 'ecrup serve --help'"),
+        (["pussh", "--repository", "app", tmp],
+         "ecrup: no command 'pussh'; did you mean 'push'? run 'ecrup --help' to see them"),
+        (["help", "uplaod-layer"], "no command 'uplaod-layer'; did you mean 'upload-layer'?"),
+    ]
+    for args, want in near:
+        r = run(args, env)
+        what = " ".join(a.replace(tmp, "TMP") for a in args)
+        check(r.returncode == 2, "%s: exit 2 (got %d)" % (what, r.returncode))
+        check(want in r.stderr, "%s: suggests %r (got %r)" % (what, want, r.stderr))
+        check(r.stderr.count("\n") == 1 and r.stdout == "", "%s: one line, on stderr" % what)
+    far = [
+        (["upload-layer", "--repository", "app", "--bogus", layer],
+         "ecrup upload-layer: unknown option '--bogus'; see 'ecrup upload-layer --help'"),
+        (["upload-layer", "--repository", "app", "-x", layer], "unknown option '-x'; see"),
+        (["push", "--repository", "app", "--rep", tmp], "unknown option '--rep'; see"),
+        (["serve", "--verbose"], "unknown option '--verbose'; see 'ecrup serve --help'"),
+        (["deploy"], "ecrup: no command 'deploy'; run 'ecrup --help' to see them"),
+    ]
+    for args, want in far:
+        r = run(args, env)
+        what = " ".join(a.replace(tmp, "TMP") for a in args)
+        check(r.returncode == 2 and want in r.stderr and "did you mean" not in r.stderr,
+              "%s: nothing close, no suggestion (got %d %r)" % (what, r.returncode, r.stderr))
+
     # --json does not change a usage error into a JSON line.
     r = run(["upload-layer", "--json", "--repository", "app", os.path.join(tmp, "gone")], env)
     check(r.returncode == 2 and r.stdout == "", "--json usage error: exit 2, stdout empty")
@@ -153,6 +199,38 @@ def main():
     check("warning: --insecure" in r.stderr, "--insecure warns (%r)" % r.stderr)
     r = run(["upload-layer", "--insecure", "--quiet", "--repository", "app", layer], noregion)
     check("warning" not in r.stderr and r.stdout == "", "--quiet: no warning, nothing on stdout")
+
+    # A host that does not resolve, built from a region no partition lists: the message names
+    # the region as a likely typo (issue 15). The host is 254 characters, one more than a DNS
+    # name can hold, so the resolver gives up before any query leaves the machine; the RFC 6761
+    # .invalid name alone would still be asked of the configured name server.
+    def unresolvable(region):
+        host = "api.ecr.%s.%s." % (region, ".".join(["a" * 60] * 3))
+        return host + "b" * (254 - len(host) - len(".invalid")) + ".invalid"
+
+    dns = clean_env(AWS_ACCESS_KEY_ID="AKIDUSAGE", AWS_SECRET_ACCESS_KEY="usage-secret-key-000",
+                    AWS_MAX_ATTEMPTS="1")
+    host = unresolvable("eu-wst-1")
+    check(len(host) == 254, "the unresolvable host has 254 characters")
+    r = run(["upload-layer", "--json", "--no-resume", "--region", "eu-wst-1", "--endpoint-url",
+             "https://" + host, "--repository", "app", layer], dns, timeout=60)
+    d = json.loads(r.stdout) if r.stdout.count("\n") == 1 else {}
+    want = ("cannot resolve %s: the region 'eu-wst-1' is not one AWS lists (did you mean "
+            "eu-west-1?)" % host)
+    check(r.returncode == 1 and d.get("error") == "NetworkError" and want in d.get("message", ""),
+          "unresolvable host, mistyped region: named (%d %r)" % (r.returncode, r.stdout))
+    r = run(["upload-layer", "--no-resume", "--region", "eu-wst-1", "--endpoint-url",
+             "https://" + host, "--repository", "app", layer], dns, timeout=60)
+    check(r.returncode == 1 and "failed: NetworkError" in r.stdout
+          and "did you mean eu-west-1?" in r.stdout,
+          "plain output: the layer's failed line says the same (%r)" % r.stdout)
+    host = unresolvable("eu-west-1")
+    r = run(["upload-layer", "--json", "--no-resume", "--region", "eu-west-1", "--endpoint-url",
+             "https://" + host, "--repository", "app", layer], dns, timeout=60)
+    d = json.loads(r.stdout) if r.stdout.count("\n") == 1 else {}
+    check(r.returncode == 1 and "Could not resolve host" in d.get("message", "")
+          and "not one AWS lists" not in d.get("message", ""),
+          "unresolvable host, listed region: libcurl's words, no hint (%r)" % r.stdout)
 
     stop.set()
     t.join()

@@ -138,6 +138,45 @@ def main():
     check(rc == 1 and "AWS_REGION" in err, "no region: %r" % err)
     rc, out, err = run({"AWS_REGION": "us-east-1"}, home=home)
     check(rc == 1 and "no credentials" in err, "no credentials: %r" % err)
+
+    # 6. Every gap at once (issue 15): the whole table, each missing value marked with what to
+    # do, every error on stderr, exit 1; what did resolve is still shown.
+    rc, out, err = run({}, home=home)
+    check(rc == 1, "nothing set: exit %d" % rc)
+    check(re.search(r"^profile\s+default\s", out, re.M), "nothing set: the profile row: %r" % out)
+    check(re.search(r"^region\s+\(missing\)\s+pass --region, set AWS_REGION", out, re.M),
+          "nothing set: region missing, and how to set it: %r" % out)
+    check(re.search(r"^endpoint\s+\(needs a region\)", out, re.M), "nothing set: endpoint row")
+    check(re.search(r"^credentials\s+\(missing\)\s+set AWS_ACCESS_KEY_ID and "
+                    r"AWS_SECRET_ACCESS_KEY", out, re.M), "nothing set: credentials row: %r" % out)
+    check(re.search(r"^tls\s+verified", out, re.M), "nothing set: the tls row is still there")
+    check("no AWS region" in err and "no credentials" in err,
+          "nothing set: both errors on stderr, not just the first: %r" % err)
+    rc, out, err = run({"AWS_ACCESS_KEY_ID": "AKIDENVIRONMENT01", "AWS_SECRET_ACCESS_KEY": SECRET,
+                        "AWS_SESSION_TOKEN": TOKEN, "AWS_ENDPOINT_URL": "http://127.0.0.1:5000"},
+                       "-vv", home=home)
+    check(rc == 1 and re.search(r"^region\s+\(missing\)", out, re.M), "no region: %r" % out)
+    check(re.search(r"^endpoint\s+http://127.0.0.1:5000\s+AWS_ENDPOINT_URL", out, re.M),
+          "no region: a configured endpoint is still shown: %r" % out)
+    check(re.search(r"access key\s+\*+NT01\s+env", out), "no region: credentials still shown")
+    check("signing check" not in out, "no region: nothing signed without one")
+    no_secrets(out + err, "no region")
+    rc, out, err = run({"AWS_ACCESS_KEY_ID": "AKIDENVIRONMENT01", "AWS_SECRET_ACCESS_KEY": SECRET},
+                       "--profile", "nosuch", "--region", "eu-west-1", home=home)
+    check(rc == 1 and re.search(r"^profile\s+nosuch \(missing\)\s+add it", out, re.M),
+          "missing profile marked: %r" % out)
+    check(re.search(r"^region\s+eu-west-1\s+--region", out, re.M),
+          "missing profile: the region is still resolved: %r" % out)
+    check("'nosuch' is not in the shared config" in err, "missing profile: said on stderr: %r" % err)
+    with open(os.path.join(home, "config"), "w") as f:
+        f.write("[default]\naws_secret_access_key = %s\nnot a setting\n" % SECRET)
+    rc, out, err = run({"AWS_REGION": "us-east-1"}, home=home)
+    check(rc == 1 and re.search(r"^credentials\s+\(not read\)", out, re.M)
+          and os.path.join(home, "config") + ":3" in err, "malformed: table and error: %r %r"
+          % (out, err))
+    no_secrets(out + err, "malformed, table")
+    os.unlink(os.path.join(home, "config"))
+
     rc, out, err = run({}, "--bogus", home=home)
     check(rc == 2 and "--bogus" in err, "unknown option: %r" % err)
 

@@ -618,8 +618,58 @@ static void test_parse_bad(void)
     endpoint_resolution_free(NULL);
 }
 
+/* The hint a DNS failure gives: a region no partition lists, carried by the host's name. */
+static void test_unresolved_hint(void)
+{
+    struct {
+        const char *host, *region, *want; /* want NULL: no hint */
+    } cases[] = {
+        {"api.ecr.eu-wst-1.amazonaws.com", "eu-wst-1",
+         "the region 'eu-wst-1' is not one AWS lists (did you mean eu-west-1?)"},
+        {"api.ecr.us-esat-1.amazonaws.com", "us-esat-1",
+         "the region 'us-esat-1' is not one AWS lists (did you mean us-east-1?)"},
+        {"ecr-fips.cn-nrth-1.api.amazonwebservices.com.cn", "cn-nrth-1",
+         "the region 'cn-nrth-1' is not one AWS lists (did you mean cn-north-1?)"},
+        /* A VPC endpoint names the region too. */
+        {"vpce-0a1b.api.ecr.ap-southest-2.vpce.amazonaws.com", "ap-southest-2",
+         "the region 'ap-southest-2' is not one AWS lists (did you mean ap-southeast-2?)"},
+        /* Nothing close: said, without a guess. */
+        {"api.ecr.xx-nowhere-9.amazonaws.com", "xx-nowhere-9",
+         "the region 'xx-nowhere-9' is not one AWS lists"},
+        /* Listed regions: the DNS failure is something else (resolver, network). */
+        {"api.ecr.eu-west-1.amazonaws.com", "eu-west-1", NULL},
+        {"api.ecr.us-gov-west-1.amazonaws.com", "us-gov-west-1", NULL},
+        /* A configured endpoint that does not carry the region: the region is not why. */
+        {"localstack", "eu-wst-1", NULL},
+        {"ecr.example.com", "eu-wst-1", NULL},
+        /* The region must be a whole label, not part of one. */
+        {"api.ecr.xeu-wst-1.amazonaws.com", "eu-wst-1", NULL},
+        {"api.ecr.eu-wst-12.amazonaws.com", "eu-wst-1", NULL},
+        {"eu-wst-1", "eu-wst-1",
+         "the region 'eu-wst-1' is not one AWS lists (did you mean "
+         "eu-west-1?)"},
+        {NULL, "eu-wst-1", NULL},
+        {"api.ecr.amazonaws.com", NULL, NULL},
+        {"api.ecr.amazonaws.com", "", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ebuf b = EBUF_INIT;
+        bool got = endpoint_unresolved_hint(cases[i].host, cases[i].region, &b);
+        CHECK(got == (cases[i].want != NULL));
+        CHECK_STR(ebuf_str(&b), cases[i].want ? cases[i].want : "");
+        ebuf_free(&b);
+    }
+    CHECK(endpoint_region_listed("eu-west-1"));
+    CHECK(endpoint_region_listed("us-isob-east-1"));
+    CHECK(!endpoint_region_listed("eu-wst-1"));
+    CHECK(!endpoint_region_listed(NULL));
+    /* Accepted all the same: the partition's regex takes it, new regions look like this. */
+    CHECK_STR(endpoint_partition_of("eu-wst-1"), "aws");
+}
+
 int main(void)
 {
+    test_unresolved_hint();
     test_region_precedence();
     test_no_region();
     test_region_validation();

@@ -108,8 +108,50 @@ static void test_local_failure(void)
     ecr_request_cleanup(&r);
 }
 
+/* A host that did not resolve names the unlisted region it was built from; any other
+ * libcurl failure, or a listed region, keeps libcurl's words. */
+static void test_unresolved(void)
+{
+    struct ecr_target t = {.host = "api.ecr.eu-wst-1.amazonaws.com", .region = "eu-wst-1"};
+    struct ecr_request r = reply(0, NULL, NULL);
+    r.target = &t;
+    r.curl_result = CURLE_COULDNT_RESOLVE_HOST;
+    snprintf(r.curl_error, sizeof r.curl_error,
+             "Could not resolve host: api.ecr.eu-wst-1.amazonaws.com");
+    struct ebuf d = EBUF_INIT;
+    ecr_request_describe(&r, &d);
+    CHECK_STR(ebuf_str(&d), "cannot resolve api.ecr.eu-wst-1.amazonaws.com: the region "
+                            "'eu-wst-1' is not one AWS lists (did you mean eu-west-1?) (curl "
+                            "error 6)");
+    CHECK_EQ_INT(ecr_request_reply_status(&r), ECRUP_E_NETWORK);
+
+    ebuf_reset(&d);
+    r.curl_result = CURLE_COULDNT_CONNECT;
+    snprintf(r.curl_error, sizeof r.curl_error, "Failed to connect");
+    ecr_request_describe(&r, &d);
+    CHECK_STR(ebuf_str(&d), "Failed to connect (curl error 7)");
+
+    ebuf_reset(&d);
+    struct ecr_target listed = {.host = "api.ecr.eu-west-1.amazonaws.com", .region = "eu-west-1"};
+    r.target = &listed;
+    r.curl_result = CURLE_COULDNT_RESOLVE_HOST;
+    snprintf(r.curl_error, sizeof r.curl_error,
+             "Could not resolve host: api.ecr.eu-west-1.amazonaws.com");
+    ecr_request_describe(&r, &d);
+    CHECK_STR(ebuf_str(&d),
+              "Could not resolve host: api.ecr.eu-west-1.amazonaws.com (curl error 6)");
+
+    ebuf_reset(&d);
+    r.target = NULL; /* a request never prepared: libcurl's words */
+    ecr_request_describe(&r, &d);
+    CHECK_STR(ebuf_str(&d),
+              "Could not resolve host: api.ecr.eu-west-1.amazonaws.com (curl error 6)");
+    ebuf_free(&d);
+}
+
 int main(void)
 {
+    test_unresolved();
     test_skew();
     test_status();
     test_local_failure();
