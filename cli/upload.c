@@ -4,6 +4,7 @@
 #include "cli/upload.h"
 
 #include "cli/progress.h"
+#include "cli/repo_uri.h"
 #include "cli/upload_output.h"
 #include "util/buf.h"
 #include "util/ecr_name.h"
@@ -156,6 +157,27 @@ int upload_option(struct upload_settings *s, const char *cmd, int argc, char **a
         const char *v = cli_take_value(cmd, argc, argv, i);
         if (!v)
             return -1;
+        struct repo_uri u;
+        enum repo_uri_kind kind = repo_uri_parse(v, &u);
+        if (kind == REPO_URI_OTHER) {
+            cli_error(cmd,
+                      "--repository: '%s' starts with a host that is not an ECR registry's "
+                      "(ACCOUNT.dkr.ecr.REGION.amazonaws.com); pass the repository name alone, "
+                      "with --registry-id and --region for another registry",
+                      v);
+            return -1;
+        }
+        if (kind == REPO_URI_REGISTRY) {
+            if (u.region_len >= sizeof s->uri_region) {
+                cli_error(cmd, "--repository: the region in '%s' is too long", v);
+                return -1;
+            }
+            memcpy(s->uri_account, u.account, u.account_len);
+            s->uri_account[u.account_len] = '\0';
+            memcpy(s->uri_region, u.region, u.region_len);
+            s->uri_region[u.region_len] = '\0';
+            v = u.name;
+        }
         if (!ecr_repository_name_valid(v)) {
             cli_error(cmd,
                       "--repository: '%s' is not a repository name (" ECR_REPOSITORY_NAME_RULE ")",
@@ -178,8 +200,24 @@ int upload_option(struct upload_settings *s, const char *cmd, int argc, char **a
     return 1;
 }
 
-bool upload_settings_check(const struct upload_settings *s, const char *cmd)
+bool upload_settings_check(struct upload_settings *s, const char *cmd)
 {
+    if (s->uri_account[0]) {
+        /* The registry host of --repository says where; a flag that says otherwise is a
+         * contradiction, not a preference. */
+        if (s->registry_id && strcmp(s->registry_id, s->uri_account) != 0) {
+            cli_error(cmd, "--registry-id %s contradicts the registry %s in --repository",
+                      s->registry_id, s->uri_account);
+            return false;
+        }
+        if (s->common.region && strcmp(s->common.region, s->uri_region) != 0) {
+            cli_error(cmd, "--region %s contradicts the region %s in --repository",
+                      s->common.region, s->uri_region);
+            return false;
+        }
+        s->registry_id = s->uri_account;
+        s->common.region = s->uri_region;
+    }
     if (!s->repository) {
         cli_error(cmd, "--repository NAME is required; run 'ecrup %s --help'", cmd);
         return false;

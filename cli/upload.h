@@ -25,7 +25,11 @@ struct upload_settings {
     bool insecure;
     double rates[4];       /* --max-rate per operation; 0: ECR's default */
     const char *state_dir; /* --state-dir; NULL: ECRUP_STATE_DIR, XDG_STATE_HOME, ~/.local */
-    bool no_resume;        /* --no-resume: no journal */
+    /* --repository given as ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME: what the host said,
+     * checked against --registry-id and --region once every option is read */
+    char uri_account[13];
+    char uri_region[64];
+    bool no_resume; /* --no-resume: no journal */
 };
 
 /* The help lines for the options upload_option() takes, except --repository and
@@ -41,9 +45,10 @@ extern const char *const upload_option_names[];
  * command in errors. */
 int upload_option(struct upload_settings *s, const char *cmd, int argc, char **argv, int *i);
 
-/* The checks that need every option: --repository given, no contradiction. Returns false
- * after printing an error. */
-bool upload_settings_check(const struct upload_settings *s, const char *cmd);
+/* The checks that need every option: --repository given, no contradiction; a --repository
+ * given as a registry URI sets the registry id and the region. Returns false after printing an
+ * error. */
+bool upload_settings_check(struct upload_settings *s, const char *cmd);
 
 /* One blob to upload. */
 struct upload_item {

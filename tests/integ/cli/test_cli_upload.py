@@ -385,12 +385,37 @@ def test_max_rate(server, tmp):
               "max-rate %s: usage error (%d %r)" % (bad, r.returncode, r.stderr))
 
 
+def test_repository_uri(server, tmp):
+    """--repository as the console shows it: the registry id and the region come from the
+    host (no AWS_REGION here); a contradicting flag or a non-ECR host is refused."""
+    layer = make_file(tmp, "uri.bin", 3 * MiB, seed=9)
+    env = creds_env(server.url)
+    env.pop("AWS_REGION", None)
+    uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cli/uri"
+    r = run(["upload-layer", "--json", "--repository", uri, layer], env)
+    d = json.loads(r.stdout) if r.stdout.count("\n") == 1 else {}
+    check(r.returncode == 0 and d.get("status") == "uploaded" and
+          server.blob_sha(file_digest(layer)) == file_digest(layer),
+          "--repository URI: pushed to cli/uri with the URI's region: %r %r" % (r.stdout,
+                                                                               r.stderr[-500:]))
+    r = run(["upload-layer", "--region", "us-east-1", "--repository", uri, layer], env)
+    check(r.returncode == 2 and "--region us-east-1 contradicts the region eu-west-1" in r.stderr
+          and r.stdout == "", "--repository URI and another --region: refused (%r)" % r.stderr)
+    r = run(["upload-layer", "--registry-id", "210987654321", "--repository", uri, layer], env)
+    check(r.returncode == 2 and "contradicts the registry 123456789012" in r.stderr,
+          "--repository URI and another --registry-id: refused (%r)" % r.stderr)
+    r = run(["upload-layer", "--repository", "docker.io/library/app", layer], env)
+    check(r.returncode == 2 and "not an ECR registry" in r.stderr,
+          "--repository with a non-ECR host: refused (%r)" % r.stderr)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-cli-")
     server = Server("--repository", "cli/json", "--repository", "cli/parts", "--repository",
                     "cli/digest", "--repository", "cli/plain", "--repository", "cli/verbose",
-                    "--repository", "cli/rate")
+                    "--repository", "cli/rate", "--repository", "cli/uri")
     try:
+        test_repository_uri(server, tmp)
         test_json(server, tmp)
         test_plain(server, tmp)
         test_verbose_secrets(server, tmp)
