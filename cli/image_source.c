@@ -463,6 +463,9 @@ static int open_layout(struct image_source *s, const struct tree *t, const char 
         pick = cJSON_GetArrayItem(ms, 0);
     if (!pick && n == 0) {
         ebuf_printf(err, "%s: index.json lists no manifests", t->root);
+    } else if (!pick && want_tag) {
+        ebuf_printf(err, "%s holds %d images and none is named %s (the names it has: %s)", t->root,
+                    n, want_tag, names.len ? ebuf_str(&names) : "none");
     } else if (!pick) {
         ebuf_printf(err, "%s holds %d images; say which with --tag (the names it has: %s)", t->root,
                     n, names.len ? ebuf_str(&names) : "none");
@@ -495,23 +498,37 @@ static int open_docker(struct image_source *s, const struct tree *t, const char 
     const cJSON *pick = NULL, *it;
     const char *pick_ref = NULL;
     const cJSON *images = cJSON_IsArray(list) ? list : NULL;
+    struct ebuf names = EBUF_INIT;
     cJSON_ArrayForEach(it, images)
     {
         const cJSON *tag;
         cJSON_ArrayForEach(tag, cJSON_GetObjectItemCaseSensitive(it, "RepoTags"))
         {
-            if (cJSON_IsString(tag) && want_tag &&
-                !strcmp(tag_of_ref(tag->valuestring), want_tag)) {
+            if (!cJSON_IsString(tag))
+                continue;
+            ebuf_printf(&names, "%s%s", names.len ? ", " : "", tag->valuestring);
+            if (want_tag && !strcmp(tag_of_ref(tag->valuestring), want_tag)) {
                 pick = it;
                 pick_ref = tag->valuestring;
             }
         }
     }
     if (!pick && n == 1) {
+        /* One image: its tag when its names agree on one (buildah writes
+         * ["docker.io/library/app:v2", "localhost/app:v2"]). */
         pick = cJSON_GetArrayItem(list, 0);
-        const cJSON *tags = cJSON_GetObjectItemCaseSensitive(pick, "RepoTags");
-        if (cJSON_GetArraySize(tags) == 1 && cJSON_IsString(cJSON_GetArrayItem(tags, 0)))
-            pick_ref = cJSON_GetArrayItem(tags, 0)->valuestring;
+        const cJSON *tag;
+        bool agree = true;
+        cJSON_ArrayForEach(tag, cJSON_GetObjectItemCaseSensitive(pick, "RepoTags"))
+        {
+            if (!cJSON_IsString(tag))
+                continue;
+            if (pick_ref && strcmp(tag_of_ref(pick_ref), tag_of_ref(tag->valuestring)) != 0)
+                agree = false;
+            pick_ref = tag->valuestring;
+        }
+        if (!agree)
+            pick_ref = NULL;
     }
     int rc = -1;
     cJSON *cfg = NULL, *m = NULL;
@@ -519,8 +536,14 @@ static int open_docker(struct image_source *s, const struct tree *t, const char 
         ebuf_printf(err, "%s: manifest.json is not a list of images", t->root);
         goto out;
     }
+    if (!pick && want_tag) {
+        ebuf_printf(err, "%s holds %d images and none is named %s (the names it has: %s)", t->root,
+                    n, want_tag, names.len ? ebuf_str(&names) : "none");
+        goto out;
+    }
     if (!pick) {
-        ebuf_printf(err, "%s holds %d images; say which with --tag", t->root, n);
+        ebuf_printf(err, "%s holds %d images; say which with --tag (the names it has: %s)", t->root,
+                    n, names.len ? ebuf_str(&names) : "none");
         goto out;
     }
     const char *cfg_name = json_string(pick, "Config");
@@ -599,6 +622,7 @@ static int open_docker(struct image_source *s, const struct tree *t, const char 
     }
     rc = add_manifest(s, bytes, strlen(bytes), MT_OCI_MANIFEST, true, err);
 out:
+    ebuf_free(&names);
     cJSON_Delete(m);
     cJSON_Delete(cfg);
     cJSON_Delete(list);

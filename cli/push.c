@@ -16,8 +16,8 @@
 #define CMD "push"
 
 static const char help_text[] =
-    "Usage: ecrup push --repository NAME [--tag TAG] [--registry-id ID] [--json]\n"
-    "                  [--no-check | --check-first] [--insecure] [COMMON OPTIONS]\n"
+    "Usage: ecrup push --repository NAME [--tag TAG] [--require-tag] [--registry-id ID]\n"
+    "                  [--json] [--no-check | --check-first] [--insecure] [COMMON OPTIONS]\n"
     "                  (OCI_LAYOUT_DIR | IMAGE.tar)\n"
     "\n"
     "Push an image to an Amazon ECR repository through the ECR API: its config and layers\n"
@@ -42,6 +42,8 @@ static const char help_text[] =
     "                       its index entry or its docker RepoTags; with none, the image is\n"
     "                       pushed by digest only). When the image holds several images,\n"
     "                       --tag also picks the one with that name.\n"
+    "  --require-tag        refuse to push an image that ends up without a tag (the source\n"
+    "                       names none and --tag is not given); without it a warning says so\n"
     "  --registry-id ID     the 12-digit account that owns the registry (default: the\n"
     "                       credentials' account)\n"
     "%s"
@@ -71,6 +73,7 @@ struct args {
     struct upload_settings u;
     const char *tag;
     const char *source;
+    bool require_tag; /* --require-tag: an untagged push is an error */
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -90,6 +93,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         } else if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             printf(help_text, upload_options_help, cli_common_help);
             return CLI_EXIT_OK;
+        } else if (!strcmp(s, "--require-tag")) {
+            a->require_tag = true;
         } else if (cli_opt_is(s, "--tag")) {
             const char *v = cli_take_value(CMD, argc, argv, &i);
             if (!v)
@@ -107,7 +112,7 @@ static int parse_args(int argc, char **argv, struct args *a)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             if (r == 0) {
-                static const char *const own[] = {"--tag", "--help", NULL};
+                static const char *const own[] = {"--tag", "--require-tag", "--help", NULL};
                 cli_unknown_option(CMD, s, own, upload_option_names);
                 return CLI_EXIT_USAGE;
             }
@@ -212,6 +217,22 @@ int push_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     ebuf_free(&err);
+    if (!a.tag && !src.tag) {
+        /* Untagged images are what lifecycle policies delete first, and `docker pull
+         * repo:latest` does not find them: say so where a person looks, before anything
+         * is sent. */
+        if (a.require_tag) {
+            cli_error(CMD, "%s names no tag and --require-tag is given: pass --tag TAG", a.source);
+            image_source_free(&src);
+            return CLI_EXIT_USAGE;
+        }
+        if (!a.u.common.quiet)
+            cli_error(CMD,
+                      "warning: %s names no tag, so the image will be pushed untagged (by "
+                      "digest only; lifecycle policies often expire untagged images): pass "
+                      "--tag TAG to name it, or --require-tag to make this an error",
+                      a.source);
+    }
     struct upload_item *items = calloc(src.n_blobs ? src.n_blobs : 1, sizeof *items);
     char **names = calloc(src.n_blobs ? src.n_blobs : 1, sizeof *names);
     rc = CLI_EXIT_FAILED;

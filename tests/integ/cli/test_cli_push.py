@@ -216,6 +216,54 @@ def test_docker_save(server, client, tmp, fmt, tag):
           "docker save: the manifest written names the config and the layers in order")
 
 
+def docker_save_tar(tmp, name, images):
+    """A docker-save tarball of `images`: a list of RepoTags lists, one small layer each."""
+    src = os.path.join(tmp, name + "-src")
+    os.makedirs(src)
+    entries = []
+    for i, tags in enumerate(images):
+        data = os.urandom(1000 + i)
+        os.makedirs(os.path.join(src, "l%d" % i))
+        with open(os.path.join(src, "l%d" % i, "layer.tar"), "wb") as f:
+            f.write(data)
+        config = jbytes({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [digest_of(data)]}})
+        cname = digest_of(config)[7:] + ".json"
+        open(os.path.join(src, cname), "wb").write(config)
+        entries.append({"Config": cname, "RepoTags": tags, "Layers": ["l%d/layer.tar" % i]})
+    open(os.path.join(src, "manifest.json"), "wb").write(jbytes(entries))
+    return tar_of(src, os.path.join(tmp, name + ".tar"))
+
+
+def test_tags(server, client, tmp):
+    """Tags as image tools write them: buildah's RepoTags name one tag twice; a --tag that is
+    not among several images' names; no tag at all warns, or fails with --require-tag."""
+    repo = "push/tags"
+    buildah = docker_save_tar(tmp, "buildah", [["docker.io/library/bimg:v2",
+                                                 "localhost/bimg:v2"]])
+    blobs, images, r = push(server, repo, buildah)
+    check(images and images[0]["tag"] == "v2" and images[0]["status"] == "pushed" and
+          "untagged" not in r.stderr,
+          "buildah's two names for v2: pushed as v2 (%s %r)" % (images, r.stderr))
+    two = docker_save_tar(tmp, "two", [["app:a"], ["app:b"]])
+    r = run(["push", "--repository", repo, "--tag", "nope", two], creds_env(server.url))
+    check(r.returncode == 2 and "none is named nope" in r.stderr and "app:a, app:b" in r.stderr,
+          "--tag not among the names: refused, the names listed (%r)" % r.stderr)
+    r = run(["push", "--repository", repo, two], creds_env(server.url))
+    check(r.returncode == 2 and "say which with --tag" in r.stderr and "app:a" in r.stderr,
+          "several images, no --tag: the names listed (%r)" % r.stderr)
+    untagged = docker_save_tar(tmp, "untagged", [[]])
+    blobs, images, r = push(server, repo, untagged)
+    check(images and images[0]["tag"] is None and "names no tag" in r.stderr and
+          "--require-tag" in r.stderr, "untagged: pushed, with a warning (%r)" % r.stderr)
+    r = run(["push", "--repository", repo, "--require-tag", untagged], creds_env(server.url))
+    check(r.returncode == 2 and "names no tag and --require-tag" in r.stderr and r.stdout == "",
+          "--require-tag: an untagged push refused before anything is sent (%r)" % r.stderr)
+    r = run(["push", "--repository", repo, "--require-tag", "--tag", "t1", untagged],
+            creds_env(server.url))
+    check(r.returncode == 0, "--require-tag with --tag: pushed (%r)" % r.stderr[-500:])
+
+
 def test_index(server, client, tmp):
     repo = "push/multi"
     lay = Layout(os.path.join(tmp, "multi"))
@@ -358,7 +406,7 @@ def test_missing_repository(server, tmp, lay):
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-push-")
     server = Server("--repository", "push/app", "--repository", "push/tar", "--repository",
-                    "push/docker", "--repository", "push/multi")
+                    "push/docker", "--repository", "push/multi", "--repository", "push/tags")
     try:
         client = ecr(server.url)
         lay, desc, _ = test_layout(server, client, tmp)
@@ -367,6 +415,7 @@ def main():
         test_docker_save(server, client, tmp, tarfile.PAX_FORMAT, "pax")
         test_docker_save(server, client, tmp, tarfile.USTAR_FORMAT, "ustar")  # name prefix
         test_index(server, client, tmp)
+        test_tags(server, client, tmp)
         test_refused(server, tmp, lay, desc)
         test_missing_repository(server, tmp, lay)
         test_faults(tmp)
