@@ -2,6 +2,7 @@
  * classic `docker save` tarballs. See cli/image_source.h. */
 #include "cli/image_source.h"
 
+#include "cli/platform.h"
 #include "cli/tar.h"
 #include "util/hex.h"
 #include "util/json.h"
@@ -371,6 +372,10 @@ static char *read_descriptor(const struct tree *t, const cJSON *desc, size_t *le
 }
 
 /* One manifest (or index) of a layout, its children and blobs first. */
+static int take_document(struct image_source *s, const struct tree *t, char *bytes, size_t len,
+                         const char *desc_mt, const char *digest, bool top, int depth,
+                         struct ebuf *err);
+
 static int take_manifest(struct image_source *s, const struct tree *t, const cJSON *desc, bool top,
                          int depth, struct ebuf *err)
 {
@@ -378,11 +383,22 @@ static int take_manifest(struct image_source *s, const struct tree *t, const cJS
     char *bytes = read_descriptor(t, desc, &len, err);
     if (!bytes)
         return -1;
+    return take_document(s, t, bytes, len, json_string(desc, "mediaType"),
+                         json_string(desc, "digest"), top, depth, err);
+}
+
+/* Take the manifest or index `bytes` (malloc'd, `len` long; taken over), with its blobs and,
+ * for an index, its manifests first. `digest` names it in messages. */
+static int take_document(struct image_source *s, const struct tree *t, char *bytes, size_t len,
+                         const char *desc_mt, const char *digest, bool top, int depth,
+                         struct ebuf *err)
+{
     cJSON *doc = cJSON_ParseWithLength(bytes, len);
-    const char *mt = json_string(desc, "mediaType");
+    const char *mt = desc_mt;
     if (!mt)
         mt = json_string(doc, "mediaType");
-    const char *digest = json_string(desc, "digest");
+    if (!mt && cJSON_GetObjectItemCaseSensitive(doc, "manifests"))
+        mt = MT_OCI_INDEX; /* an index.json pushed as the image: OCI's, without the field */
     int rc = -1;
     if (!cJSON_IsObject(doc)) {
         ebuf_printf(err, "%s: manifest %s is not JSON", t->root, digest);
@@ -430,8 +446,65 @@ static const char *tag_of_ref(const char *ref)
     return colon ? colon + 1 : ref;
 }
 
+/* --platform: the manifest for `p` in the index entry `from` (an index) or, when it is NULL
+ * or a manifest, among index.json's entries `ms`. Takes it as the top manifest. */
+static int take_platform(struct image_source *s, const struct tree *t, const cJSON *ms,
+                         const cJSON *from, const struct platform *p, struct ebuf *err)
+{
+    cJSON *inner = NULL;
+    const cJSON *list = ms;
+    if (from && is_index(json_string(from, "mediaType"))) {
+        size_t len;
+        char *bytes = read_descriptor(t, from, &len, err);
+        if (!bytes)
+            return -1;
+        inner = cJSON_ParseWithLength(bytes, len);
+        free(bytes);
+        list = cJSON_GetObjectItemCaseSensitive(inner, "manifests");
+    }
+    const cJSON *it, *chosen = NULL;
+    int matches = 0;
+    struct ebuf have = EBUF_INIT;
+    cJSON_ArrayForEach(it, list)
+    {
+        if (have.len)
+            ebuf_puts(&have, ", ");
+        platform_describe(it, &have);
+        if (platform_matches(p, it)) {
+            chosen = it;
+            matches++;
+        }
+    }
+    int rc = -1;
+    if (matches == 1)
+        rc = take_manifest(s, t, chosen, true, 0, err);
+    else
+        ebuf_printf(err, "%s has %s image for %s/%s%s%s (the platforms it has: %s)", t->root,
+                    matches ? "more than one" : "no", p->os, p->arch, p->variant[0] ? "/" : "",
+                    p->variant, have.len ? ebuf_str(&have) : "none");
+    ebuf_free(&have);
+    cJSON_Delete(inner);
+    return rc;
+}
+
+/* True when index.json's entries are the platform manifests of one image: more than one,
+ * none named, each with a platform (what hand-assembled and some tools' layouts hold). */
+static bool platform_entries(const cJSON *ms)
+{
+    const cJSON *it;
+    int n = 0;
+    cJSON_ArrayForEach(it, ms)
+    {
+        if (json_string(cJSON_GetObjectItemCaseSensitive(it, "annotations"), REF_NAME) ||
+            !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "platform")))
+            return false;
+        n++;
+    }
+    return n > 1;
+}
+
 static int open_layout(struct image_source *s, const struct tree *t, const char *want_tag,
-                       struct ebuf *err)
+                       const struct platform *want_platform, struct ebuf *err)
 {
     cJSON *layout = tree_json(t, "oci-layout", err);
     const char *version = layout ? json_string(layout, "imageLayoutVersion") : NULL;
@@ -461,7 +534,21 @@ static int open_layout(struct image_source *s, const struct tree *t, const char 
     int rc = -1;
     if (!pick && n == 1)
         pick = cJSON_GetArrayItem(ms, 0);
-    if (!pick && n == 0) {
+    if (want_platform && n > 0 && (pick || !names.len)) {
+        const char *ref =
+            pick ? json_string(cJSON_GetObjectItemCaseSensitive(pick, "annotations"), REF_NAME)
+                 : NULL;
+        if (ref && image_tag_valid(tag_of_ref(ref)) && !(s->tag = strdup(tag_of_ref(ref))))
+            ebuf_puts(err, "out of memory");
+        else
+            rc = take_platform(s, t, ms, pick, want_platform, err);
+    } else if (!pick && platform_entries(ms)) {
+        /* One multi-platform image whose index is index.json itself: put it whole. */
+        size_t len;
+        char *bytes = tree_read(t, "index.json", &len, err);
+        if (bytes)
+            rc = take_document(s, t, bytes, len, NULL, "index.json", true, 0, err);
+    } else if (!pick && n == 0) {
         ebuf_printf(err, "%s: index.json lists no manifests", t->root);
     } else if (!pick && want_tag) {
         ebuf_printf(err, "%s holds %d images and none is named %s (the names it has: %s)", t->root,
@@ -643,8 +730,8 @@ bool image_tag_valid(const char *tag)
     return true;
 }
 
-int image_source_open(const char *path, const char *want_tag, struct image_source *out,
-                      struct ebuf *err)
+int image_source_open(const char *path, const char *want_tag, const struct platform *want_platform,
+                      struct image_source *out, struct ebuf *err)
 {
     memset(out, 0, sizeof *out);
     struct stat st;
@@ -665,10 +752,18 @@ int image_source_open(const char *path, const char *want_tag, struct image_sourc
     int rc;
     if (tree_has(&t, "index.json")) {
         out->kind = t.tar ? "OCI layout tarball" : "OCI layout";
-        rc = open_layout(out, &t, want_tag, err);
+        rc = open_layout(out, &t, want_tag, want_platform, err);
     } else if (t.tar && tree_has(&t, "manifest.json")) {
         out->kind = "docker-save tarball";
-        rc = open_docker(out, &t, want_tag, err);
+        if (want_platform) {
+            ebuf_printf(err,
+                        "%s is a docker-save tarball, which holds one platform; --platform "
+                        "picks among the platforms of an OCI layout",
+                        path);
+            rc = -1;
+        } else {
+            rc = open_docker(out, &t, want_tag, err);
+        }
     } else {
         ebuf_printf(err,
                     "%s is not an image: an OCI layout has index.json and oci-layout, a "

@@ -40,10 +40,14 @@ struct image_source {
 };
 
 /* Read the image at `path` (a directory or a tar file). `want_tag` (may be NULL) picks the
- * image when the layout holds several. Returns 0, or -1 with a message in `err` naming the
+ * image when the layout holds several; an index.json whose entries are the platform
+ * manifests of one image (none named) is that image, pushed whole as an index.
+ * `want_platform` (may be NULL) pushes one platform's manifest alone: from the picked
+ * image's index, or from index.json's entries. Returns 0, or -1 with a message in `err` naming the
  * file and what is wrong with it. */
-int image_source_open(const char *path, const char *want_tag, struct image_source *out,
-                      struct ebuf *err);
+struct platform;
+int image_source_open(const char *path, const char *want_tag, const struct platform *want_platform,
+                      struct image_source *out, struct ebuf *err);
 void image_source_free(struct image_source *s);
 
 /* True for a tag ECR takes: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/image_source.h"
+#include "cli/platform.h"
 #include "cli/upload.h"
 #include "cli/upload_output.h"
 #include "util/buf.h"
@@ -16,7 +17,8 @@
 #define CMD "push"
 
 static const char help_text[] =
-    "Usage: ecrup push --repository NAME [--tag TAG] [--require-tag] [--registry-id ID]\n"
+    "Usage: ecrup push --repository NAME [--tag TAG] [--require-tag] [--platform P]\n"
+    "                  [--registry-id ID]\n"
     "                  [--json] [--no-check | --check-first] [--insecure] [COMMON OPTIONS]\n"
     "                  (OCI_LAYOUT_DIR | IMAGE.tar)\n"
     "\n"
@@ -42,6 +44,9 @@ static const char help_text[] =
     "                       its index entry or its docker RepoTags; with none, the image is\n"
     "                       pushed by digest only). When the image holds several images,\n"
     "                       --tag also picks the one with that name.\n"
+    "  --platform OS/ARCH[/VARIANT]\n"
+    "                       push one platform of a multi-platform image alone, e.g.\n"
+    "                       linux/arm64 (default: every platform, as an index under the tag)\n"
     "  --require-tag        refuse to push an image that ends up without a tag (the source\n"
     "                       names none and --tag is not given); without it a warning says so\n"
     "  --registry-id ID     the 12-digit account that owns the registry (default: the\n"
@@ -74,6 +79,8 @@ struct args {
     const char *tag;
     const char *source;
     bool require_tag; /* --require-tag: an untagged push is an error */
+    bool has_platform;
+    struct platform platform; /* --platform */
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -95,6 +102,18 @@ static int parse_args(int argc, char **argv, struct args *a)
             return CLI_EXIT_OK;
         } else if (!strcmp(s, "--require-tag")) {
             a->require_tag = true;
+        } else if (cli_opt_is(s, "--platform")) {
+            const char *v = cli_take_value(CMD, argc, argv, &i);
+            if (!v)
+                return CLI_EXIT_USAGE;
+            if (!platform_parse(v, &a->platform)) {
+                cli_error(CMD,
+                          "--platform: '%s' is not os/arch[/variant] (e.g. linux/amd64, "
+                          "linux/arm64/v8)",
+                          v);
+                return CLI_EXIT_USAGE;
+            }
+            a->has_platform = true;
         } else if (cli_opt_is(s, "--tag")) {
             const char *v = cli_take_value(CMD, argc, argv, &i);
             if (!v)
@@ -112,7 +131,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             if (r == 0) {
-                static const char *const own[] = {"--tag", "--require-tag", "--help", NULL};
+                static const char *const own[] = {"--tag", "--require-tag", "--platform", "--help",
+                                                  NULL};
                 cli_unknown_option(CMD, s, own, upload_option_names);
                 return CLI_EXIT_USAGE;
             }
@@ -211,7 +231,7 @@ int push_main(int argc, char **argv)
         return rc;
     struct image_source src;
     struct ebuf err = EBUF_INIT;
-    if (image_source_open(a.source, a.tag, &src, &err) != 0) {
+    if (image_source_open(a.source, a.tag, a.has_platform ? &a.platform : NULL, &src, &err) != 0) {
         cli_error(CMD, "%s", ebuf_ok(&err) ? ebuf_str(&err) : "out of memory");
         ebuf_free(&err);
         return CLI_EXIT_USAGE;

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int pass = 0; pass < 2; pass++) {
         struct image_source s;
         struct ebuf err = EBUF_INIT;
-        if (image_source_open(path, pass ? "v1" : NULL, &s, &err) == 0) {
+        if (image_source_open(path, pass ? "v1" : NULL, NULL, &s, &err) == 0) {
             if (s.n_manifests == 0 || !s.manifests[s.n_manifests - 1].top || !s.kind)
                 abort();
             for (size_t i = 0; i < s.n_blobs; i++) {

@@ -302,6 +302,57 @@ def test_index(server, client, tmp):
           (r.returncode, r.stderr))
 
 
+def test_platforms(server, client, tmp):
+    """An index.json that lists the platform manifests itself (no names) is one image, put as
+    an index; --platform pushes one platform alone, from it or from a named index."""
+    repo = "push/multi"
+    lay = Layout(os.path.join(tmp, "flat"))
+    a, _ = lay.image([1 * MiB + 1], arch="amd64")
+    b, _ = lay.image([1 * MiB + 2], arch="arm64")
+    a = dict(a, platform={"os": "linux", "architecture": "amd64"})
+    b = dict(b, platform={"os": "linux", "architecture": "arm64", "variant": "v8"})
+    lay.add(a)
+    lay.add(b)
+    lay.write()
+    blobs, images, r = push(server, repo, lay.root, "--tag", "flat")
+    with open(os.path.join(lay.root, "index.json"), "rb") as f:
+        index_bytes = f.read()
+    check([i["manifest"] for i in images] == [a["digest"], b["digest"], digest_of(index_bytes)]
+          and [i["tag"] for i in images] == [None, None, "flat"],
+          "platform entries: both manifests, then index.json as the index under the tag: %s"
+          % images)
+    im = stored_image(client, repo, tag="flat")
+    check(im is not None and im["imageManifest"].encode() == index_bytes and
+          im.get("imageManifestMediaType") == OCI_INDEX,
+          "platform entries: the index stored byte for byte, as an OCI index")
+
+    blobs, images, r = push(server, repo, lay.root, "--tag", "arm", "--platform", "linux/arm64")
+    check([i["manifest"] for i in images] == [b["digest"]] and images[0]["tag"] == "arm",
+          "--platform linux/arm64: that manifest alone, under the tag: %s" % images)
+    r = run(["push", "--repository", repo, "--platform", "linux/s390x", lay.root],
+            creds_env(server.url))
+    check(r.returncode == 2 and "no image for linux/s390x" in r.stderr and
+          "linux/amd64, linux/arm64/v8" in r.stderr,
+          "--platform absent: refused, the platforms listed (%r)" % r.stderr)
+    r = run(["push", "--repository", repo, "--platform", "linux", lay.root],
+            creds_env(server.url))
+    check(r.returncode == 2 and "is not os/arch" in r.stderr, "--platform malformed (%r)"
+          % r.stderr)
+
+    # A named index (what docker save writes): --platform looks inside it.
+    named = Layout(os.path.join(tmp, "named"))
+    c, _ = named.image([4000], arch="amd64")
+    d, _ = named.image([5000], arch="arm64")
+    c = dict(c, platform={"os": "linux", "architecture": "amd64"})
+    d = dict(d, platform={"os": "linux", "architecture": "arm64"})
+    idx = jbytes({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [c, d]})
+    named.add(dict(named.blob(idx), mediaType=OCI_INDEX), ref="app:v3")
+    named.write()
+    blobs, images, r = push(server, repo, named.root, "--platform", "linux/amd64")
+    check([i["manifest"] for i in images] == [c["digest"]] and images[0]["tag"] == "v3",
+          "--platform inside a named index: the amd64 manifest under its tag: %s" % images)
+
+
 def test_refused(server, tmp, lay, desc):
     repo = "push/app"
     env = creds_env(server.url)
@@ -416,6 +467,7 @@ def main():
         test_docker_save(server, client, tmp, tarfile.USTAR_FORMAT, "ustar")  # name prefix
         test_index(server, client, tmp)
         test_tags(server, client, tmp)
+        test_platforms(server, client, tmp)
         test_refused(server, tmp, lay, desc)
         test_missing_repository(server, tmp, lay)
         test_faults(tmp)
