@@ -167,7 +167,8 @@ def test_json(server, tmp):
 def test_retries(tmp):
     """InitiateLayerUpload answers 503 twice: the third send goes through. Retries are counted
     apart from requests, and attempts holds both."""
-    server = Server("--repository", "cli/retry", "--faults", "InitiateLayerUpload:503=#1-2")
+    server = Server("--repository", "cli/retry", "--faults",
+                    "InitiateLayerUpload:503=#1-2,CreateRepository:503=1")
     try:
         layer = make_file(tmp, "retry.bin", 3 * MiB, seed=12)
         env = creds_env(server.url)
@@ -181,6 +182,19 @@ def test_retries(tmp):
         r = run(["upload-layer", "--repository", "cli/retry", layer2], env)
         check(r.returncode == 0 and "1 part, 4 requests)" in r.stdout,
               "retries, plain: a clean upload says its requests, no retry (%r)" % r.stdout)
+        # CreateRepository failing is said, and the run goes on: the repository may be there.
+        one = dict(env, AWS_MAX_ATTEMPTS="1")
+        r = run(["upload-layer", "--repository", "cli/retry", "--create-repository", layer2], one)
+        check(r.returncode == 0 and "--create-repository: CreateRepository failed" in r.stderr
+              and "ServiceUnavailableException" in r.stderr and "already exists" in r.stdout,
+              "--create-repository failing: said, the upload goes on (%d %r %r)"
+              % (r.returncode, r.stdout, r.stderr))
+        r = run(["upload-layer", "--repository", "cli/absent", "--create-repository", layer2],
+                one)
+        check(r.returncode == 1 and "could not create it" in r.stderr and
+              "aws ecr create-repository" not in r.stderr,
+              "--create-repository failing, repository missing: no hint to pass it again (%r)"
+              % r.stderr)
     finally:
         server.stop()
 
