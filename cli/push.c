@@ -18,7 +18,8 @@
 
 static const char help_text[] =
     "Usage: ecrup push --repository NAME [--tag TAG] [--registry-id ID] [--json]\n"
-    "                  [--no-check | --check-first] [--insecure] [COMMON OPTIONS]\n"
+    "                  [--create-repository] [--no-check | --check-first] [--insecure]\n"
+    "                  [COMMON OPTIONS]\n"
     "                  (OCI_LAYOUT_DIR | IMAGE.tar)\n"
     "\n"
     "Push an image to an Amazon ECR repository through the ECR API: its config and layers\n"
@@ -48,7 +49,10 @@ static const char help_text[] =
     "                         "
     "{\"image\":\"...\",\"manifest\":\"sha256:...\",\"mediaType\":\"...\",\n"
     "                          \"tag\":\"...\"|null,\"status\":\"pushed\"|\"exists\"|\"failed\",\n"
-    "                          \"attempts\":N}  (failed: \"error\" and \"message\" too)\n"
+    "                          \"attempts\":N,\"requests\":N,\"retries\":N}\n"
+    "                       a manifest not put says why: \"status\":\"failed\",\n"
+    "                         \"error\":\"<its first failed blob's>\",\n"
+    "                         \"message\":\"not put: 2 of its 4 blobs failed\"\n"
     "  -h, --help           show this help\n"
     "\n"
     "%s"
