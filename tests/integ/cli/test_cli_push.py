@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -15,7 +17,8 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import AKID, MiB, REGION, SECRET, TOKEN, Server, check, creds_env, finish, run  # noqa: E402
+from cli_common import (AKID, BIN, MiB, REGION, SECRET, TOKEN, Server, check,  # noqa: E402
+                        clean_env, creds_env, finish, run)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -431,6 +434,37 @@ def test_partial(server, tmp):
           % (r.stdout, r.stderr))
 
 
+def test_not_sent(tmp, lay):
+    """Nothing sent (no region), or a push stopped by Ctrl-C: still a line per manifest, saying
+    why it was not put."""
+    env = clean_env(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+                    AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    r = run(["push", "--json", "--repository", "push/app", lay.root], env)
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    images = [l for l in lines if "image" in l]
+    check(r.returncode == 1 and len(lines) == 5 and len(images) == 1 and
+          images[0]["status"] == "failed" and images[0]["error"] == "NoRegion" and
+          images[0]["message"] == "not put: 4 of its 4 blobs failed",
+          "no region: the manifest's line says it was not put (%d %r)" % (r.returncode, r.stdout))
+
+    server = Server("--repository", "push/slow", "--faults", "delay=1500")
+    try:
+        proc = subprocess.Popen([BIN, "push", "--json", "-v", "--repository", "push/slow",
+                                 lay.root], env=creds_env(server.url), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        proc.stderr.readline()  # the first request: the run is under way
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        lines = [json.loads(l) for l in out.splitlines()]
+        images = [l for l in lines if "image" in l]
+        check(proc.returncode == 130 and len(images) == 1 and
+              images[0]["status"] == "failed" and images[0]["error"] == "Cancelled" and
+              images[0]["message"] == "not put: interrupted" and images[0]["requests"] == 0,
+              "Ctrl-C: the manifest's line says it was not put (%s %r)" % (proc.returncode, out))
+    finally:
+        server.stop()
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-push-")
     server = Server("--repository", "push/app", "--repository", "push/tar", "--repository",
@@ -446,6 +480,7 @@ def main():
         test_refused(server, tmp, lay, desc)
         test_missing_repository(server, tmp, lay)
         test_partial(server, tmp)
+        test_not_sent(tmp, lay)
         test_faults(tmp)
     finally:
         server.stop()
