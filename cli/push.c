@@ -10,6 +10,7 @@
 #include "util/buf.h"
 
 #include <cjson/cJSON.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,8 @@
 
 static const char help_text[] =
     "Usage: ecrup push --repository NAME [--tag TAG] [--require-tag] [--platform P]\n"
-    "                  [--registry-id ID]\n"
-    "                  [--json] [--no-check | --check-first] [--insecure] [COMMON OPTIONS]\n"
+    "                  [--registry-id ID] [--json] [--create-repository]\n"
+    "                  [--no-check | --check-first] [--insecure] [COMMON OPTIONS]\n"
     "                  (OCI_LAYOUT_DIR | IMAGE.tar)\n"
     "\n"
     "Push an image to an Amazon ECR repository through the ECR API: its config and layers\n"
@@ -56,7 +57,10 @@ static const char help_text[] =
     "                         "
     "{\"image\":\"...\",\"manifest\":\"sha256:...\",\"mediaType\":\"...\",\n"
     "                          \"tag\":\"...\"|null,\"status\":\"pushed\"|\"exists\"|\"failed\",\n"
-    "                          \"attempts\":N}  (failed: \"error\" and \"message\" too)\n"
+    "                          \"attempts\":N,\"requests\":N,\"retries\":N}\n"
+    "                       a manifest not put says why: \"status\":\"failed\",\n"
+    "                         \"error\":\"<its first failed blob's>\",\n"
+    "                         \"message\":\"not put: 2 of its 4 blobs failed\"\n"
     "  -h, --help           show this help\n"
     "\n"
     "%s"
@@ -154,18 +158,115 @@ struct push {
     const char *tag;
 };
 
+/* Why a manifest is not put, when it is not: its blobs (or for an index, its manifests) that
+ * failed. */
+struct not_put {
+    size_t failed, total;
+    bool index;        /* its dependencies are manifests */
+    const char *error; /* the first failure's: the cause, as --json "error" says it */
+};
+
+/* The index of blob `digest` in the source, or n_blobs. */
+static size_t blob_index(const struct image_source *src, const char *digest)
+{
+    size_t k = 0;
+    while (k < src->n_blobs && strcmp(src->blobs[k].digest, digest))
+        k++;
+    return k;
+}
+
+/* Whether descriptor `d` of `list` names a digest an earlier one did (docker save repeats a
+ * layer; it is one blob). */
+static bool named_before(const cJSON *list, const cJSON *d, const char *digest)
+{
+    for (const cJSON *e = list ? list->child : NULL; e && e != d; e = e->next) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(e, "digest");
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, digest))
+            return true;
+    }
+    return false;
+}
+
+/* Count one dependency of manifest `mi`: a blob, or for an index one of its manifests. */
+static void count_dep(const struct push *p, size_t mi, const char *digest,
+                      const struct upload_outcome *outs, const struct ecrup_image_result *done,
+                      struct not_put *np)
+{
+    size_t k = blob_index(p->src, digest);
+    if (k < p->src->n_blobs) {
+        np->total++;
+        if (outs[k].outcome == ECRUP_OUTCOME_FAILED)
+            np->error = np->failed++ ? np->error : outs[k].error;
+        return;
+    }
+    for (size_t j = 0; j < mi; j++)
+        if (!strcmp(p->src->manifests[j].digest, digest)) {
+            np->total++;
+            if (done[j].outcome == ECRUP_OUTCOME_FAILED)
+                np->error = np->failed++ ? np->error : done[j].exception;
+            return;
+        }
+    /* a foreign layer (urls, no blob): the registry does not need it */
+}
+
+/* What manifest `mi` names and how much of it failed; `done` holds the manifests before it. */
+static void dependencies(const struct push *p, size_t mi, const struct upload_outcome *outs,
+                         const struct ecrup_image_result *done, struct not_put *np)
+{
+    const struct image_manifest *m = &p->src->manifests[mi];
+    *np = (struct not_put){0};
+    cJSON *doc = cJSON_ParseWithLength(m->bytes, m->len);
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
+    const cJSON *cd = cJSON_GetObjectItemCaseSensitive(config, "digest");
+    if (cJSON_IsString(cd))
+        count_dep(p, mi, cd->valuestring, outs, done, np);
+    for (int pass = 0; pass < 2; pass++) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, pass ? "manifests" : "layers");
+        const cJSON *d;
+        cJSON_ArrayForEach(d, list)
+        {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(d, "digest");
+            if (cJSON_IsString(x) && !named_before(list, d, x->valuestring))
+                count_dep(p, mi, x->valuestring, outs, done, np);
+        }
+    }
+    np->index = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "manifests"));
+    cJSON_Delete(doc);
+}
+
+/* A manifest that is not put: its result says why. */
+static void not_put(struct ecrup_image_result *r, const struct image_manifest *m, const char *error,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void not_put(struct ecrup_image_result *r, const struct image_manifest *m, const char *error,
+                    const char *fmt, ...)
+{
+    memset(r, 0, sizeof *r);
+    r->outcome = ECRUP_OUTCOME_FAILED;
+    r->status = ECRUP_E_CANCELLED; /* no PutImage was made */
+    snprintf(r->digest, sizeof r->digest, "%s", m->digest);
+    snprintf(r->exception, sizeof r->exception, "%s", error ? error : "InternalError");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+}
+
 static void print_image(const struct push *p, const struct image_manifest *m, const char *tag,
-                        const struct ecrup_image_result *r)
+                        const struct ecrup_image_result *r, bool sent)
 {
     const struct upload_settings *u = &p->a->u;
     const char *status = r->outcome == ECRUP_OUTCOME_UPLOADED ? "pushed"
                          : r->outcome == ECRUP_OUTCOME_EXISTS ? "exists"
                                                               : "failed";
+    /* PutImage is one request: its sends beyond the first are retries. */
+    unsigned requests = r->attempts ? 1 : 0, retries = r->attempts ? r->attempts - 1 : 0;
     struct ebuf msg = EBUF_INIT;
     if (u->json) {
         cJSON *j = cJSON_CreateObject();
-        char num[16];
-        snprintf(num, sizeof num, "%u", r->attempts);
+        char num[3][16];
+        snprintf(num[0], sizeof num[0], "%u", r->attempts);
+        snprintf(num[1], sizeof num[1], "%u", requests);
+        snprintf(num[2], sizeof num[2], "%u", retries);
         bool ok =
             j && cJSON_AddStringToObject(j, "image", p->a->source) &&
             cJSON_AddStringToObject(j, "manifest", m->digest) &&
@@ -173,7 +274,9 @@ static void print_image(const struct push *p, const struct image_manifest *m, co
                            : cJSON_AddNullToObject(j, "mediaType")) &&
             (tag ? cJSON_AddStringToObject(j, "tag", tag) : cJSON_AddNullToObject(j, "tag")) &&
             cJSON_AddStringToObject(j, "status", status) &&
-            cJSON_AddRawToObject(j, "attempts", num);
+            cJSON_AddRawToObject(j, "attempts", num[0]) &&
+            cJSON_AddRawToObject(j, "requests", num[1]) &&
+            cJSON_AddRawToObject(j, "retries", num[2]);
         if (ok && r->outcome == ECRUP_OUTCOME_FAILED)
             ok = cJSON_AddStringToObject(j, "error", r->exception) &&
                  cJSON_AddStringToObject(j, "message", upload_redacted(&msg, r->message));
@@ -183,8 +286,13 @@ static void print_image(const struct push *p, const struct image_manifest *m, co
         }
         upload_print_json(j, m->digest);
     } else if (r->outcome == ECRUP_OUTCOME_FAILED) {
-        fprintf(stderr, "ecrup push: manifest %s: failed: %s: %s\n", m->digest, r->exception,
-                upload_redacted(&msg, r->message));
+        fflush(stdout);
+        if (sent)
+            fprintf(stderr, "ecrup push: manifest %s: failed: %s\n", m->digest,
+                    upload_failure_text(&msg, r->exception, r->message));
+        else
+            fprintf(stderr, "ecrup push: manifest %s: %s\n", m->digest,
+                    upload_redacted(&msg, r->message));
     } else if (!u->common.quiet) {
         const char *what = r->outcome == ECRUP_OUTCOME_UPLOADED ? "pushed" : "already there";
         if (tag)
@@ -199,28 +307,75 @@ static void print_image(const struct push *p, const struct image_manifest *m, co
     ebuf_free(&msg);
 }
 
-/* Every blob is up: put the manifests, children first, the tagged one last. */
-static int put_manifests(struct ecrup_engine *engine, const struct upload_settings *u, void *user)
+/* The summary's word on the image: whether its top manifest was put. */
+static void image_tail(const struct push *p, const struct upload_settings *u,
+                       const struct ecrup_image_result *top, bool sent, struct ebuf *tail)
+{
+    static const char prefix[] = "not put: ";
+    const char *why = top->message;
+    if (!strncmp(why, prefix, sizeof prefix - 1))
+        why += sizeof prefix - 1;
+    if (top->outcome == ECRUP_OUTCOME_FAILED)
+        ebuf_printf(tail, "image not put: %s", sent ? "PutImage failed" : why);
+    else if (p->tag)
+        ebuf_printf(tail, "image %s as %s:%s",
+                    top->outcome == ECRUP_OUTCOME_UPLOADED ? "put" : "already there", u->repository,
+                    p->tag);
+    else
+        ebuf_printf(tail, "image %s by digest %s",
+                    top->outcome == ECRUP_OUTCOME_UPLOADED ? "put" : "already there", top->digest);
+}
+
+/* Every manifest gets its line: put, children first and the tagged one last, when all it
+ * names is up; else not put, saying why (its blobs that failed, its manifests not put, an
+ * interruption). */
+static int put_manifests(struct ecrup_engine *engine, const struct upload_settings *u,
+                         const struct upload_outcome *outs, size_t n, bool interrupted,
+                         struct ebuf *tail, void *user)
 {
     const struct push *p = user;
-    for (size_t i = 0; i < p->src->n_manifests; i++) {
+    size_t nm = p->src->n_manifests;
+    struct ecrup_image_result *done = calloc(nm ? nm : 1, sizeof *done);
+    if (!done) {
+        cli_error(CMD, "out of memory");
+        return CLI_EXIT_FAILED;
+    }
+    int rc = CLI_EXIT_OK;
+    bool sent = false;
+    for (size_t i = 0; i < nm; i++) {
         const struct image_manifest *m = &p->src->manifests[i];
         const char *tag = m->top ? p->tag : NULL;
-        struct ecrup_image im = {
-            .repository = u->repository,
-            .registry_id = u->registry_id,
-            .manifest = m->bytes,
-            .manifest_length = m->len,
-            .media_type = m->media_type,
-            .tag = tag,
-        };
-        struct ecrup_image_result r;
-        ecrup_engine_put_image(engine, &im, &r);
-        print_image(p, m, tag, &r);
-        if (r.outcome == ECRUP_OUTCOME_FAILED)
-            return CLI_EXIT_FAILED;
+        struct not_put np;
+        dependencies(p, i, outs, done, &np);
+        sent = false;
+        if (interrupted) {
+            not_put(&done[i], m, ecrup_status_name(ECRUP_E_CANCELLED), "not put: interrupted");
+        } else if (np.failed) {
+            not_put(&done[i], m, np.error, "not put: %zu of its %zu %s %s", np.failed, np.total,
+                    np.index ? "manifests" : "blobs",
+                    np.index ? (np.failed == 1 ? "was not put" : "were not put") : "failed");
+        } else if (!engine) {
+            not_put(&done[i], m, n ? outs[0].error : NULL, "not put: nothing was sent");
+        } else {
+            struct ecrup_image im = {
+                .repository = u->repository,
+                .registry_id = u->registry_id,
+                .manifest = m->bytes,
+                .manifest_length = m->len,
+                .media_type = m->media_type,
+                .tag = tag,
+            };
+            ecrup_engine_put_image(engine, &im, &done[i]);
+            sent = true;
+        }
+        print_image(p, m, tag, &done[i], sent);
+        if (done[i].outcome == ECRUP_OUTCOME_FAILED)
+            rc = CLI_EXIT_FAILED;
     }
-    return CLI_EXIT_OK;
+    if (nm)
+        image_tail(p, u, &done[nm - 1], sent, tail);
+    free(done);
+    return rc;
 }
 
 int push_main(int argc, char **argv)

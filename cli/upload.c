@@ -62,9 +62,14 @@ const char upload_options_help[] =
     "  --json               print one JSON line per blob on stdout, nothing else there:\n"
     "                         {\"file\":\"...\",\"digest\":\"sha256:...\",\"size\":N,\n"
     "                          \"status\":\"uploaded\"|\"exists\",\"parts\":N,\"attempts\":N,\n"
-    "                          \"resumed_from\":N}  (bytes an earlier run had sent)\n"
+    "                          \"resumed_from\":N,\"requests\":N,\"retries\":N}\n"
+    "                       resumed_from: bytes an earlier run had sent; requests: requests\n"
+    "                       made, each counted once; retries: sends beyond the first;\n"
+    "                       attempts: every send (requests + retries)\n"
     "                       a failure has \"status\":\"failed\" and two more keys,\n"
     "                         \"error\":\"<ECR exception or local code>\",\"message\":\"...\"\n"
+    "  --create-repository  create the repository (CreateRepository, the service's defaults)\n"
+    "                       before uploading, when it does not exist\n"
     "  --no-check           upload even when the repository already has the blob\n"
     "  --check-first        hash and check a blob before sending any of it; by default a\n"
     "                       blob of unknown digest starts uploading while it is hashed\n"
@@ -83,8 +88,9 @@ const char upload_options_help[] =
     "                       prefer --ca-bundle for a private CA\n";
 
 const char *const upload_option_names[] = {
-    "--repository", "--registry-id", "--json",      "--no-check", "--check-first",
-    "--max-rate",   "--state-dir",   "--no-resume", "--insecure", NULL,
+    "--repository",  "--registry-id",       "--json",      "--no-check",
+    "--check-first", "--max-rate",          "--state-dir", "--no-resume",
+    "--insecure",    "--create-repository", NULL,
 };
 
 static const char *const rate_ops[] = {"UploadLayerPart", "InitiateLayerUpload",
@@ -138,6 +144,8 @@ int upload_option(struct upload_settings *s, const char *cmd, int argc, char **a
         s->check_first = true;
     } else if (!strcmp(a, "--insecure")) {
         s->insecure = true;
+    } else if (!strcmp(a, "--create-repository")) {
+        s->create_repository = true;
     } else if (!strcmp(a, "--no-resume")) {
         s->no_resume = true;
     } else if (cli_opt_is(a, "--state-dir")) {
@@ -418,6 +426,23 @@ static ecrup_status engine_start(const struct ecrup_options *o, const struct upl
     return st;
 }
 
+/* --create-repository: make the repository before the run, so that a missing one is made and
+ * an existing one left alone. A failure is said and the run goes on: the repository may exist
+ * all the same (a role allowed to push but not to create), and if not, the blobs say so. */
+static void create_repository(struct ecrup_engine *engine, const struct upload_settings *a)
+{
+    struct ecrup_repository_result r;
+    ecrup_engine_create_repository(engine, a->repository, a->registry_id, &r);
+    struct ebuf m = EBUF_INIT;
+    if (r.outcome == ECRUP_OUTCOME_FAILED)
+        cli_error(cmd_name, "--create-repository: CreateRepository failed: %s",
+                  upload_failure_text(&m, r.exception, r.message));
+    else if (r.outcome == ECRUP_OUTCOME_UPLOADED && !a->common.quiet)
+        cli_error(cmd_name, "created repository %s (%s)", a->repository,
+                  upload_redacted(&m, r.repository_uri));
+    ebuf_free(&m);
+}
+
 /* The engine's results as outcomes, counted, and each layer's final state in the view. */
 static struct upload_tally collect_results(struct ecrup_engine *engine,
                                            const struct upload_item *items, size_t n,
@@ -434,12 +459,12 @@ static struct upload_tally collect_results(struct ecrup_engine *engine,
             progress_view_final(view, i, PROGRESS_EXISTS, NULL);
         } else {
             struct ebuf m = EBUF_INIT;
-            if (r && r->status == ECRUP_E_CANCELLED) {
+            if (r && r->status == ECRUP_E_CANCELLED)
                 ebuf_puts(&m, "interrupted");
-            } else {
-                ebuf_printf(&m, "%s: ", outs[i].error);
-                redact_puts(&m, outs[i].message);
-            }
+            else if (upload_outcome_no_repository(&outs[i]))
+                ebuf_puts(&m, "no such repository"); /* the run's note below says the rest */
+            else
+                upload_failure_text(&m, outs[i].error, outs[i].message);
             progress_view_final(view, i, PROGRESS_FAILED, ebuf_ok(&m) ? ebuf_str(&m) : NULL);
             ebuf_free(&m);
         }
@@ -478,14 +503,19 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
     struct ecrup_error err = {0};
     ecrup_status st = engine_start(&o, a, items, n, &engine, &err);
     int exit_status;
+    struct ebuf tail = EBUF_INIT;
     if (st != ECRUP_OK) {
         /* Nothing ran: the same failure stands for every layer. */
-        exit_status = upload_report_not_run(a, cmd, items, n, st,
-                                            err.message[0] ? err.message : ecrup_strerror(st));
+        exit_status = upload_report_not_run(
+            a, cmd, items, n, st, err.message[0] ? err.message : ecrup_strerror(st), outs);
+        if (then)
+            then(NULL, a, outs, n, false, &tail, then_user);
     } else {
         atomic_store(&running_engine, engine);
         if (atomic_load(&sigint_count) > 0) /* Ctrl-C while the engine was being created */
             ecrup_engine_cancel(engine);
+        if (a->create_repository && atomic_load(&sigint_count) == 0)
+            create_repository(engine, a);
         if (tty)
             progress_view_draw(ui.view); /* every layer "Waiting" from the start */
         ecrup_engine_run(engine);
@@ -498,12 +528,14 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
         }
         upload_print_results(a, cmd, outs, n, interrupted);
         int then_status = CLI_EXIT_OK;
-        if (then && !tally.failed && !interrupted)
-            then_status = then(engine, a, then_user);
+        if (then)
+            then_status = then(engine, a, outs, n, interrupted, &tail, then_user);
         atomic_store(&running_engine, NULL);
         exit_status = upload_finish(a, cmd, outs, n, &tally, seconds,
-                                    atomic_load(&sigint_count) > 0, then_status);
+                                    atomic_load(&sigint_count) > 0, then_status,
+                                    then ? "blobs: " : "", ebuf_ok(&tail) ? ebuf_str(&tail) : "");
     }
+    ebuf_free(&tail);
 
     /* The engine is freed before the handler goes, so a late Ctrl-C cannot reach a freed
      * engine: running_engine is already NULL. */

@@ -23,13 +23,14 @@ struct upload_settings {
     bool no_check;
     bool check_first;
     bool insecure;
-    double rates[4];       /* --max-rate per operation; 0: ECR's default */
-    const char *state_dir; /* --state-dir; NULL: ECRUP_STATE_DIR, XDG_STATE_HOME, ~/.local */
+    double rates[4];        /* --max-rate per operation; 0: ECR's default */
+    const char *state_dir;  /* --state-dir; NULL: ECRUP_STATE_DIR, XDG_STATE_HOME, ~/.local */
+    bool no_resume;         /* --no-resume: no journal */
+    bool create_repository; /* --create-repository: CreateRepository before the run */
     /* --repository given as ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME: what the host said,
      * checked against --registry-id and --region once every option is read */
     char uri_account[13];
     char uri_region[64];
-    bool no_resume; /* --no-resume: no journal */
 };
 
 /* The help lines for the options upload_option() takes, except --repository and
@@ -40,7 +41,8 @@ extern const char upload_options_help[];
 extern const char *const upload_option_names[];
 
 /* Try to consume argv[*i] (and its value) as an upload option: --repository, --registry-id,
- * --json, --no-check, --check-first, --max-rate, --insecure, or a common option. Returns 1
+ * --create-repository, --json, --no-check, --check-first, --max-rate, --insecure, or a common
+ * option. Returns 1
  * when consumed, 0 when it is none of them, -1 after printing an error. `cmd` names the
  * command in errors. */
 int upload_option(struct upload_settings *s, const char *cmd, int argc, char **argv, int *i);
@@ -61,13 +63,19 @@ struct upload_item {
                            id, else the file's name); NULL: computed */
 };
 
-/* After every blob is up (uploaded or present), with the engine alive and Ctrl-C still
- * handled: what the command does next (push puts the manifest). It prints its own lines in
- * the run's manner (`json`, `quiet`) and returns an exit status. */
-typedef int (*upload_then_fn)(struct ecrup_engine *engine, const struct upload_settings *s,
-                              void *user);
+struct upload_outcome;
 
-/* Upload `items` and report them; then `then` (may be NULL) when all of them are up. Returns
+/* Once the blobs have been reported, with the engine alive (NULL when it could not start, and
+ * then every outcome failed) and Ctrl-C still handled: what the command does next with what
+ * became of the blobs, `outs` in the items' order (push puts the manifests whose blobs are
+ * all up, and says of the others why not). It prints its own lines in the run's manner
+ * (`json`, `quiet`), may put a phrase for the summary line in `tail`, and returns an exit
+ * status. */
+typedef int (*upload_then_fn)(struct ecrup_engine *engine, const struct upload_settings *s,
+                              const struct upload_outcome *outs, size_t n, bool interrupted,
+                              struct ebuf *tail, void *user);
+
+/* Upload `items` and report them; then `then` (may be NULL). Returns
  * the exit status. Main thread only: installs a SIGINT handler for its duration. */
 int upload_run(const struct upload_settings *s, const char *cmd, const struct upload_item *items,
                size_t n, upload_then_fn then, void *then_user);

@@ -18,7 +18,8 @@
 
 static const char help_text[] =
     "Usage: ecrup upload-layer --repository NAME [--registry-id ID] [--digest sha256:HEX]\n"
-    "                          [--json] [--no-check | --check-first] [--insecure]\n"
+    "                          [--json] [--create-repository] [--no-check | --check-first]\n"
+    "                          [--insecure]\n"
     "                          [COMMON OPTIONS] FILE...\n"
     "\n"
     "Upload layer blobs (files already compressed as they will be stored, such as the\n"
@@ -42,8 +43,10 @@ static const char help_text[] =
     "\n"
     "Output: on a terminal, one line per layer in the manner of docker push (Waiting,\n"
     "Hashing, Pushing with a bar, bytes and rate, Layer already exists, Pushed, Failed) and a\n"
-    "summary; otherwise one line per layer and the summary once the upload ends. --quiet\n"
-    "prints errors only; -v adds one line per request (operation, attempt, HTTP status,\n"
+    "summary; otherwise one line per layer and the summary once the upload ends (failures\n"
+    "on stderr, the rest on stdout; a missing repository is said once, with how to create\n"
+    "it). --quiet prints errors only; -v adds one line per request (operation, attempt, HTTP "
+    "status,\n"
     "duration) on stderr, -vv more. Secrets are never printed.\n"
     "\n"
     "Environment, as the AWS SDKs read it (flags win): AWS_ACCESS_KEY_ID,\n"

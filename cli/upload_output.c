@@ -26,6 +26,8 @@ void upload_outcome_from_result(struct upload_outcome *o, const struct upload_it
         o->size = r->size;
     o->parts = r->parts;
     o->attempts = r->attempts;
+    o->requests = r->requests;
+    o->retries = r->retries;
     o->resumed_from = r->resumed_from;
     o->outcome = r->outcome == ECRUP_OUTCOME_PENDING ? ECRUP_OUTCOME_FAILED : r->outcome;
     if (o->outcome == ECRUP_OUTCOME_FAILED) {
@@ -90,6 +92,10 @@ static void print_json_line(const char *cmd, const struct upload_outcome *o)
     ok = ok && cJSON_AddRawToObject(j, "attempts", num) != NULL;
     snprintf(num, sizeof num, "%" PRIu64, o->resumed_from);
     ok = ok && cJSON_AddRawToObject(j, "resumed_from", num) != NULL;
+    snprintf(num, sizeof num, "%u", o->requests);
+    ok = ok && cJSON_AddRawToObject(j, "requests", num) != NULL;
+    snprintf(num, sizeof num, "%u", o->retries);
+    ok = ok && cJSON_AddRawToObject(j, "retries", num) != NULL;
     if (o->outcome == ECRUP_OUTCOME_FAILED) {
         ok = ok && cJSON_AddStringToObject(j, "error", o->error) != NULL;
         ok = ok && cJSON_AddStringToObject(j, "message", upload_redacted(&msg, o->message)) != NULL;
@@ -102,14 +108,33 @@ static void print_json_line(const char *cmd, const struct upload_outcome *o)
     upload_json_line(cmd, j, o->file);
 }
 
-static void print_plain_line(FILE *f, const struct upload_outcome *o)
+const char *upload_failure_text(struct ebuf *b, const char *error, const char *message)
+{
+    ebuf_reset(b);
+    if (error && *error && !(message && strstr(message, error)))
+        ebuf_printf(b, "%s: ", error);
+    redact_puts(b, message ? message : "");
+    return ebuf_ok(b) ? ebuf_str(b) : REDACT_MASK;
+}
+
+bool upload_outcome_no_repository(const struct upload_outcome *o)
+{
+    return o->outcome == ECRUP_OUTCOME_FAILED && o->error &&
+           !strcmp(o->error, "RepositoryNotFoundException");
+}
+
+/* Plain lines: successes on `out`, failures on stderr. */
+static void print_plain_line(FILE *out, const struct upload_outcome *o)
 {
     struct ebuf msg = EBUF_INIT;
+    FILE *f = o->outcome == ECRUP_OUTCOME_FAILED ? stderr : out;
     switch (o->outcome) {
     case ECRUP_OUTCOME_UPLOADED:
         fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s", o->file,
                 o->digest ? o->digest : "-", o->size, o->parts, o->parts == 1 ? "" : "s",
-                o->attempts, o->attempts == 1 ? "" : "s");
+                o->requests, o->requests == 1 ? "" : "s");
+        if (o->retries)
+            fprintf(f, ", %u retr%s", o->retries, o->retries == 1 ? "y" : "ies");
         if (o->resumed_from)
             fprintf(f, ", resumed at byte %" PRIu64, o->resumed_from);
         fputs(")\n", f);
@@ -119,27 +144,55 @@ static void print_plain_line(FILE *f, const struct upload_outcome *o)
                 o->digest ? o->digest : "-", o->size);
         break;
     default:
-        fprintf(f, "%s: failed: %s: %s\n", o->file, o->error, upload_redacted(&msg, o->message));
+        fflush(out);
+        fprintf(f, "%s: failed: %s\n", o->file, upload_failure_text(&msg, o->error, o->message));
         break;
     }
     ebuf_free(&msg);
 }
 
+/* One message for every blob that failed because the repository does not exist. */
+static void print_no_repository(const struct upload_settings *s, const char *cmd,
+                                const struct upload_outcome *outs, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += upload_outcome_no_repository(&outs[i]);
+    if (!k)
+        return;
+    fflush(stdout);
+    fprintf(stderr,
+            "ecrup %s: RepositoryNotFoundException: the repository '%s' does not exist%s%s; "
+            "%zu blob%s not pushed\n",
+            cmd, s->repository, s->registry_id ? " in registry " : "",
+            s->registry_id ? s->registry_id : "", k, k == 1 ? "" : "s");
+    if (s->create_repository) {
+        fprintf(stderr, "  (--create-repository could not create it: see above)\n");
+        return;
+    }
+    fprintf(stderr,
+            "  create it with 'aws ecr create-repository --repository-name %s%s%s', or run "
+            "again with --create-repository\n",
+            s->repository, s->registry_id ? " --registry-id " : "",
+            s->registry_id ? s->registry_id : "");
+}
+
 int upload_report_not_run(const struct upload_settings *s, const char *cmd,
                           const struct upload_item *items, size_t n, ecrup_status st,
-                          const char *message)
+                          const char *message, struct upload_outcome *outs)
 {
     struct ebuf m = EBUF_INIT;
     cli_error(cmd, "%s", upload_redacted(&m, message));
     ebuf_free(&m);
-    for (size_t i = 0; s->json && i < n; i++) {
-        struct upload_outcome o = {.file = items[i].name,
-                                   .digest = items[i].digest,
-                                   .size = items[i].size,
-                                   .outcome = ECRUP_OUTCOME_FAILED,
-                                   .error = ecrup_status_name(st),
-                                   .message = message};
-        print_json_line(cmd, &o);
+    for (size_t i = 0; i < n; i++) {
+        outs[i] = (struct upload_outcome){.file = items[i].name,
+                                          .digest = items[i].digest,
+                                          .size = items[i].size,
+                                          .outcome = ECRUP_OUTCOME_FAILED,
+                                          .error = ecrup_status_name(st),
+                                          .message = message};
+        if (s->json)
+            print_json_line(cmd, &outs[i]);
     }
     return CLI_EXIT_FAILED;
 }
@@ -150,24 +203,26 @@ void upload_print_results(const struct upload_settings *s, const char *cmd,
     if (s->json) {
         for (size_t i = 0; i < n; i++)
             print_json_line(cmd, &outs[i]);
-    } else if (s->common.quiet) {
-        for (size_t i = 0; i < n; i++)
-            if (outs[i].outcome == ECRUP_OUTCOME_FAILED && !interrupted)
-                print_plain_line(stderr, &outs[i]);
     } else {
         for (size_t i = 0; i < n; i++)
-            print_plain_line(stdout, &outs[i]);
+            if (!upload_outcome_no_repository(&outs[i]) &&
+                (!s->common.quiet || (outs[i].outcome == ECRUP_OUTCOME_FAILED && !interrupted)))
+                print_plain_line(stdout, &outs[i]);
     }
+    print_no_repository(s, cmd, outs, n);
 }
 
-static void print_summary(FILE *f, const struct upload_tally *t, double seconds)
+static void print_summary(FILE *f, const struct upload_tally *t, double seconds, const char *what,
+                          const char *tail)
 {
     char b[16];
     progress_format_bytes(b, sizeof b, t->bytes);
-    fprintf(f, "%zu pushed, %zu existed, %zu failed; %s pushed in %.2f s", t->pushed, t->existed,
-            t->failed, b, seconds);
+    fprintf(f, "%s%zu pushed, %zu existed, %zu failed; %s pushed in %.2f s", what, t->pushed,
+            t->existed, t->failed, b, seconds);
     if (t->bytes && seconds > 0)
         fprintf(f, " (%.1f MB/s)", (double)t->bytes / seconds / 1e6);
+    if (tail && *tail)
+        fprintf(f, "; %s", tail);
     fputc('\n', f);
     fflush(f);
 }
@@ -194,10 +249,11 @@ static void report_interrupt(const char *cmd, const struct upload_outcome *outs,
 
 int upload_finish(const struct upload_settings *s, const char *cmd,
                   const struct upload_outcome *outs, size_t n, const struct upload_tally *t,
-                  double seconds, bool interrupted, int then_status)
+                  double seconds, bool interrupted, int then_status, const char *what,
+                  const char *tail)
 {
     if (!s->json && !s->common.quiet)
-        print_summary(stdout, t, seconds);
+        print_summary(stdout, t, seconds, what, tail);
     if (interrupted) {
         report_interrupt(cmd, outs, n);
         return CLI_EXIT_SIGINT;

@@ -106,7 +106,7 @@ void checks_on_reply(struct batch *b, const struct event *ev)
     const struct ecr_request *req = &b->job.priv.req;
     for (struct layer *l = b->layers; l; l = l->batch_next) {
         l->inflight--;
-        l->e->result.attempts += ev->attempts;
+        layer_count_requests(l, ev->attempts); /* a shared call counts for each of its layers */
         l->available = false;
     }
     bool parsed =

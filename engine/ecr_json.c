@@ -103,6 +103,15 @@ int ecr_parse_put_image(const char *body, size_t len, char *digest, size_t diges
     return rc;
 }
 
+int ecr_parse_create_repository(const char *body, size_t len, char *uri, size_t uri_cap)
+{
+    cJSON *doc = parse(body, len);
+    const cJSON *repo = doc ? cJSON_GetObjectItemCaseSensitive(doc, "repository") : NULL;
+    int rc = copy_string(repo ? json_string(repo, "repositoryUri") : NULL, uri, uri_cap);
+    cJSON_Delete(doc);
+    return rc;
+}
+
 int ecr_parse_batch_check(const char *body, size_t len, ecr_layer_fn each, void *user)
 {
     cJSON *doc = parse(body, len);
@@ -158,6 +167,12 @@ static char *finish(cJSON *o, bool ok)
 }
 
 char *ecr_build_initiate(const char *repository, const char *registry_id)
+{
+    cJSON *o = base_request(repository, registry_id);
+    return finish(o, o != NULL);
+}
+
+char *ecr_build_create_repository(const char *repository, const char *registry_id)
 {
     cJSON *o = base_request(repository, registry_id);
     return finish(o, o != NULL);

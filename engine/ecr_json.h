@@ -42,9 +42,14 @@ int ecr_parse_batch_check(const char *body, size_t len, ecr_layer_fn each, void 
 /* PutImage's reply: image.imageId.imageDigest ("sha256:<hex>"). Returns 0 or -1. */
 int ecr_parse_put_image(const char *body, size_t len, char *digest, size_t digest_cap);
 
+/* CreateRepository's reply: repository.repositoryUri. Returns 0 or -1. */
+int ecr_parse_create_repository(const char *body, size_t len, char *uri, size_t uri_cap);
+
 /* Request bodies; registry_id may be NULL. Return malloc'd NUL-terminated JSON, or NULL when
  * out of memory. */
 char *ecr_build_initiate(const char *repository, const char *registry_id);
+/* CreateRepository with the service's defaults (mutable tags, AES256, no scan on push). */
+char *ecr_build_create_repository(const char *repository, const char *registry_id);
 char *ecr_build_complete(const char *repository, const char *registry_id, const char *upload_id,
                          const char *digest);
 char *ecr_build_batch_check(const char *repository, const char *registry_id,

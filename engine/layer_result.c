@@ -58,6 +58,16 @@ void layer_fail_io(struct layer *l, int err)
     layer_fail(l, io_status_from_errno(err), 0, "%s", msg);
 }
 
+void layer_count_requests(struct layer *l, unsigned attempts)
+{
+    struct ecrup_result *r = &l->e->result;
+    r->attempts += attempts;
+    if (attempts) { /* zero: the request failed before it was sent */
+        r->requests++;
+        r->retries += attempts - 1;
+    }
+}
+
 void layer_finish(struct layer *l)
 {
     struct sched *s = l->s;

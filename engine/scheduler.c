@@ -376,7 +376,7 @@ static void on_completed(struct layer *l, const struct event *ev)
 static void on_layer_xfer(struct layer *l, const struct event *ev)
 {
     l->inflight--;
-    l->e->result.attempts += ev->attempts;
+    layer_count_requests(l, ev->attempts);
     if (!ev->ok)
         l->e->result.http_status = l->job.priv.req.http_status;
     switch (l->st) {

@@ -221,6 +221,9 @@ void layer_set_phase(struct layer *l, ecrup_phase p);
 void layer_succeed(struct layer *l, ecrup_outcome outcome);
 /* The layer ends (DONE) with what its result holds: its buffers and files are released. */
 void layer_finish(struct layer *l);
+/* A request of the layer (its own or a batch check it shared) ended after `attempts` sends:
+ * one request, the sends beyond the first retries (result.requests, .retries, .attempts). */
+void layer_count_requests(struct layer *l, unsigned attempts);
 
 /* Mark the layer failed; it ends once nothing of it is in flight. The first failure wins.
  * Its exception is the status's name (ecrup_status_name); the message says what failed. */

@@ -307,13 +307,18 @@ struct ecrup_result {
     ecrup_outcome outcome;
     ecrup_status status;   /* ECRUP_OK unless FAILED */
     unsigned parts;        /* parts sent, retries excluded */
-    unsigned attempts;     /* requests made for this layer, retries included */
+    unsigned attempts;     /* every request sent for this layer: requests + retries */
     long http_status;      /* of the last failed request; 0 when none */
     const char *exception; /* ECR exception name or local code; NULL on success */
     const char *message;   /* human-readable, secrets redacted; NULL on success */
     uint64_t resumed_from; /* bytes the registry already had of an upload an earlier run left
                               unfinished (options.state_dir), which this run continued; 0 when
                               the upload started at byte 0 */
+    unsigned requests;     /* requests made for this layer, each counted once however often it
+                              was sent (a clean one-part upload: 4); a batch check counts once
+                              for each layer it asked about */
+    unsigned retries;      /* times a request was sent again after a failed attempt (throttled,
+                              5xx, network, clock skew); attempts == requests + retries */
 };
 
 /** An upload engine. Opaque. */
@@ -390,6 +395,33 @@ struct ecrup_image_result {
 ECRUP_API ecrup_status ecrup_engine_put_image(struct ecrup_engine *engine,
                                               const struct ecrup_image *image,
                                               struct ecrup_image_result *result);
+
+/** How ecrup_engine_create_repository() ended. */
+struct ecrup_repository_result {
+    ecrup_outcome outcome;    /* UPLOADED: this call created the repository; EXISTS: it was
+                                 there already (RepositoryAlreadyExistsException); FAILED */
+    ecrup_status status;      /* ECRUP_OK unless FAILED */
+    unsigned attempts;        /* requests sent, retries included (one request) */
+    long http_status;         /* of the last failed request; 0 when none */
+    char exception[128];      /* ECR exception name or local code; "" unless FAILED */
+    char message[512];        /* human-readable, secrets redacted; "" unless FAILED */
+    char repository_uri[512]; /* the reply's repositoryUri when created; "" otherwise */
+};
+
+/**
+ * Create a repository (CreateRepository) with the service's defaults (mutable tags, AES256
+ * encryption, no scan on push), with the engine's region, endpoint, credentials and retry
+ * policy: `ecrup push --create-repository` calls it before the run, so that a repository that
+ * is missing is made and one that exists is left as it is. `repository` is the name;
+ * `registry_id` NULL: the account of the credentials. Both are read during the call only.
+ * Blocks until the service answers; ecrup_engine_cancel() ends it. Returns result->status
+ * (ECRUP_OK for created and for already there). Thread: the engine's owner, not while
+ * ecrup_engine_run() runs.
+ */
+ECRUP_API ecrup_status ecrup_engine_create_repository(struct ecrup_engine *engine,
+                                                      const char *repository,
+                                                      const char *registry_id,
+                                                      struct ecrup_repository_result *result);
 
 /** Free the engine and its results. NULL does nothing. Not while ecrup_engine_run() runs. */
 ECRUP_API void ecrup_engine_free(struct ecrup_engine *engine);

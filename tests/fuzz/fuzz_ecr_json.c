@@ -32,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ecr_parse_put_image(s, size, digest, sizeof digest) == 0 &&
         !memchr(digest, '\0', sizeof digest))
         abort();
+    char uri[64];
+    if (ecr_parse_create_repository(s, size, uri, sizeof uri) == 0 &&
+        !memchr(uri, '\0', sizeof uri))
+        abort();
     int count = 0;
     int rc = ecr_parse_batch_check(s, size, on_layer, &count);
     if (rc >= 0 && rc != count)

@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -15,13 +17,16 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import AKID, MiB, REGION, SECRET, TOKEN, Server, check, creds_env, finish, run  # noqa: E402
+from cli_common import (AKID, BIN, MiB, REGION, SECRET, TOKEN, Server, check,  # noqa: E402
+                        clean_env, creds_env, finish, run)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF = "org.opencontainers.image.ref.name"
+IMAGE_KEYS = ["image", "manifest", "mediaType", "tag", "status", "attempts", "requests",
+              "retries"]
 
 
 def digest_of(data):
@@ -122,6 +127,8 @@ def test_layout(server, client, tmp):
           "layout: config and 3 layers uploaded: %s" % [b.get("status") for b in blobs])
     check(sorted(b["digest"] for b in blobs) == sorted(digest_of(d) for d in datas),
           "layout: the blobs are the manifest's")
+    check(images and list(images[0]) == IMAGE_KEYS, "layout: a manifest line's keys in order: %s"
+          % images)
     check(len(images) == 1 and images[0]["status"] == "pushed" and images[0]["tag"] == "v1" and
           images[0]["manifest"] == desc["digest"] and images[0]["mediaType"] == OCI_MANIFEST,
           "layout: manifest pushed under the tag the index names: %s" % images)
@@ -428,7 +435,7 @@ def test_faults(tmp):
         lay.write()
         client = ecr(server.url)
         env = creds_env(server.url, AWS_MAX_ATTEMPTS="15")
-        attempts = 0
+        attempts = retried = 0
         for i, (desc, datas) in enumerate(images_made):
             r = run(["push", "--repository", repo, "--json", "--tag", "f%d" % i, lay.root], env)
             lines = [json.loads(l) for l in r.stdout.splitlines()]
@@ -437,12 +444,20 @@ def test_faults(tmp):
                   "faults: image f%d stands (exit %d: %s %s)" % (i, r.returncode, img,
                                                                  r.stderr[-800:]))
             attempts += img[0]["attempts"] if img else 0
+            check(img and img[0]["requests"] == 1 and
+                  img[0]["retries"] == img[0]["attempts"] - 1,
+                  "faults: PutImage is one request, its other sends retries: %s" % img)
+            blobs = [l for l in lines if "file" in l]
+            check(all(b["attempts"] == b["requests"] + b["retries"] for b in blobs),
+                  "faults: each blob's attempts are its requests and retries: %s" % blobs)
+            retried += sum(b["retries"] for b in blobs)
             im = stored_image(client, repo, tag="f%d" % i)
             check(im is not None and im["imageId"]["imageDigest"] == desc["digest"],
                   "faults: f%d names its manifest" % i)
             check_blobs_stored(server, datas, "faults f%d" % i)
         check(attempts > len(images_made), "faults: PutImage was retried (%d attempts for %d)"
               % (attempts, len(images_made)))
+        check(retried > 0, "faults: throttled blob requests were counted as retries")
     finally:
         server.stop()
 
@@ -451,7 +466,102 @@ def test_missing_repository(server, tmp, lay):
     blobs, images, r = push(server, "no/such-repo", lay.root, expect=1)
     check(blobs and all(b["status"] == "failed" and b["error"] == "RepositoryNotFoundException"
                         for b in blobs), "missing repository: blobs fail: %s" % blobs)
-    check(images == [], "missing repository: no manifest is put when a blob failed")
+    check(len(images) == 1 and images[0]["status"] == "failed" and
+          images[0]["error"] == "RepositoryNotFoundException" and
+          images[0]["message"] == "not put: 4 of its 4 blobs failed" and
+          images[0]["attempts"] == images[0]["requests"] == images[0]["retries"] == 0 and
+          list(images[0]) == IMAGE_KEYS + ["error", "message"],
+          "missing repository: the manifest's line says it was not put, and why: %s" % images)
+    check(r.stderr.count("RepositoryNotFoundException") == 1 and
+          "aws ecr create-repository --repository-name no/such-repo" in r.stderr,
+          "missing repository: said once on stderr with the hint: %r" % r.stderr)
+    # Plain: nothing on stdout but the summary, which says the image was not put.
+    r = run(["push", "--repository", "no/such-repo", lay.root], creds_env(server.url))
+    check(r.returncode == 1 and r.stdout.strip().splitlines() ==
+          [l for l in r.stdout.strip().splitlines() if l.startswith("blobs: 0 pushed")] and
+          "blobs: 0 pushed, 0 existed, 4 failed;" in r.stdout and
+          "image not put: 4 of its 4 blobs failed" in r.stdout,
+          "missing repository, plain: the summary says the image was not put: %r" % r.stdout)
+    check(r.stderr.count("RepositoryNotFoundException") == 1 and
+          "not put: 4 of its 4 blobs failed" in r.stderr,
+          "missing repository, plain: the exception once, the manifest on stderr: %r" % r.stderr)
+    # --create-repository: made, then the image pushed; boto3 sees both.
+    blobs, images, r = push(server, "push/made", lay.root, "--create-repository")
+    check(images and images[0]["status"] == "pushed" and "created repository push/made" in
+          r.stderr, "--create-repository: made and pushed: %s %r" % (images, r.stderr))
+    client = ecr(server.url)
+    check(stored_image(client, "push/made", tag="v1") is not None,
+          "--create-repository: boto3 reads the image back")
+    try:
+        client.create_repository(repositoryName="push/made")
+        check(False, "boto3: CreateRepository of push/made refused as existing")
+    except client.exceptions.RepositoryAlreadyExistsException:
+        pass
+
+
+def test_partial(server, tmp):
+    """An index whose arm64 image has a layer whose bytes are not its digest's (the service
+    refuses it at completion): the amd64 image is put, the arm64 one and the index are not,
+    each line saying why."""
+    repo = "push/multi"
+    lay = Layout(os.path.join(tmp, "partial"))
+    a, _ = lay.image([1500], arch="amd64")
+    b, datas = lay.image([700, 2500], arch="arm64")
+    idx = jbytes({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [a, b]})
+    lay.add(dict(lay.blob(idx), mediaType=OCI_INDEX), ref="partial")
+    lay.write()
+    bad = digest_of(datas[2])
+    with open(os.path.join(lay.root, "blobs", "sha256", bad[7:]), "wb") as f:
+        f.write(os.urandom(len(datas[2])))  # same size: the layout still reads
+    blobs, images, r = push(server, repo, lay.root, expect=1)
+    failed = [b_ for b_ in blobs if b_["status"] == "failed"]
+    check(len(failed) == 1 and failed[0]["digest"] == bad,
+          "partial: the damaged layer fails alone: %s" % blobs)
+    err = failed[0]["error"] if failed else None
+    got = [(i["manifest"], i["status"], i.get("error"), i.get("message")) for i in images]
+    check(got == [(a["digest"], "pushed", None, None),
+                  (b["digest"], "failed", err, "not put: 1 of its 3 blobs failed"),
+                  (digest_of(idx), "failed", err,
+                   "not put: 1 of its 2 manifests was not put")],
+          "partial: a line per manifest, the failed ones saying why: %s" % got)
+    check(stored_image(ecr(server.url), repo, digest=a["digest"]) is not None,
+          "partial: the amd64 image is there by digest")
+    r = run(["push", "--repository", repo, lay.root], creds_env(server.url))
+    check(r.returncode == 1 and "image not put: 1 of its 2 manifests was not put" in r.stdout
+          and str(err) in r.stderr and "failed" not in r.stdout.replace("1 failed", ""),
+          "partial, plain: failures on stderr, the summary says the image was not put: %r %r"
+          % (r.stdout, r.stderr))
+
+
+def test_not_sent(tmp, lay):
+    """Nothing sent (no region), or a push stopped by Ctrl-C: still a line per manifest, saying
+    why it was not put."""
+    env = clean_env(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+                    AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    r = run(["push", "--json", "--repository", "push/app", lay.root], env)
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    images = [l for l in lines if "image" in l]
+    check(r.returncode == 1 and len(lines) == 5 and len(images) == 1 and
+          images[0]["status"] == "failed" and images[0]["error"] == "NoRegion" and
+          images[0]["message"] == "not put: 4 of its 4 blobs failed",
+          "no region: the manifest's line says it was not put (%d %r)" % (r.returncode, r.stdout))
+
+    server = Server("--repository", "push/slow", "--faults", "delay=1500")
+    try:
+        proc = subprocess.Popen([BIN, "push", "--json", "-v", "--repository", "push/slow",
+                                 lay.root], env=creds_env(server.url), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        proc.stderr.readline()  # the first request: the run is under way
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        lines = [json.loads(l) for l in out.splitlines()]
+        images = [l for l in lines if "image" in l]
+        check(proc.returncode == 130 and len(images) == 1 and
+              images[0]["status"] == "failed" and images[0]["error"] == "Cancelled" and
+              images[0]["message"] == "not put: interrupted" and images[0]["requests"] == 0,
+              "Ctrl-C: the manifest's line says it was not put (%s %r)" % (proc.returncode, out))
+    finally:
+        server.stop()
 
 
 def main():
@@ -470,6 +580,8 @@ def main():
         test_platforms(server, client, tmp)
         test_refused(server, tmp, lay, desc)
         test_missing_repository(server, tmp, lay)
+        test_partial(server, tmp)
+        test_not_sent(tmp, lay)
         test_faults(tmp)
     finally:
         server.stop()

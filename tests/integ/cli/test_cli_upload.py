@@ -3,8 +3,11 @@
 
 - --json: one line per layer with exactly the contract's keys in order; digest, size, parts
   and status right; the server stored the bytes; a second run says `exists`; a missing
-  repository gives a failed line and exit 1;
-- plain output when not a terminal; the progress view on a terminal (a pty);
+  repository gives a failed line per layer, exit 1, and one message on stderr with how to
+  create it; requests and retries apart (InitiateLayerUpload failing twice);
+- --create-repository makes the repository (boto3 sees it, and gets
+  RepositoryAlreadyExistsException making it again) and leaves an existing one alone;
+- plain output when not a terminal, failures on stderr; the progress view on a terminal (a pty);
 - Ctrl-C mid-push (a slow server) exits 130 and says what was and was not pushed;
 - -v -v with credentials and a session token from the environment: the server accepts the
   token, log lines appear, and no secret, token or signature is printed anywhere;
@@ -23,14 +26,17 @@ import sys
 import tempfile
 import time
 
+import boto3
 import fcntl
 import termios
+from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import (BIN, SECRET, TOKEN, MiB, Server, check, creds_env,  # noqa: E402
-                        file_digest, finish, make_file, run)
+from cli_common import (AKID, BIN, REGION, SECRET, TOKEN, MiB, Server, check,  # noqa: E402
+                        creds_env, file_digest, finish, make_file, run)
 
-KEYS = ["file", "digest", "size", "status", "parts", "attempts", "resumed_from"]
+KEYS = ["file", "digest", "size", "status", "parts", "attempts", "resumed_from", "requests",
+        "retries"]
 FAILED_KEYS = KEYS + ["error", "message"]
 PART = 10 * MiB  # the server's default partSize
 
@@ -70,8 +76,13 @@ def test_json(server, tmp):
         check(d["status"] == "uploaded", "json %s: uploaded (%r)" % (name, d))
         check(d["parts"] == -(-size // PART), "json %s: parts = ceil(size/partSize) (%r)"
               % (name, d))
-        check(isinstance(d["attempts"], int) and d["attempts"] >= d["parts"] + 2,
-              "json %s: attempts count initiate, parts and complete (%r)" % (name, d))
+        # The check beside the upload, initiate, the parts, complete: each once, nothing
+        # retried on a server without faults; attempts counts every send.
+        check(d["requests"] == d["parts"] + 3 and d["retries"] == 0,
+              "json %s: requests = check, initiate, parts and complete; no retry (%r)"
+              % (name, d))
+        check(d["attempts"] == d["requests"] + d["retries"],
+              "json %s: attempts = requests + retries (%r)" % (name, d))
         with open(path, "rb") as f:
             check(server.blob(d["digest"]) == f.read(), "json %s: the server has the bytes" % name)
 
@@ -120,10 +131,16 @@ def test_json(server, tmp):
     check(r.returncode == 1 and d.get("status") == "failed",
           "wrong --digest: failed, exit 1 (%d %r)" % (r.returncode, d))
 
-    # A repository that does not exist: a failed line with the ECR exception, exit 1.
+    # A repository that does not exist: a failed line with the ECR exception, exit 1; stderr
+    # says it once for the run, with how to create it.
     r = run(["upload-layer", "--json", "--repository", "cli/missing", one,
              files["exact.bin"]], env)
     check(r.returncode == 1, "missing repository: exit 1 (got %d)" % r.returncode)
+    check(r.stderr.count("RepositoryNotFoundException") == 1 and
+          "2 blobs not pushed" in r.stderr and
+          "aws ecr create-repository --repository-name cli/missing" in r.stderr and
+          "--create-repository" in r.stderr,
+          "missing repository: said once on stderr, with the hint (%r)" % r.stderr)
     lines = parse_lines(r.stdout)
     check(len(lines) == 2, "missing repository: a line per layer (%r)" % r.stdout)
     for pairs in lines:
@@ -142,6 +159,84 @@ def test_json(server, tmp):
     st = {os.path.basename(dict(p)["file"]): dict(p)["status"] for p in parse_lines(r.stdout)}
     check(r.returncode == 1 and st == {"fresh.bin": "uploaded", "empty.bin": "failed"},
           "an empty layer fails alone, exit 1 (%d %r)" % (r.returncode, st))
+    empty_line = [dict(p) for p in parse_lines(r.stdout) if dict(p)["status"] == "failed"]
+    check(empty_line and empty_line[0]["requests"] == 0 and empty_line[0]["attempts"] == 0,
+          "an empty layer: no request made (%r)" % empty_line)
+
+
+def test_retries(tmp):
+    """InitiateLayerUpload answers 503 twice: the third send goes through. Retries are counted
+    apart from requests, and attempts holds both."""
+    server = Server("--repository", "cli/retry", "--faults",
+                    "InitiateLayerUpload:503=#1-2,CreateRepository:503=1")
+    try:
+        layer = make_file(tmp, "retry.bin", 3 * MiB, seed=12)
+        env = creds_env(server.url)
+        r = run(["upload-layer", "--json", "--repository", "cli/retry", layer], env)
+        d = dict(parse_lines(r.stdout)[0]) if r.stdout else {}
+        check(r.returncode == 0 and d.get("status") == "uploaded",
+              "retries: uploaded in the end (%d %r %r)" % (r.returncode, d, r.stderr[-800:]))
+        check(d.get("requests") == 4 and d.get("retries") == 2 and d.get("attempts") == 6,
+              "retries: 4 requests, 2 retries, 6 sends (%r)" % d)
+        layer2 = make_file(tmp, "retry2.bin", 1000, seed=13)
+        r = run(["upload-layer", "--repository", "cli/retry", layer2], env)
+        check(r.returncode == 0 and "1 part, 4 requests)" in r.stdout,
+              "retries, plain: a clean upload says its requests, no retry (%r)" % r.stdout)
+        # CreateRepository failing is said, and the run goes on: the repository may be there.
+        one = dict(env, AWS_MAX_ATTEMPTS="1")
+        r = run(["upload-layer", "--repository", "cli/retry", "--create-repository", layer2], one)
+        check(r.returncode == 0 and "--create-repository: CreateRepository failed" in r.stderr
+              and "ServiceUnavailableException" in r.stderr and "already exists" in r.stdout,
+              "--create-repository failing: said, the upload goes on (%d %r %r)"
+              % (r.returncode, r.stdout, r.stderr))
+        r = run(["upload-layer", "--repository", "cli/absent", "--create-repository", layer2],
+                one)
+        check(r.returncode == 1 and "could not create it" in r.stderr and
+              "aws ecr create-repository" not in r.stderr,
+              "--create-repository failing, repository missing: no hint to pass it again (%r)"
+              % r.stderr)
+    finally:
+        server.stop()
+
+
+def test_create_repository(server, tmp):
+    """--create-repository makes a missing repository (CreateRepository, which boto3 then sees)
+    and leaves an existing one alone."""
+    layer = make_file(tmp, "made.bin", 2 * MiB, seed=14)
+    env = creds_env(server.url)
+    r = run(["upload-layer", "--repository", "cli/made", "--create-repository", layer], env)
+    check(r.returncode == 0 and "created repository cli/made" in r.stderr and
+          "pushed " + file_digest(layer) in r.stdout,
+          "--create-repository: created, then pushed (%d %r %r)" % (r.returncode, r.stdout,
+                                                                   r.stderr))
+    client = boto3.client("ecr", endpoint_url=server.url, region_name=REGION,
+                          aws_access_key_id=AKID, aws_secret_access_key=SECRET,
+                          aws_session_token=TOKEN, config=Config(retries={"max_attempts": 1}))
+    repos = client.describe_repositories(repositoryNames=["cli/made"])["repositories"]
+    check(len(repos) == 1 and repos[0]["repositoryName"] == "cli/made" and
+          repos[0]["repositoryUri"].endswith("/cli/made") and
+          repos[0]["repositoryArn"].endswith(":repository/cli/made") and
+          repos[0]["registryId"] and repos[0]["createdAt"],
+          "--create-repository: boto3 describes the repository (%r)" % repos)
+    try:
+        client.create_repository(repositoryName="cli/made")
+        check(False, "boto3 CreateRepository again: RepositoryAlreadyExistsException")
+    except client.exceptions.RepositoryAlreadyExistsException:
+        pass
+    made = client.create_repository(repositoryName="cli/boto")["repository"]
+    check(made["repositoryName"] == "cli/boto" and made["repositoryUri"].endswith("/cli/boto"),
+          "boto3 CreateRepository: the repository it expects (%r)" % made)
+    # There already: nothing said of it, the layer exists.
+    r = run(["upload-layer", "--json", "--repository", "cli/made", "--create-repository",
+             layer], env)
+    d = dict(parse_lines(r.stdout)[0]) if r.stdout else {}
+    check(r.returncode == 0 and d.get("status") == "exists" and "created" not in r.stderr,
+          "--create-repository, repository there: left alone (%d %r %r)" % (r.returncode, d,
+                                                                          r.stderr))
+    r = run(["upload-layer", "--json", "--repository", "cli/boto", "--create-repository",
+             layer], env)
+    check(r.returncode == 0 and '"status":"uploaded"' in r.stdout and r.stderr == "",
+          "--create-repository into a repository boto3 made (%d %r)" % (r.returncode, r.stderr))
 
 
 def test_plain(server, tmp):
@@ -164,6 +259,24 @@ def test_plain(server, tmp):
     r = run(["upload-layer", "--quiet", "--repository", "cli/none", layer], env)
     check(r.returncode == 1 and r.stdout == "" and "RepositoryNotFoundException" in r.stderr,
           "--quiet: the error alone, on stderr (%r %r)" % (r.stdout, r.stderr))
+    # Plain, a missing repository: nothing per blob, one message naming the exception once.
+    other = make_file(tmp, "plain-2.bin", 1000, seed=3)
+    r = run(["upload-layer", "--repository", "cli/none", layer, other], env)
+    check(r.returncode == 1 and r.stderr.count("RepositoryNotFoundException") == 1 and
+          r.stderr.count("\n") == 2 and layer not in r.stderr and
+          "--repository-name cli/none" in r.stderr,
+          "plain, missing repository: said once with the hint (%r)" % r.stderr)
+    check(re.search(r"^0 pushed, 0 existed, 2 failed;", r.stdout, re.M) and
+          "failed:" not in r.stdout, "plain, missing repository: only the summary on stdout (%r)"
+          % r.stdout)
+    # Failure lines go to stderr, the rest to stdout.
+    empty = os.path.join(tmp, "plain-empty.bin")
+    open(empty, "wb").close()
+    r = run(["upload-layer", "--repository", "cli/plain", other, empty], env)
+    check(r.returncode == 1 and ("%s: pushed" % other) in r.stdout and
+          ("%s: failed: EmptyLayer" % empty) in r.stderr and empty not in r.stdout,
+          "plain: a failed layer's line on stderr, the pushed one's on stdout (%r %r)"
+          % (r.stdout, r.stderr))
 
 
 def run_pty(args, env, timeout=120, cols=100, rows=30, on_output=None):
@@ -235,8 +348,11 @@ def test_terminal(tmp):
         rc, out = run_pty(["upload-layer", "--repository", "cli/tty", a], env)
         check(rc == 0 and "Layer already exists" in out, "terminal again: Layer already exists")
         rc, out = run_pty(["upload-layer", "--repository", "cli/nothere", b], env)
-        check(rc == 1 and "Failed: RepositoryNotFoundException" in out,
-              "terminal: Failed: and the exception (%d %r)" % (rc, out[-1500:]))
+        check(rc == 1 and "Failed: no such repository" in out and
+              out.count("RepositoryNotFoundException") == 1 and
+              "aws ecr create-repository --repository-name cli/nothere" in out,
+              "terminal: Failed: no such repository, the exception once, the hint (%d %r)"
+              % (rc, out[-1500:]))
     finally:
         server.stop()
 
@@ -420,8 +536,10 @@ def main():
         test_plain(server, tmp)
         test_verbose_secrets(server, tmp)
         test_max_rate(server, tmp)
+        test_create_repository(server, tmp)
     finally:
         server.stop()
+    test_retries(tmp)
     test_terminal(tmp)
     test_interrupt(tmp)
     test_tls(tmp)

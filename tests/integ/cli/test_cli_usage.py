@@ -151,7 +151,8 @@ def main():
                      "--json", "--no-check", "--check-first", "--insecure", "--endpoint-url", "--part-size",
                      "--memory-limit", "--concurrency", "--quiet", "--verbose", "Examples:",
                      "Exit status:", "130", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
-                     "AWS_ENDPOINT_URL_ECR", "AWS_PROFILE", "\"status\":\"failed\""):
+                     "AWS_ENDPOINT_URL_ECR", "AWS_PROFILE", "\"status\":\"failed\"",
+                     "--create-repository", "\"requests\":N", "\"retries\":N"):
             check(want in r.stdout, "%s: help mentions %r" % (" ".join(args), want))
     r = run(["--help"], env)
     check(r.returncode == 0 and "upload-layer" in r.stdout, "ecrup --help lists upload-layer")
@@ -160,8 +161,8 @@ def main():
 
     # Configuration the engine cannot resolve: nothing is sent, every layer gets a failed
     # line with the contract's keys in order, exit 1.
-    keys = ["file", "digest", "size", "status", "parts", "attempts", "resumed_from", "error",
-            "message"]
+    keys = ["file", "digest", "size", "status", "parts", "attempts", "resumed_from", "requests",
+            "retries", "error", "message"]
     noregion = clean_env(AWS_ACCESS_KEY_ID="AKIDUSAGE", AWS_SECRET_ACCESS_KEY="usage-secret-0000",
                          AWS_ENDPOINT_URL=url)
     r = run(["upload-layer", "--json", "--repository", "app", layer, other], noregion)
@@ -174,7 +175,8 @@ def main():
         d = dict(doc)
         check(d["file"] == path and d["size"] == size and d["status"] == "failed",
               "no region: file, size, status (%r)" % d)
-        check(d["digest"] is None and d["parts"] == 0 and d["attempts"] == 0,
+        check(d["digest"] is None and d["parts"] == 0 and d["attempts"] == 0 and
+              d["requests"] == 0 and d["retries"] == 0,
               "no region: nothing known, nothing sent (%r)" % d)
         check(d["error"] == "NoRegion" and "region" in d["message"],
               "no region: error and message say so (%r)" % d)
@@ -221,9 +223,9 @@ def main():
           "unresolvable host, mistyped region: named (%d %r)" % (r.returncode, r.stdout))
     r = run(["upload-layer", "--no-resume", "--region", "eu-wst-1", "--endpoint-url",
              "https://" + host, "--repository", "app", layer], dns, timeout=60)
-    check(r.returncode == 1 and "failed: NetworkError" in r.stdout
-          and "did you mean eu-west-1?" in r.stdout,
-          "plain output: the layer's failed line says the same (%r)" % r.stdout)
+    check(r.returncode == 1 and "NetworkError" in r.stderr
+          and "did you mean eu-west-1?" in r.stderr,
+          "plain output: the layer's failed line (on stderr) says the same (%r)" % r.stderr)
     host = unresolvable("eu-west-1")
     r = run(["upload-layer", "--json", "--no-resume", "--region", "eu-west-1", "--endpoint-url",
              "https://" + host, "--repository", "app", layer], dns, timeout=60)

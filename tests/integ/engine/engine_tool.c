@@ -229,9 +229,9 @@ int main(int argc, char **argv)
         printf(",\"digest\":");
         json_str(r->digest);
         printf(",\"size\":%llu,\"outcome\":\"%s\",\"status\":%d,\"parts\":%u,\"attempts\":%u,"
-               "\"http_status\":%ld,\"exception\":",
+               "\"requests\":%u,\"retries\":%u,\"http_status\":%ld,\"exception\":",
                (unsigned long long)r->size, outcomes[r->outcome & 3], (int)r->status, r->parts,
-               r->attempts, r->http_status);
+               r->attempts, r->requests, r->retries, r->http_status);
         json_str(r->exception);
         printf(",\"message\":");
         json_str(r->message);

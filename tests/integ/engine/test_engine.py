@@ -202,7 +202,7 @@ def scenarios(root):
 
     # --- faults: each kind alone on every operation, then all mixed (with and without check)
     fenv = dict(ENV, AWS_MAX_ATTEMPTS="12")
-    resumes = 0
+    resumes = all_retries = 0
     kinds = [("throttle", "*:throttle=0.15"), ("500", "*:500=0.15"), ("503", "*:503=0.15"),
              ("reset", "*:reset=0.15"),
              ("lost", "UploadLayerPart:lost=0.4,InitiateLayerUpload:lost=0.2,"
@@ -214,6 +214,7 @@ def scenarios(root):
             ff = [make(root, "fault-%s-%d" % (name, j), s) for j, s in
                   enumerate((1, 6 * MiB + 1, 23 * MiB + 7))]
             res, summ, p = run(srv, ff, env=fenv)
+            retried = sum(r["retries"] for r in res)
             verify_uploaded(srv, ff, res, "faults %s" % name)
             check(summ["status"] == 0, "faults %s: status OK" % name)
             nc_sizes = (4 * MiB, 31 * MiB + 1) + ((50 * MiB - 1,) if name == "lost" else ())
@@ -222,12 +223,18 @@ def scenarios(root):
             verify_uploaded(srv, nc, res, "faults %s, no check" % name)
             check(all(r["attempts"] >= r["parts"] + 2 for r in res),
                   "faults %s: attempts counted" % name)
+            check(all(r["attempts"] == r["requests"] + r["retries"] and
+                      r["requests"] >= r["parts"] + 2 for r in res),  # no check: no BatchCheck
+                  "faults %s: attempts are requests and retries (%r)"
+                  % (name, [(r["requests"], r["retries"], r["attempts"]) for r in res]))
+            all_retries += retried + sum(r["retries"] for r in res)
             if name == "lost":
                 resumes += summ["resumes"]
         finally:
             srv.stop()
 
     check(resumes > 0, "lost part replies were resumed from lastValidByteReceived")
+    check(all_retries > 0, "faults: the retried sends are counted as retries (%d)" % all_retries)
 
     # --- the upload beside the check: checks are throttled (retried with backoff), so parts go
     # out before the answer; a present layer stops as existing, an absent one completes

@@ -189,6 +189,20 @@ static void test_engine_lifecycle(void)
     im.manifest_length = sizeof manifest - 1;
     CHECK_EQ_INT(ecrup_engine_put_image(e, &im, &ir), ECRUP_E_CANCELLED);
     CHECK_STR(ir.exception, "Cancelled");
+
+    /* CreateRepository: the same checks before anything is sent. */
+    struct ecrup_repository_result rr;
+    CHECK_EQ_INT(ecrup_engine_create_repository(e, "team/app", NULL, NULL),
+                 ECRUP_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ecrup_engine_create_repository(NULL, "team/app", NULL, &rr),
+                 ECRUP_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(rr.outcome, ECRUP_OUTCOME_FAILED);
+    CHECK_EQ_INT(ecrup_engine_create_repository(e, "Team/App", NULL, &rr),
+                 ECRUP_E_INVALID_ARGUMENT);
+    CHECK(strstr(rr.message, "lowercase") != NULL);
+    CHECK_EQ_INT(ecrup_engine_create_repository(e, "team/app", NULL, &rr), ECRUP_E_CANCELLED);
+    CHECK_STR(rr.exception, "Cancelled");
+    CHECK_EQ_INT(rr.attempts, 0);
     ecrup_engine_free(e);
 
     /* A manifest holding a NUL byte is not JSON text: refused before anything is sent. */

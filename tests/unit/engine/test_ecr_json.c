@@ -95,6 +95,18 @@ int main(void)
     CHECK_STR(digest, "sha256:abcd");
     CHECK_EQ_INT(ecr_parse_complete("{\"layerDigest\":\"\"}", 18, digest, sizeof digest), -1);
 
+    /* CreateRepository's reply as the service (and `ecrup serve`) writes it. */
+    char uri[128];
+    const char *created = "{\"repository\":{\"repositoryArn\":\"arn:aws:ecr:us-east-1:"
+                          "123456789012:repository/team/app\",\"registryId\":\"123456789012\","
+                          "\"repositoryName\":\"team/app\",\"repositoryUri\":\"123456789012."
+                          "dkr.ecr.us-east-1.amazonaws.com/team/app\",\"createdAt\":1.7e9}}";
+    CHECK_EQ_INT(ecr_parse_create_repository(created, strlen(created), uri, sizeof uri), 0);
+    CHECK_STR(uri, "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app");
+    CHECK_EQ_INT(ecr_parse_create_repository(created, strlen(created), uri, 20), -1);
+    CHECK_EQ_INT(ecr_parse_create_repository("{\"repository\":{}}", 17, uri, sizeof uri), -1);
+    CHECK_EQ_INT(ecr_parse_create_repository("[]", 2, uri, sizeof uri), -1);
+
     struct seen s = {0};
     const char *check = "{\"layers\":[{\"layerDigest\":\"sha256:aa\",\"layerAvailability\":"
                         "\"AVAILABLE\",\"layerSize\":3},{\"layerDigest\":\"sha256:bb\","
@@ -122,6 +134,9 @@ int main(void)
     free(body);
     body = ecr_build_initiate("repo", NULL);
     CHECK_STR(body, "{\"repositoryName\":\"repo\"}");
+    free(body);
+    body = ecr_build_create_repository("team/app", "123456789012");
+    CHECK_STR(body, "{\"registryId\":\"123456789012\",\"repositoryName\":\"team/app\"}");
     free(body);
     const char *ds[] = {"sha256:1", "sha256:2"};
     body = ecr_build_batch_check("repo", NULL, ds, 2);
