@@ -224,10 +224,16 @@ def test_delete_repository(c):
     expect_error(c.delete_repository, "InvalidParameterException", repositoryName="UPPER")
     expect_error(c.delete_repository, "InvalidParameterException", repositoryName="ci/doomed",
                  registryId="12")
+    pending = b"an upload the delete overtakes"
+    uid = c.initiate_layer_upload(repositoryName="ci/doomed")["uploadId"]
+    c.upload_layer_part(repositoryName="ci/doomed", uploadId=uid, partFirstByte=0,
+                        partLastByte=len(pending) - 1, layerPartBlob=pending)
     r = c.delete_repository(repositoryName="ci/doomed", force=True)
     check(r["repository"]["repositoryName"] == "ci/doomed" and
           r["repository"]["registryId"] == ACCOUNT, "DeleteRepository returns the repository")
     expect_error(c.describe_repositories, "RepositoryNotFoundException", repositoryNames=["ci/doomed"])
+    expect_error(c.complete_layer_upload, "RepositoryNotFoundException", repositoryName="ci/doomed",
+                 uploadId=uid, layerDigests=[digest(pending)])
     c.create_repository(repositoryName="ci/empty")
     c.delete_repository(repositoryName="ci/empty")
     expect_error(c.list_images, "RepositoryNotFoundException", repositoryName="ci/empty")
