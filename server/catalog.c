@@ -70,7 +70,8 @@ static bool token_key(const char *token, struct entry *key, struct image *im_buf
     for (size_t i = 0; ok && i < n / 2; i++) {
         int hi = hex_value(token[2 * i]), lo = hex_value(token[2 * i + 1]);
         ok = hi >= 0 && lo >= 0;
-        raw[i] = (char)(hi << 4 | lo);
+        if (ok)
+            raw[i] = (char)(hi << 4 | lo);
     }
     if (ok) {
         raw[n / 2] = '\0';
