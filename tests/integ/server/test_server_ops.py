@@ -140,10 +140,26 @@ def test_describe(c, a, b, u, sizes):
     expect_error(c.describe_images, "InvalidParameterException", repositoryName=repo,
                  nextToken="00")
     expect_error(c.describe_images, "RepositoryNotFoundException", repositoryName="nope")
+    # An index: the largest of its manifests, no artifact media type.
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [{"mediaType": OCI_MANIFEST, "digest": d, "size": 1}
+                                      for d in (a, b)]})
+    c.put_image(repositoryName=repo, imageManifest=index, imageTag="multi")
+    det = c.describe_images(repositoryName=repo, imageIds=[{"imageTag": "multi"}])["imageDetails"]
+    check(det and det[0]["imageSizeInBytes"] == max(sizes[a], sizes[b]) and
+          "artifactMediaType" not in det[0] and
+          det[0]["imageManifestMediaType"] == "application/vnd.oci.image.index.v1+json",
+          "an index's size is its largest manifest's: %s" % det)
+    return digest(index.encode())
 
 
-def test_delete_images(c, a, b, u):
+def test_delete_images(c, a, b, u, index):
     repo = "ci/app"
+    r = c.batch_delete_image(repositoryName=repo, imageIds=[{"imageDigest": b}])
+    check([f["failureCode"] for f in r["failures"]] == ["ImageReferencedByManifestList"] and
+          r["imageIds"] == [], "an image an index names stays: %s" % r)
+    r = c.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "multi"}])
+    check(r["imageIds"] == [{"imageDigest": index, "imageTag": "multi"}], "the index goes")
     r = c.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "latest"}])
     check(r["imageIds"] == [{"imageDigest": a, "imageTag": "latest"}] and r["failures"] == [],
           "deleting a tag untags: %s" % r)
@@ -289,13 +305,18 @@ def main():
         # The same image in another repository shares its manifest file.
         push(c, "ci/other", [b"layer b1" * 50], ["shared"])
         test_list(c, a, b, u)
-        test_describe(c, a, b, u, {a: sa, b: sb, u: su})
-        test_delete_images(c, a, b, u)
+        index = test_describe(c, a, b, u, {a: sa, b: sb, u: su})
+        test_delete_images(c, a, b, u, index)
         password = test_auth(srv, c)
         test_unknown(srv)
         test_delete_repository(c)
         test_cli(srv, password)
 
+        # The last change before the kill is a delete, which nothing after it rewrites.
+        c.put_image(repositoryName="ci/app", imageManifest=ma, imageTag="temp")
+        c.batch_delete_image(repositoryName="ci/app", imageIds=[{"imageTag": "temp"}])
+        pushed = {d["imageDigest"]: d["imagePushedAt"]
+                  for d in c.describe_images(repositoryName="ci/app")["imageDetails"]}
         # kill -9: every delete acknowledged before it is on disk.
         srv.proc.kill()
         srv.proc.wait()
@@ -305,6 +326,9 @@ def main():
         check(names == {"ci/app", "ci/other"}, "deleted repositories stay deleted: %s" % names)
         check(id_set(c.list_images(repositoryName="ci/app")["imageIds"]) ==
               {(a, "again"), (u, None)}, "deleted images stay deleted")
+        after = {d["imageDigest"]: d["imagePushedAt"]
+                 for d in c.describe_images(repositoryName="ci/app")["imageDetails"]}
+        check(after == pushed, "imagePushedAt survives the restart")
         got = c.batch_get_image(repositoryName="ci/other", imageIds=[{"imageTag": "shared"}])
         check(len(got["images"]) == 1 and got["images"][0]["imageManifest"] == mb,
               "a manifest another repository holds survives its deletion here")
