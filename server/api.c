@@ -19,6 +19,13 @@ enum op {
     OP_PUT_IMAGE,
     OP_GET_IMAGE,
     OP_DOWNLOAD_URL,
+    OP_LIST_IMAGES,
+    OP_DESCRIBE_IMAGES,
+    OP_DELETE_IMAGES,
+    OP_DELETE_REPOSITORY,
+    OP_AUTH_TOKEN,
+    OP_DESCRIBE_REGISTRY,
+    OP_COUNT
 };
 
 static const char *const op_names[] = {
@@ -32,7 +39,20 @@ static const char *const op_names[] = {
     "PutImage",
     "BatchGetImage",
     "GetDownloadUrlForLayer",
+    "ListImages",
+    "DescribeImages",
+    "BatchDeleteImage",
+    "DeleteRepository",
+    "GetAuthorizationToken",
+    "DescribeRegistry",
 };
+
+_Static_assert(sizeof op_names / sizeof op_names[0] == OP_COUNT, "one name per operation");
+
+const char *srv_operation_name(size_t i)
+{
+    return i + 1 < OP_COUNT ? op_names[i + 1] : NULL;
+}
 
 struct srv_call {
     struct registry *reg;
@@ -260,6 +280,95 @@ static bool check_digest(struct args *a, const char *member, const char *d)
     return true;
 }
 
+/* MaxResults: 1 to 1000; 0 when absent. */
+static int get_max_results(struct args *a)
+{
+    const cJSON *mr = cJSON_GetObjectItemCaseSensitive(a->root, "maxResults");
+    if (a->failed || !mr || cJSON_IsNull(mr))
+        return 0;
+    if (!cJSON_IsNumber(mr))
+        fail_type(a, "maxResults", "an integer");
+    else if (mr->valuedouble < 1 || mr->valuedouble > 1000)
+        fail_param(a, "maxResults", "must be between 1 and 1000");
+    else
+        return mr->valueint;
+    return 0;
+}
+
+/* filter.tagStatus (TagStatus) of ListImages and DescribeImages; NULL when absent (ANY).
+ * filter.imageStatus: every image here is ACTIVE, so only ACTIVE and ANY select any. */
+static const char *get_tag_status(struct args *a, bool *none)
+{
+    *none = false;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(a->root, "filter");
+    if (a->failed || !f || cJSON_IsNull(f))
+        return NULL;
+    if (!cJSON_IsObject(f)) {
+        fail_type(a, "filter", "a structure");
+        return NULL;
+    }
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(f, "tagStatus");
+    const cJSON *is = cJSON_GetObjectItemCaseSensitive(f, "imageStatus");
+    if ((ts && !cJSON_IsNull(ts) && !cJSON_IsString(ts)) ||
+        (is && !cJSON_IsNull(is) && !cJSON_IsString(is))) {
+        fail_type(a, "filter", "a structure of strings");
+        return NULL;
+    }
+    const char *t = cJSON_IsString(ts) ? ts->valuestring : NULL;
+    const char *i = cJSON_IsString(is) ? is->valuestring : NULL;
+    if (t && strcmp(t, "TAGGED") && strcmp(t, "UNTAGGED") && strcmp(t, "ANY")) {
+        fail_param(a, "filter.tagStatus",
+                   "Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]");
+        return NULL;
+    }
+    if (i && strcmp(i, "ACTIVE") && strcmp(i, "ARCHIVED") && strcmp(i, "ACTIVATING") &&
+        strcmp(i, "ANY")) {
+        fail_param(a, "filter.imageStatus",
+                   "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]");
+        return NULL;
+    }
+    *none = i && (!strcmp(i, "ARCHIVED") || !strcmp(i, "ACTIVATING"));
+    return t;
+}
+
+/* ImageIdentifierList: 1 to 100 structures whose imageDigest and imageTag, when present, are
+ * strings and whose tags have ImageTag's 1 to 300 characters. Digests are judged by each
+ * operation (BatchDeleteImage reports them per image). */
+static const cJSON *get_image_ids(struct args *a, bool required)
+{
+    const cJSON *ids = get_list(a, "imageIds", required, 1, 100, false);
+    const cJSON *id;
+    if (ids)
+        cJSON_ArrayForEach(id, ids)
+        {
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(id, "imageDigest");
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(id, "imageTag");
+            if ((d && !cJSON_IsNull(d) && !cJSON_IsString(d)) ||
+                (t && !cJSON_IsNull(t) && !cJSON_IsString(t))) {
+                fail_type(a, "imageIds", "a list of image identifiers");
+                return NULL;
+            }
+            size_t n = cJSON_IsString(t) ? strlen(t->valuestring) : 1;
+            if (n < 1 || n > 300) {
+                fail_param(a, "imageIds.member.imageTag",
+                           "Member must have length between 1 and 300");
+                return NULL;
+            }
+        }
+    return ids;
+}
+
+/* The optional registryId of operations that take no repository. */
+static void check_registry_id(struct args *a, struct registry *reg, const char *rid)
+{
+    if (a->failed || !rid)
+        return;
+    if (strlen(rid) != 12 || strspn(rid, "0123456789") != 12)
+        fail_param(a, "registryId", "must satisfy regular expression '[0-9]{12}'");
+    else if (strcmp(rid, registry_account(reg)))
+        fail_param(a, "registryId", "not this registry");
+}
+
 static void run_small(struct srv_call *c, struct srv_reply *out)
 {
     struct args a = {NULL, out, false};
@@ -286,16 +395,7 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
         const char *rid = get_str(&a, "registryId", false);
         const cJSON *names = get_list(&a, "repositoryNames", false, 1, 100, true);
         const char *tok = get_str(&a, "nextToken", false);
-        const cJSON *mr = cJSON_GetObjectItemCaseSensitive(a.root, "maxResults");
-        int max = 0;
-        if (mr && !cJSON_IsNull(mr)) {
-            if (!cJSON_IsNumber(mr))
-                fail_type(&a, "maxResults", "an integer");
-            else if (mr->valuedouble < 1 || mr->valuedouble > 1000)
-                fail_param(&a, "maxResults", "must be between 1 and 1000");
-            else
-                max = mr->valueint;
-        }
+        int max = get_max_results(&a);
         if (!a.failed && rid && strcmp(rid, registry_account(reg)))
             fail_param(&a, "registryId", "not this registry");
         const cJSON *it;
@@ -364,6 +464,54 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
             registry_download_url(reg, name, d, out);
         break;
     }
+    case OP_LIST_IMAGES:
+    case OP_DESCRIBE_IMAGES: {
+        const char *name = get_repo(&a, reg);
+        const cJSON *ids = c->op == OP_DESCRIBE_IMAGES ? get_image_ids(&a, false) : NULL;
+        const char *tok = get_str(&a, "nextToken", false);
+        int max = get_max_results(&a);
+        bool none = false;
+        const char *status = get_tag_status(&a, &none);
+        /* DescribeImages pages only the whole repository, as ECR does. */
+        if (ids && (max || tok))
+            fail_param(&a, "maxResults", "maxResults and nextToken cannot be used with imageIds");
+        struct image_query q = {status, none, max, tok};
+        if (a.failed)
+            break;
+        if (c->op == OP_LIST_IMAGES)
+            registry_list_images(reg, name, &q, out);
+        else
+            registry_describe_images(reg, name, ids, &q, out);
+        break;
+    }
+    case OP_DELETE_IMAGES: {
+        const char *name = get_repo(&a, reg);
+        const cJSON *ids = get_image_ids(&a, true);
+        if (!a.failed)
+            registry_delete_images(reg, name, ids, out);
+        break;
+    }
+    case OP_DELETE_REPOSITORY: {
+        const char *name = get_repo(&a, reg);
+        const cJSON *force = cJSON_GetObjectItemCaseSensitive(a.root, "force");
+        if (force && !cJSON_IsNull(force) && !cJSON_IsBool(force))
+            fail_type(&a, "force", "a boolean");
+        if (!a.failed)
+            registry_delete_repository(reg, name, cJSON_IsTrue(force), c->region, out);
+        break;
+    }
+    case OP_AUTH_TOKEN: {
+        const cJSON *ids = get_list(&a, "registryIds", false, 1, 10, true);
+        const cJSON *it;
+        if (ids)
+            cJSON_ArrayForEach(it, ids) check_registry_id(&a, reg, it->valuestring);
+        if (!a.failed)
+            registry_authorization_token(reg, ids ? cJSON_GetArraySize(ids) : 1, out);
+        break;
+    }
+    case OP_DESCRIBE_REGISTRY:
+        registry_describe_registry(reg, out);
+        break;
     default:
         break;
     }
@@ -392,6 +540,17 @@ static void run_upload_part(struct srv_call *c, struct srv_reply *out)
                          p->part_last_byte, p->blob_size, out);
 }
 
+/* Names the operations this endpoint has, so a client's author sees what is missing. */
+static void reply_unknown_operation(struct srv_reply *out, const char *target)
+{
+    struct ebuf ops = EBUF_INIT;
+    for (size_t i = 0; srv_operation_name(i); i++)
+        ebuf_printf(&ops, "%s%s", i ? ", " : "", srv_operation_name(i));
+    srv_reply_error(out, 400, "UnknownOperationException",
+                    "Unknown operation %.100s; this endpoint has %s", target, ebuf_str(&ops));
+    ebuf_free(&ops);
+}
+
 void srv_call_finish(struct srv_call *c, struct srv_reply *out)
 {
     out->status = 200;
@@ -400,8 +559,7 @@ void srv_call_finish(struct srv_call *c, struct srv_reply *out)
         if (!c->target[0])
             srv_reply_error(out, 400, "UnknownOperationException", "Missing X-Amz-Target header");
         else
-            srv_reply_error(out, 400, "UnknownOperationException", "Unknown operation %.100s",
-                            c->target);
+            reply_unknown_operation(out, c->target);
     } else if (c->too_big) {
         srv_reply_error(
             out, 413, "SerializationException",

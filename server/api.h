@@ -26,6 +26,9 @@ struct srv_call *srv_call_begin(struct registry *reg, const char *target);
 /* The region the request was signed for, which the ARNs in the reply name (default
  * us-east-1). Copied. */
 void srv_call_set_region(struct srv_call *c, const char *region);
+/* The i-th operation the endpoint has (from 0), or NULL past the last: the dispatch table
+ * itself, so the fuzz target and UnknownOperationException's message list every one. */
+const char *srv_operation_name(size_t i);
 /* The operation name ("UploadLayerPart"), or "" when the target is unknown. */
 const char *srv_call_operation(const struct srv_call *c);
 /* The largest body this call accepts (its operation's limit). */

@@ -126,6 +126,7 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
         memcpy(im->digest, digest, 72);
         im->media_type = strdup(mt);
         im->manifest = strdup(manifest);
+        im->pushed_at = reg_now();
     }
     if (tag) {
         if (!t) {

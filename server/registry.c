@@ -74,6 +74,13 @@ struct tag *reg_find_tag(struct repo *r, const char *name)
     return NULL;
 }
 
+double reg_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+}
+
 void reg_repo_free(struct repo *r)
 {
     if (!r)
@@ -154,6 +161,7 @@ void registry_free(struct registry *reg)
         reg_upload_free(reg->uploads[i]);
     free(reg->repos);
     free(reg->uploads);
+    free(reg->tokens);
     free(reg->dir);
     free(reg->base_url);
     pthread_mutex_destroy(&reg->mu);
@@ -210,9 +218,7 @@ void registry_create_repository(struct registry *reg, const char *name, const ch
         abort();
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->mutability, sizeof r->mutability, "%s", mutability ? mutability : "MUTABLE");
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r->created_at = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+    r->created_at = reg_now();
     if (store_persist_repo(reg, r) != 0) {
         reg_repo_free(r);
         srv_reply_error(out, 500, "ServerException", "could not store the repository");
@@ -225,6 +231,51 @@ void registry_create_repository(struct registry *reg, const char *name, const ch
     srv_reply_json(out, o);
 done:
     pthread_mutex_unlock(&reg->mu);
+}
+
+void registry_delete_repository(struct registry *reg, const char *name, bool force,
+                                const char *region, struct srv_reply *out)
+{
+    pthread_mutex_lock(&reg->mu);
+    struct repo *r = reg_repo_or_reply(reg, name, out);
+    if (!r)
+        goto done;
+    if (r->n_images && !force) {
+        srv_reply_error(out, 400, "RepositoryNotEmptyException",
+                        "The repository with name '%s' in registry with id '%s' cannot be deleted "
+                        "because it still contains images",
+                        name, reg->account);
+        goto done;
+    }
+    if (store_remove_repo(reg, r) != 0) {
+        srv_reply_error(out, 500, "ServerException", "could not remove the repository");
+        goto done;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "repository", repo_json(reg, r, region));
+    for (size_t i = 0; i < reg->n_repos; i++)
+        if (reg->repos[i] == r) {
+            /* Kept in order: DescribeRepositories pages by position. */
+            memmove(&reg->repos[i], &reg->repos[i + 1],
+                    (reg->n_repos - i - 1) * sizeof reg->repos[0]);
+            reg->n_repos--;
+            break;
+        }
+    for (size_t i = 0; i < r->n_images; i++)
+        store_release_manifest(reg, r->images[i].digest);
+    reg_repo_free(r);
+    srv_reply_json(out, o);
+done:
+    pthread_mutex_unlock(&reg->mu);
+}
+
+void registry_describe_registry(struct registry *reg, struct srv_reply *out)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "registryId", reg->account);
+    cJSON *rc = cJSON_AddObjectToObject(o, "replicationConfiguration");
+    cJSON_AddArrayToObject(rc, "rules");
+    srv_reply_json(out, o);
 }
 
 void registry_describe_repositories(struct registry *reg, const cJSON *names, int max_results,

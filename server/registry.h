@@ -61,6 +61,32 @@ void registry_get_images(struct registry *reg, const char *repo, const cJSON *id
                          struct srv_reply *out);
 void registry_download_url(struct registry *reg, const char *repo, const char *digest,
                            struct srv_reply *out);
+/* Which images ListImages and DescribeImages return, and the page. */
+struct image_query {
+    const char *tag_status; /* "TAGGED", "UNTAGGED", "ANY"; NULL = ANY */
+    bool none;              /* an imageStatus no image here has (ARCHIVED, ACTIVATING) */
+    int max_results;        /* 0 = 100, ECR's default page */
+    const char *next_token; /* NULL = from the start; otherwise a token this server gave */
+};
+void registry_list_images(struct registry *reg, const char *repo, const struct image_query *q,
+                          struct srv_reply *out);
+/* `ids` NULL: every image matching q, paginated; otherwise those images (q's page unused). */
+void registry_describe_images(struct registry *reg, const char *repo, const cJSON *ids,
+                              const struct image_query *q, struct srv_reply *out);
+/* BatchDeleteImage: a tag untags (and deletes the image it was the last tag of), a digest
+ * deletes the image and all its tags. `ids` is a checked ImageIdentifierList. */
+void registry_delete_images(struct registry *reg, const char *repo, const cJSON *ids,
+                            struct srv_reply *out);
+void registry_delete_repository(struct registry *reg, const char *repo, bool force,
+                                const char *region, struct srv_reply *out);
+/* GetAuthorizationToken: `entries` authorizationData entries sharing one new password, valid
+ * for REGISTRY_TOKEN_SECONDS. */
+void registry_authorization_token(struct registry *reg, int entries, struct srv_reply *out);
+/* True when `password` is one GetAuthorizationToken gave and it has not expired. */
+bool registry_check_password(struct registry *reg, const char *password);
+void registry_describe_registry(struct registry *reg, struct srv_reply *out);
+#define REGISTRY_TOKEN_SECONDS (12 * 3600)
+
 /* Open a layer for the download endpoint: an fd and its size, or -1 when the repository
  * does not hold that layer. */
 int registry_open_layer(struct registry *reg, const char *repo, const char *digest, uint64_t *size);

@@ -28,6 +28,7 @@ struct image {
     char digest[72];
     char *media_type;
     char *manifest;
+    double pushed_at; /* seconds since the epoch, milliseconds kept */
 };
 
 struct tag {
@@ -59,6 +60,13 @@ struct upload {
                            spooled part): completion then needs no read back */
 };
 
+/* A password GetAuthorizationToken gave: kept in memory only, so a restart forgets it (the
+ * client logs in again, as after a token expires). */
+struct auth_token {
+    char password[65];
+    double expires_at;
+};
+
 struct registry {
     pthread_mutex_t mu;
     char *dir; /* NULL for a sink */
@@ -70,6 +78,8 @@ struct registry {
     size_t n_repos, cap_repos;
     struct upload **uploads;
     size_t n_uploads, cap_uploads;
+    struct auth_token *tokens;
+    size_t n_tokens, cap_tokens;
 };
 
 #define GROW(arr, n, cap)                                                                          \
@@ -92,6 +102,9 @@ struct upload *reg_find_upload(struct registry *reg, const char *id);
 struct layer *reg_find_layer(struct repo *r, const char *digest);
 struct image *reg_find_image(struct repo *r, const char *digest);
 struct tag *reg_find_tag(struct repo *r, const char *name);
+
+/* The time now as ECR's timestamps carry it: seconds, milliseconds kept. */
+double reg_now(void);
 
 /* NULL is a no-op for both. */
 void reg_repo_free(struct repo *r);
@@ -122,6 +135,10 @@ int store_write_atomic(const char *path, const char *data, size_t n);
 /* Store a repository's state, or an upload's. 0 or -1. */
 int store_persist_repo(struct registry *reg, struct repo *r);
 int store_persist_upload(struct registry *reg, struct upload *u);
+/* Remove a repository's state file (a deleted repository), fsynced. 0 or -1. */
+int store_remove_repo(struct registry *reg, const struct repo *r);
+/* Remove the manifest file of `digest` unless some repository still holds that image. */
+void store_release_manifest(struct registry *reg, const char *digest);
 /* Remove an upload's state and data files. */
 void store_unlink_upload(struct registry *reg, const char *id);
 /* Create the data directory's layout when missing and load repositories and uploads in

@@ -25,7 +25,7 @@ static void reply_verror(struct srv_reply *r, int status, const char *type, cJSO
 static void reply_verror(struct srv_reply *r, int status, const char *type, cJSON *fields,
                          const char *fmt, va_list ap)
 {
-    char msg[600];
+    char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     cJSON *o = fields ? fields : cJSON_CreateObject();
     cJSON_AddStringToObject(o, "__type", type);

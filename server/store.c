@@ -118,6 +118,7 @@ int store_persist_repo(struct registry *reg, struct repo *r)
         cJSON *im = cJSON_CreateObject();
         cJSON_AddStringToObject(im, "digest", r->images[i].digest);
         cJSON_AddStringToObject(im, "mediaType", r->images[i].media_type);
+        cJSON_AddNumberToObject(im, "pushedAt", r->images[i].pushed_at);
         cJSON_AddItemToArray(images, im);
     }
     cJSON *tags = cJSON_AddArrayToObject(o, "tags");
@@ -139,6 +140,34 @@ int store_persist_repo(struct registry *reg, struct repo *r)
     }
     free(s);
     return rc;
+}
+
+int store_remove_repo(struct registry *reg, const struct repo *r)
+{
+    if (!reg->dir)
+        return 0;
+    char fname[300], path[STORE_PATH_CAP];
+    if (!repo_file_name(r->name, fname))
+        return -1;
+    store_path(reg, path, sizeof path, "repos/%s.json", fname);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return -1;
+    store_path(reg, path, sizeof path, "repos");
+    return store_fsync_dir(path);
+}
+
+/* Called after the state that dropped the image is on disk: a crash in between leaves only a
+ * manifest nothing names. Blobs stay: another image or repository may share them. */
+void store_release_manifest(struct registry *reg, const char *digest)
+{
+    if (!reg->dir)
+        return;
+    for (size_t i = 0; i < reg->n_repos; i++)
+        if (reg_find_image(reg->repos[i], digest))
+            return;
+    char path[STORE_PATH_CAP];
+    store_path(reg, path, sizeof path, "manifests/%s", digest + 7);
+    unlink(path);
 }
 
 int store_persist_upload(struct registry *reg, struct upload *u)
@@ -224,6 +253,9 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
         memcpy(im->digest, d, 72);
         im->media_type = strdup(mt);
         im->manifest = manifest;
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(it, "pushedAt");
+        /* State written before images had a push time: the repository's creation. */
+        im->pushed_at = cJSON_IsNumber(at) ? at->valuedouble : r->created_at;
     }
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "tags"))
     {

@@ -434,6 +434,15 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
         }
     }
     r = reg_find_repo(reg, repo);
+    if (!r) {
+        /* DeleteRepository ran while the layer was hashed: the upload went with it. */
+        store_unlink_upload(reg, id);
+        u = reg_find_upload(reg, id);
+        if (u)
+            reg_remove_upload(reg, u);
+        reply_repository_not_found(out, repo, reg->account);
+        goto done;
+    }
     if (!reg_find_layer(r, digest)) {
         add_layer(r, digest, size);
         if (store_persist_repo(reg, r) != 0) {

@@ -1,7 +1,8 @@
 /* The request handler of `ecrup serve` (server/api.h), without sockets: the dispatch, the
  * JSON of every operation and the streaming UploadLayerPart parser.
  *
- * Input: byte 0 picks the operation (and bit 7 the sink mode), byte 1 seeds the chunking of
+ * Input: byte 0 picks the operation by its index in the server's table (srv_operation_name;
+ * one past the last is an unknown one) and bit 7 the sink mode, byte 1 seeds the chunking of
  * the body, the rest is the body. The literal upload id 00000000-0000-4000-8000-000000000000
  * in the body is replaced by a live upload's id so parts reach the upload logic. The
  * registry keeps its state in memory (no data directory) across inputs. */
@@ -13,12 +14,20 @@
 #include "server/api.h"
 #include "server/registry.h"
 
-static const char *const ops[] = {
-    "CreateRepository", "DescribeRepositories", "InitiateLayerUpload",
-    "UploadLayerPart",  "CompleteLayerUpload",  "BatchCheckLayerAvailability",
-    "PutImage",         "BatchGetImage",        "GetDownloadUrlForLayer",
-    "Unknown",
-};
+/* The server's own operation table, then one name it does not have. */
+static size_t n_ops(void)
+{
+    size_t n = 0;
+    while (srv_operation_name(n))
+        n++;
+    return n + 1;
+}
+
+static const char *op_at(size_t i)
+{
+    const char *name = srv_operation_name(i);
+    return name ? name : "Unknown";
+}
 
 static struct registry *regs[2];
 static char upload_ids[2][37];
@@ -52,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int mode = data[0] >> 7;
     if (!regs[mode])
         setup(mode);
-    const char *op = ops[(data[0] & 0x7f) % (sizeof ops / sizeof ops[0])];
+    const char *op = op_at((data[0] & 0x7f) % n_ops());
     unsigned seed = data[1];
     size_t n = size - 2;
     char *body = malloc(n + 1);
