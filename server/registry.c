@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 const char *registry_account(const struct registry *reg)
@@ -133,6 +134,7 @@ struct registry *registry_open(const struct registry_config *cfg, struct ebuf *e
         free(reg);
         return NULL;
     }
+    reg->lock_fd = -1;
     reg->sink = cfg->sink;
     reg->part_size = cfg->part_size ? cfg->part_size : 10485760;
     snprintf(reg->account, sizeof reg->account, "123456789012");
@@ -164,6 +166,8 @@ void registry_free(struct registry *reg)
     free(reg->tokens);
     free(reg->dir);
     free(reg->base_url);
+    if (reg->lock_fd >= 0)
+        close(reg->lock_fd); /* drops the data directory's lock */
     pthread_mutex_destroy(&reg->mu);
     free(reg);
 }

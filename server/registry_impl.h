@@ -69,7 +69,8 @@ struct auth_token {
 
 struct registry {
     pthread_mutex_t mu;
-    char *dir; /* NULL for a sink */
+    char *dir;   /* NULL for a sink */
+    int lock_fd; /* DATA_DIR/.lock, flock'ed while the registry is open; -1 when none */
     bool sink;
     uint64_t part_size;
     char account[13];

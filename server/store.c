@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,7 +78,7 @@ int store_write_atomic(const char *path, const char *data, size_t n)
 {
     char tmp[STORE_PATH_CAP];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     if (write_all(fd, data, n) != 0 || fsync(fd) != 0) {
@@ -322,14 +323,33 @@ static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
 int store_load(struct registry *reg, struct ebuf *err)
 {
     static const char *subdirs[] = {"repos", "manifests", "blobs", "blobs/sha256", "uploads"};
-    if (mkdir(reg->dir, 0755) != 0 && errno != EEXIST) {
+    /* 0700 and 0600 throughout, as the default temporary directory: the store holds what
+     * clients pushed, which is nobody else's to read. */
+    if (mkdir(reg->dir, 0700) != 0 && errno != EEXIST) {
         ebuf_printf(err, "cannot create %s: %s", reg->dir, strerror(errno));
+        return -1;
+    }
+    /* One server per data directory: two would overwrite each other's repository files. */
+    char lock[STORE_PATH_CAP];
+    store_path(reg, lock, sizeof lock, "%s", ".lock");
+    reg->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (reg->lock_fd < 0) {
+        ebuf_printf(err, "cannot create %s: %s", lock, strerror(errno));
+        return -1;
+    }
+    if (flock(reg->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        ebuf_printf(err,
+                    errno == EWOULDBLOCK
+                        ? "the data directory %s is in use by another ecrup serve; give each "
+                          "server its own --data-dir"
+                        : "cannot lock the data directory %s: %s",
+                    reg->dir, strerror(errno));
         return -1;
     }
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
         char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "%s", subdirs[i]);
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
             ebuf_printf(err, "cannot create %s: %s", path, strerror(errno));
             return -1;
         }

@@ -42,7 +42,7 @@ void registry_initiate_upload(struct registry *reg, const char *repo, struct srv
         }
         char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "uploads/%s.data", u->id);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0 || close(fd) != 0 || store_persist_upload(reg, u) != 0) {
             reg_upload_free(u);
             srv_reply_error(out, 500, "ServerException", "could not create the upload");

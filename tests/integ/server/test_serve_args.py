@@ -9,7 +9,9 @@ else.
      layout says (repos/<name>.json) and nothing is made beside the directory;
   3. --data-dir longer than the store takes: refused, "too long";
   4. --faults whose operation name is longer than a rule holds: refused, naming it;
-  5. --listen with a host longer than any IPv4 address: refused, naming the argument.
+  5. --listen with a host longer than any IPv4 address: refused, naming the argument;
+  6. an explicit --data-dir is made 0700 with files 0600, and a second server on it is refused
+     while the first runs.
 """
 import os
 import subprocess
@@ -79,10 +81,27 @@ def main():
               "characters (%r)" % (len(data), line))
         stored = os.path.join(data, "repos", name.replace("/", "+") + ".json")
         check(os.path.exists(stored), "the repository made at start is stored under repos/")
-        check(sorted(os.listdir(data)) == ["blobs", "manifests", "repos", "uploads"],
+        check(sorted(os.listdir(data)) == [".lock", "blobs", "manifests", "repos", "uploads"],
               "the data directory holds the layout and nothing else (%r)" % sorted(os.listdir(data)))
         check(os.listdir(os.path.dirname(data)) == [os.path.basename(data)],
               "nothing is made beside the data directory")
+        # 0700 and 0600, as the temporary one: what clients pushed is nobody else's to read.
+        check(os.stat(data).st_mode & 0o777 == 0o700 and
+              os.stat(os.path.join(data, "repos")).st_mode & 0o777 == 0o700 and
+              os.stat(stored).st_mode & 0o777 == 0o600,
+              "--data-dir made 0700, its files 0600 (%o, %o)" % (os.stat(data).st_mode & 0o777,
+                                                                  os.stat(stored).st_mode & 0o777))
+        # One server per data directory: a second would overwrite the first's files.
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data], env=ENV,
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "is in use by another ecrup serve" in r.stderr,
+              "a second server on the data directory is refused (exit %d, %r)" %
+              (r.returncode, r.stderr[:300]))
+        check(proc.poll() is None, "and the first goes on")
+        stop_checked(proc)
+        proc, line = start("--data-dir", data)
+        check(line.startswith("ecrup serve: listening on "),
+              "once the first has stopped, the directory is free again (%r)" % line)
         stop_checked(proc)
 
     refused(["--data-dir", "/tmp/" + "x" * 3900], "too long", "--data-dir of 3905 characters")
