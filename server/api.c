@@ -2,6 +2,7 @@
  * members of each operation's JSON checked against the model, then the registry's operation. */
 #include "server/api.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,11 @@ static int hook_blob_start(void *user, struct partbody *p)
 static int hook_blob_data(void *user, struct partbody *p, const uint8_t *data, size_t n)
 {
     struct srv_call *c = user;
-    (void)p;
-    return c->part ? registry_part_write(c->part, data, n) : 0;
+    if (!c->part || registry_part_write(c->part, data, n) == 0)
+        return 0;
+    /* The cause, for whoever runs the server: "No space left on device" is fixable. */
+    partbody_fail(p, "ServerException", "could not store the layer part: %s", strerror(errno));
+    return -1;
 }
 
 void srv_call_set_region(struct srv_call *c, const char *region)
@@ -522,7 +526,9 @@ static void run_upload_part(struct srv_call *c, struct srv_reply *out)
 {
     struct partbody *p = c->pb;
     if (partbody_finish(p) != 0) {
-        srv_reply_error(out, 400, p->error_type, "%s", p->error);
+        /* The server's own failure is a 500, which clients retry; a bad body is the client's. */
+        srv_reply_error(out, strcmp(p->error_type, "ServerException") ? 400 : 500, p->error_type,
+                        "%s", p->error);
         return;
     }
     struct args a = {NULL, out, false};
