@@ -120,6 +120,12 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
             goto done;
         }
     }
+    /* What this call adds or moves, undone if the repository cannot be stored: an image the
+     * client was not told it put must not be there for its retry to find. */
+    bool added_image = !im, added_tag = tag && !t;
+    char moved_from[72] = "";
+    if (t && !added_tag)
+        memcpy(moved_from, t->digest, sizeof moved_from);
     if (!im) {
         GROW(r->images, r->n_images, r->cap_images);
         im = &r->images[r->n_images++];
@@ -137,6 +143,16 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
         memcpy(t->digest, digest, 72);
     }
     if (store_persist_repo(reg, r) != 0) {
+        if (added_tag) {
+            free(r->tags[--r->n_tags].name);
+        } else if (tag) {
+            memcpy(t->digest, moved_from, sizeof moved_from);
+        }
+        if (added_image) {
+            struct image *gone = &r->images[--r->n_images];
+            free(gone->media_type);
+            free(gone->manifest);
+        }
         srv_reply_error(out, 500, "ServerException", "could not store the repository");
         goto done;
     }
