@@ -331,15 +331,6 @@ done:
 
 /* ---- BatchDeleteImage ---- */
 
-static void delete_failure(cJSON *failures, const cJSON *id, const char *code, const char *why)
-{
-    cJSON *f = cJSON_CreateObject();
-    cJSON_AddItemToObject(f, "imageId", cJSON_Duplicate(id, true));
-    cJSON_AddStringToObject(f, "failureCode", code);
-    cJSON_AddStringToObject(f, "failureReason", why);
-    cJSON_AddItemToArray(failures, f);
-}
-
 static void deleted_id(cJSON *ids, const char *digest, const char *tag)
 {
     cJSON *id = cJSON_CreateObject();
@@ -393,36 +384,30 @@ void registry_delete_images(struct registry *reg, const char *repo, const cJSON 
     const cJSON *id;
     cJSON_ArrayForEach(id, ids)
     {
-        const char *d = json_string(id, "imageDigest"), *tag = json_string(id, "imageTag");
+        const char *tag;
         char nd[72];
-        if (!d && !tag) {
-            delete_failure(failures, id, "MissingDigestAndTag",
-                           "Invalid request parameters: both tag and digest cannot be null");
+        bool d;
+        if (!reg_image_id(failures, id, &tag, nd, &d))
             continue;
-        }
-        if (d && !srv_normal_sha256(d, nd)) {
-            delete_failure(failures, id, "InvalidImageDigest", "Invalid image digest");
-            continue;
-        }
         struct tag *t = tag ? reg_find_tag(r, tag) : NULL;
         struct image *im = NULL;
         if (tag && t && d && strcmp(t->digest, nd)) {
-            delete_failure(failures, id, "ImageTagDoesNotMatchDigest",
-                           "Invalid tag and digest combination");
+            reg_image_failure(failures, id, "ImageTagDoesNotMatchDigest",
+                              "Invalid tag and digest combination");
             continue;
         }
         if (!tag || t)
             im = reg_find_image(r, t ? t->digest : nd);
         if (!im) {
-            delete_failure(failures, id, "ImageNotFound", "Requested image not found");
+            reg_image_failure(failures, id, "ImageNotFound", "Requested image not found");
             continue;
         }
         /* A tag untags; the image goes with its last tag. A digest takes the image and every
          * tag. Either way an image a manifest list of the repository names stays. */
         bool last = !t || image_tag_count(r, im) == 1;
         if (last && referenced_by_list(r, im->digest)) {
-            delete_failure(failures, id, "ImageReferencedByManifestList",
-                           "Requested image is referenced by a manifest list");
+            reg_image_failure(failures, id, "ImageReferencedByManifestList",
+                              "Requested image is referenced by a manifest list");
             continue;
         }
         if (t) {

@@ -164,13 +164,31 @@ done:
     pthread_mutex_unlock(&reg->mu);
 }
 
-static void image_failure(cJSON *failures, const cJSON *id, const char *code, const char *why)
+void reg_image_failure(cJSON *failures, const cJSON *id, const char *code, const char *why)
 {
     cJSON *f = cJSON_CreateObject();
     cJSON_AddItemToObject(f, "imageId", cJSON_Duplicate(id, true));
     cJSON_AddStringToObject(f, "failureCode", code);
     cJSON_AddStringToObject(f, "failureReason", why);
     cJSON_AddItemToArray(failures, f);
+}
+
+bool reg_image_id(cJSON *failures, const cJSON *id, const char **tag, char digest[72],
+                  bool *has_digest)
+{
+    const char *d = json_string(id, "imageDigest");
+    *tag = json_string(id, "imageTag");
+    *has_digest = d != NULL;
+    if (!d && !*tag) {
+        reg_image_failure(failures, id, "MissingDigestAndTag",
+                          "Invalid request parameters: both tag and digest cannot be null");
+        return false;
+    }
+    if (d && !srv_normal_sha256(d, digest)) {
+        reg_image_failure(failures, id, "InvalidImageDigest", "Invalid image digest");
+        return false;
+    }
+    return true;
 }
 
 void registry_get_images(struct registry *reg, const char *repo, const cJSON *ids,
@@ -186,30 +204,24 @@ void registry_get_images(struct registry *reg, const char *repo, const cJSON *id
     const cJSON *id;
     cJSON_ArrayForEach(id, ids)
     {
-        const char *d = json_string(id, "imageDigest"), *tag = json_string(id, "imageTag");
+        const char *tag;
         char nd[72];
-        if (!d && !tag) {
-            image_failure(failures, id, "MissingDigestAndTag",
-                          "Invalid request parameters: both tag and digest cannot be null");
+        bool d;
+        if (!reg_image_id(failures, id, &tag, nd, &d))
             continue;
-        }
-        if (d && !srv_normal_sha256(d, nd)) {
-            image_failure(failures, id, "InvalidImageDigest", "Invalid image digest");
-            continue;
-        }
         struct tag *t = tag ? reg_find_tag(r, tag) : NULL;
         if (tag && !t) {
-            image_failure(failures, id, "ImageNotFound", "Requested image not found");
+            reg_image_failure(failures, id, "ImageNotFound", "Requested image not found");
             continue;
         }
         if (d && t && strcmp(t->digest, nd) != 0) {
-            image_failure(failures, id, "ImageTagDoesNotMatchDigest",
-                          "Image tag does not match the digest");
+            reg_image_failure(failures, id, "ImageTagDoesNotMatchDigest",
+                              "Image tag does not match the digest");
             continue;
         }
         struct image *im = reg_find_image(r, d ? nd : t->digest);
         if (!im) {
-            image_failure(failures, id, "ImageNotFound", "Requested image not found");
+            reg_image_failure(failures, id, "ImageNotFound", "Requested image not found");
             continue;
         }
         cJSON_AddItemToArray(images, image_json(reg, repo, im, tag));

@@ -104,6 +104,16 @@ struct layer *reg_find_layer(struct repo *r, const char *digest);
 struct image *reg_find_image(struct repo *r, const char *digest);
 struct tag *reg_find_tag(struct repo *r, const char *name);
 
+/* images.c, for the batch image calls (BatchGetImage, BatchDeleteImage): one `failures`
+ * entry naming `id` as the client gave it; and one imageId read: its tag (NULL: none) and its
+ * digest normalised into `digest` (*has_digest false: none). False after adding the failure
+ * (MissingDigestAndTag, InvalidImageDigest). */
+struct cJSON;
+void reg_image_failure(struct cJSON *failures, const struct cJSON *id, const char *code,
+                       const char *why);
+bool reg_image_id(struct cJSON *failures, const struct cJSON *id, const char **tag, char digest[72],
+                  bool *has_digest);
+
 /* The time now as ECR's timestamps carry it: seconds, milliseconds kept. */
 double reg_now(void);
 
