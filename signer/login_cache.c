@@ -3,14 +3,12 @@
 #include "signer/login_cache.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "signer/cred_provider.h"
 #include "signer/sso_cache.h"
 #include "signer/token_file.h"
-#include "util/file.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -165,18 +163,7 @@ char *login_token_json(const struct login_token *t)
 
 ecrup_status login_token_save(const char *path, const struct login_token *t, struct ebuf *err)
 {
-    char *text = login_token_json(t);
-    if (!text) {
-        ebuf_puts(err, "login token cache: out of memory");
-        return ECRUP_E_NOMEM;
-    }
-    const char *what = NULL;
-    int rc = file_write_atomic(path, text, strlen(text), &what);
-    cred_wipe_free(text);
-    if (rc == 0)
-        return ECRUP_OK;
-    ebuf_printf(err, "cannot %s the login token cache file %s: %s", what, path, strerror(-rc));
-    return ECRUP_E_IO;
+    return token_file_write(path, "login token cache", login_token_json(t), err);
 }
 
 void login_token_cleanup(struct login_token *t)

@@ -3,7 +3,6 @@
 #include "signer/sso_cache.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,6 @@
 
 #include "signer/cred_provider.h"
 #include "signer/token_file.h"
-#include "util/file.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -172,18 +170,7 @@ static char *token_json(const struct sso_token *t)
 
 ecrup_status sso_token_save(const char *path, const struct sso_token *t, struct ebuf *err)
 {
-    char *text = token_json(t);
-    if (!text) {
-        ebuf_puts(err, "SSO token cache: out of memory");
-        return ECRUP_E_NOMEM;
-    }
-    const char *what = NULL;
-    int rc = file_write_atomic(path, text, strlen(text), &what);
-    cred_wipe_free(text);
-    if (rc == 0)
-        return ECRUP_OK;
-    ebuf_printf(err, "cannot %s the SSO token cache file %s: %s", what, path, strerror(-rc));
-    return ECRUP_E_IO;
+    return token_file_write(path, "SSO token cache", token_json(t), err);
 }
 
 void sso_token_cleanup(struct sso_token *t)

@@ -1,6 +1,7 @@
-/* Reading a token cache file another tool wrote (the SSO cache of `aws sso login`, the login
- * cache of `aws login`): one rule for both about what a missing, unreadable or oversized file
- * means. The bytes hold secrets: the caller wipes them (explicit_bzero) before freeing.
+/* Reading, and writing back after a refresh, a token cache file another tool wrote (the SSO
+ * cache of `aws sso login`, the login cache of `aws login`): one rule for both about what a
+ * missing, unreadable or oversized file means and how a rewrite is made and reported. The
+ * bytes hold secrets: read ones are the caller's to wipe (explicit_bzero) before freeing.
  *
  * Thread safety: reentrant. */
 #ifndef ECRUP_SIGNER_TOKEN_FILE_H
@@ -21,5 +22,11 @@
  * ECRUP_E_NOMEM. */
 ecrup_status token_file_read(const char *path, const char *what, char **data, size_t *len,
                              struct ebuf *err);
+
+/* Write `text` (a secret: wiped and freed here, whatever the outcome; NULL means it could not
+ * be made) over `path` atomically with mode 0600 (util/file.h's file_write_atomic). ECRUP_OK;
+ * ECRUP_E_NOMEM for a NULL `text`; ECRUP_E_IO with `err` naming `what`, the path and the step
+ * that failed. */
+ecrup_status token_file_write(const char *path, const char *what, char *text, struct ebuf *err);
 
 #endif
