@@ -61,12 +61,13 @@ ecrup_status cred_login_endpoint_for(const char *region, bool fips, bool dualsta
             return ebuf_ok(url) ? ECRUP_OK : ECRUP_E_NOMEM;
         }
     }
-    if ((fips && !p->supports_fips) || (dualstack && !p->supports_dualstack)) {
+    const char *missing = endpoint_partition_missing(p, fips, dualstack);
+    if (missing) {
         ebuf_printf(message,
-                    "partition %s (region %s) does not offer %s sign-in endpoints: unset "
-                    "AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT or set "
+                    "partition %s (region %s) does not offer %s for the sign-in service: "
+                    "unset AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT or set "
                     "AWS_ENDPOINT_URL_SIGNIN",
-                    p->name, region, fips && !p->supports_fips ? "FIPS" : "dual-stack");
+                    p->name, region, missing);
         return ECRUP_E_ENDPOINT;
     }
     ebuf_printf(url, "https://%s.%s.%s", fips ? "signin-fips" : "signin", region,

@@ -101,6 +101,18 @@ const struct endpoint_partition_info *endpoint_partition_named(const char *name)
     return &partitions[0].info;
 }
 
+const char *endpoint_partition_missing(const struct endpoint_partition_info *p, bool fips,
+                                       bool dualstack)
+{
+    if (fips && dualstack && !(p->supports_fips && p->supports_dualstack))
+        return "FIPS and dual-stack endpoints together";
+    if (fips && !p->supports_fips)
+        return "FIPS endpoints";
+    if (dualstack && !p->supports_dualstack)
+        return "dual-stack endpoints";
+    return NULL;
+}
+
 /* Locale-independent character classes: regions and hosts are ASCII by rule. */
 static bool is_digit(char c)
 {
@@ -304,13 +316,7 @@ ecrup_status endpoint_for_partition(const struct endpoint_partition_info *p, con
         prefix = fips ? (dualstack ? "ecr-fips" : "api.ecr-fips") : (dualstack ? "ecr" : "api.ecr");
     } else {
         /* The ruleset's generic branch, for partitions it does not name. */
-        const char *missing = NULL;
-        if (fips && dualstack && !(p->supports_fips && p->supports_dualstack))
-            missing = "FIPS and dual-stack endpoints together";
-        else if (fips && !p->supports_fips)
-            missing = "FIPS endpoints";
-        else if (dualstack && !p->supports_dualstack)
-            missing = "dual-stack endpoints";
+        const char *missing = endpoint_partition_missing(p, fips, dualstack);
         if (missing) {
             msg_printf(message,
                        "partition %s (region %s) does not offer %s: unset "

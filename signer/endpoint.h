@@ -166,6 +166,12 @@ const struct endpoint_partition_info *endpoint_partition_at(size_t i);
  * as botocore's aws.partition() falls back. Never NULL. */
 const struct endpoint_partition_info *endpoint_partition_named(const char *name);
 
+/* What `p` lacks of the endpoint variants asked for, for a message ("FIPS endpoints",
+ * "dual-stack endpoints", "FIPS and dual-stack endpoints together"), or NULL when it offers
+ * them: one rule for ECR, STS and the sign-in service. */
+const char *endpoint_partition_missing(const struct endpoint_partition_info *p, bool fips,
+                                       bool dualstack);
+
 /* endpoint_for_region() for a given partition (the table's, or one a test makes up). */
 ecrup_status endpoint_for_partition(const struct endpoint_partition_info *p, const char *region,
                                     bool fips, bool dualstack, struct ebuf *url,

@@ -42,12 +42,13 @@ ecrup_status sts_endpoint_for(const char *region, bool legacy, bool fips, bool d
     }
     const char *r = region ? region : "us-east-1";
     const struct endpoint_partition_info *p = endpoint_partition_named(endpoint_partition_of(r));
-    if ((fips && !p->supports_fips) || (dualstack && !p->supports_dualstack)) {
+    const char *missing = endpoint_partition_missing(p, fips, dualstack);
+    if (missing) {
         ebuf_printf(message,
-                    "partition %s (region %s) does not offer %s STS endpoints: unset "
+                    "partition %s (region %s) does not offer %s for STS: unset "
                     "AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT or set "
                     "AWS_ENDPOINT_URL_STS",
-                    p->name, r, fips && !p->supports_fips ? "FIPS" : "dual-stack");
+                    p->name, r, missing);
         return ECRUP_E_ENDPOINT;
     }
     *signing_region = region ? region : "us-east-1";
