@@ -83,7 +83,8 @@ def make_ca(dirname, name):
 
 
 def call(port, op, body, token=None, tls=None):
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+               AWS_EC2_METADATA_DISABLED="true")
     env.pop("AWS_SESSION_TOKEN", None)
     if token:
         env["AWS_SESSION_TOKEN"] = token

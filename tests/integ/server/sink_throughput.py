@@ -14,7 +14,8 @@ binary = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") e
 parts = int(sys.argv[sys.argv.index("--parts") + 1]) if "--parts" in sys.argv else 200
 conns = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys.argv else 1
 
-env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDBENCH", AWS_SECRET_ACCESS_KEY="benchsecret")
+env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDBENCH", AWS_SECRET_ACCESS_KEY="benchsecret",
+           AWS_EC2_METADATA_DISABLED="true")
 srv = subprocess.Popen([binary, "serve", "--sink", "--listen", "127.0.0.1:0", "--repository", "bench"],
                        env=env, stdout=subprocess.PIPE, text=True)
 url = srv.stdout.readline().split()[-1]

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from checks import check, finish, stop_checked  # noqa: E402
 
 BIN = os.path.join(os.environ.get("ECRUP_BINARY_DIR", "build"), "ecrup")
-ENV = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDECRUPTEST0000001",
+ENV = dict(os.environ, AWS_EC2_METADATA_DISABLED="true", AWS_ACCESS_KEY_ID="AKIDECRUPTEST0000001",
            AWS_SECRET_ACCESS_KEY="ecrup-test-secret-key/0123456789abcdefghij")
 ENV.pop("AWS_SESSION_TOKEN", None)
 

@@ -24,7 +24,8 @@ def client(url, region):
 
 def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
+    env.update(AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+               AWS_EC2_METADATA_DISABLED="true")
     srv = serve.Server(BIN, "--repository", "pre/made", env=env)
     try:
         eu, ap = client(srv.url, "eu-west-1"), client(srv.url, "ap-southeast-2")

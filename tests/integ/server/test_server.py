@@ -37,7 +37,7 @@ MiB = 1024 * 1024
 
 class Server(serve.Server):
     def __init__(self, *args, env_extra=None, keys=True):
-        env = dict(os.environ)
+        env = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
         if keys:
@@ -423,7 +423,7 @@ def test_concurrent(srv, c):
 
 def test_cli(srv):
     env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", AWS_EC2_METADATA_DISABLED="true")
     base = ["aws", "ecr", "--endpoint-url", srv.url, "--output", "json"]
     r = subprocess.run(base + ["describe-repositories"], env=env, capture_output=True, text=True, timeout=60)
     check(r.returncode == 0 and "team/app" in r.stdout, "aws ecr describe-repositories: %s" % r.stderr)

@@ -104,7 +104,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def drive(port, jobs, *args):
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+               AWS_EC2_METADATA_DISABLED="true")
     stdin = "".join("%s %s %d %s\n" % j for j in jobs)
     out = subprocess.run([TOOL, "http://127.0.0.1:%d" % port, "127.0.0.1:%d" % port, REGION]
                          + list(args), input=stdin, env=env, capture_output=True, text=True,
