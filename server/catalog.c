@@ -1,5 +1,5 @@
 /* A repository's images listed, described and deleted: ListImages, DescribeImages and
- * BatchDeleteImage.
+ * BatchDeleteImage; and its tags as the /v2 API's tags/list reads them.
  *
  * Pages follow a stable order, not the order of the model's arrays: ListImages sorts its
  * entries by (digest, tag), DescribeImages by digest, and a nextToken is the hex of the last
@@ -437,4 +437,30 @@ void registry_delete_images(struct registry *reg, const char *repo, const cJSON 
 done:
     free(gone);
     pthread_mutex_unlock(&reg->mu);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum registry_read registry_read_tags(struct registry *reg, const char *repo, char ***tags,
+                                      size_t *n)
+{
+    pthread_mutex_lock(&reg->mu);
+    struct repo *r = reg_find_repo(reg, repo);
+    if (r) {
+        *n = r->n_tags;
+        *tags = malloc((r->n_tags + 1) * sizeof **tags);
+        if (!*tags)
+            abort();
+        for (size_t i = 0; i < r->n_tags; i++)
+            if (!((*tags)[i] = strdup(r->tags[i].name)))
+                abort();
+    }
+    pthread_mutex_unlock(&reg->mu);
+    if (!r)
+        return REGISTRY_NO_REPOSITORY;
+    qsort(*tags, *n, sizeof **tags, str_cmp);
+    return REGISTRY_FOUND;
 }

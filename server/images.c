@@ -1,5 +1,5 @@
 /* Images: PutImage (the manifest checked against the repository's layers, stored by digest,
- * tagged) and BatchGetImage. */
+ * tagged), BatchGetImage, and the manifest reads of the /v2 API. */
 #include "server/registry_impl.h"
 
 #include <pthread.h>
@@ -229,4 +229,30 @@ void registry_get_images(struct registry *reg, const char *repo, const cJSON *id
     srv_reply_json(out, o);
 done:
     pthread_mutex_unlock(&reg->mu);
+}
+
+enum registry_read registry_read_manifest(struct registry *reg, const char *repo,
+                                          const char *reference, bool by_digest, char **manifest,
+                                          char **media_type, char digest[72])
+{
+    enum registry_read rc = REGISTRY_NO_IMAGE;
+    pthread_mutex_lock(&reg->mu);
+    struct repo *r = reg_find_repo(reg, repo);
+    struct tag *t = r && !by_digest ? reg_find_tag(r, reference) : NULL;
+    struct image *im = !r          ? NULL
+                       : by_digest ? reg_find_image(r, reference)
+                       : t         ? reg_find_image(r, t->digest)
+                                   : NULL;
+    if (!r) {
+        rc = REGISTRY_NO_REPOSITORY;
+    } else if (im) {
+        *manifest = strdup(im->manifest);
+        *media_type = strdup(im->media_type);
+        if (!*manifest || !*media_type)
+            abort();
+        memcpy(digest, im->digest, 72);
+        rc = REGISTRY_FOUND;
+    }
+    pthread_mutex_unlock(&reg->mu);
+    return rc;
 }

@@ -1,5 +1,5 @@
-/* Layers a repository holds: BatchCheckLayerAvailability, GetDownloadUrlForLayer and the
- * blob file behind the download URL. */
+/* Layers a repository holds: BatchCheckLayerAvailability, GetDownloadUrlForLayer (a signed
+ * URL of the /v2 blob route, tokens.c) and the blob file behind /v2 blob reads. */
 #include "server/registry_impl.h"
 
 #include <fcntl.h>
@@ -71,9 +71,16 @@ void registry_download_url(struct registry *reg, const char *repo, const char *d
                         "The server is a sink: it keeps no layer bytes");
         goto done;
     }
+    long long expires = (long long)reg_now() + REGISTRY_DOWNLOAD_SECONDS;
+    char sig[65];
+    if (!reg_download_signature(reg, repo, d, expires, sig)) {
+        srv_reply_error(out, 500, "ServerException", "could not sign the download URL");
+        goto done;
+    }
     cJSON *o = cJSON_CreateObject();
-    char url[1200];
-    snprintf(url, sizeof url, "%s/v2/%s/blobs/%s", reg->base_url, repo, d);
+    char url[1400];
+    snprintf(url, sizeof url, "%s/v2/%s/blobs/%s?expires=%lld&signature=%s", reg->base_url, repo, d,
+             expires, sig);
     cJSON_AddStringToObject(o, "downloadUrl", url);
     cJSON_AddStringToObject(o, "layerDigest", d);
     srv_reply_json(out, o);

@@ -164,6 +164,7 @@ void registry_free(struct registry *reg)
     free(reg->repos);
     free(reg->uploads);
     free(reg->tokens);
+    explicit_bzero(reg->url_key, sizeof reg->url_key);
     free(reg->dir);
     free(reg->base_url);
     if (reg->lock_fd >= 0)

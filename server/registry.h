@@ -87,6 +87,27 @@ bool registry_check_password(struct registry *reg, const char *password);
 void registry_describe_registry(struct registry *reg, struct srv_reply *out);
 #define REGISTRY_TOKEN_SECONDS (12 * 3600)
 
+/* GetDownloadUrlForLayer's URL stands for ECR's pre-signed S3 URL: the /v2 blob route with
+ * `expires` (seconds since the epoch) and `signature` (an HMAC of the repository, digest and
+ * expiry under a key made at the server's start) as its query, readable without the /v2
+ * API's Basic credentials until it expires. ECR does not document how long its URLs last. */
+#define REGISTRY_DOWNLOAD_SECONDS 3600
+/* True when `signature` signs `repo`, `digest` (normalised) and `expires` and that time has
+ * not passed. */
+bool registry_check_download(struct registry *reg, const char *repo, const char *digest,
+                             const char *expires, const char *signature);
+
+/* What the /v2 read path reads: the manifest `reference` (a tag, or a digest when by_digest)
+ * names, copied with its media type and digest (the caller frees *manifest and *media_type);
+ * and every tag of a repository, sorted by strcmp, copied (the caller frees each and the
+ * array). */
+enum registry_read { REGISTRY_FOUND, REGISTRY_NO_REPOSITORY, REGISTRY_NO_IMAGE };
+enum registry_read registry_read_manifest(struct registry *reg, const char *repo,
+                                          const char *reference, bool by_digest, char **manifest,
+                                          char **media_type, char digest[72]);
+enum registry_read registry_read_tags(struct registry *reg, const char *repo, char ***tags,
+                                      size_t *n);
+
 /* Open a layer for the download endpoint: an fd and its size, or -1 when the repository
  * does not hold that layer. */
 int registry_open_layer(struct registry *reg, const char *repo, const char *digest, uint64_t *size);

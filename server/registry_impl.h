@@ -81,6 +81,8 @@ struct registry {
     size_t n_uploads, cap_uploads;
     struct auth_token *tokens;
     size_t n_tokens, cap_tokens;
+    unsigned char url_key[32]; /* signs download URLs (tokens.c); made at the first one */
+    bool url_key_set;
 };
 
 #define GROW(arr, n, cap)                                                                          \
@@ -113,6 +115,12 @@ void reg_image_failure(struct cJSON *failures, const struct cJSON *id, const cha
                        const char *why);
 bool reg_image_id(struct cJSON *failures, const struct cJSON *id, const char **tag, char digest[72],
                   bool *has_digest);
+
+/* tokens.c: the signature (hex) of a download URL for `digest` of `repo` valid until
+ * `expires` (seconds since the epoch); the key is made at the first call. False when no key
+ * could be made. */
+bool reg_download_signature(struct registry *reg, const char *repo, const char *digest,
+                            long long expires, char out[65]);
 
 /* The time now as ECR's timestamps carry it: seconds, milliseconds kept. */
 double reg_now(void);

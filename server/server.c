@@ -1,5 +1,6 @@
 /* `ecrup serve`'s HTTP side on libmicrohttpd (server.h): starting and stopping the daemon, each
- * request's SigV4 check and fault draw around the API handler, and the blob downloads. */
+ * request's SigV4 check and fault draw around the API handler; GET and HEAD go to the registry
+ * API's read path (v2.h). */
 #include "server/server.h"
 
 #include "util/file.h"
@@ -25,6 +26,7 @@
 #include "server/auth.h"
 #include "server/faults.h"
 #include "server/registry.h"
+#include "server/v2.h"
 
 struct server {
     struct MHD_Daemon *daemon;
@@ -152,36 +154,6 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-/* Runs on the thread serving the connection (MHD's). */
-static enum MHD_Result serve_blob(struct server *s, struct MHD_Connection *c, const char *url)
-{
-    /* /v2/<repository>/blobs/<digest> */
-    const char *blobs = NULL; /* the last "/blobs/": repository names may contain "blobs" */
-    for (const char *p = strstr(url, "/blobs/"); p; p = strstr(p + 1, "/blobs/"))
-        blobs = p;
-    if (strncmp(url, "/v2/", 4) != 0 || !blobs || blobs <= url + 4)
-        return error_reply(c, 404, "NotFoundException", "No such resource");
-    char repo[260];
-    size_t rlen = (size_t)(blobs - (url + 4));
-    if (rlen >= sizeof repo)
-        return error_reply(c, 404, "NotFoundException", "No such resource");
-    memcpy(repo, url + 4, rlen);
-    repo[rlen] = '\0';
-    uint64_t size = 0;
-    int fd = registry_open_layer(s->reg, repo, blobs + 7, &size);
-    if (fd < 0)
-        return error_reply(c, 404, "LayersNotFoundException", "The layer does not exist");
-    struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
-    if (!resp) {
-        close(fd);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
-    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
 /* MHD's access handler: runs on the thread serving the connection (its own, or the one epoll
  * thread in sink mode), once per request chunk. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -193,7 +165,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request *rq = *con_cls;
     if (!rq) {
         if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
-            return serve_blob(s, c, url);
+            return v2_serve(s->reg, s->url, c, method, url);
         rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;

@@ -1,8 +1,8 @@
 /* `ecrup serve`: the HTTP side of the local ECR endpoint, on libmicrohttpd.
  *
  * POST / carries the ECR API (api.h) after SigV4 checking (auth.h) and fault injection
- * (faults.h); GET /v2/<repository>/blobs/<digest> serves the layers GetDownloadUrlForLayer
- * points at. In sink mode without faults one epoll thread serves every connection (at most
+ * (faults.h); GET and HEAD under /v2/ are the registry API's read path (v2.h), the layers
+ * GetDownloadUrlForLayer points at included. In sink mode without faults one epoll thread serves every connection (at most
  * one core); otherwise each connection has its thread. */
 #ifndef ECRUP_SERVER_SERVER_H
 #define ECRUP_SERVER_SERVER_H

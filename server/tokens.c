@@ -1,12 +1,17 @@
-/* GetAuthorizationToken: passwords for the registry's /v2 API, "AWS:<password>" in base64 as
- * ECR gives them, valid for 12 hours. A password is 32 random bytes in hex that the registry
- * remembers, in memory only, until it expires. */
+/* The /v2 API's credentials. GetAuthorizationToken: passwords, "AWS:<password>" in base64 as
+ * ECR gives them, valid for 12 hours; a password is 32 random bytes in hex that the registry
+ * remembers, in memory only, until it expires. And the signatures of GetDownloadUrlForLayer's
+ * URLs, under a key the registry makes once and keeps in memory: a restart voids the URLs, as
+ * it forgets the passwords. */
 #include "server/registry_impl.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/hex.h"
@@ -80,4 +85,40 @@ bool registry_check_password(struct registry *reg, const char *password)
             ok = true;
     pthread_mutex_unlock(&reg->mu);
     return ok;
+}
+
+bool reg_download_signature(struct registry *reg, const char *repo, const char *digest,
+                            long long expires, char out[65])
+{
+    if (!reg->url_key_set) {
+        if (RAND_bytes(reg->url_key, sizeof reg->url_key) != 1)
+            return false;
+        reg->url_key_set = true;
+    }
+    char msg[400];
+    int n = snprintf(msg, sizeof msg, "%s\n%s\n%lld", repo, digest, expires);
+    unsigned char mac[32];
+    unsigned len = 0;
+    if (n < 0 || (size_t)n >= sizeof msg ||
+        !HMAC(EVP_sha256(), reg->url_key, sizeof reg->url_key, (const unsigned char *)msg,
+              (size_t)n, mac, &len) ||
+        len != sizeof mac)
+        return false;
+    hex_encode(mac, sizeof mac, out);
+    return true;
+}
+
+bool registry_check_download(struct registry *reg, const char *repo, const char *digest,
+                             const char *expires, const char *signature)
+{
+    char *end = NULL;
+    long long t = expires ? strtoll(expires, &end, 10) : 0;
+    if (!expires || !*expires || *end || !signature || strlen(signature) != 64 ||
+        (double)t <= reg_now())
+        return false;
+    char want[65];
+    pthread_mutex_lock(&reg->mu);
+    bool ok = reg->url_key_set && reg_download_signature(reg, repo, digest, t, want);
+    pthread_mutex_unlock(&reg->mu);
+    return ok && CRYPTO_memcmp(want, signature, 64) == 0;
 }

@@ -397,8 +397,12 @@ def test_robustness(srv, c):
             pass
         s.close()
     check(error_of(c.describe_repositories) == {}, "server alive after malformed HTTP")
+    # The registry API wants Basic credentials (test_serve_pull); download URLs carry their own.
     r = requests.get(srv.url + "/v2/team/app/blobs/sha256:" + "0" * 64, timeout=10)
-    check(r.status_code == 404, "unknown blob GET is 404")
+    check(r.status_code == 401 and "Basic realm=" in r.headers.get("WWW-Authenticate", ""),
+          "a blob GET without credentials is 401")
+    r = requests.get(srv.url + "/elsewhere", timeout=10)
+    check(r.status_code == 404, "a GET outside /v2 is 404")
     r = requests.put(srv.url + "/", data=b"x", timeout=10)
     check(r.status_code == 405, "PUT is refused")
 
