@@ -80,7 +80,7 @@ static void routes(void)
     CHECK(route("/v2/App/manifests/v1", &rt));
     CHECK_STR(rt.error, "NAME_INVALID");
     CHECK(route("/v2/a/tags/list", &rt) && rt.kind == V2_TAGS);
-    CHECK_STR(rt.error, "NAME_INVALID"); /* one character */
+    CHECK_STR(rt.error, "NAME_INVALID");                          /* one character */
     CHECK(route("/v2//tags/list", &rt) && rt.kind == V2_UNKNOWN); /* no name at all */
     char name[300];
     memset(name, 'a', 256);
