@@ -2,8 +2,8 @@
  *
  * POST / carries the ECR API (api.h) after SigV4 checking (auth.h) and fault injection
  * (faults.h); GET and HEAD under /v2/ are the registry API's read path (v2.h), the layers
- * GetDownloadUrlForLayer points at included. In sink mode without faults one epoll thread serves every connection (at most
- * one core); otherwise each connection has its thread. */
+ * GetDownloadUrlForLayer points at included. In sink mode without faults one epoll thread serves
+ * every connection (at most one core); otherwise each connection has its thread. */
 #ifndef ECRUP_SERVER_SERVER_H
 #define ECRUP_SERVER_SERVER_H
 
