@@ -73,7 +73,8 @@ static int hook_blob_start(void *user, struct partbody *p)
     struct srv_call *c = user;
     if (registry_is_sink(c->reg))
         return 0;
-    c->part = registry_part_begin(c->reg, p->has_upload_id ? p->upload_id : NULL);
+    c->part = registry_part_begin(c->reg, p->has_upload_id ? p->upload_id : NULL,
+                                  p->has_first ? p->part_first_byte : -1);
     if (!c->part) {
         partbody_fail(p, "ServerException", "could not store the layer part");
         return -1;
@@ -577,6 +578,11 @@ void srv_call_finish(struct srv_call *c, struct srv_reply *out)
         run_small(c, out);
     }
     srv_call_drop(c); /* a part refused before the registry saw it */
+}
+
+void srv_call_pin(struct srv_call *c)
+{
+    registry_part_pin(c->part);
 }
 
 void srv_call_drop(struct srv_call *c)

@@ -94,10 +94,19 @@ int registry_open_layer(struct registry *reg, const char *repo, const char *dige
 bool registry_has_repository(struct registry *reg, const char *repo);
 
 /* One UploadLayerPart in flight. begin() when the blob starts (upload_id may be NULL when the
- * body has not named it yet: the bytes are then spooled), write() for decoded bytes,
- * finish() with the parsed fields to validate and commit, or abort(). */
+ * body has not named it yet: the bytes are then spooled; first is partFirstByte, -1 when not
+ * seen yet), write() for decoded bytes, finish() with the parsed fields to validate and
+ * commit, or abort().
+ *
+ * A part writing into its upload holds it: other parts of it are refused "being received",
+ * except one for the same offset (the upload's acknowledged length), which takes over, at
+ * begin() or, spooled, at finish(): the client gave up on the first (a dead connection holds
+ * it until the HTTP timeout). The part taken over writes nothing more and is refused when it
+ * finishes. pin() keeps a part from being taken over (the hold fault). */
 struct registry_part;
-struct registry_part *registry_part_begin(struct registry *reg, const char *upload_id);
+struct registry_part *registry_part_begin(struct registry *reg, const char *upload_id,
+                                          int64_t first);
+void registry_part_pin(struct registry_part *part);
 int registry_part_write(struct registry_part *part, const uint8_t *data, size_t n);
 /* part may be NULL (no blob seen); blob_size is the decoded size. Frees part. */
 void registry_part_finish(struct registry *reg, struct registry_part *part, const char *repo,

@@ -55,9 +55,11 @@ struct upload {
     uint32_t parts;
     uint64_t last_part; /* size of the latest part */
     bool small_nonlast; /* a part other than the last was under 5 MiB */
-    bool busy;          /* a request is writing or hashing it outside the lock */
-    EVP_MD_CTX *hash;   /* SHA-256 of bytes [0, length) when known (not after a restart or a
-                           spooled part): completion then needs no read back */
+    bool busy;          /* completion hashes it, or a spooled part is copied in, outside the lock */
+    struct registry_part *receiver; /* the part writing into the data file, or NULL; a later
+                                       request for the same offset may take it over */
+    EVP_MD_CTX *hash; /* SHA-256 of bytes [0, length) when known (not after a restart or a
+                         spooled part): completion then needs no read back */
 };
 
 /* A password GetAuthorizationToken gave: kept in memory only, so a restart forgets it (the

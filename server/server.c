@@ -130,6 +130,7 @@ static enum MHD_Result stall_connection(struct server *s, struct MHD_Connection 
 static enum MHD_Result hold_connection(struct server *s, struct MHD_Connection *c,
                                        struct request *rq)
 {
+    srv_call_pin(rq->call);
     for (unsigned waited = 0; waited < s->faults.hold_ms && !atomic_load(&s->stopping);
          waited += 50)
         sleep_ms(50);
