@@ -137,6 +137,7 @@ struct registry *registry_open(const struct registry_config *cfg, struct ebuf *e
     reg->lock_fd = -1;
     reg->sink = cfg->sink;
     reg->part_size = cfg->part_size ? cfg->part_size : 10485760;
+    reg->upload_expiry = cfg->upload_expiry ? cfg->upload_expiry : REGISTRY_UPLOAD_EXPIRY;
     snprintf(reg->account, sizeof reg->account, "123456789012");
     reg->base_url = strdup(cfg->base_url ? cfg->base_url : "http://127.0.0.1");
     /* Without its directory a durable registry would quietly keep nothing. */

@@ -31,7 +31,11 @@ struct registry_config {
     bool sink;            /* keep no bytes; trust digests */
     uint64_t part_size;   /* InitiateLayerUpload's partSize; 0 = 10485760 */
     const char *base_url; /* "http://127.0.0.1:5000": download URLs and repositoryUri */
+    /* Seconds an upload may stay idle (no InitiateLayerUpload or part acknowledged) before it
+     * is forgotten and its files removed; 0 = REGISTRY_UPLOAD_EXPIRY. */
+    uint32_t upload_expiry;
 };
+#define REGISTRY_UPLOAD_EXPIRY (24 * 3600)
 
 struct registry;
 struct registry *registry_open(const struct registry_config *cfg, struct ebuf *err);

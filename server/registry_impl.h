@@ -55,6 +55,8 @@ struct upload {
     uint32_t parts;
     uint64_t last_part; /* size of the latest part */
     bool small_nonlast; /* a part other than the last was under 5 MiB */
+    double touched;     /* InitiateLayerUpload or the last part acknowledged (reg_now()); after a
+                           restart, the state file's mtime */
     bool busy;          /* completion hashes it, or a spooled part is copied in, outside the lock */
     struct registry_part *receiver; /* the part writing into the data file, or NULL; a later
                                        request for the same offset may take it over */
@@ -75,6 +77,7 @@ struct registry {
     int lock_fd; /* DATA_DIR/.lock, flock'ed while the registry is open; -1 when none */
     bool sink;
     uint64_t part_size;
+    double upload_expiry; /* seconds */
     char account[13];
     char *base_url;
     struct repo **repos;
@@ -124,6 +127,9 @@ void reg_repo_free(struct repo *r);
 void reg_upload_free(struct upload *u);
 /* Drop `u` from the registry and free it. */
 void reg_remove_upload(struct registry *reg, struct upload *u);
+/* Forget the uploads idle past reg->upload_expiry, their files removed; one a request is
+ * working on stays. */
+void reg_expire_uploads(struct registry *reg);
 
 /* The exceptions for a repository or an upload that does not exist. */
 void reply_repository_not_found(struct srv_reply *out, const char *repo, const char *account);

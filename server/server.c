@@ -464,8 +464,11 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
             goto fail;
         dir = s->tmpdir;
     }
-    struct registry_config rc = {
-        .data_dir = dir, .sink = cfg->sink, .part_size = cfg->part_size, .base_url = s->url};
+    struct registry_config rc = {.data_dir = dir,
+                                 .sink = cfg->sink,
+                                 .part_size = cfg->part_size,
+                                 .base_url = s->url,
+                                 .upload_expiry = cfg->upload_expiry};
     s->reg = registry_open(&rc, err);
     if (!s->reg)
         goto fail;

@@ -21,6 +21,7 @@ struct server_config {
     const char *tls_cert; /* PEM files for HTTPS, both or neither */
     const char *tls_key;
     uint64_t part_size;              /* 0 = 10485760 */
+    uint32_t upload_expiry;          /* idle seconds before an upload is dropped; 0 = 24 h */
     const char *const *repositories; /* created at start when missing */
     size_t n_repositories;
     const char *access_key_id; /* the accepted key pair (copied); NULL: only keys_file */

@@ -24,9 +24,27 @@ static void new_uuid(char out[37])
         abort();
 }
 
+/* A push killed mid-layer never comes back for its upload: without an end its parts would
+ * stay on disk for ever. Run by every upload operation, so a server that takes uploads keeps
+ * none past the expiry (and store_load() at start). */
+void reg_expire_uploads(struct registry *reg)
+{
+    double now = reg_now();
+    for (size_t i = 0; i < reg->n_uploads;) {
+        struct upload *u = reg->uploads[i];
+        if (u->busy || u->receiver || now - u->touched <= reg->upload_expiry) {
+            i++;
+            continue;
+        }
+        store_unlink_upload(reg, u->id);
+        reg_remove_upload(reg, u); /* the last one moves into i */
+    }
+}
+
 void registry_initiate_upload(struct registry *reg, const char *repo, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     if (!reg_repo_or_reply(reg, repo, out))
         goto done;
     struct upload *u = calloc(1, sizeof *u);
@@ -34,6 +52,7 @@ void registry_initiate_upload(struct registry *reg, const char *repo, struct srv
         abort();
     new_uuid(u->id);
     snprintf(u->repo, sizeof u->repo, "%s", repo);
+    u->touched = reg_now();
     if (reg->dir) {
         u->hash = EVP_MD_CTX_new();
         if (!u->hash || EVP_DigestInit_ex(u->hash, EVP_sha256(), NULL) != 1) {
@@ -116,6 +135,7 @@ struct registry_part *registry_part_begin(struct registry *reg, const char *uplo
     if (!reg->dir)
         return p;
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     struct upload *u = upload_id ? reg_find_upload(reg, upload_id) : NULL;
     if (u && may_take_over(u, first))
         supersede_receiver(u);
@@ -240,6 +260,7 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
     /* Flush outside the lock; a part refused below is truncated away afterwards. */
     bool synced = part && part->owned && !part->io_error && fdatasync(part->fd) == 0;
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     struct upload *u = reg_find_upload(reg, upload_id);
     if (!reg_repo_or_reply(reg, repo, out))
         goto done;
@@ -326,6 +347,7 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
     u->parts++;
     u->last_part = blob_size;
     u->length += blob_size;
+    u->touched = reg_now();
     if (store_persist_upload(reg, u) != 0) {
         bool busy = u->busy;
         *u = saved;
@@ -400,6 +422,7 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
                               const char *digest_in, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     struct repo *r = reg_repo_or_reply(reg, repo, out);
     struct upload *u = reg_find_upload(reg, upload_id);
     char digest[72];

@@ -3,7 +3,11 @@
 over loopback with raw sockets and boto3:
 - a part whose connection stalls mid-body: a retry of the same part takes the upload over at
   once instead of being refused "being received" until the HTTP timeout, and what the
-  stalled one sends later is discarded.
+  stalled one sends later is discarded;
+- abandoned uploads: one idle past --upload-expiry is forgotten (UploadNotFoundException) and
+  its files removed, while one that keeps sending parts lives on; at start, uploads idle past
+  the expiry before the restart and what a crash leaves (`<id>.data` without its state,
+  `*.tmp`) are removed.
 Nothing leaves 127.0.0.1."""
 import json
 import os
@@ -107,6 +111,66 @@ def test_stalled_part(srv, c):
         stalled.close()
 
 
+def upload_files(data, uid):
+    return [f for f in os.listdir(os.path.join(data, "uploads")) if f.startswith(uid)]
+
+
+def test_expiry(tmp):
+    data = os.path.join(tmp, "expiry")
+    srv = Server("--data-dir", data, "--repository", "idle")
+    c = srv.client()
+    old = c.initiate_layer_upload(repositoryName="idle")["uploadId"]
+    c.upload_layer_part(repositoryName="idle", uploadId=old, partFirstByte=0, partLastByte=9,
+                        layerPartBlob=b"0123456789")
+    srv.stop()
+    # The upload was last touched two days ago; a crash left files no state names.
+    day2 = time.time() - 2 * 86400
+    os.utime(os.path.join(data, "uploads", old + ".json"), (day2, day2))
+    orphan = "0b6f3c1e-2f0a-4c4e-9a57-3f1f7a5d9e21"
+    leftovers = [os.path.join(data, "uploads", orphan + ".data"),
+                 os.path.join(data, "uploads", orphan + ".json.tmp"),
+                 os.path.join(data, "repos", "idle.json.tmp"),
+                 os.path.join(data, "manifests", "ab" * 32 + ".tmp")]
+    for f in leftovers:
+        with open(f, "wb") as out:
+            out.write(b"left by a crash")
+
+    srv = Server("--data-dir", data, "--upload-expiry", "3")
+    try:
+        c = srv.client()
+        check(upload_files(data, old) == [], "an upload idle past the expiry is removed at start")
+        check(not [f for f in leftovers if os.path.exists(f)],
+              "leftovers of a crash are swept at start: %s" %
+              [f for f in leftovers if os.path.exists(f)])
+        r = error_of(c.upload_layer_part, repositoryName="idle", uploadId=old, partFirstByte=10,
+                     partLastByte=10, layerPartBlob=b"x")
+        check(r.get("Error", {}).get("Code") == "UploadNotFoundException",
+              "an expired upload is not found (%s)" % r.get("Error"))
+        # One upload abandoned, one alive: a part every 2 s keeps it.
+        gone = c.initiate_layer_upload(repositoryName="idle")["uploadId"]
+        c.upload_layer_part(repositoryName="idle", uploadId=gone, partFirstByte=0,
+                            partLastByte=2, layerPartBlob=b"abc")
+        alive = c.initiate_layer_upload(repositoryName="idle")["uploadId"]
+        blob = os.urandom(30)
+        for i in range(3):
+            time.sleep(1.6)
+            c.upload_layer_part(repositoryName="idle", uploadId=alive, partFirstByte=i * 10,
+                                partLastByte=i * 10 + 9, layerPartBlob=blob[i * 10:i * 10 + 10])
+        check(upload_files(data, gone) == [], "an abandoned upload's files are removed")
+        r = error_of(c.complete_layer_upload, repositoryName="idle", uploadId=gone,
+                     layerDigests=[digest(b"abc")])
+        check(r.get("Error", {}).get("Code") == "UploadNotFoundException",
+              "CompleteLayerUpload of an expired upload: UploadNotFoundException (%s)"
+              % r.get("Error"))
+        check(len(upload_files(data, alive)) == 2, "an upload that keeps sending parts stays")
+        srv.stop()
+        srv = None
+    finally:
+        if srv:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-hostile-")
     srv = None
@@ -117,6 +181,7 @@ def main():
         test_stalled_part(srv, c)
         srv.stop()
         srv = None
+        test_expiry(tmp)
     finally:
         if srv:
             srv.proc.kill()
