@@ -265,6 +265,10 @@ static const char *get_repo(struct args *a, struct registry *reg)
     return name;
 }
 
+#define MEDIA_TYPE_MSG                                                                             \
+    "must be a media type, TYPE/SUBTYPE of letters, digits and !#$&-^_.+, at most 255 "            \
+    "characters"
+
 static const char *get_upload_id(struct args *a)
 {
     const char *id = get_str(a, "uploadId", true);
@@ -377,6 +381,16 @@ static void check_registry_id(struct args *a, struct registry *reg, const char *
 static void run_small(struct srv_call *c, struct srv_reply *out)
 {
     struct args a = {NULL, out, false};
+    char member[64];
+    if (json_has_nul(c->body.data ? c->body.data : "", c->body.len, member, sizeof member)) {
+        /* cJSON would cut the string there: "a\u0000evil" stored as tag "a". */
+        if (member[0])
+            fail_param(&a, member, "Member must not contain a NUL character");
+        else
+            srv_reply_error(out, 400, "SerializationException",
+                            "The request body holds a NUL character outside a member's value");
+        return;
+    }
     a.root = cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
     if (!cJSON_IsObject(a.root)) {
         srv_reply_error(out, 400, "SerializationException",
@@ -447,8 +461,12 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
         const char *digest = get_str(&a, "imageDigest", false);
         if (manifest && (manifest[0] == '\0' || strlen(manifest) > 4194304))
             fail_param(&a, "imageManifest", "length must be 1 to 4194304");
+        else if (manifest && json_has_nul(manifest, strlen(manifest), NULL, 0))
+            fail_param(&a, "imageManifest", "a string of the manifest contains a NUL character");
         if (tag && (tag[0] == '\0' || strlen(tag) > 300))
             fail_param(&a, "imageTag", "length must be 1 to 300");
+        if (mt && (strlen(mt) > MEDIA_TYPE_MAX || !valid_media_type(mt)))
+            fail_param(&a, "imageManifestMediaType", MEDIA_TYPE_MSG);
         if (!a.failed)
             registry_put_image(reg, name, manifest, mt, tag, digest, out);
         break;

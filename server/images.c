@@ -90,6 +90,14 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
     const char *mt = media_type ? media_type : json_string(doc, "mediaType");
     if (!mt)
         mt = DEFAULT_MEDIA_TYPE;
+    if (strlen(mt) > MEDIA_TYPE_MAX || !valid_media_type(mt)) {
+        /* The repository's state keeps it: bounded like imageManifestMediaType (names.h). */
+        srv_reply_error(out, 400, "InvalidParameterException",
+                        "Invalid parameter at 'imageManifest' failed to satisfy constraint: "
+                        "'its mediaType must be TYPE/SUBTYPE, at most %d characters'",
+                        MEDIA_TYPE_MAX);
+        goto done;
+    }
     struct image *im = reg_find_image(r, digest);
     struct tag *t = tag ? reg_find_tag(r, tag) : NULL;
     if (im && (!tag || (t && !strcmp(t->digest, digest)))) {

@@ -7,7 +7,10 @@ over loopback with raw sockets and boto3:
 - abandoned uploads: one idle past --upload-expiry is forgotten (UploadNotFoundException) and
   its files removed, while one that keeps sending parts lives on; at start, uploads idle past
   the expiry before the restart and what a crash leaves (`<id>.data` without its state,
-  `*.tmp`) are removed.
+  `*.tmp`) are removed;
+- NUL in a tag, a manifest or any member (cJSON would cut the string: "a\\u0000evil" stored as
+  "a"): InvalidParameterException naming the member, nothing stored; media types bounded
+  (255 characters, TYPE/SUBTYPE), given or read from the manifest.
 Nothing leaves 127.0.0.1."""
 import json
 import os
@@ -24,7 +27,9 @@ import botocore.credentials
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 from checks import check, finish  # noqa: E402
-from test_server import AKID, SECRET, MiB, Server, digest, error_of  # noqa: E402
+from test_server import (AKID, SECRET, MiB, Server, digest, error_of,  # noqa: E402
+                         manifest_for, signed_raw)
+from test_server_ops import push  # noqa: E402
 
 TARGET = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -171,6 +176,67 @@ def test_expiry(tmp):
             srv.proc.wait()
 
 
+def code_and_message(r):
+    e = r.get("Error", {})
+    return e.get("Code"), e.get("Message", "")
+
+
+def test_bad_input(srv, c):
+    c.create_repository(repositoryName="nul")
+    a, m, _ = push(c, "nul", [b"layer of a"], ["a"])
+    b, mb, _ = push(c, "nul", [b"layer of b"], [], config=b'{"os":"b"}')
+    code, msg = code_and_message(error_of(c.put_image, repositoryName="nul", imageManifest=mb,
+                                          imageTag="a\x00evil"))
+    check(code == "InvalidParameterException" and "imageTag" in msg,
+          "a tag with a NUL is refused naming imageTag (%s %s)" % (code, msg))
+    tags = {i.get("imageTag"): i["imageDigest"]
+            for i in c.list_images(repositoryName="nul")["imageIds"]}
+    check(tags.get("a") == a and "a\x00evil" not in tags,
+          "tag 'a' still names its image: %s" % tags)
+    code, msg = code_and_message(error_of(c.batch_delete_image, repositoryName="nul",
+                                          imageIds=[{"imageTag": "a\x00x"}]))
+    check(code == "InvalidParameterException" and "imageIds" in msg,
+          "BatchDeleteImage of a tag with a NUL is refused (%s %s)" % (code, msg))
+    check("a" in {i.get("imageTag") for i in c.list_images(repositoryName="nul")["imageIds"]},
+          "and tag 'a' is not deleted in its place")
+    # A manifest with a NUL: raw in the text, or escaped inside the manifest's own JSON.
+    doc = json.loads(mb)
+    for label, text in (("raw", mb[:-1] + ', "x": "\x00"}'),
+                        ("escaped", json.dumps(dict(doc, annotations={"k": "v\x00evil"})))):
+        code, msg = code_and_message(error_of(c.put_image, repositoryName="nul",
+                                              imageManifest=text, imageTag="nul-" + label))
+        check(code == "InvalidParameterException" and "imageManifest" in msg,
+              "a manifest with a NUL (%s) is refused (%s %s)" % (label, code, msg))
+    # A NUL in a key, and in a repository name, through raw requests.
+    r = signed_raw(srv.url, "ListImages", b'{"repositoryName":"nul","fil\\u0000ter":{}}')
+    check(r.status_code == 400 and r.json().get("__type") == "SerializationException",
+          "a NUL in a key: SerializationException (%s)" % r.text)
+    r = signed_raw(srv.url, "ListImages", b'{"repositoryName":"nul\\u0000x"}')
+    check(r.status_code == 400 and r.json().get("__type") == "InvalidParameterException" and
+          "repositoryName" in r.json().get("message", ""),
+          "a NUL in repositoryName: InvalidParameterException naming it (%s)" % r.text)
+    # Media types: bounded, given or read from the manifest.
+    for bad in ("x" * (4 * MiB), "application/" + "x" * 250, "no-slash", "a/b c", "a/b\n"):
+        code, msg = code_and_message(error_of(c.put_image, repositoryName="nul",
+                                              imageManifest=mb, imageTag="mt",
+                                              imageManifestMediaType=bad))
+        check(code == "InvalidParameterException" and "imageManifestMediaType" in msg,
+              "imageManifestMediaType %r... refused (%s)" % (bad[:20], code))
+    big = json.dumps(dict(doc, mediaType="application/" + "y" * 1000))
+    code, msg = code_and_message(error_of(c.put_image, repositoryName="nul", imageManifest=big,
+                                          imageTag="big"))
+    check(code == "InvalidParameterException" and "mediaType" in msg,
+          "a manifest whose own mediaType is 1000 characters is refused (%s %s)" % (code, msg))
+    ok = error_of(c.put_image, repositoryName="nul", imageManifest=mb, imageTag="b",
+                  imageManifestMediaType="application/vnd.oci.image.manifest.v1+json")
+    check(ok == {}, "a real media type is taken (%s)" % ok.get("Error"))
+    d = c.describe_images(repositoryName="nul", imageIds=[{"imageTag": "b"}])["imageDetails"]
+    check(d and d[0]["imageDigest"] == b, "tag b names image b")
+    with open(os.path.join(srv.data, "repos", "nul.json")) as f:
+        size = len(f.read())
+    check(size < 4096, "the repository's state stayed small (%d bytes)" % size)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-hostile-")
     srv = None
@@ -179,6 +245,7 @@ def main():
         srv.data = os.path.join(tmp, "data")
         c = srv.client()
         test_stalled_part(srv, c)
+        test_bad_input(srv, c)
         srv.stop()
         srv = None
         test_expiry(tmp)
