@@ -483,13 +483,21 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     if (cfg->tls_cert)
         flags |= MHD_USE_TLS;
-    struct MHD_OptionItem opts[8];
+    struct MHD_OptionItem opts[12];
     int no = 0;
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL};
-    /* A big read buffer lets MHD take a part's body in few large recv() calls. */
+    /* A big read buffer lets MHD take a part's body in few large recv() calls. MHD maps it per
+     * connection and the kernel backs only the pages a request fills, so an idle connection
+     * costs a few tens of KiB, not the limit. */
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                          (intptr_t)(single ? 256u << 10 : 1u << 20), NULL};
-    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL};
+    /* Slowloris: connections that send nothing for this long are closed, headers or body, and
+     * no client address holds more than its share of the connections (each one a thread
+     * unless in sink mode). */
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_TIMEOUT, NULL};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, SERVER_MAX_CONNECTIONS, NULL};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                         SERVER_MAX_CONNECTIONS_PER_CLIENT, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     if (cfg->tls_cert) {
         opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};

@@ -13,6 +13,13 @@
 
 #include "util/buf.h"
 
+/* What one client can hold (docs/server.md, "Connections"): seconds a connection may send
+ * nothing (while its headers or its body arrive) before it is closed; connections in all, and
+ * from one client address. */
+#define SERVER_IDLE_TIMEOUT               30
+#define SERVER_MAX_CONNECTIONS            512
+#define SERVER_MAX_CONNECTIONS_PER_CLIENT 128
+
 struct server_config {
     const char *listen;   /* "HOST:PORT"; NULL = 127.0.0.1:5000; port 0 picks a free one */
     const char *data_dir; /* NULL: a temporary directory removed by server_stop() */

@@ -10,7 +10,11 @@ over loopback with raw sockets and boto3:
   `*.tmp`) are removed;
 - NUL in a tag, a manifest or any member (cJSON would cut the string: "a\\u0000evil" stored as
   "a"): InvalidParameterException naming the member, nothing stored; media types bounded
-  (255 characters, TYPE/SUBTYPE), given or read from the manifest.
+  (255 characters, TYPE/SUBTYPE), given or read from the manifest;
+- slowloris: 300 connections from one client address (127.0.0.2) each sending one header
+  line: a request from another address is served at once, and the server's threads and
+  resident memory stay bounded (/proc/PID/status); a connection that sends nothing more is
+  closed after the idle timeout (30 s).
 Nothing leaves 127.0.0.1."""
 import json
 import os
@@ -237,9 +241,61 @@ def test_bad_input(srv, c):
     check(size < 4096, "the repository's state stayed small (%d bytes)" % size)
 
 
+def proc_status(pid):
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            fields[k] = v.split()[0] if v.split() else ""
+    return int(fields["Threads"]), int(fields["VmRSS"]) * 1024
+
+
+def header_line(url, source):
+    u = urllib.parse.urlparse(url)
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect((u.hostname, u.port))
+    s.sendall(b"POST / HTTP/1.1\r\nHost: %s\r\n" % u.netloc.encode())
+    return s
+
+
+def test_slowloris(srv, idle, idle_since):
+    flood = []
+    try:
+        for _ in range(300):
+            flood.append(header_line(srv.url, "127.0.0.2"))
+        time.sleep(1.5)  # the server has accepted (and refused) what it will
+        threads, rss = proc_status(srv.proc.pid)
+        check(threads <= 128 + 16,
+              "300 idle connections from one address hold at most its share of threads (%d)"
+              % threads)
+        check(rss < 64 * MiB, "and the server's memory stays small (%d MiB)" % (rss // MiB))
+        t0 = time.monotonic()
+        r = error_of(srv.client().describe_repositories)
+        check(r == {} and time.monotonic() - t0 < 5,
+              "a request from another address is served meanwhile (%s)" % r.get("Error"))
+    finally:
+        for s in flood:
+            s.close()
+    # The connection that sent one header line is closed once idle for 30 s.
+    idle.settimeout(max(1, 40 - (time.monotonic() - idle_since)))
+    try:
+        got = idle.recv(4096)
+    except ConnectionResetError:
+        got = b""
+    except socket.timeout:
+        got = None
+    took = time.monotonic() - idle_since
+    check(got == b"" and 25 < took < 40,
+          "a connection idle in its headers is closed after 30 s (%r after %.0f s)" % (got, took))
+    idle.close()
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-hostile-")
     srv = None
+    flood_srv = Server()
+    idle, idle_since = header_line(flood_srv.url, "127.0.0.3"), time.monotonic()
     try:
         srv = Server("--data-dir", os.path.join(tmp, "data"))
         srv.data = os.path.join(tmp, "data")
@@ -249,10 +305,14 @@ def main():
         srv.stop()
         srv = None
         test_expiry(tmp)
+        test_slowloris(flood_srv, idle, idle_since)
+        flood_srv.stop()
+        flood_srv = None
     finally:
-        if srv:
-            srv.proc.kill()
-            srv.proc.wait()
+        for s in (srv, flood_srv):
+            if s:
+                s.proc.kill()
+                s.proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     return finish("test_serve_hostile")
 
