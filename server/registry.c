@@ -5,6 +5,7 @@
 
 #include "signer/endpoint.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,8 +226,10 @@ void registry_create_repository(struct registry *reg, const char *name, const ch
     snprintf(r->mutability, sizeof r->mutability, "%s", mutability ? mutability : "MUTABLE");
     r->created_at = reg_now();
     if (store_persist_repo(reg, r) != 0) {
+        int e = errno;
         reg_repo_free(r);
-        srv_reply_error(out, 500, "ServerException", "could not store the repository");
+        srv_reply_error(out, 500, "ServerException", "could not store the repository: %s",
+                        strerror(e));
         goto done;
     }
     GROW(reg->repos, reg->n_repos, reg->cap_repos);

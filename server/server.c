@@ -404,12 +404,23 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-static void repo_reply_ignore(struct registry *reg, const char *name)
+/* A repository --repository names, made unless it is there: false, with why in err, when it
+ * cannot be (a server without the repository its user asked for must not start quietly). */
+static bool make_repository(struct registry *reg, const char *name, struct ebuf *err)
 {
     struct srv_reply r = {0, EBUF_INIT, NULL};
     if (!registry_has_repository(reg, name))
         registry_create_repository(reg, name, NULL, NULL, &r);
+    bool ok = r.status == 0 || r.status == 200;
+    if (!ok) {
+        cJSON *o = cJSON_ParseWithLength(r.body.data, r.body.len);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
+        ebuf_printf(err, "cannot create --repository '%s': %s", name,
+                    cJSON_IsString(m) ? m->valuestring : "unknown error");
+        cJSON_Delete(o);
+    }
     ebuf_free(&r.body);
+    return ok;
 }
 
 struct server *server_start(const struct server_config *cfg, struct ebuf *err)
@@ -473,7 +484,8 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
     if (!s->reg)
         goto fail;
     for (size_t i = 0; i < cfg->n_repositories; i++)
-        repo_reply_ignore(s->reg, cfg->repositories[i]);
+        if (!make_repository(s->reg, cfg->repositories[i], err))
+            goto fail;
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     bool single = cfg->sink && !s->have_faults;

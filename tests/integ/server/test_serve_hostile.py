@@ -14,11 +14,16 @@ over loopback with raw sockets and boto3:
 - slowloris: 300 connections from one client address (127.0.0.2) each sending one header
   line: a request from another address is served at once, and the server's threads and
   resident memory stay bounded (/proc/PID/status); a connection that sends nothing more is
-  closed after the idle timeout (30 s).
+  closed after the idle timeout (30 s);
+- repository names of 247 to 256 characters made by `serve --repository`, used and kept across
+  a restart; a --repository the store cannot take stops the start, saying why.
 Nothing leaves 127.0.0.1."""
 import json
 import os
+import resource
 import shutil
+import signal
+import subprocess
 import socket
 import sys
 import tempfile
@@ -291,6 +296,55 @@ def test_slowloris(srv, idle, idle_since):
     idle.close()
 
 
+def test_long_names(tmp):
+    data = os.path.join(tmp, "long")
+    names = ["a" * 126 + "/" + "b" * 129, "c" * 247, "d" * 120 + "-" + "e" * 126 + "/f"]
+    check([len(n) for n in names] == [256, 247, 249], "the names are as long as meant")
+    srv = Server("--data-dir", data, *[a for n in names for a in ("--repository", n)])
+    try:
+        c = srv.client()
+        got = {r["repositoryName"] for r in c.describe_repositories()["repositories"]}
+        check(got == set(names), "serve --repository makes names of 247-256 characters")
+        d = None
+        for n in names:
+            d, _, _ = push(c, n, [b"long " + n.encode()], ["v1"])
+        srv.stop()
+        srv = Server("--data-dir", data)
+        c = srv.client()
+        got = {r["repositoryName"] for r in c.describe_repositories()["repositories"]}
+        check(got == set(names), "and they survive a restart (%d of 3)" % len(got & set(names)))
+        ids = c.list_images(repositoryName=names[-1])["imageIds"]
+        check(ids == [{"imageDigest": d, "imageTag": "v1"}], "with their images: %s" % ids)
+        srv.stop()
+        srv = None
+    finally:
+        if srv:
+            srv.proc.kill()
+            srv.proc.wait()
+
+    # A store that cannot take the repository (a file size limit of one byte on the server):
+    # the start fails, naming the repository and the cause.
+    def tiny_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+               AWS_EC2_METADATA_DISABLED="true")
+    p = subprocess.Popen([os.path.join(os.environ.get("ECRUP_BINARY_DIR", "build"), "ecrup"),
+                          "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                          os.path.join(tmp, "tiny"), "--repository", "cannot/make"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=tiny_disk)
+    try:
+        out, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check(p.returncode not in (0, None) and "listening" not in out and
+          "cannot create --repository 'cannot/make'" in err and "File too large" in err,
+          "a --repository the store cannot take stops the start (rc %s, %r)"
+          % (p.returncode, err.strip()[-200:]))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-hostile-")
     srv = None
@@ -305,6 +359,7 @@ def main():
         srv.stop()
         srv = None
         test_expiry(tmp)
+        test_long_names(tmp)
         test_slowloris(flood_srv, idle, idle_since)
         flood_srv.stop()
         flood_srv = None
