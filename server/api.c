@@ -26,6 +26,7 @@ enum op {
     OP_DELETE_REPOSITORY,
     OP_AUTH_TOKEN,
     OP_DESCRIBE_REGISTRY,
+    OP_PUT_TAG_MUTABILITY,
     OP_COUNT
 };
 
@@ -46,6 +47,7 @@ static const char *const op_names[] = {
     "DeleteRepository",
     "GetAuthorizationToken",
     "DescribeRegistry",
+    "PutImageTagMutability",
 };
 
 _Static_assert(sizeof op_names / sizeof op_names[0] == OP_COUNT, "one name per operation");
@@ -367,6 +369,47 @@ static const cJSON *get_image_ids(struct args *a, bool required)
     return ids;
 }
 
+/* imageTagMutability (ImageTagMutability's enum; NULL when absent and not required) and
+ * imageTagMutabilityExclusionFilters into *ex: 1 to 5 {filterType WILDCARD, filter
+ * [0-9a-zA-Z._*-]{1,128}}, given exactly when the setting is one *_WITH_EXCLUSION. */
+static const char *get_mutability(struct args *a, bool required, const cJSON **ex)
+{
+    const char *mut = get_str(a, "imageTagMutability", required);
+    *ex = get_list(a, "imageTagMutabilityExclusionFilters", false, 1, 5, false);
+    if (a->failed)
+        return NULL;
+    if (mut && strcmp(mut, "MUTABLE") && strcmp(mut, "IMMUTABLE") &&
+        strcmp(mut, "IMMUTABLE_WITH_EXCLUSION") && strcmp(mut, "MUTABLE_WITH_EXCLUSION")) {
+        fail_param(a, "imageTagMutability",
+                   "Member must satisfy enum value set: [MUTABLE, IMMUTABLE, "
+                   "IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION]");
+        return NULL;
+    }
+    bool with = mut && strstr(mut, "_WITH_EXCLUSION");
+    if (with != (*ex != NULL)) {
+        fail_param(a, "imageTagMutabilityExclusionFilters",
+                   with ? "required with an imageTagMutability *_WITH_EXCLUSION"
+                        : "only with an imageTagMutability *_WITH_EXCLUSION");
+        return NULL;
+    }
+    const cJSON *f;
+    cJSON_ArrayForEach(f, *ex)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(f, "filterType");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "filter");
+        size_t n = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "WILDCARD") || n < 1 || n > 128 ||
+            strspn(v->valuestring, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "._*-") != n) {
+            fail_param(a, "imageTagMutabilityExclusionFilters",
+                       "each filter must be {filterType: WILDCARD, filter: "
+                       "[0-9a-zA-Z._*-]{1,128}}");
+            return NULL;
+        }
+    }
+    return mut;
+}
+
 /* The optional registryId of operations that take no repository. */
 static void check_registry_id(struct args *a, struct registry *reg, const char *rid)
 {
@@ -400,14 +443,17 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
     }
     struct registry *reg = c->reg;
     switch (c->op) {
-    case OP_CREATE_REPOSITORY: {
+    case OP_CREATE_REPOSITORY:
+    case OP_PUT_TAG_MUTABILITY: {
         const char *name = get_repo(&a, reg);
-        const char *mut = get_str(&a, "imageTagMutability", false);
-        if (mut && strcmp(mut, "MUTABLE") && strcmp(mut, "IMMUTABLE") &&
-            strcmp(mut, "IMMUTABLE_WITH_EXCLUSION") && strcmp(mut, "MUTABLE_WITH_EXCLUSION"))
-            fail_param(&a, "imageTagMutability", "not a known value");
-        if (!a.failed)
-            registry_create_repository(reg, name, mut, c->region, out);
+        const cJSON *ex = NULL;
+        const char *mut = get_mutability(&a, c->op == OP_PUT_TAG_MUTABILITY, &ex);
+        if (a.failed)
+            break;
+        if (c->op == OP_CREATE_REPOSITORY)
+            registry_create_repository(reg, name, mut, ex, c->region, out);
+        else
+            registry_put_tag_mutability(reg, name, mut, ex, out);
         break;
     }
     case OP_DESCRIBE_REPOSITORIES: {

@@ -113,7 +113,7 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
                             digest, repo, reg->account);
         goto done;
     }
-    if (t && strcmp(t->digest, digest) != 0 && !strncmp(r->mutability, "IMMUTABLE", 9)) {
+    if (t && strcmp(t->digest, digest) != 0 && reg_tag_immutable(r, tag)) {
         srv_reply_error(out, 400, "ImageTagAlreadyExistsException",
                         "The image tag '%s' already exists in the '%s' repository and cannot be "
                         "overwritten because the repository is immutable.",

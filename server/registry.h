@@ -47,8 +47,12 @@ bool registry_is_sink(const struct registry *reg);
 /* The operations; each fills `out`. Arguments are already validated against the model's
  * patterns except where noted. `region`: the one the request was signed for, which the
  * repository ARNs name, as ECR's do (NULL: us-east-1). */
+/* `exclusions`: a checked ImageTagMutabilityExclusionFilters list, or NULL. */
 void registry_create_repository(struct registry *reg, const char *name, const char *mutability,
-                                const char *region, struct srv_reply *out);
+                                const cJSON *exclusions, const char *region, struct srv_reply *out);
+/* PutImageTagMutability: the setting (checked against the model) and its exclusions. */
+void registry_put_tag_mutability(struct registry *reg, const char *name, const char *mutability,
+                                 const cJSON *exclusions, struct srv_reply *out);
 /* `names` may be NULL (all repositories, paginated by max_results/next_token). */
 void registry_describe_repositories(struct registry *reg, const cJSON *names, int max_results,
                                     const char *next_token, const char *region,

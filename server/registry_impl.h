@@ -36,10 +36,16 @@ struct tag {
     char digest[72];
 };
 
+#define REPO_EXCLUSIONS_MAX 5
+
 struct repo {
     char name[257];
     double created_at;
     char mutability[32];
+    /* imageTagMutabilityExclusionFilters: WILDCARD patterns ('*' any run) of the tags the
+     * *_WITH_EXCLUSION settings except; none for MUTABLE and IMMUTABLE. */
+    char exclusions[REPO_EXCLUSIONS_MAX][129];
+    int n_exclusions;
     struct layer *layers;
     size_t n_layers, cap_layers;
     struct image *images;
@@ -118,6 +124,11 @@ void reg_image_failure(struct cJSON *failures, const struct cJSON *id, const cha
                        const char *why);
 bool reg_image_id(struct cJSON *failures, const struct cJSON *id, const char **tag, char digest[72],
                   bool *has_digest);
+
+/* Whether the repository's setting keeps `tag` from moving to another image. */
+bool reg_tag_immutable(const struct repo *r, const char *tag);
+/* The exclusion filters as the model writes them, [{"filterType":"WILDCARD","filter":...}]. */
+struct cJSON *reg_exclusions_json(const struct repo *r);
 
 /* The time now as ECR's timestamps carry it: seconds, milliseconds kept. */
 double reg_now(void);

@@ -410,7 +410,7 @@ static bool make_repository(struct registry *reg, const char *name, struct ebuf 
 {
     struct srv_reply r = {0, EBUF_INIT, NULL};
     if (!registry_has_repository(reg, name))
-        registry_create_repository(reg, name, NULL, NULL, &r);
+        registry_create_repository(reg, name, NULL, NULL, NULL, &r);
     bool ok = r.status == 0 || r.status == 200;
     if (!ok) {
         cJSON *o = cJSON_ParseWithLength(r.body.data, r.body.len);

@@ -107,6 +107,8 @@ int store_persist_repo(struct registry *reg, struct repo *r)
     cJSON_AddStringToObject(o, "name", r->name);
     cJSON_AddNumberToObject(o, "createdAt", r->created_at);
     cJSON_AddStringToObject(o, "imageTagMutability", r->mutability);
+    if (r->n_exclusions)
+        cJSON_AddItemToObject(o, "imageTagMutabilityExclusionFilters", reg_exclusions_json(r));
     cJSON *layers = cJSON_AddArrayToObject(o, "layers");
     for (size_t i = 0; i < r->n_layers; i++) {
         cJSON *l = cJSON_CreateObject();
@@ -224,6 +226,13 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
     cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "createdAt");
     r->created_at = cJSON_IsNumber(c) ? c->valuedouble : 0;
     const cJSON *it;
+    cJSON_ArrayForEach(it,
+                       cJSON_GetObjectItemCaseSensitive(o, "imageTagMutabilityExclusionFilters"))
+    {
+        const char *f = json_string(it, "filter");
+        if (f && strlen(f) <= 128 && r->n_exclusions < REPO_EXCLUSIONS_MAX)
+            snprintf(r->exclusions[r->n_exclusions++], sizeof r->exclusions[0], "%s", f);
+    }
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "layers"))
     {
         const char *d = json_string(it, "digest");

@@ -16,7 +16,10 @@ over loopback with raw sockets and boto3:
   resident memory stay bounded (/proc/PID/status); a connection that sends nothing more is
   closed after the idle timeout (30 s);
 - repository names of 247 to 256 characters made by `serve --repository`, used and kept across
-  a restart; a --repository the store cannot take stops the start, saying why.
+  a restart; a --repository the store cannot take stops the start, saying why;
+- PutImageTagMutability (boto3 and the aws CLI): MUTABLE, IMMUTABLE and the *_WITH_EXCLUSION
+  settings with WILDCARD filters deciding which tags PutImage may move, the model's refusals,
+  the setting kept in the repository's state.
 Nothing leaves 127.0.0.1."""
 import json
 import os
@@ -345,6 +348,79 @@ def test_long_names(tmp):
           % (p.returncode, err.strip()[-200:]))
 
 
+def expect(fn, code, what, **kw):
+    got, msg = code_and_message(error_of(fn, **kw))
+    check(got == code, "%s: %s, got %s %s" % (what, code, got, msg))
+
+
+def test_tag_mutability(srv, c, tmp):
+    c.create_repository(repositoryName="mut")
+    a, ma, _ = push(c, "mut", [b"mut a"], ["v1", "dev-1"])
+    b, mb, _ = push(c, "mut", [b"mut b"], [], config=b'{"os":"mb"}')
+    r = c.put_image_tag_mutability(repositoryName="mut", imageTagMutability="IMMUTABLE")
+    check(r["imageTagMutability"] == "IMMUTABLE" and r["repositoryName"] == "mut" and
+          r["registryId"] == "123456789012" and "imageTagMutabilityExclusionFilters" not in r,
+          "PutImageTagMutability IMMUTABLE answers as the model says: %s" % r)
+    expect(c.put_image, "ImageTagAlreadyExistsException", "IMMUTABLE keeps v1",
+           repositoryName="mut", imageManifest=mb, imageTag="v1")
+    rep = c.describe_repositories(repositoryNames=["mut"])["repositories"][0]
+    check(rep["imageTagMutability"] == "IMMUTABLE", "DescribeRepositories shows the setting")
+    dev = [{"filterType": "WILDCARD", "filter": "dev-*"}]
+    r = c.put_image_tag_mutability(repositoryName="mut", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+                                   imageTagMutabilityExclusionFilters=dev)
+    check(r.get("imageTagMutabilityExclusionFilters") == dev, "the filters come back: %s" % r)
+    check(error_of(c.put_image, repositoryName="mut", imageManifest=mb, imageTag="dev-1") == {},
+          "IMMUTABLE_WITH_EXCLUSION moves a tag its filter excepts")
+    expect(c.put_image, "ImageTagAlreadyExistsException", "and keeps the others",
+           repositoryName="mut", imageManifest=mb, imageTag="v1")
+    c.put_image_tag_mutability(repositoryName="mut", imageTagMutability="MUTABLE_WITH_EXCLUSION",
+                               imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD",
+                                                                    "filter": "v*"}])
+    check(error_of(c.put_image, repositoryName="mut", imageManifest=ma, imageTag="dev-1") == {},
+          "MUTABLE_WITH_EXCLUSION moves a tag its filter does not name")
+    expect(c.put_image, "ImageTagAlreadyExistsException", "and keeps those it names",
+           repositoryName="mut", imageManifest=mb, imageTag="v1")
+    with open(os.path.join(srv.data, "repos", "mut.json")) as f:
+        state = json.load(f)
+    check(state["imageTagMutability"] == "MUTABLE_WITH_EXCLUSION" and
+          state["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD",
+                                                           "filter": "v*"}],
+          "the setting is in the repository's state: %s" % state)
+    c.put_image_tag_mutability(repositoryName="mut", imageTagMutability="MUTABLE")
+    check(error_of(c.put_image, repositoryName="mut", imageManifest=mb, imageTag="v1") == {},
+          "MUTABLE moves any tag")
+    for kw, what in (({"imageTagMutability": "FROZEN"}, "an unknown setting"),
+                     ({}, "no setting"),
+                     ({"imageTagMutability": "IMMUTABLE_WITH_EXCLUSION"}, "no filters"),
+                     ({"imageTagMutability": "MUTABLE", "imageTagMutabilityExclusionFilters": dev},
+                      "filters without *_WITH_EXCLUSION"),
+                     ({"imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+                       "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD",
+                                                               "filter": "a b"}]},
+                      "a filter outside the pattern"),
+                     ({"imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+                       "imageTagMutabilityExclusionFilters": dev * 6}, "six filters")):
+        expect(c.put_image_tag_mutability, "InvalidParameterException", what,
+               repositoryName="mut", **kw)
+    expect(c.put_image_tag_mutability, "RepositoryNotFoundException", "a missing repository",
+           repositoryName="nope", imageTagMutability="MUTABLE")
+    home = os.path.join(tmp, "aws-home")
+    os.makedirs(home, exist_ok=True)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", AWS_EC2_METADATA_DISABLED="true",
+               HOME=home, AWS_CONFIG_FILE=os.path.join(home, "config"),
+               AWS_SHARED_CREDENTIALS_FILE=os.path.join(home, "credentials"))
+    env.pop("AWS_PROFILE", None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    r = subprocess.run(["aws", "ecr", "--endpoint-url", srv.url, "--output", "json",
+                        "put-image-tag-mutability", "--repository-name", "mut",
+                        "--image-tag-mutability", "IMMUTABLE"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    out = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(out.get("imageTagMutability") == "IMMUTABLE",
+          "aws ecr put-image-tag-mutability (%s)" % r.stderr.strip()[-200:])
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-hostile-")
     srv = None
@@ -356,6 +432,7 @@ def main():
         c = srv.client()
         test_stalled_part(srv, c)
         test_bad_input(srv, c)
+        test_tag_mutability(srv, c, tmp)
         srv.stop()
         srv = None
         test_expiry(tmp)
