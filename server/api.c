@@ -519,7 +519,7 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
     }
     case OP_GET_IMAGE: {
         const char *name = get_repo(&a, reg);
-        const cJSON *ids = get_list(&a, "imageIds", true, 1, 100, false);
+        const cJSON *ids = get_image_ids(&a, true);
         if (!a.failed)
             registry_get_images(reg, name, ids, out);
         break;

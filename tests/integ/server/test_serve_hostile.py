@@ -10,7 +10,8 @@ over loopback with raw sockets and boto3:
   `*.tmp`) are removed;
 - NUL in a tag, a manifest or any member (cJSON would cut the string: "a\\u0000evil" stored as
   "a"): InvalidParameterException naming the member, nothing stored; media types bounded
-  (255 characters, TYPE/SUBTYPE), given or read from the manifest;
+  (255 characters, TYPE/SUBTYPE), given or read from the manifest; BatchGetImage tags held to
+  ImageTag's 300 characters;
 - slowloris: 300 connections from one client address (127.0.0.2) each sending one header
   line: a request from another address is served at once, and the server's threads and
   resident memory stay bounded (/proc/PID/status); a connection that sends nothing more is
@@ -211,6 +212,10 @@ def test_bad_input(srv, c):
           "BatchDeleteImage of a tag with a NUL is refused (%s %s)" % (code, msg))
     check("a" in {i.get("imageTag") for i in c.list_images(repositoryName="nul")["imageIds"]},
           "and tag 'a' is not deleted in its place")
+    code, msg = code_and_message(error_of(c.batch_get_image, repositoryName="nul",
+                                          imageIds=[{"imageTag": "t" * 301}]))
+    check(code == "InvalidParameterException",
+          "BatchGetImage holds tags to ImageTag's 300 characters (%s %s)" % (code, msg))
     # A manifest with a NUL: raw in the text, or escaped inside the manifest's own JSON.
     doc = json.loads(mb)
     for label, text in (("raw", mb[:-1] + ', "x": "\x00"}'),
