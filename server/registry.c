@@ -116,6 +116,27 @@ void reg_remove_upload(struct registry *reg, struct upload *u)
     reg_upload_free(u);
 }
 
+/* Upload operations expire idle uploads as they come; this expires them when none come, so a
+ * server left alone after a killed push still gives its disk back. A quarter of the expiry
+ * apart, at most a minute, at least a second. */
+static void *sweep_loop(void *arg)
+{
+    struct registry *reg = arg;
+    double period = reg->upload_expiry / 4;
+    period = period > 60 ? 60 : period < 1 ? 1 : period;
+    pthread_mutex_lock(&reg->mu);
+    while (!reg->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)period;
+        pthread_cond_timedwait(&reg->sweep_cv, &reg->mu, &until);
+        if (!reg->stopping)
+            reg_expire_uploads(reg);
+    }
+    pthread_mutex_unlock(&reg->mu);
+    return NULL;
+}
+
 struct registry *registry_open(const struct registry_config *cfg, struct ebuf *err)
 {
     bool durable = cfg->data_dir && !cfg->sink;
@@ -152,6 +173,13 @@ struct registry *registry_open(const struct registry_config *cfg, struct ebuf *e
         registry_free(reg);
         return NULL;
     }
+    if (pthread_cond_init(&reg->sweep_cv, NULL) != 0 ||
+        pthread_create(&reg->sweeper, NULL, sweep_loop, reg) != 0) {
+        ebuf_printf(err, "cannot start the thread that expires uploads");
+        registry_free(reg);
+        return NULL;
+    }
+    reg->sweeper_started = true;
     return reg;
 }
 
@@ -159,6 +187,14 @@ void registry_free(struct registry *reg)
 {
     if (!reg)
         return;
+    if (reg->sweeper_started) {
+        pthread_mutex_lock(&reg->mu);
+        reg->stopping = true;
+        pthread_cond_signal(&reg->sweep_cv);
+        pthread_mutex_unlock(&reg->mu);
+        pthread_join(reg->sweeper, NULL);
+        pthread_cond_destroy(&reg->sweep_cv);
+    }
     for (size_t i = 0; i < reg->n_repos; i++)
         reg_repo_free(reg->repos[i]);
     for (size_t i = 0; i < reg->n_uploads; i++)

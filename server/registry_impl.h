@@ -92,6 +92,11 @@ struct registry {
     size_t n_uploads, cap_uploads;
     struct auth_token *tokens;
     size_t n_tokens, cap_tokens;
+    /* The thread that expires idle uploads while no request comes (reg_expire_uploads), woken
+     * by `sweep_cv` to stop; both guarded by mu. */
+    pthread_t sweeper;
+    bool sweeper_started, stopping;
+    pthread_cond_t sweep_cv;
 };
 
 #define GROW(arr, n, cap)                                                                          \

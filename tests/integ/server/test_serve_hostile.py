@@ -5,7 +5,7 @@ over loopback with raw sockets and boto3:
   once instead of being refused "being received" until the HTTP timeout, and what the
   stalled one sends later is discarded;
 - abandoned uploads: one idle past --upload-expiry is forgotten (UploadNotFoundException) and
-  its files removed, while one that keeps sending parts lives on; at start, uploads idle past
+  its files removed, while one that keeps sending parts lives on, and on a server nobody calls; at start, uploads idle past
   the expiry before the restart and what a crash leaves (`<id>.data` without its state,
   `*.tmp`) are removed;
 - NUL in a tag, a manifest or any member (cJSON would cut the string: "a\\u0000evil" stored as
@@ -181,6 +181,17 @@ def test_expiry(tmp):
               "CompleteLayerUpload of an expired upload: UploadNotFoundException (%s)"
               % r.get("Error"))
         check(len(upload_files(data, alive)) == 2, "an upload that keeps sending parts stays")
+        # With no request at all, an abandoned upload still goes once its time is up.
+        quiet = c.initiate_layer_upload(repositoryName="idle")["uploadId"]
+        c.upload_layer_part(repositoryName="idle", uploadId=quiet, partFirstByte=0,
+                            partLastByte=2, layerPartBlob=b"abc")
+        t0 = time.monotonic()
+        while upload_files(data, quiet) and time.monotonic() - t0 < 10:
+            time.sleep(0.2)
+        took = time.monotonic() - t0
+        check(not upload_files(data, quiet) and 2.5 < took < 6,
+              "an upload abandoned on a server nobody calls is removed after its expiry "
+              "(%.1f s)" % took)
         srv.stop()
         srv = None
     finally:
