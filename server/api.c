@@ -26,6 +26,7 @@ enum op {
     OP_DELETE_REPOSITORY,
     OP_AUTH_TOKEN,
     OP_DESCRIBE_REGISTRY,
+    OP_PUT_TAG_MUTABILITY,
     OP_COUNT
 };
 
@@ -46,6 +47,7 @@ static const char *const op_names[] = {
     "DeleteRepository",
     "GetAuthorizationToken",
     "DescribeRegistry",
+    "PutImageTagMutability",
 };
 
 _Static_assert(sizeof op_names / sizeof op_names[0] == OP_COUNT, "one name per operation");
@@ -73,7 +75,8 @@ static int hook_blob_start(void *user, struct partbody *p)
     struct srv_call *c = user;
     if (registry_is_sink(c->reg))
         return 0;
-    c->part = registry_part_begin(c->reg, p->has_upload_id ? p->upload_id : NULL);
+    c->part = registry_part_begin(c->reg, p->has_upload_id ? p->upload_id : NULL,
+                                  p->has_first ? p->part_first_byte : -1);
     if (!c->part) {
         partbody_fail(p, "ServerException", "could not store the layer part");
         return -1;
@@ -264,6 +267,10 @@ static const char *get_repo(struct args *a, struct registry *reg)
     return name;
 }
 
+#define MEDIA_TYPE_MSG                                                                             \
+    "must be a media type, TYPE/SUBTYPE of letters, digits and !#$&-^_.+, at most 255 "            \
+    "characters"
+
 static const char *get_upload_id(struct args *a)
 {
     const char *id = get_str(a, "uploadId", true);
@@ -362,6 +369,47 @@ static const cJSON *get_image_ids(struct args *a, bool required)
     return ids;
 }
 
+/* imageTagMutability (ImageTagMutability's enum; NULL when absent and not required) and
+ * imageTagMutabilityExclusionFilters into *ex: 1 to 5 {filterType WILDCARD, filter
+ * [0-9a-zA-Z._*-]{1,128}}, given exactly when the setting is one *_WITH_EXCLUSION. */
+static const char *get_mutability(struct args *a, bool required, const cJSON **ex)
+{
+    const char *mut = get_str(a, "imageTagMutability", required);
+    *ex = get_list(a, "imageTagMutabilityExclusionFilters", false, 1, 5, false);
+    if (a->failed)
+        return NULL;
+    if (mut && strcmp(mut, "MUTABLE") && strcmp(mut, "IMMUTABLE") &&
+        strcmp(mut, "IMMUTABLE_WITH_EXCLUSION") && strcmp(mut, "MUTABLE_WITH_EXCLUSION")) {
+        fail_param(a, "imageTagMutability",
+                   "Member must satisfy enum value set: [MUTABLE, IMMUTABLE, "
+                   "IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION]");
+        return NULL;
+    }
+    bool with = mut && strstr(mut, "_WITH_EXCLUSION");
+    if (with != (*ex != NULL)) {
+        fail_param(a, "imageTagMutabilityExclusionFilters",
+                   with ? "required with an imageTagMutability *_WITH_EXCLUSION"
+                        : "only with an imageTagMutability *_WITH_EXCLUSION");
+        return NULL;
+    }
+    const cJSON *f;
+    cJSON_ArrayForEach(f, *ex)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(f, "filterType");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "filter");
+        size_t n = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "WILDCARD") || n < 1 || n > 128 ||
+            strspn(v->valuestring, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "._*-") != n) {
+            fail_param(a, "imageTagMutabilityExclusionFilters",
+                       "each filter must be {filterType: WILDCARD, filter: "
+                       "[0-9a-zA-Z._*-]{1,128}}");
+            return NULL;
+        }
+    }
+    return mut;
+}
+
 /* The optional registryId of operations that take no repository. */
 static void check_registry_id(struct args *a, struct registry *reg, const char *rid)
 {
@@ -376,6 +424,16 @@ static void check_registry_id(struct args *a, struct registry *reg, const char *
 static void run_small(struct srv_call *c, struct srv_reply *out)
 {
     struct args a = {NULL, out, false};
+    char member[64];
+    if (json_has_nul(c->body.data ? c->body.data : "", c->body.len, member, sizeof member)) {
+        /* cJSON would cut the string there: "a\u0000evil" stored as tag "a". */
+        if (member[0])
+            fail_param(&a, member, "Member must not contain a NUL character");
+        else
+            srv_reply_error(out, 400, "SerializationException",
+                            "The request body holds a NUL character outside a member's value");
+        return;
+    }
     a.root = cJSON_ParseWithLength(c->body.data ? c->body.data : "", c->body.len);
     if (!cJSON_IsObject(a.root)) {
         srv_reply_error(out, 400, "SerializationException",
@@ -385,14 +443,17 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
     }
     struct registry *reg = c->reg;
     switch (c->op) {
-    case OP_CREATE_REPOSITORY: {
+    case OP_CREATE_REPOSITORY:
+    case OP_PUT_TAG_MUTABILITY: {
         const char *name = get_repo(&a, reg);
-        const char *mut = get_str(&a, "imageTagMutability", false);
-        if (mut && strcmp(mut, "MUTABLE") && strcmp(mut, "IMMUTABLE") &&
-            strcmp(mut, "IMMUTABLE_WITH_EXCLUSION") && strcmp(mut, "MUTABLE_WITH_EXCLUSION"))
-            fail_param(&a, "imageTagMutability", "not a known value");
-        if (!a.failed)
-            registry_create_repository(reg, name, mut, c->region, out);
+        const cJSON *ex = NULL;
+        const char *mut = get_mutability(&a, c->op == OP_PUT_TAG_MUTABILITY, &ex);
+        if (a.failed)
+            break;
+        if (c->op == OP_CREATE_REPOSITORY)
+            registry_create_repository(reg, name, mut, ex, c->region, out);
+        else
+            registry_put_tag_mutability(reg, name, mut, ex, out);
         break;
     }
     case OP_DESCRIBE_REPOSITORIES: {
@@ -446,15 +507,19 @@ static void run_small(struct srv_call *c, struct srv_reply *out)
         const char *digest = get_str(&a, "imageDigest", false);
         if (manifest && (manifest[0] == '\0' || strlen(manifest) > 4194304))
             fail_param(&a, "imageManifest", "length must be 1 to 4194304");
+        else if (manifest && json_has_nul(manifest, strlen(manifest), NULL, 0))
+            fail_param(&a, "imageManifest", "a string of the manifest contains a NUL character");
         if (tag && (tag[0] == '\0' || strlen(tag) > 300))
             fail_param(&a, "imageTag", "length must be 1 to 300");
+        if (mt && (strlen(mt) > MEDIA_TYPE_MAX || !valid_media_type(mt)))
+            fail_param(&a, "imageManifestMediaType", MEDIA_TYPE_MSG);
         if (!a.failed)
             registry_put_image(reg, name, manifest, mt, tag, digest, out);
         break;
     }
     case OP_GET_IMAGE: {
         const char *name = get_repo(&a, reg);
-        const cJSON *ids = get_list(&a, "imageIds", true, 1, 100, false);
+        const cJSON *ids = get_image_ids(&a, true);
         if (!a.failed)
             registry_get_images(reg, name, ids, out);
         break;
@@ -577,6 +642,11 @@ void srv_call_finish(struct srv_call *c, struct srv_reply *out)
         run_small(c, out);
     }
     srv_call_drop(c); /* a part refused before the registry saw it */
+}
+
+void srv_call_pin(struct srv_call *c)
+{
+    registry_part_pin(c->part);
 }
 
 void srv_call_drop(struct srv_call *c)

@@ -43,6 +43,9 @@ void srv_call_finish(struct srv_call *c, struct srv_reply *out);
  * upload busy from the blob's start; call this before the reply goes out, since the client's
  * next request may arrive on another connection before srv_call_free runs. Idempotent. */
 void srv_call_drop(struct srv_call *c);
+/* Keep the part this call writes from being taken over by a later request for the same
+ * offset (the hold fault: a service that keeps the upload busy). No-op for other calls. */
+void srv_call_pin(struct srv_call *c);
 /* Free; a call never finished is rolled back (its partial part discarded). NULL is a no-op. */
 void srv_call_free(struct srv_call *c);
 

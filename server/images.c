@@ -90,6 +90,14 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
     const char *mt = media_type ? media_type : json_string(doc, "mediaType");
     if (!mt)
         mt = DEFAULT_MEDIA_TYPE;
+    if (strlen(mt) > MEDIA_TYPE_MAX || !valid_media_type(mt)) {
+        /* The repository's state keeps it: bounded like imageManifestMediaType (names.h). */
+        srv_reply_error(out, 400, "InvalidParameterException",
+                        "Invalid parameter at 'imageManifest' failed to satisfy constraint: "
+                        "'its mediaType must be TYPE/SUBTYPE, at most %d characters'",
+                        MEDIA_TYPE_MAX);
+        goto done;
+    }
     struct image *im = reg_find_image(r, digest);
     struct tag *t = tag ? reg_find_tag(r, tag) : NULL;
     if (im && (!tag || (t && !strcmp(t->digest, digest)))) {
@@ -105,7 +113,7 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
                             digest, repo, reg->account);
         goto done;
     }
-    if (t && strcmp(t->digest, digest) != 0 && !strncmp(r->mutability, "IMMUTABLE", 9)) {
+    if (t && strcmp(t->digest, digest) != 0 && reg_tag_immutable(r, tag)) {
         srv_reply_error(out, 400, "ImageTagAlreadyExistsException",
                         "The image tag '%s' already exists in the '%s' repository and cannot be "
                         "overwritten because the repository is immutable.",

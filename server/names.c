@@ -1,7 +1,9 @@
 /* The model's patterns for names and digests the endpoint is given (RepositoryName,
- * LayerDigest, UploadId) and the one digest form it stores. Pure functions. */
+ * LayerDigest, UploadId), the one digest form it stores, media types, and NULs hidden in JSON
+ * strings. Pure functions. */
 #include "server/names.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "util/ecr_name.h"
@@ -57,4 +59,93 @@ bool srv_normal_sha256(const char *s, char out[72])
     }
     out[71] = '\0';
     return true;
+}
+
+static bool restricted_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 127 ||
+        !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+          (s[0] >= '0' && s[0] <= '9')))
+        return false;
+    for (size_t i = 1; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$&-^_.+", c)))
+            return false;
+    }
+    return true;
+}
+
+bool valid_media_type(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    return slash && restricted_name(s, (size_t)(slash - s)) &&
+           restricted_name(slash + 1, strlen(slash + 1));
+}
+
+bool json_has_nul(const char *s, size_t n, char *member, size_t cap)
+{
+    /* Only the top level's keys are kept, so one bit per level of the first 64 says whether
+     * that level is an object (where a string after '{' or ',' is a key). */
+    uint64_t objects = 0;
+    unsigned depth = 0;
+    bool in_str = false, is_key = false, expect_key = false;
+    size_t key_start = 0;
+    if (cap)
+        member[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\0' || (c == '\\' && i + 5 < n && !memcmp(s + i + 1, "u0000", 5))) {
+                if (is_key && cap)
+                    member[0] = '\0';
+                return true;
+            }
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_str = false;
+                if (is_key && depth == 1 && cap) {
+                    size_t k = i - key_start < cap - 1 ? i - key_start : cap - 1;
+                    memcpy(member, s + key_start, k);
+                    member[k] = '\0';
+                }
+            }
+            continue;
+        }
+        if (c == '\0')
+            return true;
+        bool in_object = depth >= 1 && depth <= 64 && (objects >> (depth - 1) & 1);
+        switch (c) {
+        case '"':
+            in_str = true;
+            is_key = expect_key;
+            key_start = i + 1;
+            break;
+        case '{':
+        case '[':
+            depth++;
+            if (depth <= 64) {
+                objects &= ~(1ull << (depth - 1));
+                objects |= (uint64_t)(c == '{') << (depth - 1);
+            }
+            expect_key = c == '{';
+            break;
+        case '}':
+        case ']':
+            if (depth)
+                depth--;
+            expect_key = false;
+            break;
+        case ',':
+            expect_key = in_object;
+            break;
+        case ':':
+            expect_key = false;
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
 }

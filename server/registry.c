@@ -5,6 +5,7 @@
 
 #include "signer/endpoint.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,27 @@ void reg_remove_upload(struct registry *reg, struct upload *u)
     reg_upload_free(u);
 }
 
+/* Upload operations expire idle uploads as they come; this expires them when none come, so a
+ * server left alone after a killed push still gives its disk back. A quarter of the expiry
+ * apart, at most a minute, at least a second. */
+static void *sweep_loop(void *arg)
+{
+    struct registry *reg = arg;
+    double period = reg->upload_expiry / 4;
+    period = period > 60 ? 60 : period < 1 ? 1 : period;
+    pthread_mutex_lock(&reg->mu);
+    while (!reg->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)period;
+        pthread_cond_timedwait(&reg->sweep_cv, &reg->mu, &until);
+        if (!reg->stopping)
+            reg_expire_uploads(reg);
+    }
+    pthread_mutex_unlock(&reg->mu);
+    return NULL;
+}
+
 struct registry *registry_open(const struct registry_config *cfg, struct ebuf *err)
 {
     bool durable = cfg->data_dir && !cfg->sink;
@@ -137,6 +159,7 @@ struct registry *registry_open(const struct registry_config *cfg, struct ebuf *e
     reg->lock_fd = -1;
     reg->sink = cfg->sink;
     reg->part_size = cfg->part_size ? cfg->part_size : 10485760;
+    reg->upload_expiry = cfg->upload_expiry ? cfg->upload_expiry : REGISTRY_UPLOAD_EXPIRY;
     snprintf(reg->account, sizeof reg->account, "123456789012");
     reg->base_url = strdup(cfg->base_url ? cfg->base_url : "http://127.0.0.1");
     /* Without its directory a durable registry would quietly keep nothing. */
@@ -150,6 +173,13 @@ struct registry *registry_open(const struct registry_config *cfg, struct ebuf *e
         registry_free(reg);
         return NULL;
     }
+    if (pthread_cond_init(&reg->sweep_cv, NULL) != 0 ||
+        pthread_create(&reg->sweeper, NULL, sweep_loop, reg) != 0) {
+        ebuf_printf(err, "cannot start the thread that expires uploads");
+        registry_free(reg);
+        return NULL;
+    }
+    reg->sweeper_started = true;
     return reg;
 }
 
@@ -157,6 +187,14 @@ void registry_free(struct registry *reg)
 {
     if (!reg)
         return;
+    if (reg->sweeper_started) {
+        pthread_mutex_lock(&reg->mu);
+        reg->stopping = true;
+        pthread_cond_signal(&reg->sweep_cv);
+        pthread_mutex_unlock(&reg->mu);
+        pthread_join(reg->sweeper, NULL);
+        pthread_cond_destroy(&reg->sweep_cv);
+    }
     for (size_t i = 0; i < reg->n_repos; i++)
         reg_repo_free(reg->repos[i]);
     for (size_t i = 0; i < reg->n_uploads; i++)
@@ -192,6 +230,8 @@ static cJSON *repo_json(struct registry *reg, const struct repo *r, const char *
     cJSON_AddStringToObject(o, "repositoryUri", buf);
     cJSON_AddNumberToObject(o, "createdAt", r->created_at);
     cJSON_AddStringToObject(o, "imageTagMutability", r->mutability);
+    if (r->n_exclusions)
+        cJSON_AddItemToObject(o, "imageTagMutabilityExclusionFilters", reg_exclusions_json(r));
     cJSON *scan = cJSON_AddObjectToObject(o, "imageScanningConfiguration");
     cJSON_AddFalseToObject(scan, "scanOnPush");
     cJSON *enc = cJSON_AddObjectToObject(o, "encryptionConfiguration");
@@ -207,8 +247,91 @@ bool registry_has_repository(struct registry *reg, const char *repo)
     return has;
 }
 
+/* '*' matches any run of characters, everything else itself. */
+static bool wildcard_match(const char *pat, const char *s)
+{
+    if (*pat == '\0')
+        return *s == '\0';
+    if (*pat == '*')
+        return wildcard_match(pat + 1, s) || (*s && wildcard_match(pat, s + 1));
+    return *s == *pat && wildcard_match(pat + 1, s + 1);
+}
+
+bool reg_tag_immutable(const struct repo *r, const char *tag)
+{
+    bool excluded = false;
+    for (int i = 0; i < r->n_exclusions && !excluded; i++)
+        excluded = wildcard_match(r->exclusions[i], tag);
+    if (!strcmp(r->mutability, "IMMUTABLE"))
+        return true;
+    if (!strcmp(r->mutability, "IMMUTABLE_WITH_EXCLUSION"))
+        return !excluded;
+    if (!strcmp(r->mutability, "MUTABLE_WITH_EXCLUSION"))
+        return excluded;
+    return false;
+}
+
+cJSON *reg_exclusions_json(const struct repo *r)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; i < r->n_exclusions; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "filterType", "WILDCARD");
+        cJSON_AddStringToObject(f, "filter", r->exclusions[i]);
+        cJSON_AddItemToArray(list, f);
+    }
+    return list;
+}
+
+static void set_mutability(struct repo *r, const char *mutability, const cJSON *exclusions)
+{
+    snprintf(r->mutability, sizeof r->mutability, "%s", mutability ? mutability : "MUTABLE");
+    r->n_exclusions = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, exclusions)
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "filter");
+        if (cJSON_IsString(v) && r->n_exclusions < REPO_EXCLUSIONS_MAX)
+            snprintf(r->exclusions[r->n_exclusions++], sizeof r->exclusions[0], "%s",
+                     v->valuestring);
+    }
+}
+
+void registry_put_tag_mutability(struct registry *reg, const char *name, const char *mutability,
+                                 const cJSON *exclusions, struct srv_reply *out)
+{
+    pthread_mutex_lock(&reg->mu);
+    struct repo *r = reg_repo_or_reply(reg, name, out);
+    if (!r)
+        goto done;
+    char old[sizeof r->mutability];
+    char old_ex[REPO_EXCLUSIONS_MAX][129];
+    int old_n = r->n_exclusions;
+    memcpy(old, r->mutability, sizeof old);
+    memcpy(old_ex, r->exclusions, sizeof old_ex);
+    set_mutability(r, mutability, exclusions);
+    if (store_persist_repo(reg, r) != 0) {
+        int e = errno;
+        memcpy(r->mutability, old, sizeof old);
+        memcpy(r->exclusions, old_ex, sizeof old_ex);
+        r->n_exclusions = old_n;
+        srv_reply_error(out, 500, "ServerException", "could not store the repository: %s",
+                        strerror(e));
+        goto done;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "registryId", reg->account);
+    cJSON_AddStringToObject(o, "repositoryName", r->name);
+    cJSON_AddStringToObject(o, "imageTagMutability", r->mutability);
+    if (r->n_exclusions)
+        cJSON_AddItemToObject(o, "imageTagMutabilityExclusionFilters", reg_exclusions_json(r));
+    srv_reply_json(out, o);
+done:
+    pthread_mutex_unlock(&reg->mu);
+}
+
 void registry_create_repository(struct registry *reg, const char *name, const char *mutability,
-                                const char *region, struct srv_reply *out)
+                                const cJSON *exclusions, const char *region, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
     if (reg_find_repo(reg, name)) {
@@ -222,11 +345,13 @@ void registry_create_repository(struct registry *reg, const char *name, const ch
     if (!r)
         abort();
     snprintf(r->name, sizeof r->name, "%s", name);
-    snprintf(r->mutability, sizeof r->mutability, "%s", mutability ? mutability : "MUTABLE");
+    set_mutability(r, mutability, exclusions);
     r->created_at = reg_now();
     if (store_persist_repo(reg, r) != 0) {
+        int e = errno;
         reg_repo_free(r);
-        srv_reply_error(out, 500, "ServerException", "could not store the repository");
+        srv_reply_error(out, 500, "ServerException", "could not store the repository: %s",
+                        strerror(e));
         goto done;
     }
     GROW(reg->repos, reg->n_repos, reg->cap_repos);

@@ -31,7 +31,11 @@ struct registry_config {
     bool sink;            /* keep no bytes; trust digests */
     uint64_t part_size;   /* InitiateLayerUpload's partSize; 0 = 10485760 */
     const char *base_url; /* "http://127.0.0.1:5000": download URLs and repositoryUri */
+    /* Seconds an upload may stay idle (no InitiateLayerUpload or part acknowledged) before it
+     * is forgotten and its files removed; 0 = REGISTRY_UPLOAD_EXPIRY. */
+    uint32_t upload_expiry;
 };
+#define REGISTRY_UPLOAD_EXPIRY (24 * 3600)
 
 struct registry;
 struct registry *registry_open(const struct registry_config *cfg, struct ebuf *err);
@@ -43,8 +47,12 @@ bool registry_is_sink(const struct registry *reg);
 /* The operations; each fills `out`. Arguments are already validated against the model's
  * patterns except where noted. `region`: the one the request was signed for, which the
  * repository ARNs name, as ECR's do (NULL: us-east-1). */
+/* `exclusions`: a checked ImageTagMutabilityExclusionFilters list, or NULL. */
 void registry_create_repository(struct registry *reg, const char *name, const char *mutability,
-                                const char *region, struct srv_reply *out);
+                                const cJSON *exclusions, const char *region, struct srv_reply *out);
+/* PutImageTagMutability: the setting (checked against the model) and its exclusions. */
+void registry_put_tag_mutability(struct registry *reg, const char *name, const char *mutability,
+                                 const cJSON *exclusions, struct srv_reply *out);
 /* `names` may be NULL (all repositories, paginated by max_results/next_token). */
 void registry_describe_repositories(struct registry *reg, const cJSON *names, int max_results,
                                     const char *next_token, const char *region,
@@ -115,10 +123,19 @@ int registry_open_layer(struct registry *reg, const char *repo, const char *dige
 bool registry_has_repository(struct registry *reg, const char *repo);
 
 /* One UploadLayerPart in flight. begin() when the blob starts (upload_id may be NULL when the
- * body has not named it yet: the bytes are then spooled), write() for decoded bytes,
- * finish() with the parsed fields to validate and commit, or abort(). */
+ * body has not named it yet: the bytes are then spooled; first is partFirstByte, -1 when not
+ * seen yet), write() for decoded bytes, finish() with the parsed fields to validate and
+ * commit, or abort().
+ *
+ * A part writing into its upload holds it: other parts of it are refused "being received",
+ * except one for the same offset (the upload's acknowledged length), which takes over, at
+ * begin() or, spooled, at finish(): the client gave up on the first (a dead connection holds
+ * it until the HTTP timeout). The part taken over writes nothing more and is refused when it
+ * finishes. pin() keeps a part from being taken over (the hold fault). */
 struct registry_part;
-struct registry_part *registry_part_begin(struct registry *reg, const char *upload_id);
+struct registry_part *registry_part_begin(struct registry *reg, const char *upload_id,
+                                          int64_t first);
+void registry_part_pin(struct registry_part *part);
 int registry_part_write(struct registry_part *part, const uint8_t *data, size_t n);
 /* part may be NULL (no blob seen); blob_size is the decoded size. Frees part. */
 void registry_part_finish(struct registry *reg, struct registry_part *part, const char *repo,

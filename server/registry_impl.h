@@ -36,10 +36,16 @@ struct tag {
     char digest[72];
 };
 
+#define REPO_EXCLUSIONS_MAX 5
+
 struct repo {
     char name[257];
     double created_at;
     char mutability[32];
+    /* imageTagMutabilityExclusionFilters: WILDCARD patterns ('*' any run) of the tags the
+     * *_WITH_EXCLUSION settings except; none for MUTABLE and IMMUTABLE. */
+    char exclusions[REPO_EXCLUSIONS_MAX][129];
+    int n_exclusions;
     struct layer *layers;
     size_t n_layers, cap_layers;
     struct image *images;
@@ -55,9 +61,13 @@ struct upload {
     uint32_t parts;
     uint64_t last_part; /* size of the latest part */
     bool small_nonlast; /* a part other than the last was under 5 MiB */
-    bool busy;          /* a request is writing or hashing it outside the lock */
-    EVP_MD_CTX *hash;   /* SHA-256 of bytes [0, length) when known (not after a restart or a
-                           spooled part): completion then needs no read back */
+    double touched;     /* InitiateLayerUpload or the last part acknowledged (reg_now()); after a
+                           restart, the state file's mtime */
+    bool busy;          /* completion hashes it, or a spooled part is copied in, outside the lock */
+    struct registry_part *receiver; /* the part writing into the data file, or NULL; a later
+                                       request for the same offset may take it over */
+    EVP_MD_CTX *hash; /* SHA-256 of bytes [0, length) when known (not after a restart or a
+                         spooled part): completion then needs no read back */
 };
 
 /* A password GetAuthorizationToken gave: kept in memory only, so a restart forgets it (the
@@ -73,6 +83,7 @@ struct registry {
     int lock_fd; /* DATA_DIR/.lock, flock'ed while the registry is open; -1 when none */
     bool sink;
     uint64_t part_size;
+    double upload_expiry; /* seconds */
     char account[13];
     char *base_url;
     struct repo **repos;
@@ -83,6 +94,11 @@ struct registry {
     size_t n_tokens, cap_tokens;
     unsigned char url_key[32]; /* signs download URLs (tokens.c); made at the first one */
     bool url_key_set;
+    /* The thread that expires idle uploads while no request comes (reg_expire_uploads), woken
+     * by `sweep_cv` to stop; both guarded by mu. */
+    pthread_t sweeper;
+    bool sweeper_started, stopping;
+    pthread_cond_t sweep_cv;
 };
 
 #define GROW(arr, n, cap)                                                                          \
@@ -121,6 +137,10 @@ bool reg_image_id(struct cJSON *failures, const struct cJSON *id, const char **t
  * could be made. */
 bool reg_download_signature(struct registry *reg, const char *repo, const char *digest,
                             long long expires, char out[65]);
+/* Whether the repository's setting keeps `tag` from moving to another image. */
+bool reg_tag_immutable(const struct repo *r, const char *tag);
+/* The exclusion filters as the model writes them, [{"filterType":"WILDCARD","filter":...}]. */
+struct cJSON *reg_exclusions_json(const struct repo *r);
 
 /* The time now as ECR's timestamps carry it: seconds, milliseconds kept. */
 double reg_now(void);
@@ -130,6 +150,9 @@ void reg_repo_free(struct repo *r);
 void reg_upload_free(struct upload *u);
 /* Drop `u` from the registry and free it. */
 void reg_remove_upload(struct registry *reg, struct upload *u);
+/* Forget the uploads idle past reg->upload_expiry, their files removed; one a request is
+ * working on stays. */
+void reg_expire_uploads(struct registry *reg);
 
 /* The exceptions for a repository or an upload that does not exist. */
 void reply_repository_not_found(struct srv_reply *out, const char *repo, const char *account);

@@ -15,7 +15,7 @@
 static const char help_text[] =
     "Usage: ecrup serve [--listen 127.0.0.1:PORT] [--data-dir DIR] [--sink] [--faults SPEC]\n"
     "                   [--tls-cert F --tls-key F] [--repository NAME]... [--part-size SIZE]\n"
-    "                   [--keys FILE]\n"
+    "                   [--keys FILE] [--upload-expiry SECONDS]\n"
     "\n"
     "Run a local endpoint that speaks the ECR API (AWS JSON 1.1, SigV4-signed) for the layer\n"
     "operations: CreateRepository, DescribeRepositories, InitiateLayerUpload, UploadLayerPart,\n"
@@ -47,6 +47,10 @@ static const char help_text[] =
     "                       ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN] (blank lines and\n"
     "                       lines starting with # skipped). Read once, at start. With --keys\n"
     "                       and no pair in the environment, no pair is made up\n"
+    "  --upload-expiry SECONDS\n"
+    "                       forget an upload idle this long (no part acknowledged) and\n"
+    "                       remove its files; its parts then get UploadNotFoundException\n"
+    "                       (default 86400, one day)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Credentials: requests must be signed (SigV4, service 'ecr', any region) with the key pair\n"
@@ -90,8 +94,8 @@ static int usage_error(const char *msg, const char *arg)
 static int unknown_option(const char *arg)
 {
     static const char *const names[] = {
-        "--listen",     "--data-dir",  "--sink", "--faults", "--tls-cert", "--tls-key",
-        "--repository", "--part-size", "--keys", "--help",   NULL};
+        "--listen",     "--data-dir",  "--sink", "--faults",        "--tls-cert", "--tls-key",
+        "--repository", "--part-size", "--keys", "--upload-expiry", "--help",     NULL};
     const char *near = suggest_nearest(arg, names);
     if (near)
         fprintf(stderr,
@@ -154,10 +158,11 @@ int server_cli_main(int argc, char **argv)
         } else if (!strcmp(a, "--sink")) {
             cfg.sink = true;
             takes = false;
-        } else if (!v && (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") ||
-                          !strcmp(a, "--faults") || !strcmp(a, "--tls-cert") ||
-                          !strcmp(a, "--tls-key") || !strcmp(a, "--repository") ||
-                          !strcmp(a, "--part-size") || !strcmp(a, "--keys"))) {
+        } else if (!v &&
+                   (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") || !strcmp(a, "--faults") ||
+                    !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") ||
+                    !strcmp(a, "--repository") || !strcmp(a, "--part-size") ||
+                    !strcmp(a, "--keys") || !strcmp(a, "--upload-expiry"))) {
             free(repos);
             return usage_error("missing value for", a);
         } else if (!strcmp(a, "--listen")) {
@@ -180,6 +185,15 @@ int server_cli_main(int argc, char **argv)
                 free(repos);
                 return usage_error("--part-size wants a size from 1 to 20971520 (20M)", v);
             }
+        } else if (!strcmp(a, "--upload-expiry")) {
+            char *end;
+            unsigned long long secs = strtoull(v, &end, 10);
+            /* Ten years at most: no timestamp arithmetic near overflow. */
+            if (end == v || *end || v[0] == '-' || secs == 0 || secs > 315360000) {
+                free(repos);
+                return usage_error("--upload-expiry wants seconds from 1 to 315360000", v);
+            }
+            cfg.upload_expiry = (uint32_t)secs;
         } else {
             free(repos);
             return unknown_option(a);

@@ -132,6 +132,7 @@ static enum MHD_Result stall_connection(struct server *s, struct MHD_Connection 
 static enum MHD_Result hold_connection(struct server *s, struct MHD_Connection *c,
                                        struct request *rq)
 {
+    srv_call_pin(rq->call);
     for (unsigned waited = 0; waited < s->faults.hold_ms && !atomic_load(&s->stopping);
          waited += 50)
         sleep_ms(50);
@@ -375,12 +376,23 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-static void repo_reply_ignore(struct registry *reg, const char *name)
+/* A repository --repository names, made unless it is there: false, with why in err, when it
+ * cannot be (a server without the repository its user asked for must not start quietly). */
+static bool make_repository(struct registry *reg, const char *name, struct ebuf *err)
 {
     struct srv_reply r = {0, EBUF_INIT, NULL};
     if (!registry_has_repository(reg, name))
-        registry_create_repository(reg, name, NULL, NULL, &r);
+        registry_create_repository(reg, name, NULL, NULL, NULL, &r);
+    bool ok = r.status == 0 || r.status == 200;
+    if (!ok) {
+        cJSON *o = cJSON_ParseWithLength(r.body.data, r.body.len);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
+        ebuf_printf(err, "cannot create --repository '%s': %s", name,
+                    cJSON_IsString(m) ? m->valuestring : "unknown error");
+        cJSON_Delete(o);
+    }
     ebuf_free(&r.body);
+    return ok;
 }
 
 struct server *server_start(const struct server_config *cfg, struct ebuf *err)
@@ -435,13 +447,17 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
             goto fail;
         dir = s->tmpdir;
     }
-    struct registry_config rc = {
-        .data_dir = dir, .sink = cfg->sink, .part_size = cfg->part_size, .base_url = s->url};
+    struct registry_config rc = {.data_dir = dir,
+                                 .sink = cfg->sink,
+                                 .part_size = cfg->part_size,
+                                 .base_url = s->url,
+                                 .upload_expiry = cfg->upload_expiry};
     s->reg = registry_open(&rc, err);
     if (!s->reg)
         goto fail;
     for (size_t i = 0; i < cfg->n_repositories; i++)
-        repo_reply_ignore(s->reg, cfg->repositories[i]);
+        if (!make_repository(s->reg, cfg->repositories[i], err))
+            goto fail;
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     bool single = cfg->sink && !s->have_faults;
@@ -451,13 +467,21 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     if (cfg->tls_cert)
         flags |= MHD_USE_TLS;
-    struct MHD_OptionItem opts[8];
+    struct MHD_OptionItem opts[12];
     int no = 0;
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL};
-    /* A big read buffer lets MHD take a part's body in few large recv() calls. */
+    /* A big read buffer lets MHD take a part's body in few large recv() calls. MHD maps it per
+     * connection and the kernel backs only the pages a request fills, so an idle connection
+     * costs a few tens of KiB, not the limit. */
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                          (intptr_t)(single ? 256u << 10 : 1u << 20), NULL};
-    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL};
+    /* Slowloris: connections that send nothing for this long are closed, headers or body, and
+     * no client address holds more than its share of the connections (each one a thread
+     * unless in sink mode). */
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_TIMEOUT, NULL};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, SERVER_MAX_CONNECTIONS, NULL};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                         SERVER_MAX_CONNECTIONS_PER_CLIENT, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     if (cfg->tls_cert) {
         opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};

@@ -13,6 +13,13 @@
 
 #include "util/buf.h"
 
+/* What one client can hold (docs/server.md, "Connections"): seconds a connection may send
+ * nothing (while its headers or its body arrive) before it is closed; connections in all, and
+ * from one client address. */
+#define SERVER_IDLE_TIMEOUT               30
+#define SERVER_MAX_CONNECTIONS            512
+#define SERVER_MAX_CONNECTIONS_PER_CLIENT 128
+
 struct server_config {
     const char *listen;   /* "HOST:PORT"; NULL = 127.0.0.1:5000; port 0 picks a free one */
     const char *data_dir; /* NULL: a temporary directory removed by server_stop() */
@@ -21,6 +28,7 @@ struct server_config {
     const char *tls_cert; /* PEM files for HTTPS, both or neither */
     const char *tls_key;
     uint64_t part_size;              /* 0 = 10485760 */
+    uint32_t upload_expiry;          /* idle seconds before an upload is dropped; 0 = 24 h */
     const char *const *repositories; /* created at start when missing */
     size_t n_repositories;
     const char *access_key_id; /* the accepted key pair (copied); NULL: only keys_file */

@@ -107,6 +107,8 @@ int store_persist_repo(struct registry *reg, struct repo *r)
     cJSON_AddStringToObject(o, "name", r->name);
     cJSON_AddNumberToObject(o, "createdAt", r->created_at);
     cJSON_AddStringToObject(o, "imageTagMutability", r->mutability);
+    if (r->n_exclusions)
+        cJSON_AddItemToObject(o, "imageTagMutabilityExclusionFilters", reg_exclusions_json(r));
     cJSON *layers = cJSON_AddArrayToObject(o, "layers");
     for (size_t i = 0; i < r->n_layers; i++) {
         cJSON *l = cJSON_CreateObject();
@@ -224,6 +226,13 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
     cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "createdAt");
     r->created_at = cJSON_IsNumber(c) ? c->valuedouble : 0;
     const cJSON *it;
+    cJSON_ArrayForEach(it,
+                       cJSON_GetObjectItemCaseSensitive(o, "imageTagMutabilityExclusionFilters"))
+    {
+        const char *f = json_string(it, "filter");
+        if (f && strlen(f) <= 128 && r->n_exclusions < REPO_EXCLUSIONS_MAX)
+            snprintf(r->exclusions[r->n_exclusions++], sizeof r->exclusions[0], "%s", f);
+    }
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "layers"))
     {
         const char *d = json_string(it, "digest");
@@ -302,6 +311,10 @@ static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
     u->last_part = (uint64_t)last->valuedouble;
     u->small_nonlast = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "smallNonLast"));
     cJSON_Delete(o);
+    /* Written at every acknowledged part: the upload's last activity survives a restart. */
+    struct stat st;
+    store_path(reg, path, sizeof path, "uploads/%s.json", id);
+    u->touched = stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec : reg_now();
     /* Bytes past the acknowledged length belong to a part that never completed. */
     store_path(reg, path, sizeof path, "uploads/%s.data", id);
     if (truncate(path, (off_t)u->length) != 0) {
@@ -318,6 +331,35 @@ static int load_upload(struct registry *reg, const char *id, struct ebuf *err)
     GROW(reg->uploads, reg->n_uploads, reg->cap_uploads);
     reg->uploads[reg->n_uploads++] = u;
     return 0;
+}
+
+/* What a crash leaves in `sub` that no state names: "*.tmp" files of writes that never
+ * reached their rename and, in uploads/, "<id>.data" without its "<id>.json" (InitiateLayerUpload
+ * stopped between the two). Run after the state is loaded, before any request. */
+static void sweep_leftovers(struct registry *reg, const char *sub)
+{
+    char path[STORE_PATH_CAP];
+    store_path(reg, path, sizeof path, "%s", sub);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        bool tmp = n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
+        bool orphan = false;
+        if (!strcmp(sub, "uploads") && n == 36 + 5 && !strcmp(e->d_name + 36, ".data")) {
+            char id[37];
+            memcpy(id, e->d_name, 36);
+            id[36] = '\0';
+            orphan = !reg_find_upload(reg, id);
+        }
+        if (tmp || orphan) {
+            store_path(reg, path, sizeof path, "%s/%s", sub, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
 }
 
 int store_load(struct registry *reg, struct ebuf *err)
@@ -391,5 +433,11 @@ int store_load(struct registry *reg, struct ebuf *err)
         }
     }
     closedir(d);
-    return rc;
+    if (rc)
+        return rc;
+    sweep_leftovers(reg, "repos");
+    sweep_leftovers(reg, "manifests");
+    sweep_leftovers(reg, "uploads");
+    reg_expire_uploads(reg);
+    return 0;
 }

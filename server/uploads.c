@@ -24,9 +24,27 @@ static void new_uuid(char out[37])
         abort();
 }
 
+/* A push killed mid-layer never comes back for its upload: without an end its parts would
+ * stay on disk for ever. Run by every upload operation, so a server that takes uploads keeps
+ * none past the expiry (and store_load() at start). */
+void reg_expire_uploads(struct registry *reg)
+{
+    double now = reg_now();
+    for (size_t i = 0; i < reg->n_uploads;) {
+        struct upload *u = reg->uploads[i];
+        if (u->busy || u->receiver || now - u->touched <= reg->upload_expiry) {
+            i++;
+            continue;
+        }
+        store_unlink_upload(reg, u->id);
+        reg_remove_upload(reg, u); /* the last one moves into i */
+    }
+}
+
 void registry_initiate_upload(struct registry *reg, const char *repo, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     if (!reg_repo_or_reply(reg, repo, out))
         goto done;
     struct upload *u = calloc(1, sizeof *u);
@@ -34,6 +52,7 @@ void registry_initiate_upload(struct registry *reg, const char *repo, struct srv
         abort();
     new_uuid(u->id);
     snprintf(u->repo, sizeof u->repo, "%s", repo);
+    u->touched = reg_now();
     if (reg->dir) {
         u->hash = EVP_MD_CTX_new();
         if (!u->hash || EVP_DigestInit_ex(u->hash, EVP_sha256(), NULL) != 1) {
@@ -63,32 +82,69 @@ done:
 
 struct registry_part {
     struct registry *reg;
-    struct upload *owned; /* the upload this part writes into directly (busy), or NULL */
-    int fd;               /* the upload's data file, a spool file, or -1 (sink) */
-    uint64_t base;        /* offset of the part in fd */
+    /* The upload this part writes into directly (its receiver), or NULL (spooled, sink).
+     * Dereferenced only under reg->mu and while not superseded: once a later part took the
+     * upload over, it may be completed and freed. */
+    struct upload *owned;
+    int fd;        /* the upload's data file, a spool file, or -1 (sink) */
+    uint64_t base; /* offset of the part in fd */
     uint64_t written;
     bool too_big;
     bool io_error;
+    bool pinned; /* reg->mu: held by the hold fault, which stands for a service that does not
+                    let a retry take over */
+    /* Held around each write into the upload's file and around the rollback, and taken by the
+     * part that supersedes this one: once `superseded` is set (under this lock and reg->mu),
+     * nothing of this part reaches the file any more. */
+    pthread_mutex_t wmu;
+    bool superseded;
     EVP_MD_CTX *hash; /* the upload's running hash carried on through this part, or NULL */
 };
 
-struct registry_part *registry_part_begin(struct registry *reg, const char *upload_id)
+/* A later request for the part at the upload's acknowledged length takes the upload from its
+ * receiver, which a dead client's connection may hold for minutes: the receiver's bytes past
+ * that length are discarded and it is refused when its body ends. Waits out a write the
+ * receiver has in progress, so no two bodies write the file at once. */
+static void supersede_receiver(struct upload *u)
+{
+    struct registry_part *old = u->receiver;
+    pthread_mutex_lock(&old->wmu);
+    old->superseded = true;
+    pthread_mutex_unlock(&old->wmu);
+    u->receiver = NULL;
+}
+
+static bool may_take_over(const struct upload *u, int64_t first)
+{
+    return u->receiver && !u->busy && !u->receiver->pinned && first >= 0 &&
+           (uint64_t)first == u->length;
+}
+
+struct registry_part *registry_part_begin(struct registry *reg, const char *upload_id,
+                                          int64_t first)
 {
     struct registry_part *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    if (pthread_mutex_init(&p->wmu, NULL) != 0) {
+        free(p);
+        return NULL;
+    }
     p->reg = reg;
     p->fd = -1;
     if (!reg->dir)
         return p;
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     struct upload *u = upload_id ? reg_find_upload(reg, upload_id) : NULL;
-    if (u && !u->busy) {
+    if (u && may_take_over(u, first))
+        supersede_receiver(u);
+    if (u && !u->busy && !u->receiver) {
         char path[STORE_PATH_CAP];
         store_path(reg, path, sizeof path, "uploads/%s.data", u->id);
         p->fd = open(path, O_WRONLY | O_CLOEXEC);
         if (p->fd >= 0) {
-            u->busy = true;
+            u->receiver = p;
             p->owned = u;
             p->base = u->length;
             if (u->hash) {
@@ -107,6 +163,7 @@ struct registry_part *registry_part_begin(struct registry *reg, const char *uplo
         store_path(reg, dir, sizeof dir, "%s", "uploads");
         p->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (p->fd < 0) {
+            pthread_mutex_destroy(&p->wmu);
             free(p);
             return NULL;
         }
@@ -125,16 +182,19 @@ int registry_part_write(struct registry_part *p, const uint8_t *data, size_t n)
         return 0;
     }
     size_t done = 0;
-    while (done < n) {
+    pthread_mutex_lock(&p->wmu);
+    while (done < n && !p->superseded) {
         ssize_t w = pwrite(p->fd, data + done, n - done, (off_t)(p->base + p->written + done));
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             p->io_error = true;
+            pthread_mutex_unlock(&p->wmu);
             return -1;
         }
         done += (size_t)w;
     }
+    pthread_mutex_unlock(&p->wmu);
     p->written += n;
     if (p->hash)
         EVP_DigestUpdate(p->hash, data, n);
@@ -145,17 +205,31 @@ static void part_release(struct registry_part *p, bool rollback)
 {
     if (!p)
         return;
-    if (p->owned && rollback && p->fd >= 0)
+    /* Under wmu: a part that took over meanwhile writes from the same offset. */
+    pthread_mutex_lock(&p->wmu);
+    if (p->owned && rollback && !p->superseded && p->fd >= 0)
         (void)!ftruncate(p->fd, (off_t)p->base);
+    pthread_mutex_unlock(&p->wmu);
     if (p->fd >= 0)
         close(p->fd);
     EVP_MD_CTX_free(p->hash);
     if (p->owned) {
         pthread_mutex_lock(&p->reg->mu);
-        p->owned->busy = false;
+        if (!p->superseded)
+            p->owned->receiver = NULL;
         pthread_mutex_unlock(&p->reg->mu);
     }
+    pthread_mutex_destroy(&p->wmu);
     free(p);
+}
+
+void registry_part_pin(struct registry_part *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->reg->mu);
+    p->pinned = true;
+    pthread_mutex_unlock(&p->reg->mu);
 }
 
 void registry_part_abort(struct registry_part *p)
@@ -186,6 +260,7 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
     /* Flush outside the lock; a part refused below is truncated away afterwards. */
     bool synced = part && part->owned && !part->io_error && fdatasync(part->fd) == 0;
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     struct upload *u = reg_find_upload(reg, upload_id);
     if (!reg_repo_or_reply(reg, repo, out))
         goto done;
@@ -193,18 +268,26 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
         reply_upload_not_found(out, upload_id, repo, reg->account);
         goto done;
     }
-    if (part && part->owned && part->owned != u) {
-        /* The body named one upload before its blob and another after it. */
-        srv_reply_error(out, 400, "InvalidParameterException",
-                        "Invalid parameter at 'uploadId': given twice with different values");
-        goto done;
-    }
     cJSON *fields = cJSON_CreateObject();
     cJSON_AddStringToObject(fields, "registryId", reg->account);
     cJSON_AddStringToObject(fields, "repositoryName", repo);
     cJSON_AddStringToObject(fields, "uploadId", u->id);
     cJSON_AddNumberToObject(fields, "lastValidByteReceived", (double)u->length - 1);
-    if (u->busy && (!part || part->owned != u)) {
+    if (part && part->superseded) {
+        srv_reply_error_fields(out, 400, "InvalidLayerPartException", fields,
+                               "A later request for this part of upload '%s' took it over", u->id);
+        goto done;
+    }
+    if (part && part->owned && part->owned != u) {
+        /* The body named one upload before its blob and another after it. */
+        cJSON_Delete(fields);
+        srv_reply_error(out, 400, "InvalidParameterException",
+                        "Invalid parameter at 'uploadId': given twice with different values");
+        goto done;
+    }
+    if (part && !part->owned && may_take_over(u, first))
+        supersede_receiver(u); /* a spooled retry of the part a dead connection holds */
+    if (u->busy || (u->receiver && (!part || part->owned != u))) {
         srv_reply_error_fields(out, 400, "InvalidLayerPartException", fields,
                                "Another part of upload '%s' is being received", u->id);
         goto done;
@@ -264,6 +347,7 @@ void registry_part_finish(struct registry *reg, struct registry_part *part, cons
     u->parts++;
     u->last_part = blob_size;
     u->length += blob_size;
+    u->touched = reg_now();
     if (store_persist_upload(reg, u) != 0) {
         bool busy = u->busy;
         *u = saved;
@@ -303,26 +387,28 @@ static int sha256_final(EVP_MD_CTX *ctx, char out[72])
 
 static int sha256_file(int fd, char out[72])
 {
+    /* Allocated per call, not thread-local: glibc zeroes a thread's static TLS when the
+     * thread starts, so 1 MiB of it cost every connection's thread 1 MiB resident. */
+    enum { BUF = 1 << 20 };
+    uint8_t *buf = malloc(BUF);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
-        return -1;
-    }
-    static __thread uint8_t buf[1 << 20];
+    int rc = -1;
+    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        goto out;
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
+        ssize_t n = read(fd, buf, BUF);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            EVP_MD_CTX_free(ctx);
-            return -1;
-        }
+        if (n < 0)
+            goto out;
         if (n == 0)
             break;
         EVP_DigestUpdate(ctx, buf, (size_t)n);
     }
-    int rc = sha256_final(ctx, out);
+    rc = sha256_final(ctx, out);
+out:
     EVP_MD_CTX_free(ctx);
+    free(buf);
     return rc;
 }
 
@@ -338,6 +424,7 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
                               const char *digest_in, struct srv_reply *out)
 {
     pthread_mutex_lock(&reg->mu);
+    reg_expire_uploads(reg);
     struct repo *r = reg_repo_or_reply(reg, repo, out);
     struct upload *u = reg_find_upload(reg, upload_id);
     char digest[72];
@@ -347,7 +434,7 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
         reply_upload_not_found(out, upload_id, repo, reg->account);
         goto done;
     }
-    if (u->busy) {
+    if (u->busy || u->receiver) {
         srv_reply_error(out, 400, "InvalidLayerException", "Upload '%s' is still receiving a part",
                         u->id);
         goto done;

@@ -42,7 +42,7 @@ static void setup(int i)
     if (!regs[i])
         abort();
     struct srv_reply r = {0, EBUF_INIT, NULL};
-    registry_create_repository(regs[i], "repo", NULL, NULL, &r);
+    registry_create_repository(regs[i], "repo", NULL, NULL, NULL, &r);
     ebuf_reset(&r.body);
     registry_initiate_upload(regs[i], "repo", &r);
     const char *p = strstr(ebuf_str(&r.body), "\"uploadId\":\"");

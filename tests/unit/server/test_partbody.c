@@ -174,10 +174,64 @@ static void patterns(void)
     CHECK(!valid_upload_id(""));
 }
 
+/* json_has_nul on `text`: whether it finds a NUL, and the member it names. */
+static void nul_case(const char *text, size_t n, bool want, const char *member)
+{
+    char got[64] = "unset";
+    bool found = json_has_nul(text, n, got, sizeof got);
+    if (found != want || (want && strcmp(got, member) != 0))
+        fprintf(stderr, "json_has_nul(%.*s): %d '%s'\n", (int)n, text, found, got);
+    CHECK(found == want);
+    if (want)
+        CHECK_STR(got, member);
+}
+
+static void nuls_and_media_types(void)
+{
+#define NUL_CASE(text, want, member) nul_case(text, sizeof text - 1, want, member)
+    NUL_CASE("{\"imageTag\":\"a\\u0000evil\"}", true, "imageTag");
+    NUL_CASE("{\"a\":1,\"imageIds\":[{\"imageTag\":\"x\\u0000\"}]}", true, "imageIds");
+    NUL_CASE("{\"k\\u0000\":1}", true, "");
+    NUL_CASE("{\"a\":\"b\",\"c\":\"d\x00"
+             "e\"}",
+             true, "c");
+    /* An escaped backslash then "u0000" is text, not a NUL; nor is "\\u00001" spelt out. */
+    NUL_CASE("{\"m\":\"\\\\u0000\"}", false, "");
+    NUL_CASE("{\"m\":[\"x\",\"\\u0001\"],\"n\":{\"o\":\"\\\"u0000\"}}", false, "");
+    /* A string in an array is no key: the member stays the one the array is in. */
+    NUL_CASE("{\"list\":[\"a\",\"b\\u0000\"]}", true, "list");
+    NUL_CASE("[\"\\u0000\"]", true, "");
+    char deep[300];
+    size_t n = 0;
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "{\"top\":");
+    for (int i = 0; i < 80; i++)
+        deep[n++] = '[';
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "\"\\u0000\"");
+    nul_case(deep, n, true, "top");
+#undef NUL_CASE
+    CHECK(valid_media_type("application/vnd.oci.image.manifest.v1+json"));
+    CHECK(valid_media_type("application/vnd.docker.distribution.manifest.list.v2+json"));
+    CHECK(!valid_media_type("application"));
+    CHECK(!valid_media_type("application/"));
+    CHECK(!valid_media_type("/json"));
+    CHECK(!valid_media_type("a/b/c"));
+    CHECK(!valid_media_type("a/b c"));
+    CHECK(!valid_media_type("a/b; charset=utf-8"));
+    char longest[260];
+    memset(longest, 'x', 255);
+    longest[127] = '/';
+    longest[255] = '\0';
+    CHECK(valid_media_type(longest));
+    longest[127] = 'x';
+    longest[128] = '/';
+    CHECK(!valid_media_type(longest)); /* a type of 128 characters */
+}
+
 int main(void)
 {
     round_trips();
     refusals();
     patterns();
+    nuls_and_media_types();
     return test_finish("test_partbody");
 }

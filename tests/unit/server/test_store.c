@@ -73,7 +73,7 @@ static void longest_paths(const char *base)
         fprintf(stderr, "registry_open: %s\n", ebuf_str(&err));
     REQUIRE(reg);
     struct srv_reply r = {0, EBUF_INIT, NULL};
-    registry_create_repository(reg, name, NULL, NULL, &r);
+    registry_create_repository(reg, name, NULL, NULL, NULL, &r);
     CHECK_EQ_INT(r.status, 200);
     registry_initiate_upload(reg, name, &r);
     CHECK_EQ_INT(r.status, 200);
@@ -152,7 +152,7 @@ static void long_names(const char *base)
     char name[257];
     for (size_t len = 240; len <= 256; len++) {
         for (int slash = 0; slash < 2; slash++) {
-            registry_create_repository(reg, long_name(name, len, slash), NULL, NULL, &r);
+            registry_create_repository(reg, long_name(name, len, slash), NULL, NULL, NULL, &r);
             if (r.status != 200)
                 fprintf(stderr, "%zu: %s\n", len, ebuf_str(&r.body));
             CHECK_EQ_INT(r.status, 200);
