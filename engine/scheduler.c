@@ -74,10 +74,37 @@ static struct event *take_events(struct sched *s)
     return ev;
 }
 
+/* The operations of b_part, b_initiate, b_complete and b_check, in that order. */
+static const char *const paced_ops[4] = {"UploadLayerPart", "InitiateLayerUpload",
+                                         "CompleteLayerUpload", "BatchCheckLayerAvailability"};
+
+/* Transfer thread: an attempt of `operation` was throttled. */
+static void sched_throttled(void *user, const char *operation)
+{
+    struct sched *s = user;
+    for (size_t i = 0; i < 4; i++)
+        if (!strcmp(operation, paced_ops[i]))
+            atomic_fetch_add_explicit(&s->throttles[i], 1, memory_order_relaxed);
+}
+
 bool sched_take_token(struct sched *s, struct bucket *b)
 {
-    double due;
-    if (bucket_take(b, sched_now(), &due))
+    double due, now = sched_now();
+    struct bucket *const buckets[4] = {&s->b_part, &s->b_initiate, &s->b_complete, &s->b_check};
+    for (size_t i = 0; i < 4; i++) {
+        if (buckets[i] != b)
+            continue;
+        unsigned n = atomic_load_explicit(&s->throttles[i], memory_order_relaxed);
+        if (n != s->throttles_seen[i]) {
+            s->throttles_seen[i] = n;
+            double before = b->rate;
+            bucket_throttled(b, now);
+            if (b->rate < before)
+                sched_log(s, ECRUP_LOG_INFO, "%s throttled: pacing at %.1f requests/s (was %.1f)",
+                          paced_ops[i], b->rate, before);
+        }
+    }
+    if (bucket_take(b, now, &due))
         return true;
     if (due < s->next_due)
         s->next_due = due;
@@ -606,6 +633,18 @@ static bool layer_range(struct layer *l)
     return true;
 }
 
+/* A rate the host set is a ceiling (--max-rate); ECR's default quota `ecr_default` is where
+ * an unset one starts, growing up to PACE_CEILING times it for accounts whose quotas were
+ * raised. */
+#define PACE_CEILING 10
+static void pace_init(struct bucket *b, double set, double ecr_default, double now)
+{
+    if (set > 0)
+        bucket_init(b, set, 0, now);
+    else
+        bucket_init(b, ecr_default, PACE_CEILING * ecr_default, now);
+}
+
 static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
 {
     s->e = e;
@@ -632,15 +671,10 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     double now = sched_now();
     s->rng = ((uint64_t)(now * 1e9) ^ (uint64_t)(uintptr_t)s) | 1;
     const struct ecrup_options *o = s->o;
-    bucket_init(&s->b_part, o->rate_upload_layer_part > 0 ? o->rate_upload_layer_part : 500, now);
-    bucket_init(&s->b_initiate,
-                o->rate_initiate_layer_upload > 0 ? o->rate_initiate_layer_upload : 100, now);
-    bucket_init(&s->b_complete,
-                o->rate_complete_layer_upload > 0 ? o->rate_complete_layer_upload : 100, now);
-    bucket_init(&s->b_check,
-                o->rate_batch_check_layer_availability > 0 ? o->rate_batch_check_layer_availability
-                                                           : 1000,
-                now);
+    pace_init(&s->b_part, o->rate_upload_layer_part, 500, now);
+    pace_init(&s->b_initiate, o->rate_initiate_layer_upload, 100, now);
+    pace_init(&s->b_complete, o->rate_complete_layer_upload, 100, now);
+    pace_init(&s->b_check, o->rate_batch_check_layer_availability, 1000, now);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = &s->layers[i];
         l->s = s;
@@ -696,6 +730,8 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     struct transfer_config tc = engine_transfer_config(e);
     tc.quota = &s->quota;
     tc.limiter = &s->limiter;
+    tc.throttled = sched_throttled;
+    tc.throttled_user = s;
     tc.max_connections = sizing_connections(s->o->concurrency);
     s->xfer = transfer_new(&tc);
     if (!s->xfer)

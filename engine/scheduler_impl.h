@@ -14,6 +14,7 @@
 
 #include <ecrup.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -177,6 +178,11 @@ struct sched {
     unsigned open_layers;
     ecrup_base64_backend b64;
     struct bucket b_part, b_initiate, b_complete, b_check;
+    /* ThrottlingExceptions per bucket (in the order above), counted by the transfer thread
+     * (sched_throttled); the engine thread cuts a bucket's rate when its count moved past
+     * what it has seen. */
+    _Atomic unsigned throttles[4];
+    unsigned throttles_seen[4];
     double next_due; /* earliest time a token-limited step may go */
     uint64_t rng;    /* backoff jitter of the engine's own retries (xorshift64) */
     bool cancel_seen;
