@@ -112,6 +112,9 @@ int bench_workload_load(const char *path, struct bench_workload *w, char *err, s
             w->tls = cJSON_IsTrue(m);
         } else if (strcmp(k, "boto3") == 0 && cJSON_IsBool(m)) {
             w->boto3 = cJSON_IsTrue(m);
+        } else if (strcmp(k, "quotas") == 0 && cJSON_IsString(m) &&
+                   (strcmp(m->valuestring, "ecr") == 0 || strcmp(m->valuestring, "off") == 0)) {
+            w->quotas = strcmp(m->valuestring, "ecr") == 0;
         } else if (strcmp(k, "quick") == 0 && cJSON_IsBool(m)) {
             w->quick = cJSON_IsTrue(m);
         } else if (strcmp(k, "faults") == 0 && cJSON_IsObject(m)) {
