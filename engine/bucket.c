@@ -84,16 +84,21 @@ bool bucket_take(struct bucket *b, double now, double *due)
     return false;
 }
 
-void bucket_throttled(struct bucket *b, double now)
+void bucket_throttled(struct bucket *b, double now, unsigned count)
 {
     advance(b, now);
+    /* Each throttled attempt is sent again by the transfer, outside the bucket: its token is
+     * taken now, so first attempts make room for the retries instead of crowding them out. */
+    b->tokens -= count;
     if (now - b->cut_at < BUCKET_CUT_HOLD)
         return;
     b->cut_at = now;
-    b->w_max = b->rate;
+    /* Throttled below the last cut's rate: the quota is lower than that, so the curve's
+     * plateau is put below this rate too (CUBIC's fast convergence, RFC 8312 4.6). */
+    b->w_max = b->rate < b->w_max ? b->rate * (1 + BUCKET_BETA) / 2 : b->rate;
     b->k = cbrt(b->w_max * (1 - BUCKET_BETA) / b->scale);
     b->grown = 0;
     set_rate(b, b->rate * BUCKET_BETA);
-    if (b->tokens > 0)
-        b->tokens = 0;
+    if (b->tokens > -(double)count)
+        b->tokens = -(double)count;
 }

@@ -10,8 +10,10 @@
  * mode grows its send rate: slowly near the last rate that was throttled (or the start), then
  * faster, doubling the start rate after BUCKET_GROWTH_SECONDS of such demand. A throttle cuts
  * the rate to BUCKET_BETA of itself, once per BUCKET_CUT_HOLD seconds (the replies to requests
- * sent before the cut say nothing new), and the curve starts again from there. The rate never
- * passes the ceiling, nor twice the rate the push actually sent at.
+ * sent before the cut say nothing new), and the curve starts again from there (its plateau
+ * lower than the cut's rate when that was below the last one: CUBIC's fast convergence). Each
+ * throttled attempt's retry takes a token. The rate never passes the ceiling, nor twice the
+ * rate the push actually sent at.
  *
  * Pure: the time is passed in (seconds on any monotonic clock), so tests drive it.
  * Thread: a bucket belongs to one thread (the engine thread); nothing is locked. */
@@ -58,8 +60,10 @@ void bucket_init(struct bucket *b, double per_second, double ceiling, double now
  * earlier than the last call counts as no time passed: it neither adds nor removes tokens. */
 bool bucket_take(struct bucket *b, double now, double *due);
 
-/* The service answered a request of this bucket's operation ThrottlingException at `now`:
- * cut the rate (see above) and drop the tokens held, so no burst follows. */
-void bucket_throttled(struct bucket *b, double now);
+/* The service answered `count` attempts of this bucket's operation ThrottlingException, seen at
+ * `now`: cut the rate (see above), drop the tokens held, so no burst follows, and take one
+ * token per throttled attempt (the tokens may go below zero), for the retry the transfer sends
+ * of each outside the bucket. */
+void bucket_throttled(struct bucket *b, double now, unsigned count);
 
 #endif

@@ -96,9 +96,10 @@ bool sched_take_token(struct sched *s, struct bucket *b)
             continue;
         unsigned n = atomic_load_explicit(&s->throttles[i], memory_order_relaxed);
         if (n != s->throttles_seen[i]) {
+            unsigned count = n - s->throttles_seen[i];
             s->throttles_seen[i] = n;
             double before = b->rate;
-            bucket_throttled(b, now);
+            bucket_throttled(b, now, count);
             if (b->rate < before)
                 sched_log(s, ECRUP_LOG_INFO, "%s throttled: pacing at %.1f requests/s (was %.1f)",
                           paced_ops[i], b->rate, before);
@@ -257,12 +258,33 @@ static bool open_in_reader(struct layer *l)
     return true;
 }
 
+/* A step out of attempts whose last one was throttled (not acted on; its bucket has been cut
+ * meanwhile) goes back to state `back`, to be sent again at the paced rate, rather than
+ * failing the layer because the account's quota was busy: other clients of the account share
+ * it. At most SCHED_THROTTLE_ROUNDS times per layer. */
+#define SCHED_THROTTLE_ROUNDS 5
+static bool send_again_throttled(struct layer *l, const struct event *ev, enum lstate back)
+{
+    if (ev->cancelled || ev->last_class != RETRY_THROTTLING || l->failing ||
+        l->throttle_rounds >= SCHED_THROTTLE_ROUNDS)
+        return false;
+    l->throttle_rounds++;
+    sched_log(l->s, ECRUP_LOG_INFO,
+              "layer %s: %s throttled on its last attempt; sending it again at the paced rate "
+              "(%u of %u)",
+              l->e->layer.path, l->job.call.operation, l->throttle_rounds, SCHED_THROTTLE_ROUNDS);
+    l->st = back;
+    return true;
+}
+
 static void on_initiated(struct layer *l, const struct event *ev)
 {
     const struct ecr_request *req = &l->job.priv.req;
     free(l->job_body);
     l->job_body = NULL;
     if (!ev->ok) {
+        if (send_again_throttled(l, ev, L_READY))
+            return;
         layer_fail_request(l, ev, &l->job);
         return;
     }
@@ -380,6 +402,9 @@ static void on_completed(struct layer *l, const struct event *ev)
         l->st = L_CONFIRM_QUEUED;
         return;
     }
+    /* Every byte is still acknowledged: back in L_PUSHING, the next pass completes again. */
+    if (send_again_throttled(l, ev, L_PUSHING))
+        return;
     if (!ev->cancelled && ev->last_class != RETRY_NONE) {
         /* Out of retries on throttling, 5xx or the network: an earlier send (or libcurl's own
          * re-send) may have committed the layer before its reply was lost, so the failure

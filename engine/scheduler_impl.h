@@ -95,6 +95,7 @@ struct layer {
     struct sched *s;
     struct layer_entry *e;
     enum lstate st;
+    unsigned throttle_rounds; /* Initiates and Completes sent again after throttled attempts */
     ecrup_phase phase;
     uint64_t base;      /* the file offset of the layer's first byte (ecrup_layer.offset) */
     uint64_t size;      /* the layer's bytes: the range's length, or the file's size */

@@ -9,7 +9,10 @@
      keeps throttles to a few per hundred requests;
   4. ecrup against a FILE with quotas raised fivefold: its pacing grows past the default, the
      server's busiest second of InitiateLayerUpload over the 200 (100/s and a burst of 100)
-     that the default quota can ever admit in one second.
+     that the default quota can ever admit in one second;
+  5. an InitiateLayerUpload and a CompleteLayerUpload throttled on all three attempts
+     (--faults) are sent again at the paced rate and the layer is uploaded; one throttled
+     every time fails after five such rounds, ThrottlingException named.
 Counts come from the summary the server writes at exit. Nothing leaves 127.0.0.1.
 """
 import os
@@ -137,6 +140,16 @@ def test_boto3():
           "--quotas off: nothing throttled (%d, %d, %r)" % (counted, raised, seen))
 
 
+def client_env(tmp, **extra):
+    home = os.path.join(tmp, "home")
+    os.makedirs(home, exist_ok=True)
+    empty = os.path.join(home, "empty")
+    open(empty, "w").close()
+    env = server_env()
+    env.update(HOME=home, AWS_CONFIG_FILE=empty, AWS_SHARED_CREDENTIALS_FILE=empty, **extra)
+    return env
+
+
 def push(spec, n, tmp):
     """ecrup upload-layer of n 1 KiB layers against --quotas spec: (exit status, uploaded,
     server's view)."""
@@ -148,12 +161,7 @@ def push(spec, n, tmp):
         with open(path, "wb") as f:
             f.write(os.urandom(1024))
         files.append(path)
-    home = os.path.join(tmp, "home")
-    os.makedirs(home, exist_ok=True)
-    empty = os.path.join(home, "empty")
-    open(empty, "w").close()
-    env = server_env()
-    env.update(HOME=home, AWS_CONFIG_FILE=empty, AWS_SHARED_CREDENTIALS_FILE=empty)
+    env = client_env(tmp)
     srv = Quoted(spec, "--sink", "--repository", "quota/push")
     t0 = time.monotonic()
     try:
@@ -193,12 +201,41 @@ def test_engine_raised(tmp):
           "second, over the 200 the default admits at most (%r)" % (busiest, seen))
 
 
+def test_throttled_out(tmp):
+    layer = os.path.join(tmp, "one")
+    with open(layer, "wb") as f:
+        f.write(os.urandom(3000))
+    cases = [
+        ("InitiateLayerUpload:throttle=#1-3,CompleteLayerUpload:throttle=#1-3", "3", "uploaded"),
+        ("InitiateLayerUpload:throttle=1", "1", "failed"),
+    ]
+    for faults, attempts, want in cases:
+        srv = Quoted("off", "--repository", "quota/out", "--faults", faults)
+        try:
+            r = subprocess.run([BIN, "upload-layer", "--repository", "quota/out", "--endpoint-url",
+                                srv.url, "--region", REGION, "--json", "--no-resume", "--verbose",
+                                layer], env=client_env(tmp, AWS_MAX_ATTEMPTS=attempts),
+                               capture_output=True, text=True, timeout=120)
+        finally:
+            srv.stop()
+        again = r.stderr.count("sending it again at the paced rate")
+        if want == "uploaded":
+            check(r.returncode == 0 and '"status":"uploaded"' in r.stdout and again == 2,
+                  "%s: sent again twice, then uploaded (%d, %r, %d)"
+                  % (faults, r.returncode, r.stdout, again))
+        else:
+            check(r.returncode == 1 and '"error":"ThrottlingException"' in r.stdout and again == 5,
+                  "%s: five rounds, then failed as ThrottlingException (%d, %r, %d)"
+                  % (faults, r.returncode, r.stdout, again))
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_refusals(tmp)
         test_boto3()
         test_engine_ecr(tmp)
         test_engine_raised(tmp)
+        test_throttled_out(tmp)
     return finish()
 
 

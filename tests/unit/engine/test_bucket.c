@@ -127,23 +127,35 @@ static void test_throttle_cuts(void)
     struct bucket b;
     bucket_init(&b, 100, 1000, 0);
     demand(&b, 0, 4);
+    bucket_take(&b, 4.0, NULL);
     double r = b.rate;
     CHECK(r > 200);
-    bucket_throttled(&b, 4.0);
+    bucket_throttled(&b, 4.0, 3);
     CHECK(fabs(b.rate - r * BUCKET_BETA) < 1e-9);
-    CHECK(!bucket_take(&b, 4.0, NULL)); /* the tokens held went with the cut: no burst */
-    /* Throttles answering requests sent before the cut say nothing new. */
-    bucket_throttled(&b, 4.0 + BUCKET_CUT_HOLD / 2);
+    CHECK(b.w_max == r);
+    /* The tokens held went with the cut (no burst), and the three retries took theirs: the
+     * next first attempt waits four tokens' time. */
+    CHECK(b.tokens == -3);
+    double due = 0;
+    CHECK(!bucket_take(&b, 4.0, &due));
+    CHECK(fabs(due - (4.0 + 4 / b.rate)) < 1e-9);
+    /* Throttles answering requests sent before the cut say nothing new, but their retries
+     * still take tokens. */
+    double tokens = b.tokens;
+    bucket_throttled(&b, 4.0 + BUCKET_CUT_HOLD / 2, 1);
     CHECK(b.rate >= r * BUCKET_BETA); /* not cut again (regrowing, steeply far below w_max) */
+    CHECK(b.tokens < tokens + BUCKET_CUT_HOLD / 2 * b.rate - 1 + 1e-6);
     bucket_take(&b, 4.0 + BUCKET_CUT_HOLD * 1.5, NULL);
     double pre = b.rate;
-    bucket_throttled(&b, 4.0 + BUCKET_CUT_HOLD * 1.5);
+    CHECK(pre < r);
+    bucket_throttled(&b, 4.0 + BUCKET_CUT_HOLD * 1.5, 1);
     double cut2 = b.rate;
     CHECK(fabs(cut2 - pre * BUCKET_BETA) < 1e-9);
-    CHECK(b.w_max == pre);
-    /* Back to the rate of the last cut after k seconds of demand, slowly near it (concave),
-     * then past it. */
-    double t0 = 4.0 + BUCKET_CUT_HOLD * 1.5, w = cut2 / BUCKET_BETA;
+    /* Throttled below the last cut's rate: the plateau goes below this one's rate too. */
+    double w = pre * (1 + BUCKET_BETA) / 2;
+    CHECK(fabs(b.w_max - w) < 1e-9);
+    /* Back to the plateau after k seconds of demand, slowly near it (concave), then past. */
+    double t0 = 4.0 + BUCKET_CUT_HOLD * 1.5;
     demand(&b, t0, t0 + b.k * 0.5);
     CHECK(b.rate > cut2 && b.rate < w);
     demand(&b, t0 + b.k * 0.5, t0 + b.k + 0.05);
@@ -152,7 +164,7 @@ static void test_throttle_cuts(void)
     CHECK(b.rate > w * 1.05);
     /* Cuts stop at the least rate. */
     for (int i = 0; i < 100; i++)
-        bucket_throttled(&b, 20 + i);
+        bucket_throttled(&b, 20 + i, 1);
     CHECK(b.rate == BUCKET_MIN_RATE);
     CHECK(b.burst == 1);
 }
