@@ -228,5 +228,6 @@ double bench_workload_quota_bound(const struct bench_workload *w, uint64_t part_
     for (size_t g = 0; g < w->n_groups; g++)
         parts +=
             (double)w->groups[g].count * (double)((w->groups[g].size + part_size - 1) / part_size);
-    return fmax(layers / 100.0, parts / 500.0);
+    /* A full bucket of one second's worth (ecrup serve --quotas, docs/server.md) goes first. */
+    return fmax(fmax(layers / 100.0 - 1, parts / 500.0 - 1), 0);
 }

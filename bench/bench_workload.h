@@ -63,7 +63,8 @@ uint64_t bench_workload_bytes(const struct bench_workload *w);
  * with `concurrency` layers in flight and parts of `part_size`. */
 double bench_workload_wan_ideal(const struct bench_workload *w, unsigned concurrency,
                                 uint64_t part_size);
-/* The least time ECR's request quotas allow it with parts of `part_size`. */
+/* The least time ECR's request quotas allow it with parts of `part_size`, buckets that start
+ * with a second's worth (as `ecrup serve --quotas ecr` has them) included. */
 double bench_workload_quota_bound(const struct bench_workload *w, uint64_t part_size);
 
 /* "256MiB", "100MB", "65536" -> bytes; -1 when malformed. */
