@@ -74,44 +74,6 @@ static struct event *take_events(struct sched *s)
     return ev;
 }
 
-/* The operations of b_part, b_initiate, b_complete and b_check, in that order. */
-static const char *const paced_ops[4] = {"UploadLayerPart", "InitiateLayerUpload",
-                                         "CompleteLayerUpload", "BatchCheckLayerAvailability"};
-
-/* Transfer thread: an attempt of `operation` was throttled. */
-static void sched_throttled(void *user, const char *operation)
-{
-    struct sched *s = user;
-    for (size_t i = 0; i < 4; i++)
-        if (!strcmp(operation, paced_ops[i]))
-            atomic_fetch_add_explicit(&s->throttles[i], 1, memory_order_relaxed);
-}
-
-bool sched_take_token(struct sched *s, struct bucket *b)
-{
-    double due, now = sched_now();
-    struct bucket *const buckets[4] = {&s->b_part, &s->b_initiate, &s->b_complete, &s->b_check};
-    for (size_t i = 0; i < 4; i++) {
-        if (buckets[i] != b)
-            continue;
-        unsigned n = atomic_load_explicit(&s->throttles[i], memory_order_relaxed);
-        if (n != s->throttles_seen[i]) {
-            unsigned count = n - s->throttles_seen[i];
-            s->throttles_seen[i] = n;
-            double before = b->rate;
-            bucket_throttled(b, now, count);
-            if (b->rate < before)
-                sched_log(s, ECRUP_LOG_INFO, "%s throttled: pacing at %.1f requests/s (was %.1f)",
-                          paced_ops[i], b->rate, before);
-        }
-    }
-    if (bucket_take(b, now, &due))
-        return true;
-    if (due < s->next_due)
-        s->next_due = due;
-    return false;
-}
-
 /* ---- the transfer side ---- */
 
 /* Transfer thread: the layer's call ended; its event takes the outcome to the engine thread. */
@@ -258,32 +220,13 @@ static bool open_in_reader(struct layer *l)
     return true;
 }
 
-/* A step out of attempts whose last one was throttled (not acted on; its bucket has been cut
- * meanwhile) goes back to state `back`, to be sent again at the paced rate, rather than
- * failing the layer because the account's quota was busy: other clients of the account share
- * it. At most SCHED_THROTTLE_ROUNDS times per layer. */
-#define SCHED_THROTTLE_ROUNDS 5
-static bool send_again_throttled(struct layer *l, const struct event *ev, enum lstate back)
-{
-    if (ev->cancelled || ev->last_class != RETRY_THROTTLING || l->failing ||
-        l->throttle_rounds >= SCHED_THROTTLE_ROUNDS)
-        return false;
-    l->throttle_rounds++;
-    sched_log(l->s, ECRUP_LOG_INFO,
-              "layer %s: %s throttled on its last attempt; sending it again at the paced rate "
-              "(%u of %u)",
-              l->e->layer.path, l->job.call.operation, l->throttle_rounds, SCHED_THROTTLE_ROUNDS);
-    l->st = back;
-    return true;
-}
-
 static void on_initiated(struct layer *l, const struct event *ev)
 {
     const struct ecr_request *req = &l->job.priv.req;
     free(l->job_body);
     l->job_body = NULL;
     if (!ev->ok) {
-        if (send_again_throttled(l, ev, L_READY))
+        if (layer_send_again_throttled(l, ev, L_READY))
             return;
         layer_fail_request(l, ev, &l->job);
         return;
@@ -403,7 +346,7 @@ static void on_completed(struct layer *l, const struct event *ev)
         return;
     }
     /* Every byte is still acknowledged: back in L_PUSHING, the next pass completes again. */
-    if (send_again_throttled(l, ev, L_PUSHING))
+    if (layer_send_again_throttled(l, ev, L_PUSHING))
         return;
     if (!ev->cancelled && ev->last_class != RETRY_NONE) {
         /* Out of retries on throttling, 5xx or the network: an earlier send (or libcurl's own
@@ -658,18 +601,6 @@ static bool layer_range(struct layer *l)
     return true;
 }
 
-/* A rate the host set is a ceiling (--max-rate); ECR's default quota `ecr_default` is where
- * an unset one starts, growing up to PACE_CEILING times it for accounts whose quotas were
- * raised. */
-#define PACE_CEILING 10
-static void pace_init(struct bucket *b, double set, double ecr_default, double now)
-{
-    if (set > 0)
-        bucket_init(b, set, 0, now);
-    else
-        bucket_init(b, ecr_default, PACE_CEILING * ecr_default, now);
-}
-
 static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
 {
     s->e = e;
@@ -695,11 +626,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         return ECRUP_E_UNSUPPORTED;
     double now = sched_now();
     s->rng = ((uint64_t)(now * 1e9) ^ (uint64_t)(uintptr_t)s) | 1;
-    const struct ecrup_options *o = s->o;
-    pace_init(&s->b_part, o->rate_upload_layer_part, 500, now);
-    pace_init(&s->b_initiate, o->rate_initiate_layer_upload, 100, now);
-    pace_init(&s->b_complete, o->rate_complete_layer_upload, 100, now);
-    pace_init(&s->b_check, o->rate_batch_check_layer_availability, 1000, now);
+    sched_pacing_init(s, now);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = &s->layers[i];
         l->s = s;

@@ -204,8 +204,19 @@ double sched_now(void);
 void sched_post(struct sched *s, struct event *ev);
 /* Transfer thread: post `ev` with a copy of a finished job's outcome. */
 void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result *res);
-/* A token for one request of bucket `b`, or false and the run loop wakes when one is due. */
+/* ---- pacing.c ---- */
+
+/* The four buckets at the options' rates, or ECR's default quotas growing (bucket.h). */
+void sched_pacing_init(struct sched *s, double now);
+/* A token for one request of bucket `b`, or false and the run loop wakes when one is due.
+ * Applies the throttles reported since the last take first (a cut). Engine thread. */
 bool sched_take_token(struct sched *s, struct bucket *b);
+/* Transfer thread (transfer_config.throttled): an attempt of `operation` was throttled. */
+void sched_throttled(void *user, const char *operation);
+/* A step out of attempts whose last one was throttled (not acted on; its bucket cut
+ * meanwhile): back to state `back`, to be sent again at the paced rate, and true; false when
+ * the failure stands (another cause, cancelled, or the layer's five rounds spent). */
+bool layer_send_again_throttled(struct layer *l, const struct event *ev, enum lstate back);
 /* Send one call of the layer's own (its job: one at a time); `body` is borrowed until the
  * reply. `body_sha256`: the body's hex SHA-256 when known, else NULL. */
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
