@@ -47,7 +47,7 @@ struct bench_result {
     double loadavg;
     struct bench_series wall, mbps, cpu_gb, rss, requests, retries, server_cpu_gb;
     struct bench_series floor_gb, ceiling, multiple;
-    struct bench_series b_wall, b_mbps, b_cpu_gb, ratio;
+    struct bench_series b_wall, b_mbps, b_cpu_gb, b_retries, ratio;
     struct bench_series duty;
     int failures;
     char error[800];

@@ -38,7 +38,7 @@ int bench_server_start(const struct bench_server_config *cfg, struct bench_serve
             snprintf(faults + n, sizeof faults - (size_t)n, "%sbandwidth=%llu", n ? "," : "",
                      (unsigned long long)cfg->bandwidth);
     }
-    const char *argv[16];
+    const char *argv[20];
     int a = 0;
     argv[a++] = cfg->ecrup;
     argv[a++] = "serve";
@@ -47,6 +47,10 @@ int bench_server_start(const struct bench_server_config *cfg, struct bench_serve
     argv[a++] = "--sink";
     argv[a++] = "--repository";
     argv[a++] = "bench";
+    if (cfg->quotas) {
+        argv[a++] = "--quotas";
+        argv[a++] = "ecr";
+    }
     if (faults[0]) {
         argv[a++] = "--faults";
         argv[a++] = faults;

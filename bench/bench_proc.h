@@ -14,6 +14,7 @@ struct bench_server_config {
     const char *tls_key;
     unsigned delay_ms;  /* --faults delay=MS, 0: none */
     uint64_t bandwidth; /* --faults bandwidth=N, 0: none */
+    bool quotas;        /* --quotas ecr */
     const char *log;    /* the server's stderr is appended here; NULL: inherited */
 };
 

@@ -48,6 +48,7 @@ int bench_write_results(const struct bench_opts *o, const struct bench_host *h,
         cJSON_AddNumberToObject(w, "bytes", (double)r->bytes);
         cJSON_AddStringToObject(w, "digest", r->w.digest_known ? "known" : "computed");
         cJSON_AddStringToObject(w, "transport", r->w.tls ? "https" : "http");
+        cJSON_AddStringToObject(w, "quotas", r->w.quotas ? "ecr" : "off");
         cJSON_AddNumberToObject(w, "loadavg", r->loadavg);
         cJSON_AddNumberToObject(w, "quota_bound_s", r->quota_s);
         cJSON_AddBoolToObject(w, "ok", r->failures == 0);
@@ -71,6 +72,7 @@ int bench_write_results(const struct bench_opts *o, const struct bench_host *h,
             cJSON_AddItemToObject(b, "mbps", series_json(&r->b_mbps));
             cJSON_AddItemToObject(b, "cpu_s_per_gb", series_json(&r->b_cpu_gb));
             cJSON_AddItemToObject(b, "ratio", series_json(&r->ratio));
+            cJSON_AddItemToObject(b, "retries", series_json(&r->b_retries));
         }
         if (r->w.faults) {
             cJSON *x = cJSON_AddObjectToObject(w, "wan");

@@ -112,6 +112,9 @@ int bench_workload_load(const char *path, struct bench_workload *w, char *err, s
             w->tls = cJSON_IsTrue(m);
         } else if (strcmp(k, "boto3") == 0 && cJSON_IsBool(m)) {
             w->boto3 = cJSON_IsTrue(m);
+        } else if (strcmp(k, "quotas") == 0 && cJSON_IsString(m) &&
+                   (strcmp(m->valuestring, "ecr") == 0 || strcmp(m->valuestring, "off") == 0)) {
+            w->quotas = strcmp(m->valuestring, "ecr") == 0;
         } else if (strcmp(k, "quick") == 0 && cJSON_IsBool(m)) {
             w->quick = cJSON_IsTrue(m);
         } else if (strcmp(k, "faults") == 0 && cJSON_IsObject(m)) {
@@ -225,5 +228,6 @@ double bench_workload_quota_bound(const struct bench_workload *w, uint64_t part_
     for (size_t g = 0; g < w->n_groups; g++)
         parts +=
             (double)w->groups[g].count * (double)((w->groups[g].size + part_size - 1) / part_size);
-    return fmax(layers / 100.0, parts / 500.0);
+    /* A full bucket of one second's worth (ecrup serve --quotas, docs/server.md) goes first. */
+    return fmax(fmax(layers / 100.0 - 1, parts / 500.0 - 1), 0);
 }

@@ -7,6 +7,7 @@
  *     "digest": "computed" | "known",           known: the digest is passed to the engine
  *     "tls": false,                             true: HTTPS with a CA made at run time
  *     "faults": {"delay_ms": 50, "bandwidth": "100MB"},   optional: WAN emulation
+ *     "quotas": "ecr",                          the server's --quotas: "ecr" or "off" (default)
  *     "boto3": true,                            run the boto3 baseline too (default true)
  *     "quick": false,                           true: a smoke workload, run only by --quick
  *     "targets": {"boto3_ratio_min": 12, "floor_multiple_max": 1.25, "mbps_min": 900,
@@ -44,6 +45,7 @@ struct bench_workload {
     bool faults;
     unsigned delay_ms;
     uint64_t bandwidth; /* bytes/s per connection; 0: uncapped */
+    bool quotas;        /* the server throttles at ECR's default quotas (--quotas ecr) */
     bool boto3;
     bool quick;
     struct bench_targets targets;
@@ -61,7 +63,8 @@ uint64_t bench_workload_bytes(const struct bench_workload *w);
  * with `concurrency` layers in flight and parts of `part_size`. */
 double bench_workload_wan_ideal(const struct bench_workload *w, unsigned concurrency,
                                 uint64_t part_size);
-/* The least time ECR's request quotas allow it with parts of `part_size`. */
+/* The least time ECR's request quotas allow it with parts of `part_size`, buckets that start
+ * with a second's worth (as `ecrup serve --quotas ecr` has them) included. */
 double bench_workload_quota_bound(const struct bench_workload *w, uint64_t part_size);
 
 /* "256MiB", "100MB", "65536" -> bytes; -1 when malformed. */

@@ -4,8 +4,9 @@
 One client (endpoint_url, region), and per layer: initiate_layer_upload, upload_layer_part for
 each partSize chunk in order, complete_layer_upload with the digest (hashlib while reading,
 unless it is given); a ThreadPoolExecutor (default size) across layers. Credentials come from
-the environment. Prints one JSON line: wall_s (client creation to the last completion),
-layers, bytes, requests.
+the environment; retries as botocore does them by default (a throttled call is retried with
+backoff). Prints one JSON line: wall_s (client creation to the last completion), layers, bytes,
+requests (calls made), retries (attempts after the first, from each reply's RetryAttempts).
 
     boto3_baseline.py --endpoint URL [--region R] [--repository NAME] [--ca-bundle FILE]
                       FILE[=sha256:HEX]...
@@ -39,9 +40,15 @@ def main():
                           verify=args.ca_bundle if args.ca_bundle else True)
     repo = args.repository
 
+    retries = []  # list.append is atomic under the GIL
+
+    def counted(reply):
+        retries.append(reply["ResponseMetadata"].get("RetryAttempts", 0))
+        return reply
+
     def push(layer):
         path, digest = layer
-        up = client.initiate_layer_upload(repositoryName=repo)
+        up = counted(client.initiate_layer_upload(repositoryName=repo))
         upload_id, part_size = up["uploadId"], up["partSize"]
         h = hashlib.sha256() if digest is None else None
         offset = 0
@@ -53,21 +60,21 @@ def main():
                     break
                 if h is not None:
                     h.update(chunk)
-                client.upload_layer_part(repositoryName=repo, uploadId=upload_id,
-                                         partFirstByte=offset,
-                                         partLastByte=offset + len(chunk) - 1,
-                                         layerPartBlob=chunk)
+                counted(client.upload_layer_part(repositoryName=repo, uploadId=upload_id,
+                                                 partFirstByte=offset,
+                                                 partLastByte=offset + len(chunk) - 1,
+                                                 layerPartBlob=chunk))
                 offset += len(chunk)
                 requests += 1
-        client.complete_layer_upload(repositoryName=repo, uploadId=upload_id,
-                                     layerDigests=[digest or "sha256:" + h.hexdigest()])
+        counted(client.complete_layer_upload(repositoryName=repo, uploadId=upload_id,
+                                             layerDigests=[digest or "sha256:" + h.hexdigest()]))
         return offset, requests + 1
 
     with ThreadPoolExecutor() as pool:
         done = list(pool.map(push, layers))
     wall = time.monotonic() - t0
     print(json.dumps({"wall_s": wall, "layers": len(done), "bytes": sum(d[0] for d in done),
-                      "requests": sum(d[1] for d in done)}))
+                      "requests": sum(d[1] for d in done), "retries": sum(retries)}))
     return 0
 
 

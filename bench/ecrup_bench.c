@@ -29,9 +29,9 @@ static const char usage[] =
     "                   [--no-boto3] [--ecrup PATH] [--python PATH] [--boto3-script PATH]\n"
     "\n"
     "Measures libecrup pushing layers to a local 'ecrup serve --sink' that the harness starts\n"
-    "for every measurement (plain HTTP, HTTPS with a private CA made by the openssl CLI, or\n"
-    "with --faults delay and bandwidth for WAN emulation, as each workload says), and puts\n"
-    "next to it, in the same run and on the same bytes:\n"
+    "for every measurement (plain HTTP, HTTPS with a private CA made by the openssl CLI,\n"
+    "--faults delay and bandwidth for WAN emulation, --quotas ecr for ECR's request quotas,\n"
+    "as each workload says), and puts next to it, in the same run and on the same bytes:\n"
     "  floor    SHA-256 of the raw layer (when the digest is computed) + SHA-256 of every\n"
     "           base64 part body (the SigV4 payload hash), OpenSSL, one thread: the work no\n"
     "           client can avoid, as CPU-s/GB; 'ceiling' is the throughput that floor allows\n"
@@ -82,7 +82,7 @@ static unsigned online_cores(void)
 
 static int run_boto3(const struct bench_opts *o, const char *url, const char *ca,
                      const struct bench_layer_file *files, size_t n, bool digest_known,
-                     double *wall, double *cpu, char *err, size_t err_len)
+                     double *wall, double *cpu, double *retries, char *err, size_t err_len)
 {
     const char *script = o->boto3_script;
     size_t argc = 0, cap = n + 10;
@@ -130,6 +130,8 @@ static int run_boto3(const struct bench_opts *o, const char *url, const char *ca
         return -1;
     }
     *wall = wj->valuedouble;
+    const cJSON *rj = cJSON_GetObjectItemCaseSensitive(j, "retries");
+    *retries = cJSON_IsNumber(rj) ? rj->valuedouble : 0;
     *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
     cJSON_Delete(j);
@@ -148,6 +150,7 @@ static void measure(const struct bench_opts *o, struct bench_result *res,
         .tls_key = w->tls ? key : NULL,
         .delay_ms = w->faults ? w->delay_ms : 0,
         .bandwidth = w->faults ? w->bandwidth : 0,
+        .quotas = w->quotas,
         .log = o->server_log,
     };
     res->loadavg = load_average();
@@ -208,9 +211,9 @@ static void measure(const struct bench_opts *o, struct bench_result *res,
                 fprintf(stderr, "\n");
                 return;
             }
-            double bw = 0, bcpu = 0;
+            double bw = 0, bcpu = 0, bretries = 0;
             int rc = run_boto3(o, srv.url, w->tls ? ca : NULL, files, res->layers, w->digest_known,
-                               &bw, &bcpu, err, sizeof err);
+                               &bw, &bcpu, &bretries, err, sizeof err);
             char bdied[128];
             bench_server_stop(&srv, bdied, sizeof bdied);
             if (rc) {
@@ -222,6 +225,7 @@ static void measure(const struct bench_opts *o, struct bench_result *res,
             bench_series_add(&res->b_wall, bw);
             bench_series_add(&res->b_mbps, (double)res->bytes / 1e6 / bw);
             bench_series_add(&res->b_cpu_gb, bcpu / gb);
+            bench_series_add(&res->b_retries, bretries);
             bench_series_add(&res->ratio, bw / er.wall_s);
             fprintf(stderr, " %.2f s", bw);
         }

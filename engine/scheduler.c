@@ -74,16 +74,6 @@ static struct event *take_events(struct sched *s)
     return ev;
 }
 
-bool sched_take_token(struct sched *s, struct bucket *b)
-{
-    double due;
-    if (bucket_take(b, sched_now(), &due))
-        return true;
-    if (due < s->next_due)
-        s->next_due = due;
-    return false;
-}
-
 /* ---- the transfer side ---- */
 
 /* Transfer thread: the layer's call ended; its event takes the outcome to the engine thread. */
@@ -236,6 +226,8 @@ static void on_initiated(struct layer *l, const struct event *ev)
     free(l->job_body);
     l->job_body = NULL;
     if (!ev->ok) {
+        if (layer_send_again_throttled(l, ev, L_READY))
+            return;
         layer_fail_request(l, ev, &l->job);
         return;
     }
@@ -353,6 +345,9 @@ static void on_completed(struct layer *l, const struct event *ev)
         l->st = L_CONFIRM_QUEUED;
         return;
     }
+    /* Every byte is still acknowledged: back in L_PUSHING, the next pass completes again. */
+    if (layer_send_again_throttled(l, ev, L_PUSHING))
+        return;
     if (!ev->cancelled && ev->last_class != RETRY_NONE) {
         /* Out of retries on throttling, 5xx or the network: an earlier send (or libcurl's own
          * re-send) may have committed the layer before its reply was lost, so the failure
@@ -631,16 +626,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         return ECRUP_E_UNSUPPORTED;
     double now = sched_now();
     s->rng = ((uint64_t)(now * 1e9) ^ (uint64_t)(uintptr_t)s) | 1;
-    const struct ecrup_options *o = s->o;
-    bucket_init(&s->b_part, o->rate_upload_layer_part > 0 ? o->rate_upload_layer_part : 500, now);
-    bucket_init(&s->b_initiate,
-                o->rate_initiate_layer_upload > 0 ? o->rate_initiate_layer_upload : 100, now);
-    bucket_init(&s->b_complete,
-                o->rate_complete_layer_upload > 0 ? o->rate_complete_layer_upload : 100, now);
-    bucket_init(&s->b_check,
-                o->rate_batch_check_layer_availability > 0 ? o->rate_batch_check_layer_availability
-                                                           : 1000,
-                now);
+    sched_pacing_init(s, now);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = &s->layers[i];
         l->s = s;
@@ -696,6 +682,8 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     struct transfer_config tc = engine_transfer_config(e);
     tc.quota = &s->quota;
     tc.limiter = &s->limiter;
+    tc.throttled = sched_throttled;
+    tc.throttled_user = s;
     tc.max_connections = sizing_connections(s->o->concurrency);
     s->xfer = transfer_new(&tc);
     if (!s->xfer)

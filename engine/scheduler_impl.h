@@ -14,6 +14,7 @@
 
 #include <ecrup.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -94,6 +95,7 @@ struct layer {
     struct sched *s;
     struct layer_entry *e;
     enum lstate st;
+    unsigned throttle_rounds; /* Initiates and Completes sent again after throttled attempts */
     ecrup_phase phase;
     uint64_t base;      /* the file offset of the layer's first byte (ecrup_layer.offset) */
     uint64_t size;      /* the layer's bytes: the range's length, or the file's size */
@@ -177,6 +179,11 @@ struct sched {
     unsigned open_layers;
     ecrup_base64_backend b64;
     struct bucket b_part, b_initiate, b_complete, b_check;
+    /* ThrottlingExceptions per bucket (in the order above), counted by the transfer thread
+     * (sched_throttled); the engine thread cuts a bucket's rate when its count moved past
+     * what it has seen. */
+    _Atomic unsigned throttles[4];
+    unsigned throttles_seen[4];
     double next_due; /* earliest time a token-limited step may go */
     uint64_t rng;    /* backoff jitter of the engine's own retries (xorshift64) */
     bool cancel_seen;
@@ -197,8 +204,19 @@ double sched_now(void);
 void sched_post(struct sched *s, struct event *ev);
 /* Transfer thread: post `ev` with a copy of a finished job's outcome. */
 void sched_post_xfer(struct sched *s, struct event *ev, const struct xfer_result *res);
-/* A token for one request of bucket `b`, or false and the run loop wakes when one is due. */
+/* ---- pacing.c ---- */
+
+/* The four buckets at the options' rates, or ECR's default quotas growing (bucket.h). */
+void sched_pacing_init(struct sched *s, double now);
+/* A token for one request of bucket `b`, or false and the run loop wakes when one is due.
+ * Applies the throttles reported since the last take first (a cut). Engine thread. */
 bool sched_take_token(struct sched *s, struct bucket *b);
+/* Transfer thread (transfer_config.throttled): an attempt of `operation` was throttled. */
+void sched_throttled(void *user, const char *operation);
+/* A step out of attempts whose last one was throttled (not acted on; its bucket cut
+ * meanwhile): back to state `back`, to be sent again at the paced rate, and true; false when
+ * the failure stands (another cause, cancelled, or the layer's five rounds spent). */
+bool layer_send_again_throttled(struct layer *l, const struct event *ev, enum lstate back);
 /* Send one call of the layer's own (its job: one at a time); `body` is borrowed until the
  * reply. `body_sha256`: the body's hex SHA-256 when known, else NULL. */
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,

@@ -239,6 +239,8 @@ static void finish_attempt(struct transfer *t, struct xfer_job *job, CURLcode re
         ebuf_free(&what);
     }
     atomic_fetch_add_explicit(&t->stat_bytes, job->call.body_len, memory_order_relaxed);
+    if (cls == RETRY_THROTTLING && t->cfg.throttled)
+        t->cfg.throttled(t->cfg.throttled_user, job->call.operation);
     if (t->cfg.retry_mode == ECRUP_RETRY_ADAPTIVE && t->cfg.limiter && result == CURLE_OK)
         retry_rate_limiter_update(t->cfg.limiter, cls == RETRY_THROTTLING, now);
 

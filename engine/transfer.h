@@ -85,6 +85,10 @@ struct transfer_config {
     struct retry_quota *quota;          /* shared by the engine's transfers; may be NULL */
     struct retry_rate_limiter *limiter; /* adaptive mode; may be NULL */
     unsigned max_connections;           /* 0: 16 */
+    /* Called on the transfer thread for each attempt answered with a throttling error, with
+     * the call's operation; may be NULL. Must not block. */
+    void (*throttled)(void *user, const char *operation);
+    void *throttled_user;
     /* Log one line per attempt (operation, attempt, status, duration); may be NULL. */
     void (*log)(void *user, const char *line);
     void *log_user;

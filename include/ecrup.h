@@ -228,10 +228,13 @@ struct ecrup_options {
     void *log_user;            /* borrowed; passed back to `log` */
     ecrup_log_level log_level; /* 0: errors only */
 
-    /* Request rates per second, to stay under the account's ECR quotas (the engine sends at
-       most 90% of each, in bursts of at most a tenth). 0: ECR's default quota,
-       UploadLayerPart 500, InitiateLayerUpload 100, CompleteLayerUpload 100,
-       BatchCheckLayerAvailability 1000. Raise them where the account's quotas were raised. */
+    /* Request rates per second, to stay under the account's ECR quotas. 0: start at 90% of
+       ECR's default quota (UploadLayerPart 500, InitiateLayerUpload 100, CompleteLayerUpload
+       100, BatchCheckLayerAvailability 1000) and grow while the push wants more and no
+       ThrottlingException comes, up to ten times the default, so an account whose quotas were
+       raised is not held to the defaults (docs/engine.md, "Request quotas"). Set: at most 90%
+       of it, in bursts of at most a tenth, never grown. A throttle cuts either rate for a
+       while. */
     double rate_upload_layer_part;
     double rate_initiate_layer_upload;
     double rate_complete_layer_upload;

@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/quotas.h"
 #include "server/server.h"
 #include "util/suggest.h"
 
 static const char help_text[] =
     "Usage: ecrup serve [--listen 127.0.0.1:PORT] [--data-dir DIR] [--sink] [--faults SPEC]\n"
     "                   [--tls-cert F --tls-key F] [--repository NAME]... [--part-size SIZE]\n"
-    "                   [--keys FILE] [--upload-expiry SECONDS]\n"
+    "                   [--keys FILE] [--upload-expiry SECONDS] [--quotas ecr|off|FILE]\n"
     "\n"
     "Run a local endpoint that speaks the ECR API (AWS JSON 1.1, SigV4-signed) for the layer\n"
     "operations: CreateRepository, DescribeRepositories, InitiateLayerUpload, UploadLayerPart,\n"
@@ -51,6 +52,9 @@ static const char help_text[] =
     "                       forget an upload idle this long (no part acknowledged) and\n"
     "                       remove its files; its parts then get UploadNotFoundException\n"
     "                       (default 86400, one day)\n"
+    "  --quotas SPEC        ecr, off or FILE: throttle each operation above its request rate,\n"
+    "                       answering HTTP 400 ThrottlingException \"Rate exceeded\" as ECR\n"
+    "                       does (see below). Default off\n"
     "  -h, --help           show this help\n"
     "\n"
     "Credentials: requests must be signed (SigV4, service 'ecr', any region) with the key pair\n"
@@ -62,6 +66,19 @@ static const char help_text[] =
     "key (UnrecognizedClientException), wrong signature or X-Amz-Date more than 5 minutes off\n"
     "(InvalidSignatureException), all HTTP 403. --keys adds more pairs, e.g. to test clients\n"
     "whose temporary credentials rotate during a push.\n"
+    "\n"
+    "Quotas: a token bucket per operation, refilled at RATE requests per second and holding\n"
+    "at most BURST (default: one second's worth, RATE), counted after the signature check.\n"
+    "  ecr    ECR's default quotas per account and region: UploadLayerPart 500/s,\n"
+    "         InitiateLayerUpload 100/s, CompleteLayerUpload 100/s, BatchCheckLayerAvailability\n"
+    "         1000/s, PutImage 10/s, GetAuthorizationToken 500/s; other operations unlimited\n"
+    "  off    nothing throttled (the default)\n"
+    "  FILE   one quota per line, 'OPERATION RATE [BURST]' (# comments); operations not named\n"
+    "         are unlimited, e.g. for an account whose quotas were raised:\n"
+    "           UploadLayerPart 2500\n"
+    "           InitiateLayerUpload 500 500\n"
+    "At exit the server says on stderr, per operation with a quota, how many requests it\n"
+    "admitted and throttled and its busiest second.\n"
     "\n"
     "Fault SPEC: comma-separated items\n"
     "  seed=N                  random seed (default 1): the same seed and request order give\n"
@@ -94,8 +111,9 @@ static int usage_error(const char *msg, const char *arg)
 static int unknown_option(const char *arg)
 {
     static const char *const names[] = {
-        "--listen",     "--data-dir",  "--sink", "--faults",        "--tls-cert", "--tls-key",
-        "--repository", "--part-size", "--keys", "--upload-expiry", "--help",     NULL};
+        "--listen",  "--data-dir",   "--sink",      "--faults", "--tls-cert",
+        "--tls-key", "--repository", "--part-size", "--keys",   "--upload-expiry",
+        "--quotas",  "--help",       NULL};
     const char *near = suggest_nearest(arg, names);
     if (near)
         fprintf(stderr,
@@ -144,6 +162,7 @@ static void random_chars(char *out, size_t n, const char *alphabet)
 int server_cli_main(int argc, char **argv)
 {
     struct server_config cfg = {0};
+    const char *quotas_spec = "off";
     const char **repos = calloc((size_t)argc + 1, sizeof *repos);
     if (!repos)
         return 1;
@@ -158,11 +177,11 @@ int server_cli_main(int argc, char **argv)
         } else if (!strcmp(a, "--sink")) {
             cfg.sink = true;
             takes = false;
-        } else if (!v &&
-                   (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") || !strcmp(a, "--faults") ||
-                    !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") ||
-                    !strcmp(a, "--repository") || !strcmp(a, "--part-size") ||
-                    !strcmp(a, "--keys") || !strcmp(a, "--upload-expiry"))) {
+        } else if (!v && (!strcmp(a, "--listen") || !strcmp(a, "--data-dir") ||
+                          !strcmp(a, "--faults") || !strcmp(a, "--tls-cert") ||
+                          !strcmp(a, "--tls-key") || !strcmp(a, "--repository") ||
+                          !strcmp(a, "--part-size") || !strcmp(a, "--keys") ||
+                          !strcmp(a, "--upload-expiry") || !strcmp(a, "--quotas"))) {
             free(repos);
             return usage_error("missing value for", a);
         } else if (!strcmp(a, "--listen")) {
@@ -177,6 +196,8 @@ int server_cli_main(int argc, char **argv)
             cfg.tls_key = v;
         } else if (!strcmp(a, "--keys")) {
             cfg.keys_file = v;
+        } else if (!strcmp(a, "--quotas")) {
+            quotas_spec = v;
         } else if (!strcmp(a, "--repository")) {
             repos[cfg.n_repositories++] = v;
         } else if (!strcmp(a, "--part-size")) {
@@ -234,11 +255,18 @@ int server_cli_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct ebuf err = EBUF_INIT;
+    if (quotas_load(quotas_spec, &cfg.quotas, &err) != 0) {
+        free(repos);
+        fprintf(stderr, "ecrup serve: %s\n", ebuf_str(&err));
+        ebuf_free(&err);
+        return 2;
+    }
     struct server *s = server_start(&cfg, &err);
     free(repos);
     if (!s) {
         fprintf(stderr, "ecrup serve: %s\n", err.len ? ebuf_str(&err) : "cannot start");
         ebuf_free(&err);
+        quotas_free(cfg.quotas);
         return 1;
     }
     ebuf_free(&err);
@@ -253,6 +281,12 @@ int server_cli_main(int argc, char **argv)
     sigwait(&set, &sig);
     fprintf(stderr, "ecrup serve: stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(s);
+    struct ebuf seen = EBUF_INIT;
+    quotas_describe(cfg.quotas, &seen);
+    if (seen.len)
+        fprintf(stderr, "ecrup serve: quotas:\n%s", ebuf_str(&seen));
+    ebuf_free(&seen);
+    quotas_free(cfg.quotas);
     explicit_bzero(secret, sizeof secret);
     return 0;
 }

@@ -25,6 +25,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/faults.h"
+#include "server/quotas.h"
 #include "server/registry.h"
 #include "server/v2.h"
 
@@ -34,6 +35,7 @@ struct server {
     struct srv_auth *auth;
     struct faults faults;
     bool have_faults;
+    struct quotas *quotas; /* borrowed (server_config) */
     bool sink;
     char *tmpdir; /* ours to remove */
     char *cert, *key;
@@ -245,6 +247,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     srv_call_set_region(rq->call, region);
 
     enum fault f = rq->fault;
+    /* After the signature, as ECR counts only the requests it authenticated; before the work. */
+    if (f == FAULT_NONE && !quotas_take(s->quotas, srv_call_operation(rq->call)))
+        f = FAULT_THROTTLE;
     switch (f) {
     case FAULT_HOLD: /* a body too short to be cut halfway */
         return hold_connection(s, c, rq);
@@ -402,6 +407,7 @@ struct server *server_start(const struct server_config *cfg, struct ebuf *err)
         return NULL;
     s->listen_fd = -1;
     s->sink = cfg->sink;
+    s->quotas = cfg->quotas;
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
         ebuf_printf(err, "--tls-cert and --tls-key go together");
         goto fail;

@@ -35,9 +35,12 @@ struct server_config {
     const char *secret_access_key;
     const char *session_token; /* NULL when none */
     const char *keys_file;     /* more accepted pairs, read at start (auth.h); NULL: none */
+    struct quotas *quotas;     /* request quotas (quotas.h), borrowed until server_stop();
+                                  NULL: nothing is throttled */
 };
 
 struct server;
+struct quotas;
 
 /* Bind, load the data directory and start serving. NULL with a message in err. */
 struct server *server_start(const struct server_config *cfg, struct ebuf *err);

@@ -81,6 +81,7 @@ def main():
             b = w.get("boto3", {})
             for key in ("wall_s", "mbps", "cpu_s_per_gb", "ratio"):
                 check_series(b, key, where + ".boto3")
+            check_series(b, "retries", where + ".boto3", allow_zero=True)
             # Derived figures agree with the ones they come from.
             try:
                 mbps = w["bytes"] / 1e6 / e["wall_s"]["runs"][0]
@@ -93,6 +94,8 @@ def main():
                 check(False, f"{where}: derived figures present ({ex!r})")
             check(isinstance(w.get("targets"), list), f"{where}.targets is a list")
 
+        smoke = next((w for w in res.get("workloads", []) if w.get("name") == "smoke-http"), {})
+        check(smoke.get("quotas") == "ecr", "the HTTP smoke workload runs against --quotas ecr")
         wan = next((w for w in res.get("workloads", []) if w.get("name") == "smoke-https-wan"), {})
         check(wan.get("transport") == "https" and wan.get("digest") == "known", "the HTTPS workload")
         x = wan.get("wan", {})

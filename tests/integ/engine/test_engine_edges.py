@@ -17,7 +17,8 @@
 - a CompleteLayerUpload that committed and lost its reply, then was throttled out of its
   retries (`--faults CompleteLayerUpload:lost=#1:throttle=#2-4`), is confirmed by a
   BatchCheckLayerAvailability (retried itself when throttled) and ends UPLOADED; one that
-  never committed ends FAILED with its own error.
+  never committed (500 on every attempt) ends FAILED with its own error; one throttled on
+  every attempt is sent again at the paced rate and ends UPLOADED.
 Every uploaded layer is read back from the server's store and its SHA-256 compared."""
 import http.server
 import json
@@ -284,18 +285,31 @@ def test_lost_complete(root):
         finally:
             server.stop()
     # Nothing committed: the Complete's own failure stands once the check does not list it.
+    server = Server(root, "--part-size", "5M", "--faults", "CompleteLayerUpload:500=#1-3",
+                    env=env)
+    try:
+        files = [make_file(root, "failedc", 6 * MiB)]
+        rc, results, summary, err = run(server, files, "--no-check", env=env)
+        r = results[0] if results else {}
+        check(rc != 0 and r.get("outcome") == "FAILED" and
+              r.get("exception") == "ServerException" and
+              "CompleteLayerUpload" in r.get("message", "") and
+              "does not list" in r.get("message", ""),
+              "failed complete: FAILED with the Complete's error (%s)" % r)
+        check(server.blob_sha(files[0][1]) is None, "failed complete: nothing stored")
+    finally:
+        server.stop()
+    # Throttled on every attempt, so not acted on: sent again at the paced rate (docs/engine.md,
+    # "Request quotas"), and the layer is uploaded.
     server = Server(root, "--part-size", "5M", "--faults", "CompleteLayerUpload:throttle=#1-3",
                     env=env)
     try:
         files = [make_file(root, "throttledc", 6 * MiB)]
         rc, results, summary, err = run(server, files, "--no-check", env=env)
-        r = results[0] if results else {}
-        check(rc != 0 and r.get("outcome") == "FAILED" and
-              r.get("exception") == "ThrottlingException" and
-              "CompleteLayerUpload" in r.get("message", "") and
-              "does not list" in r.get("message", ""),
-              "throttled complete: FAILED with the Complete's error (%s)" % r)
-        check(server.blob_sha(files[0][1]) is None, "throttled complete: nothing stored")
+        check(rc == 0, "throttled complete: the push succeeds (%s)" % err[-800:])
+        all_uploaded(server, files, results, "throttled complete")
+        check("CompleteLayerUpload throttled on its last attempt; sending it again" in err,
+              "throttled complete: said it sends the Complete again")
     finally:
         server.stop()
 

@@ -98,13 +98,18 @@ static void test_bounds(void)
     const uint64_t part = 10u << 20;
     struct bench_layer_group small = {2000, 64 << 10};
     struct bench_workload w = {.groups = &small, .n_groups = 1};
-    /* 2000 initiates at 100/s; 2000 one-part layers at 500 parts/s would take 4 s. */
-    CHECK_NEAR(bench_workload_quota_bound(&w, part), 20);
+    /* 2000 initiates at 100/s after a full bucket of 100; 2000 one-part layers at 500
+     * parts/s would take 3 s. */
+    CHECK_NEAR(bench_workload_quota_bound(&w, part), 19);
 
     struct bench_layer_group big = {1, 1u << 30};
     w.groups = &big;
-    /* 103 parts of 10 MiB (102.4 rounded up) at 500/s. */
-    CHECK_NEAR(bench_workload_quota_bound(&w, part), 103.0 / 500);
+    /* 103 parts of 10 MiB (102.4 rounded up): the bucket's 500 take them at once. */
+    CHECK_NEAR(bench_workload_quota_bound(&w, part), 0);
+    struct bench_layer_group many = {2, 25u * (10u << 20)};
+    w.groups = &many;
+    /* 50 initiates and 500 parts: both within the buckets' first second. */
+    CHECK_NEAR(bench_workload_quota_bound(&w, part), 0);
 
     /* 4 x 64 MiB over 50 ms replies and 100 MB/s per connection: each layer is 7 parts,
      * 9 replies (initiate, parts, complete) and 4 * ceil(64 MiB / 3) + 200 bytes per part of
