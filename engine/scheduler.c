@@ -93,15 +93,39 @@ static void layer_done_cb(struct xfer_job *job, const struct xfer_result *res)
     sched_post_xfer(l->s, &l->ev, res);
 }
 
+/* Send `call` as the layer's job. */
+static void layer_submit(struct layer *l, struct ecr_call call)
+{
+    l->job.call = call;
+    l->inflight++;
+    transfer_submit(l->s->xfer, &l->job);
+}
+
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
                        const char *body_sha256)
 {
-    l->job.call.operation = op;
-    l->job.call.body = body;
-    l->job.call.body_len = len;
-    l->job.call.body_sha256 = body_sha256;
-    l->inflight++;
-    transfer_submit(l->s->xfer, &l->job);
+    layer_submit(l,
+                 (struct ecr_call){
+                     .operation = op, .body = body, .body_len = len, .body_sha256 = body_sha256});
+}
+
+static size_t stream_read(void *user, char *dst, size_t cap)
+{
+    return payload_stream_read(user, dst, cap);
+}
+
+static void stream_rewind(void *user)
+{
+    payload_stream_rewind(user);
+}
+
+void layer_submit_stream(struct layer *l, const char *op, struct payload_stream *stream,
+                         const char *body_sha256)
+{
+    layer_submit(l, (struct ecr_call){.operation = op,
+                                      .body_len = stream->body_len,
+                                      .body_sha256 = body_sha256,
+                                      .reader = {stream_read, stream_rewind, stream}});
 }
 
 /* ---- workers ---- */
@@ -681,15 +705,8 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     qsort(s->order, s->n, sizeof *s->order, by_size_desc);
     resume_open(s);
     s->concurrency = sizing_concurrency(s->o->concurrency, sysconf(_SC_NPROCESSORS_ONLN));
-    for (size_t i = 0; i < s->n; i++) {
-        const struct ecrup_layer *el = &s->layers[i].e->layer;
-        size_t r = strlen(el->repository) + (el->registry_id ? strlen(el->registry_id) : 0);
-        if (r > s->names)
-            s->names = r;
-    }
     /* until the pool is made and sets its own */
-    s->flight_limit =
-        sizing_early_flights(sizing_memory_limit(s->o->memory_limit), s->names, s->concurrency);
+    s->flight_limit = sizing_early_flights(sizing_memory_limit(s->o->memory_limit), s->concurrency);
     s->workers = workers_new(0);
     if (!s->workers)
         return ECRUP_E_NOMEM;

@@ -87,6 +87,7 @@ struct part_buf {
     uint64_t off;
     size_t len;
     struct payload_result pr;
+    struct payload_stream body; /* the request body, written from the raw bytes as it goes */
     struct prep_task prep;
 };
 
@@ -166,12 +167,10 @@ struct sched {
     struct io_bufpool *pool;
     bool trimmed; /* the pool returns its pages as slots come free (parts_trim) */
     struct io_reader *reader;
-    size_t body_cap;
     ecrup_status pool_status; /* set when the pool could not be made: later layers fail too */
     char pool_message[256];
     bool part_size_warned; /* the "--part-size above the service's partSize" warning is out */
     unsigned concurrency;  /* layers in flight at most */
-    size_t names;          /* the longest repository name plus registry id: body sizes */
     unsigned flight_limit;
     unsigned n_flying; /* INITIATING, PUSHING or DRAINING, counted at each pass */
     unsigned open_layers;
@@ -203,6 +202,10 @@ bool sched_take_token(struct sched *s, struct bucket *b);
  * reply. `body_sha256`: the body's hex SHA-256 when known, else NULL. */
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
                        const char *body_sha256);
+/* The same with a body libcurl pulls from `stream` as it sends (rewound for every attempt);
+ * the stream is borrowed until the reply. */
+void layer_submit_stream(struct layer *l, const char *op, struct payload_stream *stream,
+                         const char *body_sha256);
 
 /* ---- progress.c ---- */
 
