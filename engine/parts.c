@@ -282,8 +282,8 @@ void parts_send(struct layer *l)
     }
 }
 
-/* PUSHING: keep the part after the one on the wire read and prepared. */
-void parts_fill(struct layer *l)
+/* PUSHING: keep the parts after the one on the wire read and prepared, at most `cap` live. */
+void parts_fill(struct layer *l, unsigned cap)
 {
     struct sched *s = l->s;
     size_t npb = sizeof l->pb / sizeof l->pb[0];
@@ -293,6 +293,8 @@ void parts_fill(struct layer *l)
             live++;
     unsigned depth =
         sizing_read_depth(io_bufpool_count(s->pool), s->n_flying, workers_count(s->workers));
+    if (depth > cap)
+        depth = cap;
     /* read ahead */
     while (live < depth && l->next_off < l->size) {
         struct part_buf *pb = NULL;

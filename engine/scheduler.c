@@ -14,6 +14,7 @@
 #include "engine/scheduler_impl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -145,10 +146,11 @@ static void start_hash(struct layer *l, enum lstate st)
     l->hash.path = l->e->layer.path;
     l->hash.id = &l->id0;
     l->hash.cancelled = &l->s->e->cancelled;
+    l->hash.workers = l->s->workers;
     l->st = st;
     layer_set_phase(l, ECRUP_PHASE_HASHING);
     l->inflight++;
-    workers_submit(l->s->workers, &l->hash.w, false);
+    hash_task_start(&l->hash);
 }
 
 /* ---- the pool, made when the first InitiateLayerUpload tells the part size ---- */
@@ -501,6 +503,12 @@ static void advance(struct sched *s)
     for (size_t i = 0; i < s->n; i++)
         if (s->order[i]->st == L_PUSHING && !s->order[i]->failing)
             parts_send(s->order[i]);
+    /* Then every layer's next part before any layer's read-ahead: the reads and prepares go
+     * in the order they were asked for, and a layer whose upload just opened should not
+     * wait for the parts other layers will send after several more round trips. */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->order[i]->st == L_PUSHING && !s->order[i]->failing)
+            parts_fill(s->order[i], 1);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = s->order[i];
         if (l->st == L_DONE)
@@ -518,7 +526,7 @@ static void advance(struct sched *s)
             continue;
         }
         if (l->st == L_PUSHING) {
-            parts_fill(l);
+            parts_fill(l, UINT_MAX);
             parts_send(l);
             if (!l->failing && l->acked == l->size && !l->inflight && !parts_wire(l) &&
                 (!l->overlap || l->side_check == SC_ABSENT))

@@ -247,8 +247,9 @@ void layer_fail_io(struct layer *l, int err);
 ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg);
 /* Give a part's slot back to the pool and clear it. */
 void part_release(struct sched *s, struct part_buf *pb);
-/* PUSHING: keep the parts after the one on the wire read and prepared. */
-void parts_fill(struct layer *l);
+/* PUSHING: keep the parts after the one on the wire read and prepared: the read-ahead
+ * depth sizing_read_depth() gives, and at most `cap` parts live. */
+void parts_fill(struct layer *l, unsigned cap);
 /* PUSHING: send the next part when it is ready and nothing of this layer is on the wire. */
 void parts_send(struct layer *l);
 /* The part on the wire, or NULL. */
