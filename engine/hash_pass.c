@@ -37,9 +37,15 @@ static void fh_read(struct hash_task *t, size_t *have)
     }
 }
 
+/* The stream the task feeds. */
+static struct sha256_stream *md_of(struct hash_task *t)
+{
+    return t->into ? t->into : &t->pass.md;
+}
+
 static void fh_update(struct hash_task *t, const unsigned char *p, size_t n)
 {
-    if (!t->err && sha256_stream_update(&t->pass.md, p, n) != 0)
+    if (!t->err && sha256_stream_update(md_of(t), p, n) != 0)
         t->err = -ENOMEM;
 }
 
@@ -51,7 +57,7 @@ static void pass_begin(struct hash_task *t)
     /* The kernel's copy out of the page cache into malloc's 16-byte-aligned block cost four
      * times as much as into a page-aligned one. */
     t->pass.buf = aligned_alloc(4096, HASH_CHUNK);
-    if (!t->pass.buf || sha256_stream_init(&t->pass.md, sha256_native()) != 0)
+    if (!t->pass.buf || (!t->into && sha256_stream_init(&t->pass.md, sha256_native()) != 0))
         t->err = -ENOMEM;
     /* A doubled readahead window for a range read once from start to end, where it is not in
      * the page cache yet; a hint, so its failure changes nothing. */
@@ -61,6 +67,12 @@ static void pass_begin(struct hash_task *t)
 /* The pass is over (finished, failed or cancelled): the digest, then the owner's callback. */
 static void pass_end(struct hash_task *t)
 {
+    if (t->into) {
+        free(t->pass.buf);
+        t->pass.buf = NULL;
+        t->done(t);
+        return;
+    }
     if (!t->err && file_id_check(t->id, t->fd, t->path) != 0)
         t->err = -ESTALE;
     unsigned char d[32];
@@ -84,7 +96,7 @@ static void hash_slice(struct hash_task **tasks, int n)
         struct hash_task *t = tasks[i];
         if (!t->pass.started)
             pass_begin(t);
-        until[i] = t->workers ? t->pass.off + HASH_SLICE : UINT64_MAX;
+        until[i] = t->workers && !t->into ? t->pass.off + HASH_SLICE : UINT64_MAX;
     }
     for (;;) {
         size_t have[2] = {0, 0};
@@ -101,8 +113,8 @@ static void hash_slice(struct hash_task **tasks, int n)
             break;
         size_t both = 0;
         if (n == 2)
-            both = sha256_stream_update_pair(&tasks[0]->pass.md, tasks[0]->pass.buf, have[0],
-                                             &tasks[1]->pass.md, tasks[1]->pass.buf, have[1]);
+            both = sha256_stream_update_pair(md_of(tasks[0]), tasks[0]->pass.buf, have[0],
+                                             md_of(tasks[1]), tasks[1]->pass.buf, have[1]);
         for (int i = 0; i < n; i++) {
             fh_update(tasks[i], tasks[i]->pass.buf + both, have[i] - both);
             tasks[i]->pass.off += have[i];
@@ -131,10 +143,10 @@ static void hash_run_pair(struct worker_task *a, struct worker_task *b)
     hash_slice(t, 2);
 }
 
-void hash_task_start(struct hash_task *t)
+void hash_task_start(struct hash_task *t, bool urgent)
 {
     memset(&t->pass, 0, sizeof t->pass);
-    workers_submit(t->workers, &t->w, false);
+    workers_submit(t->workers, &t->w, urgent);
 }
 
 void hash_task_init(struct hash_task *t, void (*done)(struct hash_task *t), void *user)

@@ -37,6 +37,10 @@ struct hash_task {
     const char *path;         /* borrowed: the path the identity is checked through */
     const struct file_id *id; /* borrowed: the identity the file must still have at the end */
     atomic_bool *cancelled;   /* borrowed: polled between reads; set, the pass stops */
+    /* NULL: a pass, which ends with the range's digest in `hex`. Else a piece of a digest kept
+     * elsewhere: the range is added to this stream (the owner's; nothing else may touch it
+     * until `done`), in one run, with no digest and no identity check. */
+    struct sha256_stream *into;
     /* Runs on the worker thread when the pass has ended; the task is the owner's again once
      * it has been handed back (it usually posts an event to the owner). */
     void (*done)(struct hash_task *t);
@@ -54,8 +58,9 @@ struct hash_task {
     } pass;
 };
 
-/* Queue a pass of `t` (its inputs set) on t->workers as a background task. */
-void hash_task_start(struct hash_task *t);
+/* Queue a pass of `t` (its inputs set) on t->workers: a background task, or with the urgent
+ * ones (workers_submit) when something waits for it. */
+void hash_task_start(struct hash_task *t, bool urgent);
 
 /* Make `t` a task for workers_submit() that calls `done` when it ends; pairs only where the
  * two-lane loop runs (sha256_native()). The other inputs are set before each submit. */

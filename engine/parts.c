@@ -323,10 +323,12 @@ void parts_fill(struct layer *l, unsigned cap)
         live++;
     }
     /* Prepare. While the running hash is on, one part at a time and only the lowest part not
-     * prepared yet, so the hash sees the bytes in order; otherwise every part that is read. */
+     * prepared yet, so the hash sees the bytes in order; an overlap layer's as shared.c says;
+     * otherwise every part that is read. */
     bool hashing = l->raw_hash && !l->hash_broken;
     for (;;) {
         struct part_buf *next = NULL;
+        bool feed = hashing;
         if (hashing) {
             if (l->prep_busy)
                 break;
@@ -336,6 +338,15 @@ void parts_fill(struct layer *l, unsigned cap)
                     (!next || pb->off < next->off))
                     next = pb;
             }
+        } else if (l->overlap && l->md_on) {
+            /* An overlap layer's running hash takes the part where it stands when nothing
+             * else feeds it; parts it has passed (or is inside) are prepared freely; parts
+             * beyond it wait, so their raw bytes are hashed from the slot, not read again. */
+            next = shared_next(l);
+            feed = next != NULL;
+            for (size_t i = 0; i < npb && !next; i++)
+                if (l->pb[i].st == PB_READ && !l->pb[i].discard && l->pb[i].off < l->hashed_off)
+                    next = &l->pb[i];
         } else {
             for (size_t i = 0; i < npb && !next; i++)
                 if (l->pb[i].st == PB_READ && !l->pb[i].discard)
@@ -345,11 +356,13 @@ void parts_fill(struct layer *l, unsigned cap)
             break;
         next->st = PB_PREPARING;
         next->prep = (struct prep_task){
-            .w.run = prep_run, .w.run_pair = hashing ? NULL : prep_run_pair, .l = l, .pb = next};
+            .w.run = prep_run, .w.run_pair = feed ? NULL : prep_run_pair, .l = l, .pb = next};
         next->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &next->prep};
-        if (hashing) {
+        if (feed) {
             next->prep.md = &l->md;
             l->hashed_off = next->off + next->len;
+            if (l->overlap)
+                l->from_slots += next->len;
             l->prep_busy = true;
         }
         l->inflight++;
@@ -446,8 +459,11 @@ void parts_on_prepared(struct prep_task *t)
     struct layer *l = t->l;
     struct part_buf *pb = t->pb;
     l->inflight--;
-    if (t->md)
+    if (t->md) {
         l->prep_busy = false;
+        if (t->status == ECRUP_OK)
+            shared_fed(l); /* an overlap layer's hash may be whole now */
+    }
     if (pb->discard || l->failing) {
         part_release(l->s, pb);
         return;

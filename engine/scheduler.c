@@ -150,7 +150,7 @@ static void start_hash(struct layer *l, enum lstate st)
     l->st = st;
     layer_set_phase(l, ECRUP_PHASE_HASHING);
     l->inflight++;
-    hash_task_start(&l->hash);
+    hash_task_start(&l->hash, false);
 }
 
 /* ---- the pool, made when the first InitiateLayerUpload tells the part size ---- */
@@ -203,7 +203,7 @@ static void start_complete(struct layer *l)
     layer_submit_call(l, "CompleteLayerUpload", l->job_body, strlen(l->job_body), NULL);
 }
 
-static void set_digest_hex(struct layer *l, const char *hex)
+void layer_set_digest(struct layer *l, const char *hex)
 {
     snprintf(l->e->digest, sizeof l->e->digest, "sha256:%s", hex);
     l->e->result.digest = l->e->digest;
@@ -227,7 +227,7 @@ static void parts_finished(struct layer *l)
             return;
         }
         hex_encode(d, sizeof d, hex);
-        set_digest_hex(l, hex);
+        layer_set_digest(l, hex);
         l->raw_hash = false;
     }
     if (!l->digest_known) {
@@ -426,20 +426,22 @@ static void on_hashed(struct layer *l)
 {
     const struct hash_task *t = &l->hash;
     l->inflight--;
+    bool slice = l->slice_busy;
+    l->slice_busy = false;
     if (l->failing)
         return;
     if (t->err) {
         layer_fail_io(l, t->err);
         return;
     }
-    if (l->st == L_REHASHING) {
-        set_digest_hex(l, t->hex);
-        start_complete(l);
+    if (slice) {
+        l->hashed_off += t->size;
+        shared_fed(l);
         return;
     }
-    if (l->overlap) {
-        set_digest_hex(l, t->hex);
-        l->side_check = SC_QUEUED;
+    if (l->st == L_REHASHING) {
+        layer_set_digest(l, t->hex);
+        start_complete(l);
         return;
     }
     if (l->e->layer.digest && strcmp(l->e->layer.digest + 7, t->hex) != 0) {
@@ -447,7 +449,7 @@ static void on_hashed(struct layer *l)
                    l->e->layer.path, t->hex, l->e->layer.digest);
         return;
     }
-    set_digest_hex(l, t->hex);
+    layer_set_digest(l, t->hex);
     l->st = L_CHECK_QUEUED;
 }
 
@@ -473,9 +475,10 @@ static void admit(struct layer *l)
         l->raw_hash = !l->digest_known;
         l->st = L_READY;
     } else if (!l->digest_known && !s->o->check_first) {
-        start_hash(l, L_HASHING);
         l->overlap = true;
         l->st = L_READY;
+        if (shared_begin(l))
+            shared_fed(l); /* an empty layer has its digest at once */
     } else if (!l->digest_known) {
         start_hash(l, L_HASHING);
     } else {
@@ -534,6 +537,7 @@ static void advance(struct sched *s)
         } else if (l->st == L_DRAINING && !l->inflight) {
             l->st = L_READY;
         }
+        shared_step(l);
         if (l->failing && !l->inflight)
             layer_finish(l);
     }

@@ -134,7 +134,7 @@ static void test_slices(void)
         task_for(&t[i], &f[i], 0, f[i].len);
         t[i].done = on_slice_done;
         t[i].workers = w;
-        hash_task_start(&t[i]);
+        hash_task_start(&t[i], i == 1);
     }
     for (int k = 0; k < 2000 && atomic_load(&slice_done) < N; k++)
         usleep(5000);
