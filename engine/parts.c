@@ -43,14 +43,16 @@ static struct payload_part part_of(const struct prep_task *t)
     };
 }
 
-/* Worker thread: write one part's body, then hand the task back. */
+/* Worker thread: hash one part's body and set up its stream, then hand the task back. */
 static void prep_run(struct worker_task *w)
 {
     struct prep_task *t = (struct prep_task *)w;
     struct part_buf *pb = t->pb;
     struct payload_part part = part_of(t);
     struct payload_options po = {.backend = t->l->s->b64, .layer_sha256 = t->md};
-    t->status = payload_write(&part, &po, (char *)pb->slot->body, pb->slot->body_cap, &pb->pr);
+    t->status = payload_hash(&part, &po, &pb->pr);
+    if (t->status == ECRUP_OK)
+        t->status = payload_stream_init(&pb->body, &part, po.backend);
     sched_post(t->l->s, &t->ev);
 }
 
@@ -61,13 +63,12 @@ static void prep_run_pair(struct worker_task *a, struct worker_task *b)
     struct prep_task *t[2] = {(struct prep_task *)a, (struct prep_task *)b};
     struct payload_part parts[2] = {part_of(t[0]), part_of(t[1])};
     const struct payload_part *pp[2] = {&parts[0], &parts[1]};
-    char *bodies[2] = {(char *)t[0]->pb->slot->body, (char *)t[1]->pb->slot->body};
-    size_t caps[2] = {t[0]->pb->slot->body_cap, t[1]->pb->slot->body_cap};
     struct payload_result *res[2] = {&t[0]->pb->pr, &t[1]->pb->pr};
     struct payload_options po = {.backend = t[0]->l->s->b64};
-    ecrup_status st = payload_write_pair(pp, &po, bodies, caps, res);
+    ecrup_status st = payload_hash_pair(pp, &po, res);
     for (int i = 0; i < 2; i++) {
-        t[i]->status = st;
+        t[i]->status =
+            st == ECRUP_OK ? payload_stream_init(&t[i]->pb->body, pp[i], po.backend) : st;
         sched_post(t[i]->l->s, &t[i]->ev);
     }
 }
@@ -75,14 +76,13 @@ static void prep_run_pair(struct worker_task *a, struct worker_task *b)
 ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg)
 {
     size_t ps = (size_t)plan->part_size;
-    s->body_cap = sizing_body_capacity(ps, s->names);
     uint64_t limit = sizing_memory_limit(s->o->memory_limit);
-    unsigned slots = io_bufpool_slots_for(limit, ps, s->body_cap);
+    unsigned slots = io_bufpool_slots_for(limit, ps, 0);
     if (slots < 2) {
         ebuf_printf(msg,
                     "memory limit of %" PRIu64 " bytes holds fewer than 2 buffers of %zu-byte "
                     "parts (%zu bytes each): raise it",
-                    limit, ps, io_bufpool_slot_bytes(ps, s->body_cap));
+                    limit, ps, io_bufpool_slot_bytes(ps, 0));
         return ECRUP_E_INVALID_ARGUMENT;
     }
     unsigned left = 0;
@@ -90,7 +90,6 @@ ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, stru
         if (s->layers[i].st != L_DONE)
             left++;
     struct io_bufpool_options po = {.part_size = ps,
-                                    .body_capacity = s->body_cap,
                                     .memory_limit = limit,
                                     .slots = sizing_pool_slots(s->concurrency, left, slots)};
     int rc = io_bufpool_new(&po, &s->pool);
@@ -116,9 +115,8 @@ ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, stru
                                                    : "OpenSSL (with the scalar encoder)";
     sched_log(s, ECRUP_LOG_DEBUG, "base64 backend: %s; SHA-256: %s", b64_backend_name(s->b64), sha);
     sched_log(s, ECRUP_LOG_DEBUG,
-              "part buffers: %u slots of %zu + %zu bytes (memory limit %" PRIu64
-              "), %u layers in flight",
-              n, ps, s->body_cap, limit, s->flight_limit);
+              "part buffers: %u slots of %zu bytes (memory limit %" PRIu64 "), %u layers in flight",
+              n, ps, limit, s->flight_limit);
     return ECRUP_OK;
 }
 
@@ -278,15 +276,14 @@ void parts_send(struct layer *l)
             if (!sched_take_token(s, &s->b_part))
                 return;
             pb->st = PB_WIRE;
-            layer_submit_call(l, "UploadLayerPart", (const char *)pb->slot->body, pb->pr.body_len,
-                              pb->pr.body_sha256_hex);
+            layer_submit_stream(l, "UploadLayerPart", &pb->body, pb->pr.body_sha256_hex);
             return;
         }
     }
 }
 
-/* PUSHING: keep the part after the one on the wire read and prepared. */
-void parts_fill(struct layer *l)
+/* PUSHING: keep the parts after the one on the wire read and prepared, at most `cap` live. */
+void parts_fill(struct layer *l, unsigned cap)
 {
     struct sched *s = l->s;
     size_t npb = sizeof l->pb / sizeof l->pb[0];
@@ -296,6 +293,8 @@ void parts_fill(struct layer *l)
             live++;
     unsigned depth =
         sizing_read_depth(io_bufpool_count(s->pool), s->n_flying, workers_count(s->workers));
+    if (depth > cap)
+        depth = cap;
     /* read ahead */
     while (live < depth && l->next_off < l->size) {
         struct part_buf *pb = NULL;
@@ -324,10 +323,12 @@ void parts_fill(struct layer *l)
         live++;
     }
     /* Prepare. While the running hash is on, one part at a time and only the lowest part not
-     * prepared yet, so the hash sees the bytes in order; otherwise every part that is read. */
+     * prepared yet, so the hash sees the bytes in order; an overlap layer's as shared.c says;
+     * otherwise every part that is read. */
     bool hashing = l->raw_hash && !l->hash_broken;
     for (;;) {
         struct part_buf *next = NULL;
+        bool feed = hashing;
         if (hashing) {
             if (l->prep_busy)
                 break;
@@ -337,6 +338,15 @@ void parts_fill(struct layer *l)
                     (!next || pb->off < next->off))
                     next = pb;
             }
+        } else if (l->overlap && l->md_on) {
+            /* An overlap layer's running hash takes the part where it stands when nothing
+             * else feeds it; parts it has passed (or is inside) are prepared freely; parts
+             * beyond it wait, so their raw bytes are hashed from the slot, not read again. */
+            next = shared_next(l);
+            feed = next != NULL;
+            for (size_t i = 0; i < npb && !next; i++)
+                if (l->pb[i].st == PB_READ && !l->pb[i].discard && l->pb[i].off < l->hashed_off)
+                    next = &l->pb[i];
         } else {
             for (size_t i = 0; i < npb && !next; i++)
                 if (l->pb[i].st == PB_READ && !l->pb[i].discard)
@@ -346,11 +356,13 @@ void parts_fill(struct layer *l)
             break;
         next->st = PB_PREPARING;
         next->prep = (struct prep_task){
-            .w.run = prep_run, .w.run_pair = hashing ? NULL : prep_run_pair, .l = l, .pb = next};
+            .w.run = prep_run, .w.run_pair = feed ? NULL : prep_run_pair, .l = l, .pb = next};
         next->prep.ev = (struct event){.kind = EV_PREPARED, .obj = &next->prep};
-        if (hashing) {
+        if (feed) {
             next->prep.md = &l->md;
             l->hashed_off = next->off + next->len;
+            if (l->overlap)
+                l->from_slots += next->len;
             l->prep_busy = true;
         }
         l->inflight++;
@@ -447,8 +459,11 @@ void parts_on_prepared(struct prep_task *t)
     struct layer *l = t->l;
     struct part_buf *pb = t->pb;
     l->inflight--;
-    if (t->md)
+    if (t->md) {
         l->prep_busy = false;
+        if (t->status == ECRUP_OK)
+            shared_fed(l); /* an overlap layer's hash may be whole now */
+    }
     if (pb->discard || l->failing) {
         part_release(l->s, pb);
         return;
@@ -459,7 +474,6 @@ void parts_on_prepared(struct prep_task *t)
         layer_fail(l, st, 0, "cannot prepare the part body: %s", ecrup_strerror(st));
         return;
     }
-    pb->slot->body_len = pb->pr.body_len;
     pb->st = PB_READY;
 }
 

@@ -1,13 +1,18 @@
-/* The UploadLayerPart request body, written straight from a part's bytes:
+/* The UploadLayerPart request body, made from a part's bytes:
  *
  *   {"registryId":"R","repositoryName":"N","uploadId":"U","partFirstByte":F,
  *    "partLastByte":L,"layerPartBlob":"<base64>"}
  *
- * (one line, no spaces; registryId only when given; the member order botocore uses). The
- * size is known before writing, so the caller allocates the body once (a pool slot) and
- * nothing is reallocated. While writing, the raw bytes go to the layer's running SHA-256 and
- * the body to its own SHA-256 (the SigV4 payload hash), in cache-sized blocks so each byte is
- * hashed while it is still in cache (docs/payload.md has the measurements).
+ * (one line, no spaces; registryId only when given; the member order botocore uses).
+ *
+ * The engine never holds a whole body: payload_hash() encodes the part in cache-sized blocks
+ * through a small window, feeding the raw bytes to the layer's running SHA-256 and the text to
+ * the body's own (the SigV4 payload hash) while each is still in cache, then drops the text;
+ * a payload_stream then writes the same body again, straight from the raw bytes, into
+ * whatever buffer the transport offers (libcurl's upload buffer). Encoding is cheap next to
+ * hashing (docs/payload.md has the measurements), so the second encode costs far less than
+ * the memory, page faults and copies of a body 4/3 the size of the part. payload_write()
+ * materializes the body in one buffer, for tests and tools.
  *
  * Thread safety: reentrant. One part at a time per layer digest context, in order. */
 #ifndef ECRUP_ENGINE_PAYLOAD_H
@@ -67,6 +72,12 @@ size_t payload_body_size(const struct payload_part *part);
 ecrup_status payload_write(const struct payload_part *part, const struct payload_options *options,
                            char *body, size_t cap, struct payload_result *result);
 
+/* The body's length and SHA-256 for `part`, and the raw bytes added to options->layer_sha256
+ * when set, as payload_write() gives them, without writing the body anywhere but a small
+ * window it allocates (a few tens of KiB; freed before returning). Errors as payload_write(). */
+ecrup_status payload_hash(const struct payload_part *part, const struct payload_options *options,
+                          struct payload_result *result);
+
 /* Two bodies at once, as two payload_write() calls would write them, with the same options.
  * On the native path without a layer digest (options->layer_sha256 NULL) the two body hashes
  * run interleaved in one loop, each with its encoding (the pair costs about 3/4 of two
@@ -75,6 +86,37 @@ ecrup_status payload_write(const struct payload_part *part, const struct payload
 ecrup_status payload_write_pair(const struct payload_part *parts[2],
                                 const struct payload_options *options, char *bodies[2],
                                 const size_t caps[2], struct payload_result *results[2]);
+
+/* payload_write_pair() for payload_hash(): two bodies hashed, none written. */
+ecrup_status payload_hash_pair(const struct payload_part *parts[2],
+                               const struct payload_options *options,
+                               struct payload_result *results[2]);
+
+/* The body as a stream: read it in pieces of any size, from the raw bytes the part borrows
+ * (which must stay put while the stream is read), byte for byte the body payload_write()
+ * writes. Rewind to send it again. No allocation; not thread-safe (one reader at a time). */
+#define PAYLOAD_MEMBERS_MAX 4096 /* the JSON before the blob, names escaped at worst */
+struct payload_stream {
+    const uint8_t *raw;
+    size_t len;                /* raw bytes */
+    size_t members_len;        /* bytes of members[] */
+    size_t blob_len, body_len; /* base64 text; the whole body */
+    size_t pos;                /* the next body byte to read */
+    ecrup_base64_backend backend;
+    char members[PAYLOAD_MEMBERS_MAX];
+};
+
+/* Start a stream of `part`'s body encoded with `backend` (AUTO, or one this CPU cannot run:
+ * the best one; every encoder writes the same text). ECRUP_E_INVALID_ARGUMENT when the part
+ * is invalid or its members exceed PAYLOAD_MEMBERS_MAX. */
+ecrup_status payload_stream_init(struct payload_stream *s, const struct payload_part *part,
+                                 ecrup_base64_backend backend);
+
+/* Up to `cap` more bytes of the body into `dst`; 0 at the end. */
+size_t payload_stream_read(struct payload_stream *s, char *dst, size_t cap);
+
+/* Back to the body's first byte. */
+void payload_stream_rewind(struct payload_stream *s);
 
 /* True when payload_write() takes the native path for these options: sha256_native(), not
  * forced to OpenSSL, a native layer stream (or none) and an encoder other than scalar (the

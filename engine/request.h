@@ -1,6 +1,6 @@
 /* One ECR API call on a libcurl easy handle: headers set and signed just before the attempt,
- * the body sent from the caller's memory without a copy, the reply captured, the outcome
- * classified for the retry policy.
+ * the body sent from the caller's memory or pulled from a reader (ecr_body_reader), the reply
+ * captured, the outcome classified for the retry policy.
  *
  * Ownership: struct ecr_request owns its header list and reply buffer; the easy handle is the
  * caller's (one per connection slot, reused so keep-alive connections are reused). Thread: a
@@ -35,13 +35,25 @@ struct ecr_target {
     long low_speed_seconds;  /* ...for this long aborts the attempt (0: 30 s) */
 };
 
-/* One call: operation and body. The body is borrowed until the request finishes. */
+/* A body libcurl pulls as it sends, instead of one in memory: `read` writes up to `cap` more
+ * bytes into `dst` (libcurl's upload buffer) and returns how many (0 at the end); `rewind`
+ * goes back to the first byte (each attempt, and when libcurl sends again by itself). Called
+ * on the thread that drives the request. */
+struct ecr_body_reader {
+    size_t (*read)(void *user, char *dst, size_t cap);
+    void (*rewind)(void *user);
+    void *user;
+};
+
+/* One call: operation and body. The body (or the reader) is borrowed until the request
+ * finishes. */
 struct ecr_call {
     const char *operation; /* "UploadLayerPart" */
-    const char *body;
+    const char *body;      /* NULL when `reader` gives the body */
     size_t body_len;
-    const char *body_sha256; /* 64 hex digits when the caller has it (part bodies); NULL:
-                                computed here */
+    const char *body_sha256;       /* 64 hex digits when the caller has it (part bodies; required
+                                      with a reader); NULL: computed here */
+    struct ecr_body_reader reader; /* read NULL: the body is `body` */
 };
 
 struct ecr_request {

@@ -14,6 +14,7 @@
 #include "engine/scheduler_impl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -83,15 +84,39 @@ static void layer_done_cb(struct xfer_job *job, const struct xfer_result *res)
     sched_post_xfer(l->s, &l->ev, res);
 }
 
+/* Send `call` as the layer's job. */
+static void layer_submit(struct layer *l, struct ecr_call call)
+{
+    l->job.call = call;
+    l->inflight++;
+    transfer_submit(l->s->xfer, &l->job);
+}
+
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
                        const char *body_sha256)
 {
-    l->job.call.operation = op;
-    l->job.call.body = body;
-    l->job.call.body_len = len;
-    l->job.call.body_sha256 = body_sha256;
-    l->inflight++;
-    transfer_submit(l->s->xfer, &l->job);
+    layer_submit(l,
+                 (struct ecr_call){
+                     .operation = op, .body = body, .body_len = len, .body_sha256 = body_sha256});
+}
+
+static size_t stream_read(void *user, char *dst, size_t cap)
+{
+    return payload_stream_read(user, dst, cap);
+}
+
+static void stream_rewind(void *user)
+{
+    payload_stream_rewind(user);
+}
+
+void layer_submit_stream(struct layer *l, const char *op, struct payload_stream *stream,
+                         const char *body_sha256)
+{
+    layer_submit(l, (struct ecr_call){.operation = op,
+                                      .body_len = stream->body_len,
+                                      .body_sha256 = body_sha256,
+                                      .reader = {stream_read, stream_rewind, stream}});
 }
 
 /* ---- workers ---- */
@@ -111,10 +136,11 @@ static void start_hash(struct layer *l, enum lstate st)
     l->hash.path = l->e->layer.path;
     l->hash.id = &l->id0;
     l->hash.cancelled = &l->s->e->cancelled;
+    l->hash.workers = l->s->workers;
     l->st = st;
     layer_set_phase(l, ECRUP_PHASE_HASHING);
     l->inflight++;
-    workers_submit(l->s->workers, &l->hash.w, false);
+    hash_task_start(&l->hash, false);
 }
 
 /* ---- the pool, made when the first InitiateLayerUpload tells the part size ---- */
@@ -167,7 +193,7 @@ static void start_complete(struct layer *l)
     layer_submit_call(l, "CompleteLayerUpload", l->job_body, strlen(l->job_body), NULL);
 }
 
-static void set_digest_hex(struct layer *l, const char *hex)
+void layer_set_digest(struct layer *l, const char *hex)
 {
     snprintf(l->e->digest, sizeof l->e->digest, "sha256:%s", hex);
     l->e->result.digest = l->e->digest;
@@ -191,7 +217,7 @@ static void parts_finished(struct layer *l)
             return;
         }
         hex_encode(d, sizeof d, hex);
-        set_digest_hex(l, hex);
+        layer_set_digest(l, hex);
         l->raw_hash = false;
     }
     if (!l->digest_known) {
@@ -395,20 +421,22 @@ static void on_hashed(struct layer *l)
 {
     const struct hash_task *t = &l->hash;
     l->inflight--;
+    bool slice = l->slice_busy;
+    l->slice_busy = false;
     if (l->failing)
         return;
     if (t->err) {
         layer_fail_io(l, t->err);
         return;
     }
-    if (l->st == L_REHASHING) {
-        set_digest_hex(l, t->hex);
-        start_complete(l);
+    if (slice) {
+        l->hashed_off += t->size;
+        shared_fed(l);
         return;
     }
-    if (l->overlap) {
-        set_digest_hex(l, t->hex);
-        l->side_check = SC_QUEUED;
+    if (l->st == L_REHASHING) {
+        layer_set_digest(l, t->hex);
+        start_complete(l);
         return;
     }
     if (l->e->layer.digest && strcmp(l->e->layer.digest + 7, t->hex) != 0) {
@@ -416,7 +444,7 @@ static void on_hashed(struct layer *l)
                    l->e->layer.path, t->hex, l->e->layer.digest);
         return;
     }
-    set_digest_hex(l, t->hex);
+    layer_set_digest(l, t->hex);
     l->st = L_CHECK_QUEUED;
 }
 
@@ -442,9 +470,10 @@ static void admit(struct layer *l)
         l->raw_hash = !l->digest_known;
         l->st = L_READY;
     } else if (!l->digest_known && !s->o->check_first) {
-        start_hash(l, L_HASHING);
         l->overlap = true;
         l->st = L_READY;
+        if (shared_begin(l))
+            shared_fed(l); /* an empty layer has its digest at once */
     } else if (!l->digest_known) {
         start_hash(l, L_HASHING);
     } else {
@@ -472,6 +501,12 @@ static void advance(struct sched *s)
     for (size_t i = 0; i < s->n; i++)
         if (s->order[i]->st == L_PUSHING && !s->order[i]->failing)
             parts_send(s->order[i]);
+    /* Then every layer's next part before any layer's read-ahead: the reads and prepares go
+     * in the order they were asked for, and a layer whose upload just opened should not
+     * wait for the parts other layers will send after several more round trips. */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->order[i]->st == L_PUSHING && !s->order[i]->failing)
+            parts_fill(s->order[i], 1);
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = s->order[i];
         if (l->st == L_DONE)
@@ -489,7 +524,7 @@ static void advance(struct sched *s)
             continue;
         }
         if (l->st == L_PUSHING) {
-            parts_fill(l);
+            parts_fill(l, UINT_MAX);
             parts_send(l);
             if (!l->failing && l->acked == l->size && !l->inflight && !parts_wire(l) &&
                 (!l->overlap || l->side_check == SC_ABSENT))
@@ -497,6 +532,7 @@ static void advance(struct sched *s)
         } else if (l->st == L_DRAINING && !l->inflight) {
             l->st = L_READY;
         }
+        shared_step(l);
         if (l->failing && !l->inflight)
             layer_finish(l);
     }
@@ -667,15 +703,8 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     qsort(s->order, s->n, sizeof *s->order, by_size_desc);
     resume_open(s);
     s->concurrency = sizing_concurrency(s->o->concurrency, sysconf(_SC_NPROCESSORS_ONLN));
-    for (size_t i = 0; i < s->n; i++) {
-        const struct ecrup_layer *el = &s->layers[i].e->layer;
-        size_t r = strlen(el->repository) + (el->registry_id ? strlen(el->registry_id) : 0);
-        if (r > s->names)
-            s->names = r;
-    }
     /* until the pool is made and sets its own */
-    s->flight_limit =
-        sizing_early_flights(sizing_memory_limit(s->o->memory_limit), s->names, s->concurrency);
+    s->flight_limit = sizing_early_flights(sizing_memory_limit(s->o->memory_limit), s->concurrency);
     s->workers = workers_new(0);
     if (!s->workers)
         return ECRUP_E_NOMEM;

@@ -88,6 +88,7 @@ struct part_buf {
     uint64_t off;
     size_t len;
     struct payload_result pr;
+    struct payload_stream body; /* the request body, written from the raw bytes as it goes */
     struct prep_task prep;
 };
 
@@ -112,8 +113,10 @@ struct layer {
     char upload_id[160];
     uint64_t acked, next_off;
     struct part_buf pb[SIZING_SLOTS_PER_LAYER];
-    bool prep_busy;    /* a prepare feeding the running hash is in flight */
-    unsigned inflight; /* reads, prepares, hashes and requests not yet handled */
+    bool prep_busy;      /* a prepare feeding the running hash is in flight */
+    bool slice_busy;     /* overlap: a slice of the file is being added to the running hash */
+    uint64_t from_slots; /* overlap: bytes the running hash took from part buffers */
+    unsigned inflight;   /* reads, prepares, hashes and requests not yet handled */
     unsigned restarts, rewinds;
     /* A part the service refused without moving the resume point ("being received") is
      * retried under the retry policy: its attempts at this point, the retry quota they took
@@ -128,8 +131,12 @@ struct layer {
     long confirm_http;
     char confirm_exception[128], confirm_message[512];
     bool available; /* from the last batch check */
-    /* Uploading while the hash pass runs (options.check_first 0): the pass gives the digest,
-     * then a check beside the upload; CompleteLayerUpload waits for it to say absent. */
+    /* Uploading while the digest is computed (options.check_first 0), then a check beside the
+     * upload; CompleteLayerUpload waits for it to say absent. The digest is one running hash
+     * (md, up to hashed_off) fed in file order by whichever comes first: the prepare of the
+     * part that starts at hashed_off, which adds the raw bytes already in its slot (one read,
+     * one pass over them with the body hash), or a slice read from the file when no such part
+     * is there (the digest runs ahead of a slow upload, for an early check). shared.c. */
     bool overlap;
     enum { SC_NONE, SC_QUEUED, SC_FLYING, SC_ABSENT } side_check;
     struct xfer_job job;
@@ -168,12 +175,10 @@ struct sched {
     struct io_bufpool *pool;
     bool trimmed; /* the pool returns its pages as slots come free (parts_trim) */
     struct io_reader *reader;
-    size_t body_cap;
     ecrup_status pool_status; /* set when the pool could not be made: later layers fail too */
     char pool_message[256];
     bool part_size_warned; /* the "--part-size above the service's partSize" warning is out */
     unsigned concurrency;  /* layers in flight at most */
-    size_t names;          /* the longest repository name plus registry id: body sizes */
     unsigned flight_limit;
     unsigned n_flying; /* INITIATING, PUSHING or DRAINING, counted at each pass */
     unsigned open_layers;
@@ -221,6 +226,13 @@ bool layer_send_again_throttled(struct layer *l, const struct event *ev, enum ls
  * reply. `body_sha256`: the body's hex SHA-256 when known, else NULL. */
 void layer_submit_call(struct layer *l, const char *op, const char *body, size_t len,
                        const char *body_sha256);
+/* The same with a body libcurl pulls from `stream` as it sends (rewound for every attempt);
+ * the stream is borrowed until the reply. */
+void layer_submit_stream(struct layer *l, const char *op, struct payload_stream *stream,
+                         const char *body_sha256);
+
+/* The layer's digest is sha256:`hex` (64 lowercase hex digits). */
+void layer_set_digest(struct layer *l, const char *hex);
 
 /* ---- progress.c ---- */
 
@@ -262,8 +274,9 @@ void layer_fail_io(struct layer *l, int err);
 ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, struct ebuf *msg);
 /* Give a part's slot back to the pool and clear it. */
 void part_release(struct sched *s, struct part_buf *pb);
-/* PUSHING: keep the parts after the one on the wire read and prepared. */
-void parts_fill(struct layer *l);
+/* PUSHING: keep the parts after the one on the wire read and prepared: the read-ahead
+ * depth sizing_read_depth() gives, and at most `cap` parts live. */
+void parts_fill(struct layer *l, unsigned cap);
 /* PUSHING: send the next part when it is ready and nothing of this layer is on the wire. */
 void parts_send(struct layer *l);
 /* The part on the wire, or NULL. */
@@ -278,6 +291,18 @@ void parts_on_prepared(struct prep_task *t);
 void parts_restart(struct layer *l, const char *why);
 /* Return the pool's pages to the system once every layer has read its last part. */
 void parts_trim(struct sched *s);
+
+/* ---- shared.c ---- */
+
+/* An overlap layer is admitted: start its running hash. False when the layer failed. */
+bool shared_begin(struct layer *l);
+/* Feed the running hash from the file when no part in a slot is about to. */
+void shared_step(struct layer *l);
+/* The prepare that fed the running hash, or a slice, has ended (hashed_off moved). */
+void shared_fed(struct layer *l);
+/* The part to prepare with the running hash: a read part at hashed_off when nothing feeds the
+ * hash now; NULL otherwise. */
+struct part_buf *shared_next(struct layer *l);
 
 /* ---- resume.c ---- */
 

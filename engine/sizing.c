@@ -1,7 +1,6 @@
 /* The scheduler's sizing formulas (sizing.h). */
 #include "engine/sizing.h"
 
-#include "engine/base64.h"
 #include "engine/plan.h"
 #include "io/bufpool.h"
 
@@ -18,17 +17,11 @@ uint64_t sizing_memory_limit(uint64_t option)
     return option ? option : IO_BUFPOOL_DEFAULT_MEMORY_LIMIT;
 }
 
-size_t sizing_body_capacity(size_t part_size, size_t names)
-{
-    return b64_encoded_len(part_size) + 1024 + 6 * names;
-}
-
 /* One round trip less before every layer but the first starts sending (50 ms on the WAN
  * workload). */
-unsigned sizing_early_flights(uint64_t memory_limit, size_t names, unsigned concurrency)
+unsigned sizing_early_flights(uint64_t memory_limit, unsigned concurrency)
 {
-    size_t ps = (size_t)PLAN_MAX_PART;
-    unsigned n = io_bufpool_slots_for(memory_limit, ps, sizing_body_capacity(ps, names)) / 2;
+    unsigned n = io_bufpool_slots_for(memory_limit, (size_t)PLAN_MAX_PART, 0) / 2;
     return n < 1 ? 1 : n < concurrency ? n : concurrency;
 }
 

@@ -22,16 +22,12 @@ unsigned sizing_concurrency(unsigned option, long cores);
 /* The memory limit in force: `option` (options.memory_limit), else the pool's default. */
 uint64_t sizing_memory_limit(uint64_t option);
 
-/* Body bytes a slot needs for parts of `part_size` bytes: base64 of a whole part plus the
- * JSON around it, where `names` is the longest repository name plus registry id of the run
- * (escaped at worst 6 bytes a character). */
-size_t sizing_body_capacity(size_t part_size, size_t names);
-
 /* InitiateLayerUpload calls that may fly before the first reply tells the part size and the
  * pool is made: as many layers as `memory_limit` gives two buffers of the largest part the
  * API allows, at least 1, at most `concurrency`; so the flight limit the pool then sets
- * (sizing_flight_limit) is never below it. */
-unsigned sizing_early_flights(uint64_t memory_limit, size_t names, unsigned concurrency);
+ * (sizing_flight_limit) is never below it. A buffer holds a part's raw bytes only: the
+ * request body is written from them as it is sent (payload.h). */
+unsigned sizing_early_flights(uint64_t memory_limit, unsigned concurrency);
 
 /* The slots to make the pool with (io_bufpool_options.slots) when `fit` fit in the memory
  * limit and `layers_left` layers are still to run: no more layers than are left can fly, and

@@ -239,6 +239,12 @@ static int prep_op(struct uring_state *s, struct uring_op *op)
         io_uring_prep_read(sqe, fd, dst, (unsigned)len, pos);
     if (fixed >= 0)
         sqe->flags |= IOSQE_FIXED_FILE;
+    /* A buffered read of cached pages would otherwise be copied inside io_uring_submit(), on
+     * the owner's thread (the engine's, which also sends the next parts): 10 MiB is a few
+     * milliseconds of copy and page faults on a fresh slot, during which no reply is handled
+     * and no part goes out. ASYNC hands the copy to the kernel's io-wq workers. */
+    if (!direct)
+        sqe->flags |= IOSQE_ASYNC;
     io_uring_sqe_set_data(sqe, op);
     s->unsent = true;
     return 0;

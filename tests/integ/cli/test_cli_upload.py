@@ -199,6 +199,37 @@ def test_retries(tmp):
         server.stop()
 
 
+def digest_sources(stderr):
+    """(bytes hashed from part buffers, bytes read again from the file) from the -vv line."""
+    m = re.search(r"digest from (\d+) bytes in part buffers and (\d+) read from the file", stderr)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def test_digest_sources(tmp):
+    """A layer of unknown digest is hashed beside its upload: every byte once, from the part
+    buffers or from the file. Over a slow link the file is read ahead, so the check beside the
+    upload finds a layer the repository has before most of it is sent again."""
+    server = Server("--repository", "cli/slow", "--faults", "delay=50,bandwidth=50000000")
+    try:
+        size = 40 * MiB + 3
+        layer = make_file(tmp, "slow.bin", size, seed=31)
+        env = creds_env(server.url)
+        r = run(["upload-layer", "--json", "-vv", "--repository", "cli/slow", layer], env)
+        d = dict(parse_lines(r.stdout)[0]) if r.stdout else {}
+        src = digest_sources(r.stderr)
+        check(r.returncode == 0 and d.get("status") == "uploaded" and
+              d.get("digest") == file_digest(layer), "slow link: uploaded (%r)" % d)
+        check(src is not None and sum(src) == size,
+              "slow link: every byte hashed once, from buffers or the file (%r)" % (src,))
+        r = run(["upload-layer", "--json", "-vv", "--no-resume", "--repository", "cli/slow",
+                 layer], env)
+        d = dict(parse_lines(r.stdout)[0]) if r.stdout else {}
+        check(r.returncode == 0 and d.get("status") == "exists" and d.get("parts", 99) <= 2,
+              "slow link, layer there: found before most parts went again (%r)" % d)
+    finally:
+        server.stop()
+
+
 def test_create_repository(server, tmp):
     """--create-repository makes a missing repository (CreateRepository, which boto3 then sees)
     and leaves an existing one alone."""
@@ -533,6 +564,11 @@ def main():
     try:
         test_repository_uri(server, tmp)
         test_json(server, tmp)
+        layer = make_file(tmp, "sources.bin", 30 * MiB + 7, seed=30)
+        r = run(["upload-layer", "-vv", "--repository", "cli/parts", layer], creds_env(server.url))
+        src = digest_sources(r.stderr)
+        check(r.returncode == 0 and src is not None and sum(src) == 30 * MiB + 7,
+              "every byte hashed once, from the part buffers or the file (%r)" % (src,))
         test_plain(server, tmp)
         test_verbose_secrets(server, tmp)
         test_max_rate(server, tmp)
@@ -540,6 +576,7 @@ def main():
     finally:
         server.stop()
     test_retries(tmp)
+    test_digest_sources(tmp)
     test_terminal(tmp)
     test_interrupt(tmp)
     test_tls(tmp)

@@ -533,6 +533,21 @@ def test_tls(tmp):
         c = s.client(verify=cert)
         names = [x["repositoryName"] for x in c.describe_repositories()["repositories"]]
         check(names == ["tls"], "DescribeRepositories over HTTPS")
+        # The server's order picks the cipher, as the AWS endpoints' does: AES-128-GCM for a
+        # client that lists AES-256-GCM first (OpenSSL's default), TLS 1.2 as well.
+        import socket
+        import ssl
+        host, port = s.url[len("https://"):].rstrip("/").split(":")
+        for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.maximum_version = version
+            if version == ssl.TLSVersion.TLSv1_2:
+                ctx.set_ciphers("ECDHE+AESGCM")  # AES-256 listed before AES-128
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                    name = tls.cipher()[0]
+            check("AES128-GCM" in name or "AES_128_GCM" in name,
+                  f"server's cipher order: {name} over {version.name}")
     finally:
         s.stop()
 

@@ -1,10 +1,12 @@
 /* The whole-file hash pass, run in the test's thread: digests of whole files and ranges
  * against OpenSSL, one file and two side by side, a file that changed or is shorter than
- * expected, a cancelled pass; and the two-lane stream update it uses. */
+ * expected, a cancelled pass, passes sliced on real workers; and the two-lane stream update
+ * it uses. */
 #include "engine/hash_pass.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "engine/sha256.h"
@@ -109,6 +111,41 @@ static void test_pair(void)
     drop_file(&b);
 }
 
+static atomic_int slice_done;
+static void on_slice_done(struct hash_task *t)
+{
+    (void)t;
+    atomic_fetch_add(&slice_done, 1);
+}
+
+/* Passes longer than a slice, queued on real workers: each slice queues the next, alone or
+ * side by side, and the digests come out whole. */
+static void test_slices(void)
+{
+    struct workers *w = workers_new(2);
+    REQUIRE(w);
+    enum { N = 3 };
+    struct tfile f[N];
+    struct hash_task t[N];
+    const size_t lens[N] = {2 * HASH_SLICE + 77, HASH_SLICE, 3 * HASH_SLICE - 1};
+    atomic_store(&slice_done, 0);
+    for (int i = 0; i < N; i++) {
+        make_file(&f[i], lens[i], 40 + (uint64_t)i);
+        task_for(&t[i], &f[i], 0, f[i].len);
+        t[i].done = on_slice_done;
+        t[i].workers = w;
+        hash_task_start(&t[i], i == 1);
+    }
+    for (int k = 0; k < 2000 && atomic_load(&slice_done) < N; k++)
+        usleep(5000);
+    workers_free(w); /* runs what is queued to the end */
+    CHECK_EQ_INT(atomic_load(&slice_done), N);
+    for (int i = 0; i < N; i++) {
+        expect_digest(&t[i], &f[i], 0, f[i].len);
+        drop_file(&f[i]);
+    }
+}
+
 static void test_changed(void)
 {
     struct tfile f;
@@ -203,6 +240,7 @@ int main(void)
     atomic_init(&not_cancelled, false);
     test_one();
     test_pair();
+    test_slices();
     test_changed();
     test_cancelled();
     test_update_pair();

@@ -1,4 +1,4 @@
-/* The scheduler's sizing formulas: concurrency, body capacity against real bodies, early
+/* The scheduler's sizing formulas: concurrency, streamed bodies with the longest names, early
  * flights, pool slots, the flight limit, read-ahead depth, connections. */
 #include "engine/sizing.h"
 
@@ -21,12 +21,12 @@ static void test_concurrency(void)
     CHECK_EQ_INT(sizing_concurrency(200, 2), 200);
 }
 
-/* The body of a part of `len` bytes with the longest names and numbers a run can give fits in
- * the capacity, and the capacity is not far above the body. */
-static void check_capacity(size_t len, const char *repo, const char *registry)
+/* A part with the longest names and numbers a run can give streams its body: the JSON before
+ * the blob fits the stream's fixed room, and the stream gives exactly payload_body_size(). */
+static void check_members_fit(size_t len, const char *repo, const char *registry)
 {
     static char upload_id[160];
-    memset(upload_id, 'u', sizeof upload_id - 1);
+    memset(upload_id, '\x01', sizeof upload_id - 1); /* escaped at the worst: \u0001 */
     uint8_t *data = calloc(1, len);
     REQUIRE(data);
     struct payload_part part = {.data = data,
@@ -35,54 +35,45 @@ static void check_capacity(size_t len, const char *repo, const char *registry)
                                 .repository_name = repo,
                                 .registry_id = registry,
                                 .upload_id = upload_id};
-    size_t names = strlen(repo) + (registry ? strlen(registry) : 0);
-    size_t need = payload_body_size(&part), cap = sizing_body_capacity(len, names);
-    CHECK(need > b64_encoded_len(len));
-    CHECK(need <= cap);
-    CHECK(cap - need < 2048);
-    /* and the writer agrees: it writes into exactly that capacity */
-    char *body = malloc(cap);
-    REQUIRE(body);
-    struct payload_result res;
-    CHECK_EQ_INT(payload_write(&part, NULL, body, cap, &res), ECRUP_OK);
-    CHECK_EQ_INT(res.body_len, need);
-    free(body);
+    struct payload_stream *st = malloc(sizeof *st);
+    REQUIRE(st);
+    CHECK_EQ_INT(payload_stream_init(st, &part, ECRUP_BASE64_AUTO), ECRUP_OK);
+    CHECK_EQ_INT(st->body_len, payload_body_size(&part));
+    CHECK(st->members_len > 6 * 159 + strlen(repo)); /* the upload id escaped: the worst */
+    free(st);
     free(data);
 }
 
-static void test_body_capacity(void)
+static void test_members_fit(void)
 {
-    CHECK_EQ_INT(sizing_body_capacity(10485760, 0), 13981016 + 1024);
-    CHECK_EQ_INT(sizing_body_capacity(10485760, 100), 13981016 + 1024 + 600);
-    CHECK_EQ_INT(sizing_body_capacity(1, 0), 4 + 1024);
     /* names that escape at the worst, six bytes a character */
     char repo[257];
     for (size_t i = 0; i < sizeof repo - 1; i++)
         repo[i] = (char)(1 + i % 31); /* control characters: \u00XX */
     repo[sizeof repo - 1] = 0;
-    check_capacity(1, repo, "123456789012");
-    check_capacity(5 << 20, repo, NULL);
-    check_capacity((10 << 20) + 1, "library/app", "999999999999");
-    check_capacity(3, "a", NULL);
+    check_members_fit(1, repo, "123456789012");
+    check_members_fit(5 << 20, repo, NULL);
+    check_members_fit((10 << 20) + 1, "library/app", "999999999999");
+    check_members_fit(3, "a", NULL);
 }
 
 static void test_early_flights(void)
 {
     CHECK_EQ_INT(sizing_memory_limit(0), IO_BUFPOOL_DEFAULT_MEMORY_LIMIT);
     CHECK_EQ_INT(sizing_memory_limit(12345), 12345);
-    /* A slot for 20 MiB parts is 20 MiB raw plus 27,963,392 bytes of body (page-rounded):
-     * 512 MiB holds 10 of them, so 5 layers may fly; 1 GiB holds 21: 10 layers. */
-    CHECK_EQ_INT(sizing_early_flights(512ull << 20, 0, 64), 5);
-    CHECK_EQ_INT(sizing_early_flights(1ull << 30, 0, 64), 10);
-    CHECK_EQ_INT(sizing_early_flights(512ull << 20, 0, 3), 3); /* never above concurrency */
-    CHECK_EQ_INT(sizing_early_flights(64ull << 20, 0, 64), 1); /* at least one */
-    CHECK_EQ_INT(sizing_early_flights(1, 0, 64), 1);
+    /* A slot for 20 MiB parts is 20 MiB of raw bytes: 512 MiB holds 25 of them, so 12 layers
+     * may fly; 1 GiB holds 51: 25 layers. */
+    CHECK_EQ_INT(sizing_early_flights(512ull << 20, 64), 12);
+    CHECK_EQ_INT(sizing_early_flights(1ull << 30, 64), 25);
+    CHECK_EQ_INT(sizing_early_flights(512ull << 20, 3), 3); /* never above concurrency */
+    CHECK_EQ_INT(sizing_early_flights(32ull << 20, 64), 1); /* at least one */
+    CHECK_EQ_INT(sizing_early_flights(1, 64), 1);
     /* never above what the pool made later allows for parts of any size */
     for (uint64_t mib = 64; mib <= 4096; mib *= 2) {
         uint64_t limit = mib << 20;
-        unsigned early = sizing_early_flights(limit, 40, 64);
+        unsigned early = sizing_early_flights(limit, 64);
         for (size_t ps = 5u << 20; ps <= PLAN_MAX_PART; ps += 5u << 20) {
-            unsigned fit = io_bufpool_slots_for(limit, ps, sizing_body_capacity(ps, 40));
+            unsigned fit = io_bufpool_slots_for(limit, ps, 0);
             if (fit >= 2)
                 CHECK(sizing_flight_limit(64, fit) >= early);
         }
@@ -124,7 +115,7 @@ static void test_connections(void)
 int main(void)
 {
     test_concurrency();
-    test_body_capacity();
+    test_members_fit();
     test_early_flights();
     test_pool();
     test_read_depth();

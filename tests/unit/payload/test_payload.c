@@ -43,6 +43,75 @@ static bool contains(const char *body, size_t len, const char *needle)
     return memmem(body, len, needle, strlen(needle)) != NULL;
 }
 
+/* A copy of a running stream, to feed the same bytes twice. */
+static void stream_clone(struct sha256_stream *dst, const struct sha256_stream *src)
+{
+    *dst = *src;
+    if (src->evp) {
+        REQUIRE((dst->evp = EVP_MD_CTX_new()) != NULL);
+        REQUIRE(EVP_MD_CTX_copy_ex(dst->evp, src->evp) == 1);
+    }
+}
+
+/* The body streamed with `backend` in pieces of varying sizes (1 byte to 300 KiB, odd ones
+ * cutting base64 groups), then again after a rewind in one read, is `want` byte for byte. */
+static void check_stream(const struct payload_part *part, ecrup_base64_backend backend,
+                         const char *want, size_t len)
+{
+    static uint64_t seed = 77;
+    struct payload_stream *st = malloc(sizeof *st);
+    char *got = malloc(len + 64);
+    REQUIRE(st && got);
+    REQUIRE(payload_stream_init(st, part, backend) == ECRUP_OK);
+    CHECK_EQ_INT(st->body_len, len);
+    const size_t sizes[] = {1, 2, 3, 5, 63, 4096, 16385, 65536, 307201};
+    size_t at = 0;
+    for (size_t k = 0; at < len + 1; k++) {
+        size_t cap = sizes[test_rand(&seed) % (sizeof sizes / sizeof sizes[0])];
+        size_t n = payload_stream_read(st, got + at, cap);
+        if (!n)
+            break;
+        CHECK(n <= cap);
+        at += n;
+    }
+    CHECK_EQ_INT(at, len);
+    CHECK(memcmp(got, want, len) == 0);
+    CHECK_EQ_INT(payload_stream_read(st, got, 16), 0); /* the end stays the end */
+    payload_stream_rewind(st);
+    memset(got, 0, len);
+    CHECK_EQ_INT(payload_stream_read(st, got, len + 64), len);
+    CHECK(memcmp(got, want, len) == 0);
+    free(got);
+    free(st);
+}
+
+/* payload_hash() with the same options gives what payload_write() gave (`res`, and the layer
+ * digest `layer_after`, taken from a clone of the stream as it was before the write). */
+static void check_hash_only(const struct payload_part *part, const struct payload_options *opts,
+                            const struct sha256_stream *layer_before,
+                            const struct payload_result *res, struct sha256_stream *layer_after)
+{
+    struct sha256_stream layer;
+    struct payload_options o = *opts;
+    if (layer_before) {
+        stream_clone(&layer, layer_before);
+        o.layer_sha256 = &layer;
+    }
+    struct payload_result h;
+    REQUIRE(payload_hash(part, &o, &h) == ECRUP_OK);
+    CHECK_EQ_INT(h.body_len, res->body_len);
+    CHECK_STR(h.body_sha256_hex, res->body_sha256_hex);
+    if (layer_before) {
+        struct sha256_stream after;
+        stream_clone(&after, layer_after);
+        unsigned char a[32], b[32];
+        REQUIRE(sha256_stream_final(&layer, a) == 0 && sha256_stream_final(&after, b) == 0);
+        CHECK(memcmp(a, b, 32) == 0);
+        sha256_stream_free(&layer);
+        sha256_stream_free(&after);
+    }
+}
+
 /* Write the body for `part` with `opts`, check it through and through; returns the body. */
 static char *check_part(const struct payload_part *part, const struct payload_options *opts,
                         struct payload_result *res)
@@ -54,8 +123,17 @@ static char *check_part(const struct payload_part *part, const struct payload_op
     memset(body, '#', size + 16);
     CHECK_EQ_INT(payload_write(part, opts, body, size - 1, res), ECRUP_E_INVALID_ARGUMENT);
     CHECK(body[0] == '#'); /* nothing written when the buffer is short */
+    struct sha256_stream before;
+    bool layered = opts && opts->layer_sha256;
+    if (layered)
+        stream_clone(&before, opts->layer_sha256);
     REQUIRE(payload_write(part, opts, body, size, res) == ECRUP_OK);
     CHECK_EQ_INT(res->body_len, size);
+    check_hash_only(part, opts ? opts : &(struct payload_options){0}, layered ? &before : NULL, res,
+                    layered ? opts->layer_sha256 : NULL);
+    if (layered)
+        sha256_stream_free(&before);
+    check_stream(part, opts ? opts->backend : ECRUP_BASE64_AUTO, body, size);
     CHECK(body[size] == '#');
 
     char hex[65];
@@ -378,7 +456,11 @@ static void test_write_pair(void)
                     REQUIRE(bodies[k]);
                 }
                 CHECK(payload_write_pair(parts, &opts, bodies, caps, rp) == ECRUP_OK);
+                struct payload_result hr[2], *hp[2] = {&hr[0], &hr[1]};
+                CHECK(payload_hash_pair(parts, &opts, hp) == ECRUP_OK);
                 for (int k = 0; k < 2; k++) {
+                    CHECK(hr[k].body_len == w[k].body_len);
+                    CHECK_STR(hr[k].body_sha256_hex, w[k].body_sha256_hex);
                     CHECK(r[k].body_len == w[k].body_len &&
                           memcmp(bodies[k], want[k], w[k].body_len) == 0);
                     CHECK_STR(r[k].body_sha256_hex, w[k].body_sha256_hex);
