@@ -500,10 +500,14 @@ int push_main(int argc, char **argv)
     rc = upload_run(&a.u, CMD, items, src.n_blobs, put_manifests, &p);
     if (plain && p.image_put) {
         /* docker push's last line: what `docker pull` and a deployment name the image by */
-        if (p.tag)
-            printf("%s: digest: %s size: %zu\n", p.tag, p.image_digest, p.image_size);
+        char head[160];
+        snprintf(head, sizeof head, "%s%sdigest:", p.tag ? p.tag : "", p.tag ? ": " : "");
+        int cols = upload_terminal_columns(stdout);
+        size_t wide = strlen(head) + strlen(p.image_digest) + 32;
+        if (cols > 0 && wide >= (size_t)cols) /* 93 columns and more: one piece a line on 80 */
+            printf("%s\n  %s\n  size: %zu\n", head, p.image_digest, p.image_size);
         else
-            printf("digest: %s size: %zu\n", p.image_digest, p.image_size);
+            printf("%s %s size: %zu\n", head, p.image_digest, p.image_size);
         fflush(stdout);
     }
 out:

@@ -11,8 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* Columns of the terminal `f` is, or 0 when it is none. */
-static int terminal_columns(FILE *f)
+int upload_terminal_columns(FILE *f)
 {
     struct winsize ws;
     if (!isatty(fileno(f)) || ioctl(fileno(f), TIOCGWINSZ, &ws) != 0)
@@ -22,7 +21,7 @@ static int terminal_columns(FILE *f)
 
 void upload_print_fitted(FILE *f, const char *text)
 {
-    int cols = terminal_columns(f);
+    int cols = upload_terminal_columns(f);
     if (cols < 20) {
         fputs(text, f);
         return;

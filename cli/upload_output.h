@@ -67,6 +67,9 @@ void upload_print_results(const struct upload_settings *s, const char *cmd,
  * spaces, the rest indented two columns, so the terminal never wraps a line mid-word. */
 void upload_print_fitted(FILE *f, const char *text);
 
+/* Columns of the terminal `f` is, or 0 when it is none. */
+int upload_terminal_columns(FILE *f);
+
 /* The end of a run, after any `then` step: the summary (plain output only; `what` names what
  * was counted, "" for nothing, and `tail`, when not empty, follows the counts: what `then`
  * made of them), the report after Ctrl-C, and the exit status: 130 when interrupted, 1 when a
