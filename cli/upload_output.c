@@ -312,7 +312,7 @@ static void report_interrupt(const char *cmd, const struct upload_outcome *outs,
         fprintf(stderr, "not pushed (run the same command again to finish):\n");
     for (size_t i = 0; i < n; i++)
         if (outs[i].outcome == ECRUP_OUTCOME_FAILED)
-            print_fitted(stderr, "  not pushed     %s\n", outs[i].file);
+            print_fitted(stderr, "  %s\n", outs[i].file); /* the heading says what they are */
 }
 
 int upload_finish(const struct upload_settings *s, const char *cmd,

@@ -11,6 +11,7 @@ seconds: the count shown moves while the first part is still unacknowledged. Off
 plain lines, no escapes, no carriage-return redraws.
 
 tmux runs on its own socket (-L), killed at the end; skipped (77) when tmux is missing."""
+import hashlib
 import json
 import os
 import re
@@ -74,14 +75,15 @@ def lines_of(screen):
     return lines
 
 
-def acked(server):
-    """Whether any upload on the server has a part acknowledged."""
+def acked(server, at_least):
+    """Whether an upload on the server has `at_least` bytes acknowledged (the big layer's first
+    part: the small blobs' single parts are acknowledged at once)."""
     up = os.path.join(server.data, "uploads")
     for name in os.listdir(up) if os.path.isdir(up) else ():
         if name.endswith(".json"):
             try:
                 with open(os.path.join(up, name)) as f:
-                    if json.load(f).get("length", 0) > 0:
+                    if json.load(f).get("length", 0) >= at_least:
                         return True
             except (OSError, ValueError):
                 pass  # completed and removed meanwhile
@@ -95,24 +97,27 @@ def size_of(text):
 
 
 def image(tmp, name, layer_size):
+    """A layout with a layer of `layer_size`, a small one and the config; returns its root,
+    the manifest's descriptor and the big layer's short id (its line's label in the view)."""
     lay = Layout(os.path.join(tmp, name))
-    desc, _ = lay.image([layer_size, 300 * 1024])
+    desc, blobs = lay.image([layer_size, 300 * 1024])
     lay.add(desc, "v1")
     lay.write()
-    return lay.root, desc
+    return lay.root, desc, hashlib.sha256(blobs[1]).hexdigest()[:12]
 
 
-def watch_mid_part(name, server):
-    """Capture the pane until the first part is acknowledged: the largest count a Pushing line
-    showed before then (the capture is taken before the server's state is read, so what it
-    shows predates the acknowledgement)."""
+def watch_mid_part(name, server, label):
+    """Capture the pane until the layer `label`'s first part (5 MiB) is acknowledged: the
+    largest count its Pushing line showed before then (the capture is taken before the
+    server's state is read, so what it shows predates the acknowledgement)."""
     best = 0
     deadline = time.time() + 120
     while time.time() < deadline:
         screen = capture(name)
-        if acked(server):
+        if acked(server, 5 * MiB):
             break
-        for m in re.finditer(r"Pushing \[[^\]]*\] ([0-9.]+[kMG]?B)/", screen):
+        for m in re.finditer(r"^%s: +Pushing \[[^\]]*\] ([0-9.]+[kMG]?B)/" % label, screen,
+                             re.M):
             best = max(best, size_of(m.group(1)))
         time.sleep(0.1)
     return best
@@ -129,7 +134,7 @@ def check_screen(what, lines, cols, no_color, colored):
 
 def test_push(server, tmp, cols, no_color, mid_part):
     repo = "screen/p%d%s" % (cols, "nc" if no_color else "")
-    root, desc = image(tmp, "img-%s" % repo.replace("/", "-"), 12 * MiB)
+    root, desc, big = image(tmp, "img-%s" % repo.replace("/", "-"), 12 * MiB)
     env = creds_env(server.url, TERM="xterm-256color")
     if no_color:
         env["NO_COLOR"] = "1"
@@ -138,7 +143,7 @@ def test_push(server, tmp, cols, no_color, mid_part):
     start(name, cols, [BIN, "push", "--repository", repo, "--part-size", "5M", "--no-resume",
                        root], env)
     if mid_part:
-        shown = watch_mid_part(name, server)
+        shown = watch_mid_part(name, server, big)
         check(shown > 0, "%s: the count moves before the first part is acknowledged (%d bytes "
               "shown)" % (what, shown))
     rc = wait_exit(name)
@@ -181,7 +186,7 @@ def test_upload_layer(server, tmp, cols):
 
 
 def test_not_a_terminal(server, tmp):
-    root, desc = image(tmp, "img-pipe", 6 * MiB)
+    root, desc, _ = image(tmp, "img-pipe", 6 * MiB)
     env = creds_env(server.url, TERM="xterm-256color")
     r = subprocess.run([BIN, "push", "--repository", "screen/pipe", "--part-size", "5M",
                         "--no-resume", root], env=env, capture_output=True, text=True,
