@@ -32,12 +32,14 @@ void upload_print_fitted(FILE *f, const char *text)
     for (const char *line = text; *line;) {
         size_t len = strcspn(line, "\n");
         const char *p = line;
-        size_t indent = 0;
+        size_t indent = 0, lead = strspn(line, " ");
+        if (lead > width / 2)
+            lead = 0;
         while (len + indent > width) {
             size_t room = width - indent, cut = room;
-            while (cut > 0 && p[cut] != ' ')
-                cut--;
-            if (cut == 0)
+            while (cut > lead && p[cut] != ' ')
+                cut--; /* never at the line's own leading spaces */
+            if (cut <= lead)
                 cut = room; /* one word wider than the line: cut it */
             fprintf(f, "%*s%.*s\n", (int)indent, "", (int)cut, p);
             p += cut;
@@ -46,7 +48,8 @@ void upload_print_fitted(FILE *f, const char *text)
                 p++;
                 len--;
             }
-            indent = 2;
+            indent = (indent ? indent - 2 : lead) + 2; /* the line's own indent, and two more */
+            lead = 0;
         }
         fprintf(f, "%*s%.*s\n", (int)indent, "", (int)len, p);
         line = p + len + (p[len] == '\n');
@@ -302,12 +305,18 @@ static void report_interrupt(const char *cmd, const struct upload_outcome *outs,
         landed += outs[i].outcome != ECRUP_OUTCOME_FAILED;
     print_fitted(stderr, "ecrup %s: interrupted: %zu of %zu layer%s pushed or already there%s\n",
                  cmd, landed, n, n == 1 ? "" : "s", landed ? ":" : "");
-    for (size_t i = 0; i < n; i++)
-        if (outs[i].outcome != ECRUP_OUTCOME_FAILED)
-            print_fitted(stderr, "  %s %s %s\n",
-                         outs[i].outcome == ECRUP_OUTCOME_UPLOADED ? "pushed        "
-                                                                   : "already there ",
-                         outs[i].file, outs[i].digest ? outs[i].digest : "");
+    for (size_t i = 0; i < n; i++) {
+        const char *d = outs[i].digest;
+        if (outs[i].outcome == ECRUP_OUTCOME_FAILED)
+            continue;
+        /* a blob of a layout is named by its digest already: once is enough */
+        if (d && strlen(d) > 7 && strstr(outs[i].file, d + 7))
+            d = NULL;
+        print_fitted(stderr, "  %s %s%s%s\n",
+                     outs[i].outcome == ECRUP_OUTCOME_UPLOADED ? "pushed        "
+                                                               : "already there ",
+                     outs[i].file, d ? " " : "", d ? d : "");
+    }
     if (landed < n)
         fprintf(stderr, "not pushed (run the same command again to finish):\n");
     for (size_t i = 0; i < n; i++)

@@ -185,6 +185,30 @@ def test_upload_layer(server, tmp, cols):
     tmux("kill-session", "-t", name)
 
 
+def test_interrupt(server, tmp):
+    """Ctrl-C mid-push on a terminal: the status is said once, by the report."""
+    root, _, big = image(tmp, "img-int", 12 * MiB)
+    name = "interrupt"
+    start(name, 80, [BIN, "push", "--repository", "screen/int", "--part-size", "5M",
+                     "--no-resume", root], creds_env(server.url, TERM="xterm-256color"))
+    deadline = time.time() + 60
+    while time.time() < deadline and not re.search(r"^%s: +Pushing" % big, capture(name), re.M):
+        time.sleep(0.1)
+    tmux("send-keys", "-t", name, "C-c")
+    rc = wait_exit(name)
+    lines = lines_of(capture(name))
+    check(rc == 130, "Ctrl-C: exit 130 (%r %r)" % (rc, lines[-8:]))
+    check_screen("Ctrl-C", lines, 80, False, "")
+    check(sum(1 for l in lines if l.startswith("ecrup push: interrupted: ")) == 1 and
+          lines[-1].strip() and not lines[-1].startswith("ecrup push: interrupted"),
+          "Ctrl-C: one report, with its list (%r)" % lines)
+    check(not any("Cancelled" in l or "Ctrl-C again" in l or "manifest" in l or
+                  ": failed:" in l for l in lines),
+          "Ctrl-C: no line per blob or manifest saying it, the stopping note gone (%r)" % lines)
+    check("" not in lines[1:], "Ctrl-C: no empty line cut from a long one (%r)" % lines)
+    tmux("kill-session", "-t", name)
+
+
 def test_not_a_terminal(server, tmp):
     root, desc, _ = image(tmp, "img-pipe", 6 * MiB)
     env = creds_env(server.url, TERM="xterm-256color")
@@ -209,7 +233,7 @@ def main():
         return 77
     tmp = tempfile.mkdtemp(prefix="ecrup-cli-screen-")
     repos = ["screen/p80", "screen/p80nc", "screen/p120", "screen/p120nc", "screen/layers",
-             "screen/pipe"]
+             "screen/pipe", "screen/int"]
     server = Server(*sum((["--repository", r] for r in repos), []), "--faults",
                     "bandwidth=" + BANDWIDTH)
     try:
@@ -221,6 +245,7 @@ def main():
         test_push(server, tmp, 120, True, mid_part=True)
         test_upload_layer(server, tmp, 80)
         test_upload_layer(server, tmp, 120)
+        test_interrupt(server, tmp)
         test_not_a_terminal(server, tmp)
     finally:
         tmux("kill-server", check_rc=False)
