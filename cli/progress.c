@@ -9,16 +9,24 @@
 
 #define REDRAW_INTERVAL 0.1 /* seconds: at most ten redraws a second */
 #define LABEL_MAX       24  /* columns of a layer's name; longer names keep their end */
+#define RATE_WINDOW     2.0 /* seconds of samples the rate is taken over */
+#define RATE_SAMPLES    16  /* one every RATE_WINDOW / RATE_SAMPLES seconds at most */
+
+struct rate_sample {
+    double t;
+    uint64_t bytes;
+};
 
 struct layer_line {
     char *label;
     uint64_t size;
     ecrup_phase phase;
-    uint64_t done;
+    uint64_t sent;         /* bytes on the wire (ecrup_progress.bytes_sent): what is shown */
     uint64_t resumed_from; /* an earlier run's upload continued from this byte; 0: none */
-    double push_start;     /* when PUSHING began, for the rate */
-    uint64_t push_start_bytes;
-    double last_time; /* the last event, for the rate of a finished layer */
+    /* The last RATE_WINDOW seconds of `sent`, oldest first at `first`: the rate is the link's
+     * now, not the average since the start. */
+    struct rate_sample samples[RATE_SAMPLES];
+    unsigned first, count;
     enum progress_final final;
     char *reason;
 };
@@ -127,7 +135,8 @@ void progress_format_line(struct ebuf *b, const char *label, int label_width, ec
         ebuf_puts(b, "Layer already exists");
         break;
     case PROGRESS_FAILED:
-        ebuf_printf(b, "Failed: %s", reason ? reason : "unknown error");
+        /* the reason comes from the result record once the run is over */
+        ebuf_printf(b, "Failed%s%s", reason ? ": " : "", reason ? reason : "");
         break;
     case PROGRESS_NONE:
         switch (phase) {
@@ -245,13 +254,44 @@ void progress_view_set_layer(struct progress_view *v, size_t i, const char *labe
     l->size = size;
 }
 
+/* Bytes per second over the window's samples; 0 until they span a fifth of a second. The
+ * last sample stands until `now`: a stalled link's rate falls as the window passes it. */
 static double line_rate(const struct layer_line *l, double now)
 {
-    double end = l->phase == ECRUP_PHASE_PUSHING ? now : l->last_time;
-    double dt = end - l->push_start;
-    if (l->push_start <= 0 || dt < 0.2 || l->done <= l->push_start_bytes)
+    if (l->count < 2 || l->phase != ECRUP_PHASE_PUSHING || l->final != PROGRESS_NONE)
         return 0;
-    return (double)(l->done - l->push_start_bytes) / dt;
+    const struct rate_sample *a = &l->samples[l->first];
+    const struct rate_sample *z = &l->samples[(l->first + l->count - 1) % RATE_SAMPLES];
+    double dt = (now - z->t > RATE_WINDOW / RATE_SAMPLES ? now : z->t) - a->t;
+    if (dt < 0.2 || z->bytes <= a->bytes)
+        return 0;
+    return (double)(z->bytes - a->bytes) / dt;
+}
+
+/* Add a sample of `sent`; a count that went back (a part sent again) starts the window
+ * over, so the rate never counts bytes twice. */
+static void rate_add(struct layer_line *l, double now, uint64_t sent)
+{
+    if (l->count && sent < l->samples[(l->first + l->count - 1) % RATE_SAMPLES].bytes)
+        l->count = 0;
+    if (!l->count)
+        l->first = 0;
+    while (l->count && now - l->samples[l->first].t > RATE_WINDOW) {
+        l->first = (l->first + 1) % RATE_SAMPLES;
+        l->count--;
+    }
+    struct rate_sample *last =
+        l->count ? &l->samples[(l->first + l->count - 1) % RATE_SAMPLES] : NULL;
+    if (last && l->count > 1 && now - last->t < RATE_WINDOW / RATE_SAMPLES) {
+        *last = (struct rate_sample){now, sent}; /* too close to the one before: replace it */
+        return;
+    }
+    if (l->count == RATE_SAMPLES) {
+        l->first = (l->first + 1) % RATE_SAMPLES;
+        l->count--;
+    }
+    l->samples[(l->first + l->count) % RATE_SAMPLES] = (struct rate_sample){now, sent};
+    l->count++;
 }
 
 /* Build the block into v->frame and write it; v->lock held. */
@@ -272,7 +312,7 @@ static void draw_locked(struct progress_view *v, double now)
             const struct layer_line *l = &v->lines[i];
             ebuf_puts(b, "\r\033[2K");
             progress_format_line(b, l->label ? l->label : "?", v->label_width, l->phase, l->final,
-                                 l->reason, l->done, l->size, l->resumed_from, line_rate(l, now),
+                                 l->reason, l->sent, l->size, l->resumed_from, line_rate(l, now),
                                  cols);
             ebuf_putc(b, '\n');
             lines++;
@@ -285,7 +325,7 @@ static void draw_locked(struct progress_view *v, double now)
         for (size_t i = 0; i < v->n; i++) {
             const struct layer_line *l = &v->lines[i];
             total += l->size;
-            done += l->final == PROGRESS_EXISTS ? l->size : l->done;
+            done += l->final == PROGRESS_EXISTS ? l->size : l->sent;
             finished += l->final != PROGRESS_NONE || l->phase == ECRUP_PHASE_DONE;
             failed += l->final == PROGRESS_FAILED;
             if (l->phase == ECRUP_PHASE_PUSHING && l->final == PROGRESS_NONE) {
@@ -313,24 +353,31 @@ static void draw_locked(struct progress_view *v, double now)
     v->last_draw = now;
 }
 
-void progress_view_event(struct progress_view *v, size_t i, ecrup_phase phase, uint64_t done,
-                         uint64_t total, uint64_t resumed_from)
+void progress_view_event(struct progress_view *v, size_t i, const struct ecrup_progress *ev)
 {
     if (!v || i >= v->n)
         return;
     double now = now_s();
     pthread_mutex_lock(&v->lock);
     struct layer_line *l = &v->lines[i];
-    if (phase == ECRUP_PHASE_PUSHING && l->phase != ECRUP_PHASE_PUSHING) {
-        l->push_start = now;
-        l->push_start_bytes = done;
-    }
-    l->phase = phase;
-    l->done = done;
-    l->resumed_from = resumed_from;
-    l->last_time = now;
-    if (total)
-        l->size = total;
+    uint64_t sent = ev->bytes_sent > ev->bytes_done ? ev->bytes_sent : ev->bytes_done;
+    if (ev->phase == ECRUP_PHASE_PUSHING && l->phase != ECRUP_PHASE_PUSHING)
+        l->count = 0;
+    if (ev->phase == ECRUP_PHASE_PUSHING)
+        rate_add(l, now, sent);
+    l->phase = ev->phase;
+    l->sent = sent;
+    l->resumed_from = ev->resumed_from;
+    if (ev->bytes_total)
+        l->size = ev->bytes_total;
+    /* The final word at once, so the line never says "Done" and then "Pushed". */
+    if (ev->phase == ECRUP_PHASE_DONE && l->final == PROGRESS_NONE)
+        l->final = ev->outcome == ECRUP_OUTCOME_UPLOADED ? PROGRESS_PUSHED
+                   : ev->outcome == ECRUP_OUTCOME_EXISTS ? PROGRESS_EXISTS
+                   : ev->outcome == ECRUP_OUTCOME_FAILED ? PROGRESS_FAILED
+                                                         : PROGRESS_NONE;
+    if (l->final == PROGRESS_PUSHED)
+        l->sent = l->size;
     if (now - v->last_draw >= REDRAW_INTERVAL)
         draw_locked(v, now);
     pthread_mutex_unlock(&v->lock);
@@ -368,7 +415,7 @@ void progress_view_final(struct progress_view *v, size_t i, enum progress_final 
     free(l->reason);
     l->reason = reason ? strdup(reason) : NULL;
     if (final == PROGRESS_PUSHED)
-        l->done = l->size;
+        l->sent = l->size;
     pthread_mutex_unlock(&v->lock);
 }
 

@@ -33,9 +33,10 @@ void progress_view_free(struct progress_view *v);
 
 /* Name layer `i` (copied) and give its size; before the first draw. */
 void progress_view_set_layer(struct progress_view *v, size_t i, const char *label, uint64_t size);
-/* A progress event for layer `i`; redraws when the last draw is 100 ms old. Any thread. */
-void progress_view_event(struct progress_view *v, size_t i, ecrup_phase phase, uint64_t done,
-                         uint64_t total, uint64_t resumed_from);
+/* A progress event for layer `i`: the line shows its bytes on the wire (bytes_sent) and the
+ * rate of the last two seconds of them; at phase DONE its outcome is the final word. Redraws
+ * when the last draw is 100 ms old. Any thread. */
+void progress_view_event(struct progress_view *v, size_t i, const struct ecrup_progress *ev);
 /* Print `text` (a whole line, newline included) on `f` above the block, then redraw the block
  * below it. Any thread. */
 void progress_view_print(struct progress_view *v, FILE *f, const char *text);

@@ -65,6 +65,11 @@ static const char help_text[] =
     "\n"
     "%s"
     "\n"
+    "Output, as docker push's: 'The push refers to repository [...]', then on a terminal a\n"
+    "line per blob (Waiting, Pushing with a bar, the bytes sent and the rate, Pushed, Layer\n"
+    "already exists, Failed), or off one a result line per blob and manifest; the summary;\n"
+    "and last 'TAG: digest: sha256:... size: N' once the image is in the repository.\n"
+    "\n"
     "Exit status:\n"
     "  0    every blob and manifest is in the repository\n"
     "  1    a blob or manifest failed (a manifest is put only when all its blobs are up), or\n"
@@ -144,6 +149,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     if (!upload_settings_check(&a->u, CMD))
         return CLI_EXIT_USAGE;
+    a->u.view_is_report = true;
     if (!a->source) {
         cli_error(CMD, "no image given (an OCI layout directory or an image tarball); run "
                        "'ecrup push --help'");
@@ -156,6 +162,11 @@ struct push {
     const struct args *a;
     const struct image_source *src;
     const char *tag;
+    bool terminal; /* the live view is on a terminal: it was the blobs' report */
+    /* The top manifest, once put (or found there): the run's last line says it. */
+    bool image_put;
+    char image_digest[72];
+    size_t image_size;
 };
 
 /* Why a manifest is not put, when it is not: its blobs (or for an index, its manifests) that
@@ -165,6 +176,42 @@ struct not_put {
     bool index;        /* its dependencies are manifests */
     const char *error; /* the first failure's: the cause, as --json "error" says it */
 };
+
+/* What docker's first line names: the registry URI as given; else the configured endpoint's
+ * host and the name (what `docker push` shows for a local registry); else, with a registry id
+ * and a region given, the ECR registry's host; else the name alone. Built in `b`. */
+static const char *repository_reference(const struct upload_settings *u, struct ebuf *b)
+{
+    const char *url = u->common.endpoint_url;
+    if (!url || !*url)
+        url = getenv("AWS_ENDPOINT_URL_ECR");
+    if (!url || !*url)
+        url = getenv("AWS_ENDPOINT_URL");
+    const char *region = u->common.region;
+    if (!region || !*region)
+        region = getenv("AWS_REGION");
+    if (!region || !*region)
+        region = getenv("AWS_DEFAULT_REGION");
+    if (u->uri_account[0]) {
+        ebuf_puts(b, u->repository_arg);
+    } else if (url && *url) {
+        const char *host = strstr(url, "://");
+        host = host ? host + 3 : url;
+        size_t len = strcspn(host, "/?#");
+        const char *at = memchr(host, '@', len); /* never print a user or password */
+        if (at) {
+            len -= (size_t)(at + 1 - host);
+            host = at + 1;
+        }
+        ebuf_printf(b, "%.*s/%s", (int)len, host, u->repository);
+    } else if (u->registry_id && region && *region) {
+        ebuf_printf(b, "%s.dkr.ecr.%s.amazonaws.com%s/%s", u->registry_id, region,
+                    strncmp(region, "cn-", 3) ? "" : ".cn", u->repository);
+    } else {
+        ebuf_puts(b, u->repository);
+    }
+    return ebuf_ok(b) ? ebuf_str(b) : u->repository;
+}
 
 /* The index of blob `digest` in the source, or n_blobs. */
 static size_t blob_index(const struct image_source *src, const char *digest)
@@ -252,7 +299,7 @@ static void not_put(struct ecrup_image_result *r, const struct image_manifest *m
 }
 
 static void print_image(const struct push *p, const struct image_manifest *m, const char *tag,
-                        const struct ecrup_image_result *r, bool sent)
+                        const struct ecrup_image_result *r, bool sent, bool interrupted)
 {
     const struct upload_settings *u = &p->a->u;
     const char *status = r->outcome == ECRUP_OUTCOME_UPLOADED ? "pushed"
@@ -286,14 +333,21 @@ static void print_image(const struct push *p, const struct image_manifest *m, co
         }
         upload_print_json(j, m->digest);
     } else if (r->outcome == ECRUP_OUTCOME_FAILED) {
+        if (interrupted)
+            return; /* the report after Ctrl-C says what was not pushed */
         fflush(stdout);
+        struct ebuf line = EBUF_INIT;
         if (sent)
-            fprintf(stderr, "ecrup push: manifest %s: failed: %s\n", m->digest,
-                    upload_failure_text(&msg, r->exception, r->message));
+            ebuf_printf(&line, "ecrup push: manifest %s: failed: %s\n", m->digest,
+                        upload_failure_text(&msg, r->exception, r->message));
         else
-            fprintf(stderr, "ecrup push: manifest %s: %s\n", m->digest,
-                    upload_redacted(&msg, r->message));
-    } else if (!u->common.quiet) {
+            ebuf_printf(&line, "ecrup push: manifest %s: %s\n", m->digest,
+                        upload_redacted(&msg, r->message));
+        upload_print_fitted(stderr,
+                            ebuf_ok(&line) ? ebuf_str(&line) : "ecrup push: (out of memory)\n");
+        ebuf_free(&line);
+    } else if (!u->common.quiet && !p->terminal) {
+        /* On a terminal the image's closing line says it, docker's way. */
         const char *what = r->outcome == ECRUP_OUTCOME_UPLOADED ? "pushed" : "already there";
         if (tag)
             printf("%s: %s %s as %s:%s\n", p->a->source, what, m->digest, u->repository, tag);
@@ -333,7 +387,7 @@ static int put_manifests(struct ecrup_engine *engine, const struct upload_settin
                          const struct upload_outcome *outs, size_t n, bool interrupted,
                          struct ebuf *tail, void *user)
 {
-    const struct push *p = user;
+    struct push *p = user;
     size_t nm = p->src->n_manifests;
     struct ecrup_image_result *done = calloc(nm ? nm : 1, sizeof *done);
     if (!done) {
@@ -368,9 +422,14 @@ static int put_manifests(struct ecrup_engine *engine, const struct upload_settin
             ecrup_engine_put_image(engine, &im, &done[i]);
             sent = true;
         }
-        print_image(p, m, tag, &done[i], sent);
+        print_image(p, m, tag, &done[i], sent, interrupted);
         if (done[i].outcome == ECRUP_OUTCOME_FAILED)
             rc = CLI_EXIT_FAILED;
+    }
+    if (nm && done[nm - 1].outcome != ECRUP_OUTCOME_FAILED) {
+        p->image_put = true;
+        snprintf(p->image_digest, sizeof p->image_digest, "%s", done[nm - 1].digest);
+        p->image_size = p->src->manifests[nm - 1].len;
     }
     if (nm)
         image_tail(p, u, &done[nm - 1], sent, tail);
@@ -434,8 +493,28 @@ int push_main(int argc, char **argv)
             .digest = b->digest,
         };
     }
-    struct push p = {.a = &a, .src = &src, .tag = a.tag ? a.tag : src.tag};
+    struct push p = {
+        .a = &a, .src = &src, .tag = a.tag ? a.tag : src.tag, .terminal = upload_on_terminal(&a.u)};
+    bool plain = !a.u.json && !a.u.common.quiet;
+    if (plain) {
+        struct ebuf ref = EBUF_INIT;
+        printf("The push refers to repository [%s]\n", repository_reference(&a.u, &ref));
+        fflush(stdout);
+        ebuf_free(&ref);
+    }
     rc = upload_run(&a.u, CMD, items, src.n_blobs, put_manifests, &p);
+    if (plain && p.image_put) {
+        /* docker push's last line: what `docker pull` and a deployment name the image by */
+        char head[160];
+        snprintf(head, sizeof head, "%s%sdigest:", p.tag ? p.tag : "", p.tag ? ": " : "");
+        int cols = upload_terminal_columns(stdout);
+        size_t wide = strlen(head) + strlen(p.image_digest) + 32;
+        if (cols > 0 && wide >= (size_t)cols) /* 93 columns and more: one piece a line on 80 */
+            printf("%s\n  %s\n  size: %zu\n", head, p.image_digest, p.image_size);
+        else
+            printf("%s %s size: %zu\n", head, p.image_digest, p.image_size);
+        fflush(stdout);
+    }
 out:
     for (size_t i = 0; names && i < src.n_blobs; i++)
         free(names[i]);

@@ -166,6 +166,7 @@ int upload_option(struct upload_settings *s, const char *cmd, int argc, char **a
         const char *v = cli_take_value(cmd, argc, argv, i);
         if (!v)
             return -1;
+        s->repository_arg = v;
         struct repo_uri u;
         enum repo_uri_kind kind = repo_uri_parse(v, &u);
         if (kind == REPO_URI_OTHER) {
@@ -271,8 +272,7 @@ static void on_progress(const struct ecrup_progress *ev, void *user)
         ui->marked_interrupt = true;
         progress_view_interrupted(ui->view, true);
     }
-    progress_view_event(ui->view, k - 1, ev->phase, ev->bytes_done, ev->bytes_total,
-                        ev->resumed_from);
+    progress_view_event(ui->view, k - 1, ev);
 }
 
 static void on_log(ecrup_log_level level, const char *line, void *user)
@@ -309,6 +309,11 @@ static FILE *pick_tty(const struct upload_settings *a)
     if (isatty(STDERR_FILENO))
         return stderr;
     return NULL;
+}
+
+bool upload_on_terminal(const struct upload_settings *s)
+{
+    return pick_tty(s) != NULL;
 }
 
 /* Ctrl-C goes to on_sigint() until the caller puts `old` back; `quiet` while a progress
@@ -527,7 +532,7 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
             progress_view_interrupted(ui.view, false); /* the report below says it */
             progress_view_draw(ui.view);
         }
-        upload_print_results(a, cmd, outs, n, interrupted);
+        upload_print_results(a, cmd, outs, n, interrupted, tty && a->view_is_report);
         int then_status = CLI_EXIT_OK;
         if (then)
             then_status = then(engine, a, outs, n, interrupted, &tail, then_user);

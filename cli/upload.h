@@ -18,6 +18,7 @@
 struct upload_settings {
     struct cli_common common;
     const char *repository;
+    const char *repository_arg; /* --repository as given: the name, or a registry URI */
     const char *registry_id;
     bool json;
     bool no_check;
@@ -27,6 +28,10 @@ struct upload_settings {
     const char *state_dir;  /* --state-dir; NULL: ECRUP_STATE_DIR, XDG_STATE_HOME, ~/.local */
     bool no_resume;         /* --no-resume: no journal */
     bool create_repository; /* --create-repository: CreateRepository before the run */
+    /* Set by the command, not an option: on a terminal the live view is the blobs' report (each
+     * line ends Pushed, Layer already exists or Failed), so no result line is printed for the
+     * blobs that landed. `ecrup push` sets it: its digests are the manifest's business. */
+    bool view_is_report;
     /* --repository given as ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME: what the host said,
      * checked against --registry-id and --region once every option is read */
     char uri_account[13];
@@ -83,5 +88,9 @@ int upload_run(const struct upload_settings *s, const char *cmd, const struct up
 /* Print JSON object `j` as one line on stdout and free it; NULL (out of memory while building
  * it) prints an error naming `what` instead. */
 void upload_print_json(cJSON *j, const char *what);
+
+/* Whether the run shows the live view on a terminal (neither --json nor --quiet, and stdout or
+ * stderr is one). */
+bool upload_on_terminal(const struct upload_settings *s);
 
 #endif

@@ -6,7 +6,68 @@
 #include "util/redact.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+int upload_terminal_columns(FILE *f)
+{
+    struct winsize ws;
+    if (!isatty(fileno(f)) || ioctl(fileno(f), TIOCGWINSZ, &ws) != 0)
+        return 0;
+    return ws.ws_col;
+}
+
+void upload_print_fitted(FILE *f, const char *text)
+{
+    int cols = upload_terminal_columns(f);
+    if (cols < 20) {
+        fputs(text, f);
+        return;
+    }
+    /* Each line cut at its last space before the last column, the rest indented: the terminal
+     * never wraps it mid-word, and a digest stays whole on one line. */
+    size_t width = (size_t)cols - 1;
+    for (const char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        const char *p = line;
+        size_t indent = 0, lead = strspn(line, " ");
+        if (lead > width / 2)
+            lead = 0;
+        while (len + indent > width) {
+            size_t room = width - indent, cut = room;
+            while (cut > lead && p[cut] != ' ')
+                cut--; /* never at the line's own leading spaces */
+            if (cut <= lead)
+                cut = room; /* one word wider than the line: cut it */
+            fprintf(f, "%*s%.*s\n", (int)indent, "", (int)cut, p);
+            p += cut;
+            len -= cut;
+            while (len && *p == ' ') {
+                p++;
+                len--;
+            }
+            indent = (indent ? indent - 2 : lead) + 2; /* the line's own indent, and two more */
+            lead = 0;
+        }
+        fprintf(f, "%*s%.*s\n", (int)indent, "", (int)len, p);
+        line = p + len + (p[len] == '\n');
+    }
+}
+
+/* printf, then upload_print_fitted. */
+static void print_fitted(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void print_fitted(FILE *f, const char *fmt, ...)
+{
+    struct ebuf b = EBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    ebuf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    upload_print_fitted(f, ebuf_ok(&b) ? ebuf_str(&b) : "(out of memory)\n");
+    ebuf_free(&b);
+}
 
 void upload_outcome_from_result(struct upload_outcome *o, const struct upload_item *f,
                                 const struct ecrup_result *r)
@@ -126,28 +187,31 @@ bool upload_outcome_no_repository(const struct upload_outcome *o)
 /* Plain lines: successes on `out`, failures on stderr. */
 static void print_plain_line(FILE *out, const struct upload_outcome *o)
 {
-    struct ebuf msg = EBUF_INIT;
+    struct ebuf msg = EBUF_INIT, line = EBUF_INIT;
     FILE *f = o->outcome == ECRUP_OUTCOME_FAILED ? stderr : out;
     switch (o->outcome) {
     case ECRUP_OUTCOME_UPLOADED:
-        fprintf(f, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s", o->file,
-                o->digest ? o->digest : "-", o->size, o->parts, o->parts == 1 ? "" : "s",
-                o->requests, o->requests == 1 ? "" : "s");
+        ebuf_printf(&line, "%s: pushed %s (%" PRIu64 " bytes, %u part%s, %u request%s", o->file,
+                    o->digest ? o->digest : "-", o->size, o->parts, o->parts == 1 ? "" : "s",
+                    o->requests, o->requests == 1 ? "" : "s");
         if (o->retries)
-            fprintf(f, ", %u retr%s", o->retries, o->retries == 1 ? "y" : "ies");
+            ebuf_printf(&line, ", %u retr%s", o->retries, o->retries == 1 ? "y" : "ies");
         if (o->resumed_from)
-            fprintf(f, ", resumed at byte %" PRIu64, o->resumed_from);
-        fputs(")\n", f);
+            ebuf_printf(&line, ", resumed at byte %" PRIu64, o->resumed_from);
+        ebuf_puts(&line, ")\n");
         break;
     case ECRUP_OUTCOME_EXISTS:
-        fprintf(f, "%s: already exists %s (%" PRIu64 " bytes)\n", o->file,
-                o->digest ? o->digest : "-", o->size);
+        ebuf_printf(&line, "%s: already exists %s (%" PRIu64 " bytes)\n", o->file,
+                    o->digest ? o->digest : "-", o->size);
         break;
     default:
         fflush(out);
-        fprintf(f, "%s: failed: %s\n", o->file, upload_failure_text(&msg, o->error, o->message));
+        ebuf_printf(&line, "%s: failed: %s\n", o->file,
+                    upload_failure_text(&msg, o->error, o->message));
         break;
     }
+    upload_print_fitted(f, ebuf_ok(&line) ? ebuf_str(&line) : "(out of memory)\n");
+    ebuf_free(&line);
     ebuf_free(&msg);
 }
 
@@ -161,20 +225,20 @@ static void print_no_repository(const struct upload_settings *s, const char *cmd
     if (!k)
         return;
     fflush(stdout);
-    fprintf(stderr,
-            "ecrup %s: RepositoryNotFoundException: the repository '%s' does not exist%s%s; "
-            "%zu blob%s not pushed\n",
-            cmd, s->repository, s->registry_id ? " in registry " : "",
-            s->registry_id ? s->registry_id : "", k, k == 1 ? "" : "s");
+    print_fitted(stderr,
+                 "ecrup %s: RepositoryNotFoundException: the repository '%s' does not exist%s%s; "
+                 "%zu blob%s not pushed\n",
+                 cmd, s->repository, s->registry_id ? " in registry " : "",
+                 s->registry_id ? s->registry_id : "", k, k == 1 ? "" : "s");
     if (s->create_repository) {
         fprintf(stderr, "  (--create-repository could not create it: see above)\n");
         return;
     }
-    fprintf(stderr,
-            "  create it with 'aws ecr create-repository --repository-name %s%s%s', or run "
-            "again with --create-repository\n",
-            s->repository, s->registry_id ? " --registry-id " : "",
-            s->registry_id ? s->registry_id : "");
+    print_fitted(stderr,
+                 "  create it with 'aws ecr create-repository --repository-name %s%s%s', or run "
+                 "again with --create-repository\n",
+                 s->repository, s->registry_id ? " --registry-id " : "",
+                 s->registry_id ? s->registry_id : "");
 }
 
 int upload_report_not_run(const struct upload_settings *s, const char *cmd,
@@ -198,16 +262,20 @@ int upload_report_not_run(const struct upload_settings *s, const char *cmd,
 }
 
 void upload_print_results(const struct upload_settings *s, const char *cmd,
-                          const struct upload_outcome *outs, size_t n, bool interrupted)
+                          const struct upload_outcome *outs, size_t n, bool interrupted, bool terse)
 {
     if (s->json) {
         for (size_t i = 0; i < n; i++)
             print_json_line(cmd, &outs[i]);
     } else {
-        for (size_t i = 0; i < n; i++)
-            if (!upload_outcome_no_repository(&outs[i]) &&
-                (!s->common.quiet || (outs[i].outcome == ECRUP_OUTCOME_FAILED && !interrupted)))
-                print_plain_line(stdout, &outs[i]);
+        for (size_t i = 0; i < n; i++) {
+            bool failed = outs[i].outcome == ECRUP_OUTCOME_FAILED;
+            /* After Ctrl-C the report says which blobs were not pushed: once. */
+            if (upload_outcome_no_repository(&outs[i]) || (failed && interrupted) ||
+                (!failed && (s->common.quiet || terse)))
+                continue;
+            print_plain_line(stdout, &outs[i]);
+        }
     }
     print_no_repository(s, cmd, outs, n);
 }
@@ -217,13 +285,16 @@ static void print_summary(FILE *f, const struct upload_tally *t, double seconds,
 {
     char b[16];
     progress_format_bytes(b, sizeof b, t->bytes);
-    fprintf(f, "%s%zu pushed, %zu existed, %zu failed; %s pushed in %.2f s", what, t->pushed,
-            t->existed, t->failed, b, seconds);
+    struct ebuf line = EBUF_INIT;
+    ebuf_printf(&line, "%s%zu pushed, %zu existed, %zu failed; %s pushed in %.2f s", what,
+                t->pushed, t->existed, t->failed, b, seconds);
     if (t->bytes && seconds > 0)
-        fprintf(f, " (%.1f MB/s)", (double)t->bytes / seconds / 1e6);
+        ebuf_printf(&line, " (%.1f MB/s)", (double)t->bytes / seconds / 1e6);
     if (tail && *tail)
-        fprintf(f, "; %s", tail);
-    fputc('\n', f);
+        ebuf_printf(&line, "; %s", tail);
+    ebuf_putc(&line, '\n');
+    upload_print_fitted(f, ebuf_ok(&line) ? ebuf_str(&line) : "(out of memory)\n");
+    ebuf_free(&line);
     fflush(f);
 }
 
@@ -232,19 +303,25 @@ static void report_interrupt(const char *cmd, const struct upload_outcome *outs,
     size_t landed = 0;
     for (size_t i = 0; i < n; i++)
         landed += outs[i].outcome != ECRUP_OUTCOME_FAILED;
-    fprintf(stderr, "ecrup %s: interrupted: %zu of %zu layer%s pushed or already there", cmd,
-            landed, n, n == 1 ? "" : "s");
-    fputs(landed ? ":\n" : "\n", stderr);
-    for (size_t i = 0; i < n; i++)
-        if (outs[i].outcome != ECRUP_OUTCOME_FAILED)
-            fprintf(stderr, "  %s %s %s\n",
-                    outs[i].outcome == ECRUP_OUTCOME_UPLOADED ? "pushed        " : "already there ",
-                    outs[i].file, outs[i].digest ? outs[i].digest : "");
+    print_fitted(stderr, "ecrup %s: interrupted: %zu of %zu layer%s pushed or already there%s\n",
+                 cmd, landed, n, n == 1 ? "" : "s", landed ? ":" : "");
+    for (size_t i = 0; i < n; i++) {
+        const char *d = outs[i].digest;
+        if (outs[i].outcome == ECRUP_OUTCOME_FAILED)
+            continue;
+        /* a blob of a layout is named by its digest already: once is enough */
+        if (d && strlen(d) > 7 && strstr(outs[i].file, d + 7))
+            d = NULL;
+        print_fitted(stderr, "  %s %s%s%s\n",
+                     outs[i].outcome == ECRUP_OUTCOME_UPLOADED ? "pushed        "
+                                                               : "already there ",
+                     outs[i].file, d ? " " : "", d ? d : "");
+    }
     if (landed < n)
         fprintf(stderr, "not pushed (run the same command again to finish):\n");
     for (size_t i = 0; i < n; i++)
         if (outs[i].outcome == ECRUP_OUTCOME_FAILED)
-            fprintf(stderr, "  not pushed     %s\n", outs[i].file);
+            print_fitted(stderr, "  %s\n", outs[i].file); /* the heading says what they are */
 }
 
 int upload_finish(const struct upload_settings *s, const char *cmd,

@@ -54,12 +54,21 @@ int upload_report_not_run(const struct upload_settings *s, const char *cmd,
  * (upload_print_results), not once per blob. */
 bool upload_outcome_no_repository(const struct upload_outcome *o);
 
-/* The line of every outcome as the settings ask: --json lines on stdout, under --quiet the
- * failures on stderr (none after Ctrl-C: the interrupt report says it), else plain lines,
- * successes on stdout and failures on stderr. Blobs that failed for a missing repository get
- * one message for them all on stderr, naming the exception once, with how to create it. */
+/* The line of every outcome as the settings ask: --json lines on stdout, else plain lines,
+ * successes on stdout (none under --quiet, nor when `terse`: the live view said each already)
+ * and failures on stderr (none after Ctrl-C: the interrupt report says them). Blobs that
+ * failed for a missing repository get one message for them all on stderr, naming the
+ * exception once, with how to create it. */
 void upload_print_results(const struct upload_settings *s, const char *cmd,
-                          const struct upload_outcome *outs, size_t n, bool interrupted);
+                          const struct upload_outcome *outs, size_t n, bool interrupted,
+                          bool terse);
+
+/* Print `text` (whole lines) on `f`; on a terminal each line longer than its width is cut at
+ * spaces, the rest indented two columns, so the terminal never wraps a line mid-word. */
+void upload_print_fitted(FILE *f, const char *text);
+
+/* Columns of the terminal `f` is, or 0 when it is none. */
+int upload_terminal_columns(FILE *f);
 
 /* The end of a run, after any `then` step: the summary (plain output only; `what` names what
  * was counted, "" for nothing, and `tail`, when not empty, follows the counts: what `then`

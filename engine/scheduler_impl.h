@@ -145,7 +145,7 @@ struct layer {
     struct event hash_ev; /* EV_HASHED */
     struct event ev;      /* EV_LAYER_XFER */
     double last_progress;
-    uint64_t reported_bytes;
+    uint64_t reported_bytes, reported_sent; /* the last event's bytes_done and bytes_sent */
     struct layer *batch_next;
     /* resume.c: the layer's journal entry (NULL: none), held under its lock until the end */
     struct journal_entry *journal;

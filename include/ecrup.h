@@ -151,10 +151,21 @@ typedef enum ecrup_phase {
     ECRUP_PHASE_WAITING = 0,    /* queued */
     ECRUP_PHASE_HASHING = 1,    /* computing the digest before checking for the layer */
     ECRUP_PHASE_CHECKING = 2,   /* BatchCheckLayerAvailability */
-    ECRUP_PHASE_PUSHING = 3,    /* parts on the wire; bytes_done grows */
+    ECRUP_PHASE_PUSHING = 3,    /* parts on the wire; bytes_sent and bytes_done grow */
     ECRUP_PHASE_COMPLETING = 4, /* CompleteLayerUpload */
     ECRUP_PHASE_DONE = 5,       /* final: see the result record */
 } ecrup_phase;
+
+/** How a layer ended. */
+typedef enum ecrup_outcome {
+    ECRUP_OUTCOME_PENDING = 0,  /* not finished yet */
+    ECRUP_OUTCOME_UPLOADED = 1, /* uploaded and the service confirmed the digest */
+    ECRUP_OUTCOME_EXISTS = 2,   /* already present: nothing more sent once that was known
+                                   (with check_first, or a digest given, nothing at all;
+                                   otherwise parts may have gone out while the layer was
+                                   hashed, see check_first) */
+    ECRUP_OUTCOME_FAILED = 3,   /* not uploaded; see status, exception and message */
+} ecrup_outcome;
 
 /** A progress event. Lives only during the callback. */
 struct ecrup_progress {
@@ -165,12 +176,24 @@ struct ecrup_progress {
     uint64_t bytes_total;  /* the layer's size */
     uint64_t resumed_from; /* the upload continues one an earlier run left at this byte; 0
                               when it started at byte 0 (see ecrup_result.resumed_from) */
+    uint64_t bytes_sent;   /* bytes handed to the network: bytes_done plus, of the part on the
+                              wire, the share of its request body sent so far (so it moves
+                              while a part is in flight; a rate shown from it is the link's).
+                              Always >= bytes_done. When a part goes again (a retry, a refusal
+                              at the same byte) it falls back to bytes_done, by at most that
+                              part; only a service that forgets bytes (a resume point behind
+                              bytes_done) or a restarted upload moves both back further.
+                              Appended: hosts built against an earlier header, which never
+                              read it, are unaffected */
+    ecrup_outcome outcome; /* PENDING until phase DONE, then the layer's outcome, as its result
+                              record says it (so a view can show the final word at once) */
 };
 
 /**
  * Receives progress events. Called only from the thread that called ecrup_engine_run() (the
  * engine's scheduler runs there), so never concurrently with itself, at most every 100 ms per
- * layer plus once per phase change. Keep it short: while it runs, no layer takes its next step.
+ * layer plus once per phase change, and while a part is on the wire about every 100 ms as its
+ * bytes go (bytes_sent). Keep it short: while it runs, no layer takes its next step.
  */
 typedef void (*ecrup_progress_fn)(const struct ecrup_progress *event, void *user);
 
@@ -286,17 +309,6 @@ struct ecrup_layer {
     uint64_t offset;         /* the layer starts this many bytes into the file; default 0 */
     uint64_t length;         /* its size in bytes; 0 (default): to the end of the file */
 };
-
-/** How a layer ended. */
-typedef enum ecrup_outcome {
-    ECRUP_OUTCOME_PENDING = 0,  /* not finished yet */
-    ECRUP_OUTCOME_UPLOADED = 1, /* uploaded and the service confirmed the digest */
-    ECRUP_OUTCOME_EXISTS = 2,   /* already present: nothing more sent once that was known
-                                   (with check_first, or a digest given, nothing at all;
-                                   otherwise parts may have gone out while the layer was
-                                   hashed, see check_first) */
-    ECRUP_OUTCOME_FAILED = 3,   /* not uploaded; see status, exception and message */
-} ecrup_outcome;
 
 /**
  * A layer's result record. Owned by the engine, valid until ecrup_engine_free().

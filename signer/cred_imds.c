@@ -1,7 +1,10 @@
 /* The "imds" credential provider: EC2 instance metadata, IMDSv2 (a session token first),
  * falling back to v1 when the token request is refused, as botocore does. Nothing listening
- * means "not on EC2" and the chain goes on; AWS_EC2_METADATA_DISABLED=true skips it, and
- * AWS_EC2_METADATA_SERVICE_ENDPOINT points it elsewhere (tests use loopback). */
+ * means "not on EC2" and the chain goes on; so does an answer that is an HTTP error (botocore
+ * returns no credentials for those too), the status noted, so that the "no credentials"
+ * message lists every provider and why each gave nothing instead of this one's status alone.
+ * AWS_EC2_METADATA_DISABLED=true skips it, and AWS_EC2_METADATA_SERVICE_ENDPOINT points it
+ * elsewhere (tests use loopback). */
 #include "signer/cred_provider.h"
 
 #include <cjson/cJSON.h>
@@ -65,17 +68,20 @@ ecrup_status cred_provider_imds(struct cred_chain *c, struct cred_snapshot **out
         goto done;
     }
     st = ECRUP_E_CREDENTIALS;
+    long token_status = status;
     if (status == 200 && body.len) {
         ebuf_printf(&tok_hdr, "X-aws-ec2-metadata-token: %s", ebuf_str(&body));
         if (strpbrk(ebuf_str(&body), "\r\n")) {
             ebuf_printf(err, "%s: the session token is not a legal header value", who);
             goto done;
         }
-    } else if (status != 403 && status != 404 && status != 405) {
-        /* 403/404/405: IMDSv2 unavailable, go on with v1 as botocore does. */
-        ebuf_printf(err, "%s: token request: HTTP %ld", who, status);
+    } else if (status == 400) {
+        cred_note(c, "%s: token request answered HTTP 400", who);
+        st = ECRUP_E_NO_CREDENTIALS;
         goto done;
     }
+    /* Any other answer (403/404/405: IMDSv2 unavailable; 5xx): go on with v1, as botocore
+     * does; the v1 request says whether the service works at all. */
 
     call.method = "GET";
     call.headers[0] = tok_hdr.len ? ebuf_str(&tok_hdr) : NULL;
@@ -89,11 +95,18 @@ ecrup_status cred_provider_imds(struct cred_chain *c, struct cred_snapshot **out
         st = ECRUP_E_NO_CREDENTIALS;
         goto done;
     }
-    st = ECRUP_E_CREDENTIALS;
     if (status != 200) {
-        ebuf_printf(err, "%s: role request: HTTP %ld", who, status);
+        if (tok_hdr.len)
+            cred_note(c, "%s: role request answered HTTP %ld", who, status);
+        else if (token_status == status)
+            cred_note(c, "%s: HTTP %ld to the token and role requests", who, status);
+        else
+            cred_note(c, "%s: HTTP %ld to the token request, %ld to the role request", who,
+                      token_status, status);
+        st = ECRUP_E_NO_CREDENTIALS;
         goto done;
     }
+    st = ECRUP_E_CREDENTIALS;
     size_t rl = strcspn(ebuf_str(&body), "\r\n");
     ebuf_append(&role, ebuf_str(&body), rl);
     ebuf_puts(&role, "");
@@ -105,12 +118,13 @@ ecrup_status cred_provider_imds(struct cred_chain *c, struct cred_snapshot **out
     call.url = ebuf_str(&url);
     if ((st = fetch(&call, who, "credentials", &status, &body, &detail, err)) != ECRUP_OK)
         goto done;
-    st = ECRUP_E_CREDENTIALS;
     if (status != 200) {
-        ebuf_printf(err, "%s: credentials request for role %.100s: HTTP %ld", who, ebuf_str(&role),
-                    status);
+        cred_note(c, "%s: credentials request for role %.100s answered HTTP %ld", who,
+                  ebuf_str(&role), status);
+        st = ECRUP_E_NO_CREDENTIALS;
         goto done;
     }
+    st = ECRUP_E_CREDENTIALS;
     cJSON *root = cJSON_ParseWithLength(ebuf_str(&body), body.len);
     const char *code = cJSON_IsObject(root) ? json_string(root, "Code") : NULL;
     if (!cJSON_IsObject(root))

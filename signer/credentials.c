@@ -229,6 +229,46 @@ static bool report_step(struct cred_report *r, size_t i, enum cred_outcome outco
     return step->name && (!detail || step->detail);
 }
 
+/* The longest message an ecrup_error holds (its message[512]). A "no credentials" summary longer
+ * than that (long profile paths, an IMDS that answered) would lose its last providers, which
+ * are the ones that were asked something: every reason is shortened alike instead. */
+#define SUMMARY_MAX 511
+
+/* "no credentials found; tried ..." from the notes of `n` providers: provider i's are
+ * tried[marks[i] .. marks[i + 1]), after the "; " that joins them to the previous ones. */
+static void no_credentials_summary(struct ebuf *e, const char *tried, const size_t *marks, size_t n)
+{
+    static const char head[] = "no credentials found; tried ";
+    const char *seg[sizeof chain / sizeof *chain];
+    size_t len[sizeof chain / sizeof *chain], total = sizeof head - 1, longest = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = tried + marks[i], *b = tried + marks[i + 1];
+        if (a < b && marks[i] && !strncmp(a, "; ", 2))
+            a += 2;
+        if (a >= b)
+            continue;
+        seg[k] = a;
+        len[k] = (size_t)(b - a);
+        total += len[k] + (k ? 2 : 0);
+        longest = len[k] > longest ? len[k] : longest;
+        k++;
+    }
+    size_t cap = longest;
+    while (total > SUMMARY_MAX && cap > 16) {
+        cap--;
+        total = sizeof head - 1;
+        for (size_t j = 0; j < k; j++)
+            total += (len[j] > cap ? cap + 3 : len[j]) + (j ? 2 : 0);
+    }
+    ebuf_puts(e, head);
+    for (size_t j = 0; j < k; j++) {
+        size_t m = len[j] > cap ? cap : len[j];
+        while (m < len[j] && m && ((unsigned char)seg[j][m] & 0xC0) == 0x80)
+            m--; /* never half a UTF-8 character */
+        ebuf_printf(e, "%s%.*s%s", j ? "; " : "", (int)m, seg[j], m < len[j] ? "..." : "");
+    }
+}
+
 ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snapshot **out,
                                  struct ebuf *err, struct cred_report *report)
 {
@@ -239,6 +279,7 @@ ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snap
     struct ebuf local = EBUF_INIT;
     struct ebuf *e = err ? err : &local;
     size_t n_chain = sizeof chain / sizeof *chain;
+    size_t marks[sizeof chain / sizeof *chain + 1] = {0};
     struct cred_report r = {.steps = calloc(n_chain, sizeof *r.steps)};
     bool report_ok = r.steps != NULL;
     *out = NULL;
@@ -250,7 +291,9 @@ ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snap
             continue;
         }
         size_t mark = c.tried.len, before = e->len;
+        marks[i] = mark;
         st = chain[i].fn(&c, out, e);
+        marks[i + 1] = c.tried.len;
         if (!report_ok)
             continue;
         /* This provider's own notes: what it added to the list, without the separator. */
@@ -265,8 +308,10 @@ ecrup_status cred_resolve_report(const struct cred_config *cfg, struct cred_snap
             report_ok =
                 report_step(&r, i, CRED_FAILED, st, e->len > before ? ebuf_str(e) + before : NULL);
     }
-    if (st == ECRUP_E_NO_CREDENTIALS)
-        ebuf_printf(e, "no credentials found; tried %s", ebuf_str(&c.tried));
+    if (st == ECRUP_E_NO_CREDENTIALS && ebuf_ok(&c.tried))
+        no_credentials_summary(e, ebuf_str(&c.tried), marks, n_chain);
+    else if (st == ECRUP_E_NO_CREDENTIALS)
+        ebuf_puts(e, "no credentials found (out of memory listing the providers tried)");
     else if (st != ECRUP_OK && e->len == 0)
         ebuf_puts(e, "credentials: out of memory");
     if (st != ECRUP_OK && *out) {

@@ -152,10 +152,16 @@ def test_layout(server, client, tmp):
     check(im is not None and im["imageId"]["imageDigest"] == desc["digest"],
           "--tag: release-1.0 names the same manifest")
 
-    # plain output says where it went
+    # plain output says where it went, docker's first and last lines around it
     r = run(["push", "--repository", repo, lay.root], creds_env(server.url))
     check(r.returncode == 0 and ("%s:v1" % repo) in r.stdout and desc["digest"] in r.stdout,
           "plain output names repository:tag and the manifest digest: %r" % r.stdout[-600:])
+    lines = r.stdout.splitlines()
+    check(lines and lines[0] == "The push refers to repository [%s/%s]"
+          % (server.url.split("://")[1], repo) and
+          lines[-1] == "v1: digest: %s size: %d" % (desc["digest"], desc["size"]),
+          "plain output opens with the repository and ends with the image's line: %r"
+          % r.stdout[-600:])
     return lay, desc, datas
 
 
@@ -475,10 +481,12 @@ def test_missing_repository(server, tmp, lay):
     check(r.stderr.count("RepositoryNotFoundException") == 1 and
           "aws ecr create-repository --repository-name no/such-repo" in r.stderr,
           "missing repository: said once on stderr with the hint: %r" % r.stderr)
-    # Plain: nothing on stdout but the summary, which says the image was not put.
+    # Plain: nothing on stdout but the repository line and the summary, which says the image
+    # was not put.
     r = run(["push", "--repository", "no/such-repo", lay.root], creds_env(server.url))
-    check(r.returncode == 1 and r.stdout.strip().splitlines() ==
+    check(r.returncode == 1 and r.stdout.strip().splitlines()[1:] ==
           [l for l in r.stdout.strip().splitlines() if l.startswith("blobs: 0 pushed")] and
+          r.stdout.startswith("The push refers to repository [127.0.0.1:") and
           "blobs: 0 pushed, 0 existed, 4 failed;" in r.stdout and
           "image not put: 4 of its 4 blobs failed" in r.stdout,
           "missing repository, plain: the summary says the image was not put: %r" % r.stdout)

@@ -48,6 +48,11 @@ def run_tool(server, layers, *opts, env, timeout=300, repo=REPO):
     # acknowledged bytes fall only when the upload started over or the server fell behind
     check(summary["progress_backwards"] == 0 or summary["restarts"] or summary["resumes"],
           "progress bytes went backwards: %s" % summary)
+    # the bytes on the wire: never below those acknowledged, and a part sent again falls back
+    # to where it starts, no further, unless the upload started over or the server fell behind
+    check(summary["sent_below_done"] == 0, "bytes_sent below bytes_done: %s" % summary)
+    check(summary["sent_back_past_done"] == 0 or summary["restarts"] or summary["resumes"],
+          "bytes_sent fell back past the acknowledged bytes: %s" % summary)
     check(summary["secrets_logged"] == 0, "a log line contained the secret key")
     return results, summary, p
 

@@ -31,6 +31,10 @@ static atomic_int in_progress;        /* re-entrancy detector */
 static atomic_uint progress_overlaps; /* callbacks that ran concurrently */
 static atomic_uint progress_events;
 static atomic_uint progress_backwards; /* bytes_done decreased for a layer */
+/* bytes_sent: below bytes_done (never allowed); below the layer's previous bytes_done, so
+ * falling back by more than the part sent again (allowed only after a restart or a resume);
+ * ahead of bytes_done (a part counted while on the wire) */
+static atomic_uint sent_below_done, sent_back_past_done, sent_ahead;
 static _Atomic uint64_t acked_total;
 static uint64_t last_bytes[MAX_LAYERS];
 static unsigned phases_seen;
@@ -42,9 +46,15 @@ static void on_progress(const struct ecrup_progress *ev, void *user)
         atomic_fetch_add(&progress_overlaps, 1);
     atomic_fetch_add(&progress_events, 1);
     phases_seen |= 1u << ev->phase;
+    if (ev->bytes_sent < ev->bytes_done)
+        atomic_fetch_add(&sent_below_done, 1);
+    if (ev->bytes_sent > ev->bytes_done)
+        atomic_fetch_add(&sent_ahead, 1);
     if (ev->layer_id < MAX_LAYERS) {
         if (ev->bytes_done < last_bytes[ev->layer_id] && ev->phase == ECRUP_PHASE_PUSHING)
             atomic_fetch_add(&progress_backwards, 1);
+        if (ev->bytes_sent < last_bytes[ev->layer_id] && ev->phase == ECRUP_PHASE_PUSHING)
+            atomic_fetch_add(&sent_back_past_done, 1);
         if (ev->bytes_done > last_bytes[ev->layer_id])
             atomic_fetch_add(&acked_total, ev->bytes_done - last_bytes[ev->layer_id]);
         last_bytes[ev->layer_id] = ev->bytes_done;
@@ -243,11 +253,13 @@ int main(int argc, char **argv)
     printf("{\"summary\":true,\"status\":%d,\"seconds\":%.3f,\"maxrss_kb\":%ld,"
            "\"progress_events\":%u,\"progress_overlaps\":%u,\"progress_backwards\":%u,"
            "\"phases_seen\":%u,\"resumes\":%u,\"restarts\":%u,\"rehashes\":%u,"
-           "\"secrets_logged\":%u}\n",
+           "\"secrets_logged\":%u,\"sent_below_done\":%u,\"sent_back_past_done\":%u,"
+           "\"sent_ahead\":%u}\n",
            (int)st, secs, ru.ru_maxrss, atomic_load(&progress_events),
            atomic_load(&progress_overlaps), atomic_load(&progress_backwards), phases_seen,
            atomic_load(&log_resumes), atomic_load(&log_restarts), atomic_load(&log_rehashes),
-           atomic_load(&log_secrets));
+           atomic_load(&log_secrets), atomic_load(&sent_below_done),
+           atomic_load(&sent_back_past_done), atomic_load(&sent_ahead));
     ecrup_engine_free(engine);
     ecrup_global_cleanup();
     for (size_t i = 0; i < n; i++)

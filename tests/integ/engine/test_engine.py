@@ -276,6 +276,9 @@ def scenarios(root):
         verify_uploaded(srv2, [path], res, "server restart")
         check(summ["restarts"] >= 1 and summ["rehashes"] >= 1,
               "server restart: the layer started over and was hashed again: %s" % summ)
+        # every reply waits 200 ms after its part is in: the 100 ms ticks see it on the wire
+        check(summ["sent_ahead"] > 0,
+              "server restart: progress counted parts on the wire before their reply: %s" % summ)
         srv2.stop()
     finally:
         if srv.proc.poll() is None:

@@ -209,9 +209,20 @@ static void test_report(void)
         CHECK(r.steps[i].name && !strchr(r.steps[i].name, ' '));
         CHECK_EQ_INT(r.steps[i].outcome, CRED_SKIPPED);
         CHECK_EQ_INT(r.steps[i].status, ECRUP_E_NO_CREDENTIALS);
-        /* Each reason is in the error's "tried" list, which is unchanged. */
-        CHECK(r.steps[i].detail && strstr(ebuf_str(&err), r.steps[i].detail));
+        /* Each reason is in the error's "tried" list: whole, or, when the list would not fit
+         * in an ecrup_error's message, its start and "...". */
+        const char *d = r.steps[i].detail;
+        const char *at = d ? strstr(ebuf_str(&err), d) : NULL;
+        if (!at && d && err.len <= 511 && strlen(d) > 16) {
+            char start[17];
+            memcpy(start, d, 16);
+            start[16] = '\0';
+            at = strstr(ebuf_str(&err), start);
+            CHECK(at && strstr(at, "...") && strcspn(at, ";") > strcspn(at, "."));
+        }
+        CHECK(at != NULL);
     }
+    CHECK(err.len <= 511);
     CHECK_STR(r.steps[0].detail, "explicit: none given");
     const struct cred_step *s = step_named(&r, "env");
     CHECK(s && strcmp(s->detail, "environment: AWS_ACCESS_KEY_ID unset") == 0);
