@@ -209,7 +209,7 @@ def test_digest_sources(tmp):
     """A layer of unknown digest is hashed beside its upload: every byte once, from the part
     buffers or from the file. Over a slow link the file is read ahead, so the check beside the
     upload finds a layer the repository has before most of it is sent again."""
-    server = Server("--repository", "cli/slow", "--faults", "delay=50,bandwidth=50000000")
+    server = Server("--repository", "cli/slow", "--faults", "delay=50,bandwidth=20000000")
     try:
         size = 40 * MiB + 3
         layer = make_file(tmp, "slow.bin", size, seed=31)
