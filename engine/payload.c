@@ -631,9 +631,10 @@ size_t payload_stream_read(struct payload_stream *s, char *dst, size_t cap)
         } else if (s->pos < s->members_len + s->blob_len) {
             n = blob_read(s, s->pos - s->members_len, dst + out, cap - out);
         } else {
+            static const char end[] = K_END;
             size_t at = s->pos - s->members_len - s->blob_len;
-            n = sizeof K_END - 1 - at < cap - out ? sizeof K_END - 1 - at : cap - out;
-            memcpy(dst + out, K_END + at, n);
+            n = sizeof end - 1 - at < cap - out ? sizeof end - 1 - at : cap - out;
+            memcpy(dst + out, end + at, n);
         }
         out += n;
         s->pos += n;
