@@ -350,34 +350,78 @@ static bool referenced_by_list(const struct repo *r, const char *digest)
     return false;
 }
 
-static void remove_tag(struct repo *r, struct tag *t)
+/* What one BatchDeleteImage took out of the repository, kept until its record is stored: put
+ * back if that fails, freed once it is durable. */
+struct taken {
+    struct tag *tags;
+    size_t n_tags, cap_tags;
+    struct image *images;
+    size_t n_images, cap_images;
+};
+
+static void take_tag(struct repo *r, struct tag *t, struct taken *k)
 {
-    free(t->name);
+    GROW(k->tags, k->n_tags, k->cap_tags);
+    k->tags[k->n_tags++] = *t;
     *t = r->tags[--r->n_tags];
 }
 
-static void remove_image(struct repo *r, struct image *im)
+static void take_image(struct repo *r, struct image *im, struct taken *k)
 {
     for (size_t i = r->n_tags; i-- > 0;)
         if (!strcmp(r->tags[i].digest, im->digest))
-            remove_tag(r, &r->tags[i]);
-    free(im->media_type);
-    free(im->manifest);
+            take_tag(r, &r->tags[i], k);
+    GROW(k->images, k->n_images, k->cap_images);
+    k->images[k->n_images++] = *im;
     *im = r->images[--r->n_images];
+}
+
+/* The record of what was taken: tags by name, images by digest. */
+static cJSON *taken_change(const struct taken *k)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "op", "deleteImages");
+    cJSON *tags = cJSON_AddArrayToObject(c, "tags");
+    for (size_t i = 0; i < k->n_tags; i++)
+        cJSON_AddItemToArray(tags, cJSON_CreateString(k->tags[i].name));
+    cJSON *images = cJSON_AddArrayToObject(c, "images");
+    for (size_t i = 0; i < k->n_images; i++)
+        cJSON_AddItemToArray(images, cJSON_CreateString(k->images[i].digest));
+    return c;
+}
+
+/* Back into r when `restore` (the order of the arrays is no one's: pages sort), else freed. */
+static void taken_end(struct repo *r, struct taken *k, bool restore)
+{
+    for (size_t i = 0; i < k->n_tags; i++) {
+        if (restore) {
+            GROW(r->tags, r->n_tags, r->cap_tags);
+            r->tags[r->n_tags++] = k->tags[i];
+        } else {
+            free(k->tags[i].name);
+        }
+    }
+    for (size_t i = 0; i < k->n_images; i++) {
+        if (restore) {
+            GROW(r->images, r->n_images, r->cap_images);
+            r->images[r->n_images++] = k->images[i];
+        } else {
+            free(k->images[i].media_type);
+            free(k->images[i].manifest);
+        }
+    }
+    free(k->tags);
+    free(k->images);
 }
 
 void registry_delete_images(struct registry *reg, const char *repo, const cJSON *ids,
                             struct srv_reply *out)
 {
-    char(*gone)[72] = NULL;
+    struct taken k = {0};
     pthread_mutex_lock(&reg->mu);
     struct repo *r = reg_repo_or_reply(reg, repo, out);
     if (!r)
         goto done;
-    gone = calloc((size_t)cJSON_GetArraySize(ids) + 1, sizeof *gone);
-    if (!gone)
-        abort();
-    size_t n_gone = 0;
     cJSON *o = cJSON_CreateObject();
     cJSON *done_ids = cJSON_AddArrayToObject(o, "imageIds");
     cJSON *failures = cJSON_AddArrayToObject(o, "failures");
@@ -412,7 +456,7 @@ void registry_delete_images(struct registry *reg, const char *repo, const cJSON 
         }
         if (t) {
             deleted_id(done_ids, im->digest, t->name);
-            remove_tag(r, t);
+            take_tag(r, t, &k);
             if (!last)
                 continue;
         } else {
@@ -423,19 +467,22 @@ void registry_delete_images(struct registry *reg, const char *repo, const cJSON 
             if ((size_t)cJSON_GetArraySize(done_ids) == before)
                 deleted_id(done_ids, im->digest, NULL);
         }
-        memcpy(gone[n_gone++], im->digest, 72);
-        remove_image(r, im);
+        take_image(r, im, &k);
     }
-    if (cJSON_GetArraySize(done_ids) && store_persist_repo(reg, r) != 0) {
+    if ((k.n_tags || k.n_images) && store_log_change(reg, r, taken_change(&k)) != 0) {
+        /* Nothing the client is not told was deleted may stay deleted. */
+        taken_end(r, &k, true);
         cJSON_Delete(o);
         srv_reply_error(out, 500, "ServerException", "could not store the repository");
         goto done;
     }
-    for (size_t i = 0; i < n_gone; i++)
-        store_release_manifest(reg, gone[i]);
+    /* The manifests go once the record is durable: a crash in between leaves a file nothing
+     * names, never an image without its manifest. */
+    for (size_t i = 0; i < k.n_images; i++)
+        store_release_manifest(reg, k.images[i].digest);
+    taken_end(r, &k, false);
     srv_reply_json(out, o);
 done:
-    free(gone);
     pthread_mutex_unlock(&reg->mu);
 }
 

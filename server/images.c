@@ -128,8 +128,8 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
             goto done;
         }
     }
-    /* What this call adds or moves, undone if the repository cannot be stored: an image the
-     * client was not told it put must not be there for its retry to find. */
+    /* What this call adds or moves, undone if its record cannot be stored: an image the client
+     * was not told it put must not be there for its retry to find. */
     bool added_image = !im, added_tag = tag && !t;
     char moved_from[72] = "";
     if (t && !added_tag)
@@ -150,7 +150,14 @@ void registry_put_image(struct registry *reg, const char *repo, const char *mani
         }
         memcpy(t->digest, digest, 72);
     }
-    if (store_persist_repo(reg, r) != 0) {
+    cJSON *change = cJSON_CreateObject();
+    cJSON_AddStringToObject(change, "op", "putImage");
+    cJSON_AddStringToObject(change, "digest", digest);
+    cJSON_AddStringToObject(change, "mediaType", im->media_type);
+    cJSON_AddNumberToObject(change, "pushedAt", im->pushed_at);
+    if (tag)
+        cJSON_AddStringToObject(change, "tag", tag);
+    if (store_log_change(reg, r, change) != 0) {
         if (added_tag) {
             free(r->tags[--r->n_tags].name);
         } else if (tag) {

@@ -3,6 +3,7 @@
  * live with their concept: uploads.c, layers.c, images.c; the disk in store.c. */
 #include "server/registry_impl.h"
 
+#include "server/repolog.h"
 #include "signer/endpoint.h"
 
 #include <errno.h>
@@ -164,6 +165,7 @@ struct registry *registry_open(const struct registry_config *cfg, struct ebuf *e
     reg->base_url = strdup(cfg->base_url ? cfg->base_url : "http://127.0.0.1");
     /* Without its directory a durable registry would quietly keep nothing. */
     reg->dir = durable ? strdup(cfg->data_dir) : NULL;
+    reg->compact_at = REPOLOG_COMPACT_AT;
     if (!reg->base_url || (durable && !reg->dir)) {
         ebuf_printf(err, "out of memory");
         registry_free(reg);
@@ -283,7 +285,7 @@ cJSON *reg_exclusions_json(const struct repo *r)
     return list;
 }
 
-static void set_mutability(struct repo *r, const char *mutability, const cJSON *exclusions)
+void reg_set_mutability(struct repo *r, const char *mutability, const cJSON *exclusions)
 {
     snprintf(r->mutability, sizeof r->mutability, "%s", mutability ? mutability : "MUTABLE");
     r->n_exclusions = 0;
@@ -309,8 +311,13 @@ void registry_put_tag_mutability(struct registry *reg, const char *name, const c
     int old_n = r->n_exclusions;
     memcpy(old, r->mutability, sizeof old);
     memcpy(old_ex, r->exclusions, sizeof old_ex);
-    set_mutability(r, mutability, exclusions);
-    if (store_persist_repo(reg, r) != 0) {
+    reg_set_mutability(r, mutability, exclusions);
+    cJSON *change = cJSON_CreateObject();
+    cJSON_AddStringToObject(change, "op", "setMutability");
+    cJSON_AddStringToObject(change, "imageTagMutability", r->mutability);
+    if (r->n_exclusions)
+        cJSON_AddItemToObject(change, "imageTagMutabilityExclusionFilters", reg_exclusions_json(r));
+    if (store_log_change(reg, r, change) != 0) {
         int e = errno;
         memcpy(r->mutability, old, sizeof old);
         memcpy(r->exclusions, old_ex, sizeof old_ex);
@@ -345,7 +352,7 @@ void registry_create_repository(struct registry *reg, const char *name, const ch
     if (!r)
         abort();
     snprintf(r->name, sizeof r->name, "%s", name);
-    set_mutability(r, mutability, exclusions);
+    reg_set_mutability(r, mutability, exclusions);
     r->created_at = reg_now();
     if (store_persist_repo(reg, r) != 0) {
         int e = errno;

@@ -3,18 +3,20 @@
  * State lives in memory and, unless the registry is a sink, in a data directory:
  *   repos/<name with '/' as '+'>.json   a repository: layers, images, tags (a name of over
  *                                        246 characters: repos/<SHA-256 of the name>.json)
+ *   repos/<same>.log                     its changes since (server/repolog.h)
  *   manifests/<hex>                      image manifests by digest
  *   blobs/sha256/<hex>                   layers, content-addressed
  *   uploads/<id>.json, uploads/<id>.data an upload in progress: state and bytes so far
- * Every acknowledged change is fsynced (data, then state written to a temp file and renamed)
- * before the reply, so a restart loses nothing that was acknowledged.
+ * Every acknowledged change is fsynced (data, then state written to a temp file and renamed,
+ * or a repository's change appended to its journal) before the reply, so a restart loses
+ * nothing that was acknowledged.
  *
  * Thread safety: every function may be called from any thread; one mutex guards the model.
  * Long work (hashing a layer, copying a spooled part) runs outside the lock with the upload
  * marked busy.
  *
  * The implementation: registry.c (the model, repositories), uploads.c, layers.c, images.c,
- * store.c (the disk); registry_impl.h is what they share. */
+ * store.c and repolog.c (the disk); registry_impl.h is what they share. */
 #ifndef ECRUP_SERVER_REGISTRY_H
 #define ECRUP_SERVER_REGISTRY_H
 

@@ -52,6 +52,13 @@ struct repo {
     size_t n_images, cap_images;
     struct tag *tags;
     size_t n_tags, cap_tags;
+    /* Its durable form (store.c, repolog.c): the sequence number of the last change stored, the
+     * sizes of the state file and of the change journal after it, and whether the journal may
+     * end in bytes no record may follow (a failed append that could not be cut back, a torn
+     * tail found at start): the next change then rewrites the state file instead. */
+    uint64_t seq;
+    uint64_t base_bytes, log_bytes;
+    bool log_damaged;
 };
 
 struct upload {
@@ -92,6 +99,8 @@ struct registry {
     size_t n_uploads, cap_uploads;
     struct auth_token *tokens;
     size_t n_tokens, cap_tokens;
+    uint64_t compact_at;       /* a journal past this size and the state file's is folded into it by
+                                  the change that crosses it (REPOLOG_COMPACT_AT; tests set less) */
     unsigned char url_key[32]; /* signs download URLs (tokens.c); made at the first one */
     bool url_key_set;
     /* The thread that expires idle uploads while no request comes (reg_expire_uploads), woken
@@ -141,6 +150,9 @@ bool reg_download_signature(struct registry *reg, const char *repo, const char *
 bool reg_tag_immutable(const struct repo *r, const char *tag);
 /* The exclusion filters as the model writes them, [{"filterType":"WILDCARD","filter":...}]. */
 struct cJSON *reg_exclusions_json(const struct repo *r);
+/* Set the repository's setting and its filters (that form; NULL: none); a NULL setting is
+ * MUTABLE. */
+void reg_set_mutability(struct repo *r, const char *mutability, const struct cJSON *exclusions);
 
 /* The time now as ECR's timestamps carry it: seconds, milliseconds kept. */
 double reg_now(void);
@@ -174,8 +186,21 @@ void store_path(const struct registry *reg, char *out, size_t cap, const char *f
 int store_fsync_dir(const char *path);
 /* Write `data` to `path` so that a crash leaves either the old or the new contents. 0 or -1. */
 int store_write_atomic(const char *path, const char *data, size_t n);
-/* Store a repository's state, or an upload's. 0 or -1. */
+/* Store a repository's whole state (a new one, or the journal folded in: then emptied), or an
+ * upload's. 0 or -1 with errno set. */
 int store_persist_repo(struct registry *reg, struct repo *r);
+/* Make a change to `r` that is already in memory durable: one record appended to the
+ * repository's journal and fdatasync'ed (repolog.c), or the whole state rewritten when the
+ * journal is damaged; a journal grown past reg->compact_at and the state file is folded in
+ * after the append. Takes `change` ({"op":...}; its "seq" is set here). 0, or -1 with errno set
+ * and the journal as it was: the caller undoes the change. */
+int store_log_change(struct registry *reg, struct repo *r, struct cJSON *change);
+/* The path of the repository's state file (`suffix` ".json") or journal (".log") into out
+ * (STORE_PATH_CAP). False when hashing its name fails. */
+bool store_repo_path(const struct registry *reg, const char *name, const char *suffix, char *out);
+/* Apply the journal at `path` to `r`, just loaded from its state file (repolog.c). 0, or -1
+ * with a message in err for a whole record that cannot be applied. */
+int repolog_replay(struct registry *reg, struct repo *r, const char *path, struct ebuf *err);
 int store_persist_upload(struct registry *reg, struct upload *u);
 /* Remove a repository's state file (a deleted repository), fsynced. 0 or -1. */
 int store_remove_repo(struct registry *reg, const struct repo *r);

@@ -1,6 +1,7 @@
 /* The registry's durable store: every acknowledged change reaches the disk before its reply
  * (data fsynced, then state written to a temporary file, fsynced and renamed over the old, then
- * the directory fsynced), and the state is loaded back at start. The layout is registry.h's. */
+ * the directory fsynced, or a repository's change appended to its journal, repolog.c), and the
+ * state is loaded back at start. The layout is registry.h's. */
 #include "server/registry_impl.h"
 
 #include <dirent.h>
@@ -44,6 +45,15 @@ static bool repo_file_name(const char *name, char out[300])
         return sha256_hex(name, n, out);
     for (size_t i = 0; i <= n; i++)
         out[i] = name[i] == '/' ? '+' : name[i];
+    return true;
+}
+
+bool store_repo_path(const struct registry *reg, const char *name, const char *suffix, char *out)
+{
+    char fname[300];
+    if (!repo_file_name(name, fname))
+        return false;
+    store_path(reg, out, STORE_PATH_CAP, "repos/%s%s", fname, suffix);
     return true;
 }
 
@@ -131,30 +141,57 @@ int store_persist_repo(struct registry *reg, struct repo *r)
         cJSON_AddStringToObject(t, "digest", r->tags[i].digest);
         cJSON_AddItemToArray(tags, t);
     }
+    cJSON_AddNumberToObject(o, "journalSeq", (double)r->seq);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!s)
+    if (!s) {
+        errno = ENOMEM;
         return -1;
-    char fname[300], path[STORE_PATH_CAP];
+    }
+    char path[STORE_PATH_CAP], log[STORE_PATH_CAP];
     int rc = -1;
-    if (repo_file_name(r->name, fname)) {
-        store_path(reg, path, sizeof path, "repos/%s.json", fname);
-        rc = store_write_atomic(path, s, strlen(s));
+    size_t n = strlen(s);
+    if (store_repo_path(reg, r->name, ".json", path) &&
+        store_repo_path(reg, r->name, ".log", log)) {
+        /* A new repository: a journal a deleted one of the same name left behind would be
+         * replayed after it (its records count from 1 too). */
+        rc = r->seq || unlink(log) == 0 || errno == ENOENT ? 0 : -1;
+        if (rc == 0)
+            rc = store_write_atomic(path, s, n);
     }
     free(s);
-    return rc;
+    if (rc != 0)
+        return -1;
+    r->base_bytes = n;
+    /* The state file holds every record now. A crash before the journal is emptied leaves
+     * records no later than its journalSeq, which loading skips. */
+    int fd = open(log, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) {
+        r->log_damaged = true;
+    } else if (fd >= 0) {
+        r->log_damaged = fdatasync(fd) != 0;
+        close(fd);
+    } else {
+        r->log_damaged = false;
+    }
+    if (!r->log_damaged)
+        r->log_bytes = 0;
+    return 0;
 }
 
 int store_remove_repo(struct registry *reg, const struct repo *r)
 {
     if (!reg->dir)
         return 0;
-    char fname[300], path[STORE_PATH_CAP];
-    if (!repo_file_name(r->name, fname))
+    char path[STORE_PATH_CAP];
+    if (!store_repo_path(reg, r->name, ".json", path))
         return -1;
-    store_path(reg, path, sizeof path, "repos/%s.json", fname);
     if (unlink(path) != 0 && errno != ENOENT)
         return -1;
+    /* The state file first: a crash between the two leaves a journal nothing names, which the
+     * start removes, never a repository without its latest changes. */
+    if (store_repo_path(reg, r->name, ".log", path))
+        unlink(path);
     store_path(reg, path, sizeof path, "repos");
     return store_fsync_dir(path);
 }
@@ -210,6 +247,7 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
 {
     char *text = read_text(path);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
+    size_t base_bytes = text ? strlen(text) : 0;
     free(text);
     const char *name = json_string(o, "name");
     if (!name || !valid_repository_name(name)) {
@@ -225,6 +263,10 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
     snprintf(r->mutability, sizeof r->mutability, "%s", mut ? mut : "MUTABLE");
     cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "createdAt");
     r->created_at = cJSON_IsNumber(c) ? c->valuedouble : 0;
+    /* State written before there was a journal has no journalSeq: it holds no record. */
+    c = cJSON_GetObjectItemCaseSensitive(o, "journalSeq");
+    r->seq = cJSON_IsNumber(c) && c->valuedouble > 0 ? (uint64_t)c->valuedouble : 0;
+    r->base_bytes = base_bytes;
     const cJSON *it;
     cJSON_ArrayForEach(it,
                        cJSON_GetObjectItemCaseSensitive(o, "imageTagMutabilityExclusionFilters"))
@@ -278,6 +320,14 @@ static int load_repo(struct registry *reg, const char *path, struct ebuf *err)
         memcpy(tg->digest, d, 72);
     }
     cJSON_Delete(o);
+    /* The changes since the state file was written: repos/<file>.log beside repos/<file>.json. */
+    char log[STORE_PATH_CAP];
+    size_t pn = strlen(path);
+    snprintf(log, sizeof log, "%.*s.log", (int)(pn - strlen(".json")), path);
+    if (repolog_replay(reg, r, log, err) != 0) {
+        reg_repo_free(r);
+        return -1;
+    }
     GROW(reg->repos, reg->n_repos, reg->cap_repos);
     reg->repos[reg->n_repos++] = r;
     return 0;
@@ -348,6 +398,12 @@ static void sweep_leftovers(struct registry *reg, const char *sub)
         size_t n = strlen(e->d_name);
         bool tmp = n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
         bool orphan = false;
+        if (!strcmp(sub, "repos") && n > 4 && !strcmp(e->d_name + n - 4, ".log")) {
+            /* A journal whose state file is gone: DeleteRepository stopped between the two. */
+            struct stat st;
+            store_path(reg, path, sizeof path, "repos/%.*s.json", (int)(n - 4), e->d_name);
+            orphan = stat(path, &st) != 0 && errno == ENOENT;
+        }
         if (!strcmp(sub, "uploads") && n == 36 + 5 && !strcmp(e->d_name + 36, ".data")) {
             char id[37];
             memcpy(id, e->d_name, 36);

@@ -532,7 +532,11 @@ void registry_complete_upload(struct registry *reg, const char *repo, const char
     }
     if (!reg_find_layer(r, digest)) {
         add_layer(r, digest, size);
-        if (store_persist_repo(reg, r) != 0) {
+        cJSON *change = cJSON_CreateObject();
+        cJSON_AddStringToObject(change, "op", "addLayer");
+        cJSON_AddStringToObject(change, "digest", digest);
+        cJSON_AddNumberToObject(change, "size", (double)size);
+        if (store_log_change(reg, r, change) != 0) {
             r->n_layers--;
             srv_reply_error(out, 500, "ServerException", "could not store the repository");
             goto done;

@@ -112,7 +112,8 @@ def put_image(tmp, boto3, Config, ClientError):
                             config=Config(retries={"max_attempts": 1}))
 
     # Layers up with room to spare; the image's manifest is small, the repository's state
-    # (every layer's digest) larger: a limit between the two fails only the state.
+    # (every layer's digest, in its journal) larger: a limit between the two fails only the
+    # state.
     proc, url = serve(data, limited=False)
     c = client(url)
     digests = []
@@ -160,6 +161,14 @@ def put_image(tmp, boto3, Config, ClientError):
         got = c.batch_get_image(repositoryName="full", imageIds=[{"imageTag": "v1"}])["images"]
         check(len(got) == 1 and got[0]["imageManifest"] == manifest,
               "with room again the image is put")
+    finally:
+        stop_checked(proc)
+    # The refused appends were cut back: the record after them is read at the next start.
+    proc, url = serve(data, limited=False)
+    try:
+        got = client(url).batch_get_image(repositoryName="full",
+                                          imageIds=[{"imageTag": "v1"}])["images"]
+        check(len(got) == 1, "and it is still there after a restart (%r)" % got)
     finally:
         stop_checked(proc)
 

@@ -20,7 +20,7 @@ over loopback with raw sockets and boto3:
   a restart; a --repository the store cannot take stops the start, saying why;
 - PutImageTagMutability (boto3 and the aws CLI): MUTABLE, IMMUTABLE and the *_WITH_EXCLUSION
   settings with WILDCARD filters deciding which tags PutImage may move, the model's refusals,
-  the setting kept in the repository's state.
+  the setting kept in the repository's journal.
 Nothing leaves 127.0.0.1."""
 import json
 import os
@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import zlib
 
 import botocore.auth
 import botocore.awsrequest
@@ -260,9 +261,9 @@ def test_bad_input(srv, c):
     check(ok == {}, "a real media type is taken (%s)" % ok.get("Error"))
     d = c.describe_images(repositoryName="nul", imageIds=[{"imageTag": "b"}])["imageDetails"]
     check(d and d[0]["imageDigest"] == b, "tag b names image b")
-    with open(os.path.join(srv.data, "repos", "nul.json")) as f:
-        size = len(f.read())
-    check(size < 4096, "the repository's state stayed small (%d bytes)" % size)
+    size = sum(os.path.getsize(os.path.join(srv.data, "repos", "nul" + ext))
+               for ext in (".json", ".log"))
+    check(size < 4096, "the repository's state and journal stayed small (%d bytes)" % size)
 
 
 def proc_status(pid):
@@ -364,6 +365,28 @@ def test_long_names(tmp):
           % (p.returncode, err.strip()[-200:]))
 
 
+def repo_setting(data, name):
+    """A repository's setting as stored: its state file, then its journal's records (each
+    checked against its length and CRC-32) in order."""
+    with open(os.path.join(data, "repos", name + ".json")) as f:
+        state = json.load(f)
+    with open(os.path.join(data, "repos", name + ".log"), "rb") as f:
+        log = f.read()
+    at = 0
+    while at + 19 <= len(log):
+        n, crc = int(log[at:at + 8], 16), int(log[at + 9:at + 17], 16)
+        rec = log[at + 18:at + 18 + n]
+        check(zlib.crc32(rec) == crc and log[at + 18 + n:at + 19 + n] == b"\n",
+              "a whole journal record at %d" % at)
+        change = json.loads(rec)
+        if change["op"] == "setMutability":
+            state["imageTagMutability"] = change["imageTagMutability"]
+            state["imageTagMutabilityExclusionFilters"] = change.get(
+                "imageTagMutabilityExclusionFilters")
+        at += 19 + n
+    return state
+
+
 def expect(fn, code, what, **kw):
     got, msg = code_and_message(error_of(fn, **kw))
     check(got == code, "%s: %s, got %s %s" % (what, code, got, msg))
@@ -396,8 +419,7 @@ def test_tag_mutability(srv, c, tmp):
           "MUTABLE_WITH_EXCLUSION moves a tag its filter does not name")
     expect(c.put_image, "ImageTagAlreadyExistsException", "and keeps those it names",
            repositoryName="mut", imageManifest=mb, imageTag="v1")
-    with open(os.path.join(srv.data, "repos", "mut.json")) as f:
-        state = json.load(f)
+    state = repo_setting(srv.data, "mut")
     check(state["imageTagMutability"] == "MUTABLE_WITH_EXCLUSION" and
           state["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD",
                                                            "filter": "v*"}],
