@@ -326,7 +326,7 @@ static void setup_cost(const struct cfg *c)
             continue;
         double cpu0 = cpu_of(RUSAGE_SELF), t0 = now();
         struct io_bufpool *pool;
-        struct io_bufpool_options po = {.part_size = c->part, .body_capacity = c->part / 3 * 4};
+        struct io_bufpool_options po = {.part_size = c->part};
         if (io_bufpool_new(&po, &pool))
             return;
         struct io_reader *r;

@@ -77,12 +77,12 @@ ecrup_status parts_make_pool(struct sched *s, const struct part_plan *plan, stru
 {
     size_t ps = (size_t)plan->part_size;
     uint64_t limit = sizing_memory_limit(s->o->memory_limit);
-    unsigned slots = io_bufpool_slots_for(limit, ps, 0);
+    unsigned slots = io_bufpool_slots_for(limit, ps);
     if (slots < 2) {
         ebuf_printf(msg,
                     "memory limit of %" PRIu64 " bytes holds fewer than 2 buffers of %zu-byte "
                     "parts (%zu bytes each): raise it",
-                    limit, ps, io_bufpool_slot_bytes(ps, 0));
+                    limit, ps, io_bufpool_slot_bytes(ps));
         return ECRUP_E_INVALID_ARGUMENT;
     }
     unsigned left = 0;

@@ -21,7 +21,7 @@ uint64_t sizing_memory_limit(uint64_t option)
  * workload). */
 unsigned sizing_early_flights(uint64_t memory_limit, unsigned concurrency)
 {
-    unsigned n = io_bufpool_slots_for(memory_limit, (size_t)PLAN_MAX_PART, 0) / 2;
+    unsigned n = io_bufpool_slots_for(memory_limit, (size_t)PLAN_MAX_PART) / 2;
     return n < 1 ? 1 : n < concurrency ? n : concurrency;
 }
 

@@ -40,19 +40,16 @@ static size_t page_round(size_t n)
     return (n + ps - 1) / ps * ps;
 }
 
-size_t io_bufpool_slot_bytes(size_t part_size, size_t body_capacity)
+size_t io_bufpool_slot_bytes(size_t part_size)
 {
-    size_t raw = page_round(part_size), body = page_round(body_capacity);
-    if ((part_size && !raw) || (body_capacity && !body) || raw > SIZE_MAX - body)
-        return 0;
-    return raw + body;
+    return page_round(part_size);
 }
 
-unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size, size_t body_capacity)
+unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size)
 {
     if (!part_size)
         return 0;
-    size_t per = io_bufpool_slot_bytes(part_size, body_capacity);
+    size_t per = io_bufpool_slot_bytes(part_size);
     if (!per)
         return 0;
     if (!memory_limit)
@@ -66,12 +63,10 @@ int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
     *out = NULL;
     if (!o || !o->part_size)
         return -EINVAL;
-    unsigned count =
-        o->slots ? o->slots : io_bufpool_slots_for(o->memory_limit, o->part_size, o->body_capacity);
+    unsigned count = o->slots ? o->slots : io_bufpool_slots_for(o->memory_limit, o->part_size);
     if (!count || count > IO_BUFPOOL_MAX_SLOTS)
         return -EINVAL;
-    size_t raw_stride = page_round(o->part_size);
-    size_t stride = io_bufpool_slot_bytes(o->part_size, o->body_capacity);
+    size_t stride = io_bufpool_slot_bytes(o->part_size);
     if (!stride || stride > SIZE_MAX / count)
         return -EINVAL;
 
@@ -112,8 +107,6 @@ int io_bufpool_new(const struct io_bufpool_options *o, struct io_bufpool **out)
         s->index = i;
         s->raw = p->base + (size_t)i * stride;
         s->raw_cap = o->part_size;
-        s->body = o->body_capacity ? s->raw + raw_stride : NULL;
-        s->body_cap = o->body_capacity;
         p->free_stack[i] = count - 1 - i; /* slot 0 on top */
     }
     p->nfree = count;
@@ -171,7 +164,6 @@ void io_bufpool_release(struct io_bufpool *p, struct io_slot *s)
     if (i >= p->count || s != &p->slots[i])
         abort(); /* not ours: continuing would hand out memory twice */
     s->raw_len = 0;
-    s->body_len = 0;
     s->user = NULL;
     pthread_mutex_lock(&p->lock);
     if (!p->held[i])

@@ -2,9 +2,9 @@
  * layer: when every slot is taken, whoever wants one is told -EAGAIN and tries again once a slot
  * comes back.
  *
- * Each slot holds one part's raw bytes (`raw`, filled by io/reader) and room for the part's
- * encoded request body (`body`, filled by the payload code). Both areas are page-aligned and
- * carved from one anonymous mapping made at creation; nothing is allocated afterwards. The
+ * Each slot holds one part's raw bytes (`raw`, filled by io/reader; the request body is written
+ * from them as it is sent, never held). Slots are page-aligned and carved from one anonymous
+ * mapping made at creation; nothing is allocated afterwards. The
  * mapping is reserved, not touched: a slot's pages cost memory (and zeroing) only once the slot
  * is first used, and the LIFO free list keeps reusing the same few slots, so a small job on a
  * large limit pays for what it uses.
@@ -28,33 +28,28 @@
 
 struct io_bufpool_options {
     size_t part_size;      /* raw bytes per slot (the largest part); required, > 0 */
-    size_t body_capacity;  /* encoded-body bytes per slot, computed by the caller, e.g.
-                              4 * ceil(part_size / 3) + 4096; 0: no body area */
     uint64_t memory_limit; /* bytes for all slots together; 0: 512 MiB */
     unsigned slots;        /* exact slot count, overriding memory_limit; 0: from the limit */
 };
 
-/* One buffer slot. The geometry fields are fixed; `raw_len`, `body_len` and `user` are the
- * holder's to use as it likes while it holds the slot. */
+/* One buffer slot. The geometry fields are fixed; `raw_len` and `user` are the holder's to use
+ * as it likes while it holds the slot. */
 struct io_slot {
-    unsigned index;      /* 0..count-1; also the io_uring fixed-buffer index */
-    unsigned char *raw;  /* page-aligned, raw_cap bytes */
-    size_t raw_cap;      /* == options.part_size */
-    unsigned char *body; /* page-aligned, body_cap bytes; NULL when body_capacity was 0 */
-    size_t body_cap;     /* == options.body_capacity */
-    size_t raw_len;      /* holder's: bytes of raw in use */
-    size_t body_len;     /* holder's: bytes of body in use */
-    void *user;          /* holder's */
+    unsigned index;     /* 0..count-1; also the io_uring fixed-buffer index */
+    unsigned char *raw; /* page-aligned, raw_cap bytes */
+    size_t raw_cap;     /* == options.part_size */
+    size_t raw_len;     /* holder's: bytes of raw in use */
+    void *user;         /* holder's */
 };
 
 struct io_bufpool;
 
-/* Bytes one slot costs: both areas rounded up to whole pages. */
-size_t io_bufpool_slot_bytes(size_t part_size, size_t body_capacity);
+/* Bytes one slot costs: part_size rounded up to whole pages; 0 when that overflows. */
+size_t io_bufpool_slot_bytes(size_t part_size);
 
 /* How many slots fit in `memory_limit` (0: the default limit), capped at IO_BUFPOOL_MAX_SLOTS.
  * 0 when not even one fits or part_size is 0. Pure. */
-unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size, size_t body_capacity);
+unsigned io_bufpool_slots_for(uint64_t memory_limit, size_t part_size);
 
 /* Create a pool. Returns 0, -EINVAL (part_size 0, or the limit holds no slot, or `slots` over
  * IO_BUFPOOL_MAX_SLOTS), -ENOMEM, or another -errno from mmap or pthread_mutex_init. */
@@ -69,7 +64,7 @@ void io_bufpool_free(struct io_bufpool *pool);
  * is handed out first (its pages are warm). Any thread. */
 int io_bufpool_acquire(struct io_bufpool *pool, struct io_slot **slot);
 
-/* Hand a slot back (raw_len, body_len and user are cleared). The slot must have come from this
+/* Hand a slot back (raw_len and user are cleared). The slot must have come from this
  * pool and be held. Any thread. */
 void io_bufpool_release(struct io_bufpool *pool, struct io_slot *slot);
 

@@ -73,7 +73,7 @@ static void test_early_flights(void)
         uint64_t limit = mib << 20;
         unsigned early = sizing_early_flights(limit, 64);
         for (size_t ps = 5u << 20; ps <= PLAN_MAX_PART; ps += 5u << 20) {
-            unsigned fit = io_bufpool_slots_for(limit, ps, 0);
+            unsigned fit = io_bufpool_slots_for(limit, ps);
             if (fit >= 2)
                 CHECK(sizing_flight_limit(64, fit) >= early);
         }

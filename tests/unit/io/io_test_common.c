@@ -35,7 +35,7 @@ unsigned char *make_file(const char *path, size_t size)
 
 void env_open(struct env *e, ecrup_io_backend backend, unsigned slots)
 {
-    struct io_bufpool_options po = {.part_size = PART, .body_capacity = 4096, .slots = slots};
+    struct io_bufpool_options po = {.part_size = PART, .slots = slots};
     REQUIRE(io_bufpool_new(&po, &e->pool) == 0);
     /* Small reads and a shallow queue so parts are split and requests wait for ops. */
     /* One registered file slot: a second open file takes the plain-descriptor path. A per-file

@@ -11,29 +11,24 @@
 #include <stdint.h>
 #include <unistd.h>
 
-static size_t body_for(size_t part)
-{
-    return 4 * ((part + 2) / 3) + 4096;
-}
-
 static void test_geometry(void)
 {
     size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-    size_t part = 10u << 20, body = body_for(part);
-    /* Independent arithmetic: each area rounded up to whole pages. */
-    size_t stride = (part + ps - 1) / ps * ps + (body + ps - 1) / ps * ps;
-    CHECK_EQ_INT(io_bufpool_slot_bytes(part, body), stride);
-    CHECK_EQ_INT(io_bufpool_slots_for(512ull << 20, part, body), (512ull << 20) / stride);
-    CHECK_EQ_INT(io_bufpool_slots_for(0, part, body), (512ull << 20) / stride);
-    CHECK_EQ_INT(io_bufpool_slots_for(stride - 1, part, body), 0);
-    CHECK_EQ_INT(io_bufpool_slots_for(stride, part, body), 1);
-    CHECK_EQ_INT(io_bufpool_slots_for(1ull << 50, 4096, 0), IO_BUFPOOL_MAX_SLOTS);
-    CHECK_EQ_INT(io_bufpool_slots_for(1 << 20, 0, 0), 0);
-    CHECK_EQ_INT(io_bufpool_slot_bytes(1, 1), 2 * ps);
+    size_t part = (10u << 20) + 1;
+    /* Independent arithmetic: the part rounded up to whole pages. */
+    size_t stride = (part + ps - 1) / ps * ps;
+    CHECK_EQ_INT(io_bufpool_slot_bytes(part), stride);
+    CHECK_EQ_INT(io_bufpool_slots_for(512ull << 20, part), (512ull << 20) / stride);
+    CHECK_EQ_INT(io_bufpool_slots_for(0, part), (512ull << 20) / stride);
+    CHECK_EQ_INT(io_bufpool_slots_for(stride - 1, part), 0);
+    CHECK_EQ_INT(io_bufpool_slots_for(stride, part), 1);
+    CHECK_EQ_INT(io_bufpool_slots_for(1ull << 50, 4096), IO_BUFPOOL_MAX_SLOTS);
+    CHECK_EQ_INT(io_bufpool_slots_for(1 << 20, 0), 0);
+    CHECK_EQ_INT(io_bufpool_slot_bytes(1), ps);
+    CHECK_EQ_INT(io_bufpool_slot_bytes(SIZE_MAX), 0);
 
     struct io_bufpool *p = NULL;
-    struct io_bufpool_options o = {
-        .part_size = part, .body_capacity = body, .memory_limit = stride - 1};
+    struct io_bufpool_options o = {.part_size = part, .memory_limit = stride - 1};
     CHECK_EQ_INT(io_bufpool_new(&o, &p), -EINVAL);
     CHECK(p == NULL);
     o.memory_limit = 0;
@@ -45,9 +40,7 @@ static void test_geometry(void)
 
     /* The count follows the limit. */
     o = (struct io_bufpool_options){.part_size = 100000,
-                                    .body_capacity = body_for(100000),
-                                    .memory_limit =
-                                        3 * io_bufpool_slot_bytes(100000, body_for(100000)) + 5000};
+                                    .memory_limit = 3 * io_bufpool_slot_bytes(100000) + 5000};
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     CHECK_EQ_INT(io_bufpool_count(p), 3);
     CHECK_EQ_INT(io_bufpool_available(p), 3);
@@ -58,29 +51,23 @@ static void test_geometry(void)
         REQUIRE(s != NULL);
         CHECK_EQ_INT(s->index, i);
         CHECK_EQ_INT((uintptr_t)s->raw % ps, 0);
-        CHECK_EQ_INT((uintptr_t)s->body % ps, 0);
         CHECK_EQ_INT(s->raw_cap, 100000);
-        CHECK_EQ_INT(s->body_cap, body_for(100000));
-        CHECK(s->body >= s->raw + s->raw_cap);
         if (i + 1 < 3)
-            CHECK(io_bufpool_slot(p, i + 1)->raw >= s->body + s->body_cap);
-        /* Every byte of both areas is writable. */
-        memset(s->raw, (int)i, s->raw_cap);
-        memset(s->body, (int)i + 1, s->body_cap);
+            CHECK(io_bufpool_slot(p, i + 1)->raw >= s->raw + s->raw_cap);
+        /* Every byte is writable. */
+        memset(s->raw, (int)i + 1, s->raw_cap);
     }
     for (unsigned i = 0; i < 3; i++) {
         struct io_slot *s = io_bufpool_slot(p, i);
-        CHECK(s->raw[0] == i && s->raw[s->raw_cap - 1] == i);
-        CHECK(s->body[0] == i + 1 && s->body[s->body_cap - 1] == i + 1);
+        CHECK(s->raw[0] == i + 1 && s->raw[s->raw_cap - 1] == i + 1);
     }
     io_bufpool_free(p);
 
-    /* An exact count overrides the limit; no body area when none is asked for. */
+    /* An exact count overrides the limit. */
     o = (struct io_bufpool_options){.part_size = 5000, .slots = 7};
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     CHECK_EQ_INT(io_bufpool_count(p), 7);
-    CHECK(io_bufpool_slot(p, 6)->body == NULL);
-    CHECK_EQ_INT(io_bufpool_slot(p, 6)->body_cap, 0);
+    CHECK_EQ_INT(io_bufpool_slot(p, 6)->raw_cap, 5000);
     io_bufpool_free(p);
     io_bufpool_free(NULL);
 }
@@ -118,9 +105,6 @@ static bool all_bytes(const struct io_slot *s, unsigned char v)
     for (size_t i = 0; i < s->raw_cap; i++)
         if (s->raw[i] != v)
             return false;
-    for (size_t i = 0; i < s->body_cap; i++)
-        if (s->body[i] != v)
-            return false;
     return true;
 }
 
@@ -129,13 +113,12 @@ static bool all_bytes(const struct io_slot *s, unsigned char v)
 static void test_trim(void)
 {
     struct io_bufpool *p;
-    struct io_bufpool_options o = {.part_size = 8192, .body_capacity = 4096, .slots = 5};
+    struct io_bufpool_options o = {.part_size = 8192 + 4096, .slots = 5};
     REQUIRE(io_bufpool_new(&o, &p) == 0);
     struct io_slot *s[5];
     for (int i = 0; i < 4; i++) {
         REQUIRE(io_bufpool_acquire(p, &s[i]) == 0);
         memset(s[i]->raw, 0xab, s[i]->raw_cap);
-        memset(s[i]->body, 0xab, s[i]->body_cap);
     }
     unsigned never_used = 0;
     for (unsigned k = 0; k < 5; k++) {
