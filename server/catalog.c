@@ -147,6 +147,14 @@ static size_t page_start(const struct entry *e, size_t n, const struct image_que
     return i;
 }
 
+/* One past the last entry of the page that starts at `i`: maxResults entries, else ECR's
+ * default page. */
+static size_t page_end(size_t i, size_t n, const struct image_query *q)
+{
+    size_t limit = q->max_results > 0 ? (size_t)q->max_results : DEFAULT_PAGE;
+    return limit < n - i ? i + limit : n;
+}
+
 void registry_list_images(struct registry *reg, const char *repo, const struct image_query *q,
                           struct srv_reply *out)
 {
@@ -158,10 +166,9 @@ void registry_list_images(struct registry *reg, const char *repo, const struct i
     struct entry *e = select_entries(r, q, true, &n);
     size_t i = page_start(e, n, q, true, out);
     if (i != SIZE_MAX) {
-        size_t limit = q->max_results > 0 ? (size_t)q->max_results : DEFAULT_PAGE;
         cJSON *o = cJSON_CreateObject();
         cJSON *ids = cJSON_AddArrayToObject(o, "imageIds");
-        size_t end = i + limit < n ? i + limit : n;
+        size_t end = page_end(i, n, q);
         for (size_t k = i; k < end; k++) {
             cJSON *id = cJSON_CreateObject();
             cJSON_AddStringToObject(id, "imageDigest", e[k].im->digest);
@@ -316,8 +323,7 @@ void registry_describe_images(struct registry *reg, const char *repo, const cJSO
     if (i == SIZE_MAX) {
         cJSON_Delete(o);
     } else {
-        size_t limit = q->max_results > 0 ? (size_t)q->max_results : DEFAULT_PAGE;
-        size_t end = i + limit < n ? i + limit : n;
+        size_t end = page_end(i, n, q);
         for (size_t k = i; k < end; k++)
             cJSON_AddItemToArray(list, image_detail(reg, r, e[k].im));
         if (end < n)
