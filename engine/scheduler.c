@@ -14,9 +14,9 @@
 #include "engine/scheduler_impl.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,19 +128,27 @@ static void hash_done(struct hash_task *t)
     sched_post(l->s, &l->hash_ev);
 }
 
+void layer_hash(struct layer *l, uint64_t off, uint64_t size, struct sha256_stream *into,
+                bool urgent)
+{
+    struct hash_task *t = &l->hash;
+    t->fd = l->fd;
+    t->base = l->base + off;
+    t->size = size;
+    t->path = l->e->layer.path;
+    t->id = &l->id0;
+    t->cancelled = &l->s->e->cancelled;
+    t->workers = l->s->workers;
+    t->into = into;
+    l->inflight++;
+    hash_task_start(t, urgent);
+}
+
 static void start_hash(struct layer *l, enum lstate st)
 {
-    l->hash.fd = l->fd;
-    l->hash.base = l->base;
-    l->hash.size = l->size;
-    l->hash.path = l->e->layer.path;
-    l->hash.id = &l->id0;
-    l->hash.cancelled = &l->s->e->cancelled;
-    l->hash.workers = l->s->workers;
     l->st = st;
     layer_set_phase(l, ECRUP_PHASE_HASHING);
-    l->inflight++;
-    hash_task_start(&l->hash, false);
+    layer_hash(l, 0, l->size, NULL, false);
 }
 
 /* ---- the pool, made when the first InitiateLayerUpload tells the part size ---- */

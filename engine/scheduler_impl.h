@@ -231,6 +231,11 @@ void layer_submit_call(struct layer *l, const char *op, const char *body, size_t
 void layer_submit_stream(struct layer *l, const char *op, struct payload_stream *stream,
                          const char *body_sha256);
 
+/* Hash bytes [off, off + size) of the layer's file on a worker (l->hash; EV_HASHED when it
+ * ends), an urgent task or a background one: a pass whose digest lands in l->hash.hex, or,
+ * with `into`, a piece added to that running hash. */
+void layer_hash(struct layer *l, uint64_t off, uint64_t size, struct sha256_stream *into,
+                bool urgent);
 /* The layer's digest is sha256:`hex` (64 lowercase hex digits). */
 void layer_set_digest(struct layer *l, const char *hex);
 

@@ -82,18 +82,8 @@ void shared_step(struct layer *l)
             return;
         }
     }
-    struct hash_task *t = &l->hash;
-    t->fd = l->fd;
-    t->base = l->base + l->hashed_off;
-    t->size = n < HASH_SLICE ? n : HASH_SLICE;
-    t->path = l->e->layer.path;
-    t->id = &l->id0;
-    t->cancelled = &l->s->e->cancelled;
-    t->workers = l->s->workers;
-    t->into = &l->md;
     l->slice_busy = true;
-    l->inflight++;
-    hash_task_start(t, urgent);
+    layer_hash(l, l->hashed_off, n < HASH_SLICE ? n : HASH_SLICE, &l->md, urgent);
 }
 
 void shared_fed(struct layer *l)
