@@ -127,23 +127,37 @@ ecrup_status ecrup_engine_new(const struct ecrup_options *options, struct ecrup_
     return ECRUP_OK;
 }
 
+static void layer_entry_free(struct layer_entry *le)
+{
+    if (!le)
+        return;
+    free((void *)(uintptr_t)le->layer.path);
+    free((void *)(uintptr_t)le->layer.repository);
+    free((void *)(uintptr_t)le->layer.registry_id);
+    free((void *)(uintptr_t)le->layer.digest);
+    free(le);
+}
+
 ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine, const struct ecrup_layer *layer,
                                     uint64_t *layer_id)
 {
-    if (!engine || !layer || !layer->path || !layer->repository || engine->ran)
+    if (!engine || !layer || !layer->path || !layer->repository || engine->running)
         return ECRUP_E_INVALID_ARGUMENT;
     if (layer->digest && !sha256_digest_valid(layer->digest))
         return ECRUP_E_INVALID_ARGUMENT;
+    if (layer->read && (layer->offset || layer->length))
+        return ECRUP_E_INVALID_ARGUMENT; /* a stream has no file to take a range of */
     if (engine->n_layers == engine->cap_layers) {
         size_t cap = engine->cap_layers ? engine->cap_layers * 2 : 8;
-        struct layer_entry *p = realloc(engine->layers, cap * sizeof *p);
+        struct layer_entry **p = realloc(engine->layers, cap * sizeof *p);
         if (!p)
             return ECRUP_E_NOMEM;
         engine->layers = p;
         engine->cap_layers = cap;
     }
-    struct layer_entry *le = &engine->layers[engine->n_layers];
-    memset(le, 0, sizeof *le);
+    struct layer_entry *le = calloc(1, sizeof *le);
+    if (!le)
+        return ECRUP_E_NOMEM;
     le->layer = *layer;
     le->layer.registry_id = NULL;
     le->layer.digest = NULL;
@@ -155,10 +169,7 @@ ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine, const struct ec
     if (ok && layer->digest)
         ok = (le->layer.digest = strdup(layer->digest)) != NULL;
     if (!ok) {
-        free((void *)(uintptr_t)le->layer.path);
-        free((void *)(uintptr_t)le->layer.repository);
-        free((void *)(uintptr_t)le->layer.registry_id);
-        free((void *)(uintptr_t)le->layer.digest);
+        layer_entry_free(le);
         return ECRUP_E_NOMEM;
     }
     uint64_t id = engine->n_layers;
@@ -167,7 +178,7 @@ ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine, const struct ec
     le->result.path = le->layer.path;
     le->result.digest = le->layer.digest;
     le->result.outcome = ECRUP_OUTCOME_PENDING;
-    engine->n_layers++;
+    engine->layers[engine->n_layers++] = le;
     if (layer_id)
         *layer_id = id;
     return ECRUP_OK;
@@ -175,10 +186,13 @@ ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine, const struct ec
 
 ecrup_status ecrup_engine_run(struct ecrup_engine *engine)
 {
-    if (!engine || engine->ran)
+    if (!engine || engine->running)
         return ECRUP_E_INVALID_ARGUMENT;
-    engine->ran = true;
-    return engine_run_layers(engine);
+    engine->running = true;
+    ecrup_status st = engine_run_layers(engine);
+    engine->run_from = engine->n_layers;
+    engine->running = false;
+    return st;
 }
 
 /* Async-signal-safe: an atomic store and write(2). */
@@ -205,20 +219,15 @@ const struct ecrup_result *ecrup_engine_result(const struct ecrup_engine *engine
 {
     if (!engine || index >= engine->n_layers)
         return NULL;
-    return &engine->layers[index].result;
+    return &engine->layers[index]->result;
 }
 
 void ecrup_engine_free(struct ecrup_engine *engine)
 {
     if (!engine)
         return;
-    for (size_t i = 0; i < engine->n_layers; i++) {
-        struct ecrup_layer *l = &engine->layers[i].layer;
-        free((void *)(uintptr_t)l->path);
-        free((void *)(uintptr_t)l->repository);
-        free((void *)(uintptr_t)l->registry_id);
-        free((void *)(uintptr_t)l->digest);
-    }
+    for (size_t i = 0; i < engine->n_layers; i++)
+        layer_entry_free(engine->layers[i]);
     free(engine->layers);
     if (engine->wake_fd >= 0)
         close(engine->wake_fd);

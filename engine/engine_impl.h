@@ -26,18 +26,20 @@ struct ecrup_engine {
     bool ctx_ready;
     ecrup_retry_mode retry_mode; /* resolved from options and the environment */
     unsigned max_attempts;
-    struct layer_entry *layers;
+    struct layer_entry **layers; /* each allocated alone: results stay put as layers are added */
     size_t n_layers, cap_layers;
+    size_t run_from; /* layers before this one were run by an earlier ecrup_engine_run() */
     atomic_bool cancelled;
     int wake_fd; /* eventfd: ecrup_engine_cancel() writes it to wake the engine thread */
-    bool ran;
+    bool running;
 };
 
 /* A transfer's configuration from the engine: its target, credentials, clock, signing keys
  * and retry policy, one INFO log line per attempt; no quota, no limiter (context.c). */
 struct transfer_config engine_transfer_config(struct ecrup_engine *e);
 
-/* Upload every queued layer (scheduler.c). Called once, by ecrup_engine_run(). */
+/* Upload the layers queued since the last run, e->layers[e->run_from..n_layers) (scheduler.c).
+ * Called by ecrup_engine_run(). */
 ecrup_status engine_run_layers(struct ecrup_engine *e);
 
 #endif

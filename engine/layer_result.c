@@ -86,7 +86,7 @@ void layer_finish(struct layer *l)
     free(l->job_body);
     l->job_body = NULL;
     struct ecrup_result *r = &l->e->result;
-    r->size = l->size;
+    r->size = l->size != STREAM_SIZE_UNKNOWN ? l->size : l->stream_pos;
     if (l->e->digest[0])
         r->digest = l->e->digest;
     if (!l->failing && r->outcome == ECRUP_OUTCOME_PENDING)

@@ -165,6 +165,8 @@ static void here_moved(struct layer *l, bool success)
 /* Back to the start of a new upload: every slot of the old one is abandoned. */
 void parts_restart(struct layer *l, const char *why)
 {
+    if (!stream_can_resume(l, 0, 0, false, why))
+        return;
     l->restarts++;
     if (l->restarts > MAX_RESTARTS) {
         layer_fail_remote(l, ECRUP_E_REMOTE, "UploadNotFoundException", 400,
@@ -236,6 +238,9 @@ static void rewind_to(struct layer *l, uint64_t r, unsigned attempts)
     }
     if (next_fed == UINT64_MAX)
         next_fed = pos;
+    if (!stream_can_resume(l, r, pos, !l->raw_hash || l->hashed_off == next_fed,
+                           moved ? "the registry resumes the upload" : "the part goes again"))
+        return;
     for (size_t i = 0; i < SIZING_SLOTS_PER_LAYER; i++) {
         struct part_buf *pb = &l->pb[i];
         if (pb->st == PB_FREE || pb->discard || keep[i])
@@ -301,9 +306,16 @@ void parts_fill(struct layer *l, unsigned cap)
         for (size_t i = 0; i < npb && !pb; i++)
             if (l->pb[i].st == PB_FREE)
                 pb = &l->pb[i];
+        if (l->stream && l->stream_busy)
+            break; /* one read at a time: the stream hands its bytes over in order */
         struct io_slot *slot = NULL;
         if (!pb || io_bufpool_acquire(s->pool, &slot) != 0)
             break;
+        if (l->stream) {
+            stream_fill(l, pb, slot);
+            live++;
+            continue;
+        }
         uint64_t left = l->size - l->next_off;
         pb->len = (size_t)(left < l->plan.part_size ? left : l->plan.part_size);
         pb->off = l->next_off;

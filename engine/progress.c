@@ -57,7 +57,7 @@ void layer_progress(struct layer *l, bool force)
         .layer_user = l->e->result.layer_user,
         .phase = l->phase,
         .bytes_done = l->acked,
-        .bytes_total = l->size,
+        .bytes_total = l->size != STREAM_SIZE_UNKNOWN ? l->size : 0,
         .resumed_from = l->e->result.resumed_from,
         .bytes_sent = sent,
         .outcome = l->e->result.outcome,

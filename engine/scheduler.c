@@ -213,7 +213,7 @@ static void parts_finished(struct layer *l)
 {
     /* Every part may have been read before the file changed: what was sent is consistent, but
      * it is no longer the file the caller named, so the layer fails rather than completes. */
-    if (file_id_check(&l->id0, l->fd, l->e->layer.path) != 0) {
+    if (!l->stream && file_id_check(&l->id0, l->fd, l->e->layer.path) != 0) {
         layer_fail_io(l, -ESTALE);
         return;
     }
@@ -225,8 +225,20 @@ static void parts_finished(struct layer *l)
             return;
         }
         hex_encode(d, sizeof d, hex);
-        layer_set_digest(l, hex);
         l->raw_hash = false;
+        if (l->stream && l->e->layer.digest && strcmp(l->e->layer.digest + 7, hex) != 0) {
+            layer_fail(l, ECRUP_E_DIGEST_MISMATCH, 0,
+                       "%s: the stream's bytes have digest sha256:%s, not the %s given",
+                       l->e->layer.path, hex, l->e->layer.digest);
+            return;
+        }
+        layer_set_digest(l, hex);
+    }
+    if (l->stream && !l->digest_known) {
+        /* stream_can_resume fails the layer before its running hash could break */
+        layer_fail(l, ECRUP_E_INTERNAL, 0, "%s: the stream's digest is incomplete",
+                   l->e->layer.path);
+        return;
     }
     if (!l->digest_known) {
         sched_log(l->s, ECRUP_LOG_DEBUG, "layer %s: hashing again after a rewind",
@@ -240,7 +252,7 @@ static void parts_finished(struct layer *l)
 /* Open the layer's file in the reader; it must still be the file seen at admission. */
 static bool open_in_reader(struct layer *l)
 {
-    if (l->file)
+    if (l->file || l->stream)
         return true;
     int rc = io_reader_open(l->s->reader, l->e->layer.path, &l->file);
     if (rc != 0) {
@@ -296,7 +308,8 @@ static bool start_pushing(struct layer *l, uint64_t server_part)
         }
         wanted = server_part;
     }
-    ecrup_status st = plan_parts(l->size, wanted, server_part, &l->plan);
+    ecrup_status st = l->stream ? stream_plan(l, wanted, server_part)
+                                : plan_parts(l->size, wanted, server_part, &l->plan);
     if (st != ECRUP_OK) {
         layer_fail(l, st, 0, "layer file %s: %s", l->e->layer.path, ecrup_strerror(st));
         return false;
@@ -320,8 +333,9 @@ static bool start_pushing(struct layer *l, uint64_t server_part)
     if (l->plan.part_size > io_bufpool_slot(s->pool, 0)->raw_cap) {
         /* Parts as large as the buffers still fit ECR's rules for this layer? */
         size_t cap = io_bufpool_slot(s->pool, 0)->raw_cap;
-        if (plan_parts(l->size, cap, server_part, &l->plan) != ECRUP_OK ||
-            l->plan.part_size > cap) {
+        ecrup_status pst = l->stream ? stream_plan(l, cap, server_part)
+                                     : plan_parts(l->size, cap, server_part, &l->plan);
+        if (pst != ECRUP_OK || l->plan.part_size > cap) {
             layer_fail(l, ECRUP_E_INTERNAL, 0,
                        "parts of %" PRIu64 " bytes do not fit the %zu-byte buffers",
                        l->plan.part_size, cap);
@@ -339,8 +353,13 @@ static bool start_pushing(struct layer *l, uint64_t server_part)
     }
     l->acked = l->next_off = 0;
     l->st = L_PUSHING;
-    sched_log(s, ECRUP_LOG_DEBUG, "layer %s: %" PRIu64 " bytes in %" PRIu64 " parts of %" PRIu64,
-              l->e->layer.path, l->size, l->plan.n_parts, l->plan.part_size);
+    if (l->stream)
+        sched_log(s, ECRUP_LOG_DEBUG, "layer %s: a stream, in parts of %" PRIu64, l->e->layer.path,
+                  l->plan.part_size);
+    else
+        sched_log(s, ECRUP_LOG_DEBUG,
+                  "layer %s: %" PRIu64 " bytes in %" PRIu64 " parts of %" PRIu64, l->e->layer.path,
+                  l->size, l->plan.n_parts, l->plan.part_size);
     return true;
 }
 
@@ -460,6 +479,16 @@ static void on_hashed(struct layer *l)
 static void admit(struct layer *l)
 {
     struct sched *s = l->s;
+    if (l->stream) {
+        /* No file to open or hash first: the digest comes from the parts as they go (and a
+         * given one is checked for first, then verified against them). */
+        l->digest_known = l->e->layer.digest != NULL;
+        if (l->digest_known)
+            snprintf(l->e->digest, sizeof l->e->digest, "%s", l->e->layer.digest);
+        l->raw_hash = true;
+        l->st = l->digest_known && !s->o->no_check ? L_CHECK_QUEUED : L_READY;
+        return;
+    }
     int fd = open(l->e->layer.path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         layer_fail_io(l, -errno);
@@ -611,6 +640,9 @@ static void handle_event(struct event *ev)
     case EV_HASHED:
         on_hashed(ev->obj);
         break;
+    case EV_STREAM_READ:
+        stream_on_read(ev->obj);
+        break;
     }
 }
 
@@ -649,7 +681,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
 {
     s->e = e;
     s->o = &e->options;
-    s->n = e->n_layers;
+    s->n = e->n_layers - e->run_from;
     if (pthread_mutex_init(&s->ev_lock, NULL) != 0)
         return ECRUP_E_NOMEM;
     if (!retry_quota_init(&s->quota)) {
@@ -674,7 +706,7 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     for (size_t i = 0; i < s->n; i++) {
         struct layer *l = &s->layers[i];
         l->s = s;
-        l->e = &e->layers[i];
+        l->e = e->layers[e->run_from + i];
         l->fd = -1;
         l->st = L_WAITING;
         l->phase = ECRUP_PHASE_WAITING;
@@ -685,6 +717,12 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
         hash_task_init(&l->hash, hash_done, l);
         l->hash_ev = (struct event){.kind = EV_HASHED, .obj = l};
         s->order[i] = l;
+        if (l->e->layer.read) {
+            l->stream = true;
+            l->size = STREAM_SIZE_UNKNOWN;
+            s->n_streams++;
+            continue;
+        }
         /* stat every file up front: sizes order the flights, and a missing file fails now */
         struct stat st;
         if (stat(l->e->layer.path, &st) != 0) {
@@ -716,6 +754,14 @@ static ecrup_status sched_setup(struct sched *s, struct ecrup_engine *e)
     s->workers = workers_new(0);
     if (!s->workers)
         return ECRUP_E_NOMEM;
+    if (s->n_streams) {
+        /* Stream reads may block (a pipe): threads of their own, one per stream that can fly,
+         * so a slow stream never holds a part body's prepare. */
+        unsigned t = s->n_streams < s->concurrency ? (unsigned)s->n_streams : s->concurrency;
+        s->stream_workers = workers_new(t);
+        if (!s->stream_workers)
+            return ECRUP_E_NOMEM;
+    }
     struct transfer_config tc = engine_transfer_config(e);
     tc.quota = &s->quota;
     tc.limiter = &s->limiter;
@@ -732,6 +778,7 @@ static void sched_teardown(struct sched *s)
 {
     transfer_free(s->xfer);
     workers_free(s->workers);
+    workers_free(s->stream_workers);
     checks_free(s);
     for (size_t i = 0; s->layers && i < s->n; i++) {
         struct layer *l = &s->layers[i];
@@ -755,20 +802,20 @@ ecrup_status engine_run_layers(struct ecrup_engine *e)
 {
     if (atomic_load(&e->cancelled)) {
         /* Cancelled before the run: nothing is touched, every layer ends Cancelled. */
-        for (size_t i = 0; i < e->n_layers; i++) {
-            struct layer_entry *le = &e->layers[i];
+        for (size_t i = e->run_from; i < e->n_layers; i++) {
+            struct layer_entry *le = e->layers[i];
             le->result.outcome = ECRUP_OUTCOME_FAILED;
             le->result.status = ECRUP_E_CANCELLED;
             le->result.exception = ecrup_status_name(ECRUP_E_CANCELLED);
             le->result.message = "cancelled before the upload started";
         }
-        return e->n_layers ? ECRUP_E_CANCELLED : ECRUP_OK;
+        return e->n_layers > e->run_from ? ECRUP_E_CANCELLED : ECRUP_OK;
     }
     struct sched sched = {0}, *s = &sched;
     ecrup_status st = sched_setup(s, e);
     if (st != ECRUP_OK) {
-        for (size_t i = 0; i < e->n_layers; i++) {
-            struct layer_entry *le = &e->layers[i];
+        for (size_t i = e->run_from; i < e->n_layers; i++) {
+            struct layer_entry *le = e->layers[i];
             if (le->result.outcome != ECRUP_OUTCOME_PENDING)
                 continue;
             le->result.outcome = ECRUP_OUTCOME_FAILED;
@@ -816,8 +863,8 @@ ecrup_status engine_run_layers(struct ecrup_engine *e)
     }
     sched_teardown(s);
     st = ECRUP_OK;
-    for (size_t i = 0; i < e->n_layers; i++) {
-        const struct ecrup_result *r = &e->layers[i].result;
+    for (size_t i = e->run_from; i < e->n_layers; i++) {
+        const struct ecrup_result *r = &e->layers[i]->result;
         if (r->outcome == ECRUP_OUTCOME_FAILED) {
             st = r->status;
             break;

@@ -56,7 +56,10 @@ struct sched;
 struct layer;
 
 /* An event node embedded in whatever posts it: no allocation on the hot path. */
-enum evkind { EV_LAYER_XFER, EV_BATCH_XFER, EV_PREPARED, EV_HASHED };
+enum evkind { EV_LAYER_XFER, EV_BATCH_XFER, EV_PREPARED, EV_HASHED, EV_STREAM_READ };
+
+/* A stream layer's size until its read callback says it has ended. */
+#define STREAM_SIZE_UNKNOWN UINT64_MAX
 struct event {
     enum evkind kind;
     void *obj;
@@ -68,6 +71,17 @@ struct event {
 };
 
 struct part_buf;
+
+/* Filling one part of a stream layer from its read callback, on a stream worker (stream.c);
+ * embedded in the layer (one read at a time), set up at each submit. */
+struct stream_task {
+    struct worker_task w;
+    struct layer *l;
+    struct part_buf *pb;
+    size_t got; /* bytes read into the part; less than its length: the stream ended */
+    int err;    /* the callback's negative errno, or 0 */
+    struct event ev;
+};
 
 /* Preparing one part's body on a worker; embedded in the part, set up at each submit. */
 struct prep_task {
@@ -98,6 +112,12 @@ struct layer {
     enum lstate st;
     unsigned throttle_rounds; /* Initiates and Completes sent again after throttled attempts */
     ecrup_phase phase;
+    /* A stream layer (ecrup_layer.read): no file, read forward only by one stream task at a
+     * time; `size` is STREAM_SIZE_UNKNOWN until the read that ends it (stream.c). */
+    bool stream, stream_busy, stream_end;
+    uint64_t stream_pos; /* bytes handed over by the callback so far */
+    uint64_t stream_cap; /* the most the part plan carries (4,200 parts) */
+    struct stream_task sread;
     uint64_t base;      /* the file offset of the layer's first byte (ecrup_layer.offset) */
     uint64_t size;      /* the layer's bytes: the range's length, or the file's size */
     struct file_id id0; /* the whole file's identity at setup: a change later is FileChanged */
@@ -172,6 +192,8 @@ struct sched {
     struct retry_quota quota;
     struct retry_rate_limiter limiter;
     struct workers *workers;
+    struct workers *stream_workers; /* stream layers' reads, which may block; NULL: none */
+    size_t n_streams;
     struct io_bufpool *pool;
     bool trimmed; /* the pool returns its pages as slots come free (parts_trim) */
     struct io_reader *reader;
@@ -296,6 +318,21 @@ void parts_on_prepared(struct prep_task *t);
 void parts_restart(struct layer *l, const char *why);
 /* Return the pool's pages to the system once every layer has read its last part. */
 void parts_trim(struct sched *s);
+
+/* ---- stream.c ---- */
+
+/* PUSHING: read the stream layer's next part into `pb` (a free part buffer with a slot) on a
+ * stream worker, when no read of it is in flight; false when one is (nothing is taken). */
+bool stream_fill(struct layer *l, struct part_buf *pb, struct io_slot *slot);
+/* A stream read ended (EV_STREAM_READ). */
+void stream_on_read(struct stream_task *t);
+/* Plan a stream layer's parts for the part size the options and the service give: the plan
+ * carries up to 4,200 parts of it (l->stream_cap). */
+ecrup_status stream_plan(struct layer *l, uint64_t wanted, uint64_t server_part);
+/* False (and the layer failed with ECRUP_E_STREAM_REWIND) when a stream layer cannot go on
+ * from byte `r`: `pos` is where the parts kept from r end, `hash_ok` whether the running hash
+ * can go on; true for a file layer. `what` says what happened, for the message. */
+bool stream_can_resume(struct layer *l, uint64_t r, uint64_t pos, bool hash_ok, const char *what);
 
 /* ---- shared.c ---- */
 

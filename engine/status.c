@@ -54,6 +54,8 @@ static const struct status_info status_table[] = {
     [ECRUP_E_NOT_FOUND] = {"not found", ECRUP_CATEGORY_USAGE, "NotFound"},
     [ECRUP_E_INVALID_RANGE] = {"layer range outside its file", ECRUP_CATEGORY_USAGE,
                                "InvalidRange"},
+    [ECRUP_E_STREAM_REWIND] = {"a stream layer cannot be read again", ECRUP_CATEGORY_IO,
+                               "StreamRewind"},
 };
 
 #define N_STATUS (sizeof status_table / sizeof status_table[0])

@@ -65,6 +65,8 @@ typedef enum ecrup_status {
     ECRUP_E_CLOCK_SKEW = 24,      /* 24: the local clock is too far from the service's */
     ECRUP_E_NOT_FOUND = 25,       /* 25: a named file, profile or repository does not exist */
     ECRUP_E_INVALID_RANGE = 26,   /* 26: a layer's byte range lies outside its file */
+    ECRUP_E_STREAM_REWIND = 27,   /* 27: the registry wanted bytes of a stream layer again that
+                                     the stream no longer has (see ecrup_layer.read) */
 } ecrup_status;
 
 /** What kind of failure a status is: lets a caller decide what to do without a table. */
@@ -292,6 +294,30 @@ struct ecrup_options {
 ECRUP_API void ecrup_options_init(struct ecrup_options *options);
 
 /**
+ * Reads the next bytes of a stream layer into `buf` (at most `len`, at least 1): returns how
+ * many it read, 0 at the end of the layer, or a negative errno value (-EIO...) when reading
+ * failed. A short count is fine; the engine calls again. Called on an engine thread, not the
+ * caller's: one call at a time per layer, in order, each read byte handed over once. It may
+ * block (a pipe); the engine gives stream layers threads of their own, so a slow stream holds
+ * up no other layer's work.
+ *
+ * A stream is read once and never seeked: its size is known only at its end (progress events
+ * say bytes_total 0 until then), there is no whole-file hash before the upload and no resume
+ * across runs. The digest is computed from the parts as they go. With a `digest` given and
+ * checking on, the layer is checked first: present, it ends EXISTS with nothing read (the
+ * caller drains the stream if it must); absent, it is uploaded and the bytes must have that
+ * digest (else ECRUP_E_DIGEST_MISMATCH before CompleteLayerUpload). Without a digest it is
+ * uploaded at once (nothing can be checked before the bytes are gone); a registry that has
+ * it already says so at CompleteLayerUpload, and it ends UPLOADED once
+ * BatchCheckLayerAvailability confirms the layer is there. A part is kept until the registry
+ * acknowledges it, so retries and a lost reply are recovered as for a file; a registry that
+ * asks for bytes before those (it lost what it acknowledged, or the upload itself) fails the
+ * layer with ECRUP_E_STREAM_REWIND. A stream larger than 4,200 parts (ECR's limit) fails with
+ * ECRUP_E_TOO_LARGE: raise options.part_size for streams over 42,000 MiB.
+ */
+typedef ptrdiff_t (*ecrup_read_fn)(void *user, void *buf, size_t len);
+
+/**
  * One layer to upload: the whole file at `path`, or the byte range `offset`, `length` of it (a
  * blob stored uncompressed inside an image tarball, read in place, never copied out). A range
  * is checked when the run starts: one reaching past the end of the file, or whose end
@@ -301,13 +327,19 @@ ECRUP_API void ecrup_options_init(struct ecrup_options *options);
  * any part of the file, inside the range or not, fails the layer with ECRUP_E_FILE_CHANGED.
  */
 struct ecrup_layer {
-    const char *path;        /* the layer blob (already compressed, as it will be stored) */
+    const char *path;        /* the layer blob (already compressed, as it will be stored); with
+                                `read`, only the layer's name in messages and results */
     const char *repository;  /* the ECR repository name */
     const char *registry_id; /* NULL: the account of the credentials */
     const char *digest;      /* "sha256:<64 hex>" when known; NULL: computed from the bytes */
     void *user;              /* borrowed; returned in events and results */
     uint64_t offset;         /* the layer starts this many bytes into the file; default 0 */
     uint64_t length;         /* its size in bytes; 0 (default): to the end of the file */
+    /* A stream layer: the bytes come from `read` (with `read_user`), forward only, instead of
+       the file at `path` (then `offset` and `length` must be 0). See ecrup_read_fn. Appended:
+       hosts built against an earlier header leave it NULL through ecrup_layer's zeroing. */
+    ecrup_read_fn read;
+    void *read_user; /* borrowed; passed back to `read` */
 };
 
 /**
@@ -349,9 +381,9 @@ ECRUP_API ecrup_status ecrup_engine_new(const struct ecrup_options *options,
 
 /**
  * Queue a layer. Strings are copied. `layer_id` (may be NULL) receives an id used in events
- * and results. Layers may be added until ecrup_engine_run() starts. The file and the range
- * (`offset`, `length`) are checked when the run starts: a problem there ends that layer FAILED
- * with a message, not this call.
+ * and results. Layers may be added before ecrup_engine_run() and between runs, not during
+ * one. The file and the range (`offset`, `length`) are checked when the run starts: a problem
+ * there ends that layer FAILED with a message, not this call.
  */
 ECRUP_API ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine,
                                               const struct ecrup_layer *layer, uint64_t *layer_id);
@@ -359,9 +391,12 @@ ECRUP_API ecrup_status ecrup_engine_add_layer(struct ecrup_engine *engine,
 /**
  * Upload every queued layer, largest first, and return when all have ended. The calling thread
  * runs the scheduler; the engine adds one transfer thread and one worker thread per online core
- * for the duration of the call. Call at most once per engine. Returns ECRUP_OK
- * when every layer was uploaded or already present, else the status of the first failure;
- * per-layer detail is in the result records.
+ * for the duration of the call. Each call runs the layers queued since the previous one (a
+ * caller reading an image from a pipe adds each blob as it comes and runs again), with the
+ * same region, endpoint and credentials; result records of earlier runs stay valid. Returns
+ * ECRUP_OK when every layer of this run was uploaded or already present (or there was none),
+ * else the status of the first failure; per-layer detail is in the result records. After
+ * ecrup_engine_cancel(), every later run ends its layers ECRUP_E_CANCELLED at once.
  */
 ECRUP_API ecrup_status ecrup_engine_run(struct ecrup_engine *engine);
 

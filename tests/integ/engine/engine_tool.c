@@ -4,8 +4,16 @@
  *
  *   engine_tool --endpoint URL --repository NAME [--region R] [--no-check] [--check-first]
  *               [--part-size N] [--memory-limit N] [--concurrency N]
- *               [--cancel-after-bytes N] [--verbose]
- *               FILE[@OFFSET+LENGTH][=sha256:HEX]...
+ *               [--cancel-after-bytes N] [--verbose] [--run-each]
+ *               [--stream-chunk N] [--stream-fail-at N]
+ *               [stream:]FILE[@OFFSET+LENGTH][=sha256:HEX]...
+ *
+ * stream:FILE is a stream layer (ecrup_layer.read): FILE read forward through the callback, in
+ * pieces of 1 to --stream-chunk bytes (default 65536, drawn at random, so the engine sees
+ * short reads), failing with EIO once --stream-fail-at bytes were handed over; its result line
+ * says how many bytes the callback handed over ("read"). --run-each runs the engine once per
+ * layer, each added after the previous run (ecrup_engine_run() called again), and prints every
+ * result record at the end.
  *
  * FILE@OFFSET+LENGTH is the byte range of FILE that starts OFFSET bytes in and is LENGTH bytes
  * long (ecrup_layer.offset and .length, decimal); LENGTH 0 runs to the end of the file. The
@@ -15,6 +23,7 @@
 #include <ecrup.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,6 +35,35 @@
 #include <unistd.h>
 
 #define MAX_LAYERS 256
+
+/* A stream layer's source: a file read forward in pieces of random size. */
+struct stream_src {
+    int fd;
+    unsigned seed;
+    uint64_t handed; /* bytes returned so far */
+};
+static size_t stream_chunk = 65536;
+static uint64_t stream_fail_at = UINT64_MAX;
+
+static ptrdiff_t stream_read(void *user, void *buf, size_t len)
+{
+    struct stream_src *src = user;
+    if (src->handed >= stream_fail_at)
+        return -EIO;
+    size_t n = 1 + (size_t)rand_r(&src->seed) % stream_chunk;
+    if (n > len)
+        n = len;
+    if (stream_fail_at - src->handed < n)
+        n = (size_t)(stream_fail_at - src->handed);
+    ssize_t got;
+    do
+        got = read(src->fd, buf, n);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return -errno;
+    src->handed += (uint64_t)got;
+    return got;
+}
 
 static atomic_int in_progress;        /* re-entrancy detector */
 static atomic_uint progress_overlaps; /* callbacks that ran concurrently */
@@ -151,6 +189,8 @@ int main(int argc, char **argv)
     uint64_t cancel_after = 0;
     bool cancel = false;
     struct ecrup_layer layers[MAX_LAYERS];
+    static struct stream_src streams[MAX_LAYERS];
+    bool run_each = false;
     size_t n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -176,6 +216,14 @@ int main(int argc, char **argv)
             cancel = true;
         } else if (!strcmp(a, "--verbose")) {
             verbose = true;
+        } else if (!strcmp(a, "--run-each")) {
+            run_each = true;
+        } else if (!strcmp(a, "--stream-chunk") && v) {
+            stream_chunk = strtoull(argv[++i], NULL, 10);
+            if (!stream_chunk)
+                stream_chunk = 1;
+        } else if (!strcmp(a, "--stream-fail-at") && v) {
+            stream_fail_at = strtoull(argv[++i], NULL, 10);
         } else if (a[0] == '-') {
             fprintf(stderr, "engine_tool: unknown option %s\n", a);
             return 2;
@@ -185,7 +233,17 @@ int main(int argc, char **argv)
             if (eq)
                 *eq = '\0';
             layers[n] = (struct ecrup_layer){.path = p, .digest = eq ? eq + 1 : NULL};
-            if (!parse_range(p, &layers[n])) {
+            streams[n].fd = -1;
+            if (!strncmp(p, "stream:", 7)) {
+                streams[n].fd = open(p + 7, O_RDONLY | O_CLOEXEC);
+                streams[n].seed = (unsigned)n * 7919u + 1u;
+                if (streams[n].fd < 0) {
+                    fprintf(stderr, "engine_tool: %s: %s\n", p + 7, strerror(errno));
+                    return 2;
+                }
+                layers[n].read = stream_read;
+                layers[n].read_user = &streams[n];
+            } else if (!parse_range(p, &layers[n])) {
                 fprintf(stderr, "engine_tool: bad range in %s (want FILE@OFFSET+LENGTH)\n", a);
                 return 2;
             }
@@ -210,7 +268,8 @@ int main(int argc, char **argv)
         printf(",\"status\":%d}\n", (int)st);
         return 1;
     }
-    for (size_t i = 0; i < n; i++) {
+    size_t added = 0;
+    for (size_t i = 0; i < n && (!run_each || i < 1); i++, added++) {
         layers[i].repository = repository;
         uint64_t id;
         if (ecrup_engine_add_layer(engine, &layers[i], &id) != ECRUP_OK || id != i) {
@@ -226,6 +285,19 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = ecrup_engine_run(engine);
+    /* --run-each: the rest one by one, each in a run of its own on the same engine; the
+     * first failure is the status, as a single run reports it */
+    for (; added < n; added++) {
+        layers[added].repository = repository;
+        uint64_t id;
+        if (ecrup_engine_add_layer(engine, &layers[added], &id) != ECRUP_OK || id != added) {
+            fprintf(stderr, "engine_tool: add_layer after a run failed\n");
+            return 1;
+        }
+        ecrup_status rst = ecrup_engine_run(engine);
+        if (st == ECRUP_OK)
+            st = rst;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (cancel) {
         atomic_store(&c.stop, true);
@@ -245,6 +317,8 @@ int main(int argc, char **argv)
         json_str(r->exception);
         printf(",\"message\":");
         json_str(r->message);
+        if (i < n && streams[i].fd >= 0)
+            printf(",\"read\":%llu", (unsigned long long)streams[i].handed);
         printf("}\n");
     }
     struct rusage ru;
@@ -262,7 +336,10 @@ int main(int argc, char **argv)
            atomic_load(&sent_back_past_done), atomic_load(&sent_ahead));
     ecrup_engine_free(engine);
     ecrup_global_cleanup();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free((void *)(uintptr_t)layers[i].path);
+        if (streams[i].fd >= 0)
+            close(streams[i].fd);
+    }
     return st == ECRUP_OK ? 0 : 3;
 }
