@@ -94,8 +94,6 @@ static ptrdiff_t inflate_into(struct tar_stream *ts, unsigned char *dst, size_t 
         cap = 1u << 30;
     for (;;) {
         if (ts->member_end) {
-            if (ts->ended)
-                return 0; /* whatever follows the archive's last member is not read */
             if (ts->in_pos == ts->in_len) {
                 ptrdiff_t n = refill_in(ts, err);
                 if (n <= 0)
@@ -123,6 +121,8 @@ static ptrdiff_t inflate_into(struct tar_stream *ts, unsigned char *dst, size_t 
         if (zr == Z_STREAM_END) {
             ts->member_end = true;
         } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            if (ts->ended && ts->z.total_out == 0)
+                return 0; /* not a gzip member after the archive's: garbage, ignored */
             uint64_t at = atomic_load_explicit(&ts->input_offset, memory_order_relaxed) -
                           (ts->in_len - ts->in_pos);
             ebuf_printf(err,
@@ -203,11 +203,10 @@ static const char *cut_note(const struct tar_stream *ts)
     return ts->cut ? " (the gzip stream is cut short)" : "";
 }
 
-/* The input ended at the current tar byte, `where` ("inside a header"). */
-static void say_ended(const struct tar_stream *ts, const char *where, struct ebuf *err)
+/* The input ended `where` ("inside a header") that starts at tar byte `at`. */
+static void say_ended(const struct tar_stream *ts, const char *where, uint64_t at, struct ebuf *err)
 {
-    ebuf_printf(err, "%s ended %s at tar byte %" PRIu64, ts->name, where,
-                atomic_load_explicit(&ts->offset, memory_order_relaxed));
+    ebuf_printf(err, "%s ended %s at tar byte %" PRIu64, ts->name, where, at);
     if (ts->member)
         ebuf_printf(err, " (after member %s)", ts->member);
     ebuf_puts(err, cut_note(ts));
@@ -216,11 +215,12 @@ static void say_ended(const struct tar_stream *ts, const char *where, struct ebu
 /* Skip `len` bytes the input must hold, or say that it ended `where`. */
 static int skip_or_say(struct tar_stream *ts, uint64_t len, const char *where, struct ebuf *err)
 {
+    uint64_t at = atomic_load_explicit(&ts->offset, memory_order_relaxed);
     int64_t got = take_all(ts, NULL, len, err);
     if (got < 0)
         return -1;
     if ((uint64_t)got < len) {
-        say_ended(ts, where, err);
+        say_ended(ts, where, at, err);
         return -1;
     }
     return 0;
@@ -266,7 +266,9 @@ static int finish(struct tar_stream *ts, struct ebuf *err)
     return 0;
 }
 
-static int read_extended(struct tar_stream *ts, const struct tar_header *th, struct ebuf *err)
+/* The records of the extended header whose block is at tar byte `at`. */
+static int read_extended(struct tar_stream *ts, const struct tar_header *th, uint64_t at,
+                         struct ebuf *err)
 {
     char *rec = malloc(th->size + 1);
     if (!rec) {
@@ -275,7 +277,7 @@ static int read_extended(struct tar_stream *ts, const struct tar_header *th, str
     }
     int64_t got = take_all(ts, (unsigned char *)rec, th->size, err);
     if (got >= 0 && (uint64_t)got < th->size)
-        say_ended(ts, "inside an extended header", err);
+        say_ended(ts, "inside an extended header", at, err);
     if (got < 0 || (uint64_t)got < th->size) {
         free(rec);
         return -1;
@@ -303,7 +305,7 @@ static int next_member(struct tar_stream *ts, struct tar_stream_member *m, struc
         if (got < (int64_t)TAR_BLOCK) {
             bool named = got == 0 && (ts->pending.name || ts->pending.link);
             say_ended(ts, named ? "before the member an extended header names" : "inside a header",
-                      err);
+                      off, err);
             return -1;
         }
         struct tar_header th;
@@ -313,7 +315,7 @@ static int next_member(struct tar_stream *ts, struct tar_stream_member *m, struc
         if (rc == 0)
             return finish(ts, err);
         if (tar_type_extended(th.type)) {
-            if (read_extended(ts, &th, err) != 0)
+            if (read_extended(ts, &th, off, err) != 0)
                 return -1;
             continue;
         }
