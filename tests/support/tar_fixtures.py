@@ -2,13 +2,14 @@
 
 Usage: tar_fixtures.py DIR. Writes DIR/src (the files), tarballs written by GNU tar (gnu and pax
 formats) and by tarfile (pax and GNU formats: long names and long link targets as pax records
-and as GNU 'L'/'K' headers), each also as NAME.gz (gzip -n) and NAME.2gz (two gzip members,
+and as GNU 'L'/'K' headers; a size only in a pax record), each also as NAME.gz (gzip -n) and NAME.2gz (two gzip members,
 split at an odd byte). For each tarball, NAME.members lists its file and link members in order,
 one per line, tab-separated: type (F, H, S), name and link target as cli/tar.c cleans them ("-"
 for none; a symbolic link's joined to its directory), size (0 for links), the data's SHA-256,
 the offset of the member's first header (an extended one when there is one) and of its data.
 """
 import hashlib
+import io
 import os
 import random
 import subprocess
@@ -65,6 +66,22 @@ def members(path):
     return "".join(lines)
 
 
+def paxsize(src):
+    """A member whose size is only in a pax record, its header's field 0: how Go's archive/tar
+    (docker save) and tarfile write members of 8 GiB and more. Then one more member."""
+    with open(f"{src}/b4097", "rb") as f:
+        data = f.read()
+    pax = tarfile.TarInfo._create_pax_generic_header({"size": str(len(data))}, tarfile.XHDTYPE,
+                                                       "utf-8")
+    head = tarfile.TarInfo("img/paxsize.bin")
+    head.size = 0
+    pad = b"\0" * (-len(data) % 512)
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        t.add(f"{src}/b513", arcname="img/after")
+    return pax + head.tobuf(tarfile.USTAR_FORMAT) + data + pad + b.getvalue()
+
+
 def gzip(data):
     return subprocess.run(["gzip", "-n", "-c"], input=data, stdout=subprocess.PIPE, check=True).stdout
 
@@ -82,7 +99,8 @@ def main():
     # A first member whose name begins like bzip2's magic is still a tar.
     with tarfile.open(f"{out}/bzname.tar", "w", format=tarfile.USTAR_FORMAT) as t:
         t.add(f"{src}/b511", arcname="BZh9-not-bzip2")
-    for name in ("gnu", "pax", "py-pax", "py-gnu", "bzname"):
+    write(f"{out}/paxsize.tar", paxsize(src))
+    for name in ("gnu", "pax", "py-pax", "py-gnu", "bzname", "paxsize"):
         with open(f"{out}/{name}.tar", "rb") as f:
             data = f.read()
         with open(f"{out}/{name}.members", "w") as f:

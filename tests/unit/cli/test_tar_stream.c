@@ -225,7 +225,7 @@ static void run(const struct fixture *f, const unsigned char *data, size_t len,
 
 static void test_fixtures(void)
 {
-    static const char *names[] = {"gnu", "pax", "py-pax", "py-gnu", "bzname"};
+    static const char *names[] = {"gnu", "pax", "py-pax", "py-gnu", "bzname", "paxsize"};
     static const size_t pieces[] = {1, 511, 512, 4097, (1u << 20) + 3};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         struct fixture f;
