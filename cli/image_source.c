@@ -39,6 +39,9 @@ struct tree {
     bool tar;
     struct member *m;
     size_t n, cap;
+    /* A tarball read as a stream: its members as push_stream.c kept them (no file to read) */
+    const struct image_member *sm;
+    size_t n_sm;
 };
 
 static void tree_free(struct tree *t)
@@ -133,6 +136,31 @@ static int tar_scan(struct tree *t, struct ebuf *err)
     return rc;
 }
 
+/* The stream member `name` names, links followed; NULL when there is none. */
+static const struct image_member *stream_member(const struct tree *t, const char *name)
+{
+    char *want = tar_clean_name(name, strlen(name));
+    const struct image_member *found = NULL;
+    for (int hops = 0; want && hops < 8 && !found; hops++) {
+        const struct image_member *m = NULL;
+        for (size_t i = t->n_sm; i-- > 0;) /* the last of several same-named members wins */
+            if (!strcmp(t->sm[i].name, want)) {
+                m = &t->sm[i];
+                break;
+            }
+        if (!m)
+            break;
+        if (!m->link) {
+            found = m;
+            break;
+        }
+        free(want);
+        want = tar_clean_name(m->link, strlen(m->link));
+    }
+    free(want);
+    return found;
+}
+
 /* Where `name` is: a file and a byte range of it. Returns 0, or -1 when there is no such file. */
 static int tree_find(const struct tree *t, const char *name, char **path, uint64_t *offset,
                      uint64_t *size)
@@ -148,6 +176,15 @@ static int tree_find(const struct tree *t, const char *name, char **path, uint64
         *path = ebuf_take(&p);
         *offset = 0;
         *size = (uint64_t)st.st_size;
+        return *path ? 0 : -1;
+    }
+    if (t->sm) {
+        const struct image_member *m = stream_member(t, name);
+        if (!m)
+            return -1;
+        *path = strdup(t->root);
+        *offset = 0;
+        *size = m->size;
         return *path ? 0 : -1;
     }
     char *want = tar_clean_name(name, strlen(name));
@@ -194,6 +231,23 @@ static char *tree_read(const struct tree *t, const char *name, size_t *len, stru
         return NULL;
     }
     char *buf = NULL;
+    if (t->sm) {
+        const struct image_member *m = stream_member(t, name);
+        free(path);
+        if (!m->data) {
+            ebuf_printf(err, "%s: %s went by as a blob, not as the JSON document it should be",
+                        t->root, name);
+            return NULL;
+        }
+        if (!(buf = malloc(size + 1))) {
+            ebuf_puts(err, "out of memory");
+            return NULL;
+        }
+        memcpy(buf, m->data, size);
+        buf[size] = '\0';
+        *len = size;
+        return buf;
+    }
     if (size > MAX_JSON) {
         ebuf_printf(err, "%s: %s is %" PRIu64 " bytes, over the 4 MiB a manifest may have", t->root,
                     name, size);
@@ -249,6 +303,31 @@ static bool blob_name(const char *digest, char out[80])
     return true;
 }
 
+/* A stream member as blob `digest`: its bytes in memory must hash to it, and so must a
+ * carried member whose digest its upload computed. Returns 0, or -1 with a message. */
+static int stream_blob(const struct tree *t, const char *name, const char *digest,
+                       struct image_blob *b, struct ebuf *err)
+{
+    const struct image_member *m = stream_member(t, name);
+    char have[72] = "";
+    if (m->data)
+        sha256_digest(m->data, m->size, have);
+    else if (m->item >= 0)
+        snprintf(have, sizeof have, "%s", m->digest);
+    else {
+        ebuf_printf(err, "%s: %s was neither kept nor uploaded", t->root, name);
+        return -1;
+    }
+    if (have[0] && strcmp(have, digest) != 0) {
+        ebuf_printf(err, "%s: %s has digest %s, but the image names it %s: the tarball is damaged",
+                    t->root, name, have, digest);
+        return -1;
+    }
+    b->data = m->data;
+    b->item = m->item;
+    return 0;
+}
+
 /* The blob `digest` at `name`, added once whatever names it again; NULL with a message when
  * it is missing, empty or not `want_size` bytes (-1: any size). */
 static const struct image_blob *add_blob(struct image_source *s, const struct tree *t,
@@ -258,9 +337,13 @@ static const struct image_blob *add_blob(struct image_source *s, const struct tr
     for (size_t i = 0; i < s->n_blobs; i++)
         if (!strcmp(s->blobs[i].digest, digest))
             return &s->blobs[i];
-    struct image_blob b = {0};
+    struct image_blob b = {.item = -1};
     if (tree_find(t, name, &b.path, &b.offset, &b.size) != 0) {
         ebuf_printf(err, "%s has no %s (blob %s)", t->root, name, digest);
+        return NULL;
+    }
+    if (t->sm && stream_blob(t, name, digest, &b, err) != 0) {
+        free(b.path);
         return NULL;
     }
     if (want_size >= 0 && b.size != (uint64_t)want_size) {
@@ -730,6 +813,10 @@ bool image_tag_valid(const char *tag)
     return true;
 }
 
+static int open_tree(const struct tree *t, const char *want_tag,
+                     const struct platform *want_platform, struct image_source *out,
+                     struct ebuf *err);
+
 int image_source_open(const char *path, const char *want_tag, const struct platform *want_platform,
                       struct image_source *out, struct ebuf *err)
 {
@@ -749,11 +836,39 @@ int image_source_open(const char *path, const char *want_tag, const struct platf
         tree_free(&t);
         return -1;
     }
+    int rc = open_tree(&t, want_tag, want_platform, out, err);
+    tree_free(&t);
+    if (rc != 0) {
+        image_source_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int image_source_from_members(const char *name, const struct image_member *m, size_t n,
+                              const char *want_tag, const struct platform *want_platform,
+                              struct image_source *out, struct ebuf *err)
+{
+    memset(out, 0, sizeof *out);
+    struct tree t = {.root = name, .tar = true, .sm = m, .n_sm = n};
+    if (open_tree(&t, want_tag, want_platform, out, err) != 0) {
+        image_source_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* What kind of image the tree holds, read. */
+static int open_tree(const struct tree *t, const char *want_tag,
+                     const struct platform *want_platform, struct image_source *out,
+                     struct ebuf *err)
+{
+    const char *path = t->root;
     int rc;
-    if (tree_has(&t, "index.json")) {
-        out->kind = t.tar ? "OCI layout tarball" : "OCI layout";
-        rc = open_layout(out, &t, want_tag, want_platform, err);
-    } else if (t.tar && tree_has(&t, "manifest.json")) {
+    if (tree_has(t, "index.json")) {
+        out->kind = t->tar ? "OCI layout tarball" : "OCI layout";
+        rc = open_layout(out, t, want_tag, want_platform, err);
+    } else if (t->tar && tree_has(t, "manifest.json")) {
         out->kind = "docker-save tarball";
         if (want_platform) {
             ebuf_printf(err,
@@ -762,7 +877,7 @@ int image_source_open(const char *path, const char *want_tag, const struct platf
                         path);
             rc = -1;
         } else {
-            rc = open_docker(out, &t, want_tag, err);
+            rc = open_docker(out, t, want_tag, err);
         }
     } else {
         ebuf_printf(err,
@@ -771,12 +886,7 @@ int image_source_open(const char *path, const char *want_tag, const struct platf
                     path);
         rc = -1;
     }
-    tree_free(&t);
-    if (rc != 0) {
-        image_source_free(out);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 void image_source_free(struct image_source *s)

@@ -20,6 +20,11 @@ struct image_blob {
     uint64_t offset;
     uint64_t size;
     char digest[72]; /* "sha256:<hex>" */
+    /* From a tarball read as a stream (image_source_from_members): the bytes kept in memory
+     * (borrowed from the member), or the upload item that carried the member as it passed
+     * (-1: none). */
+    const char *data;
+    long item;
 };
 
 struct image_manifest {
@@ -49,6 +54,25 @@ struct platform;
 int image_source_open(const char *path, const char *want_tag, const struct platform *want_platform,
                       struct image_source *out, struct ebuf *err);
 void image_source_free(struct image_source *s);
+
+/* A member of a tarball read as a stream (cli/push_stream.c): small JSON members are kept in
+ * memory, the others went to the registry as they passed. */
+struct image_member {
+    char *name;
+    char *link; /* a hard or symbolic link's target (names an earlier member), else NULL */
+    uint64_t size;
+    char *data;      /* the bytes, when kept (size of them); NULL otherwise */
+    long item;       /* the upload item that carried the member, -1: none */
+    char digest[72]; /* of a carried member, when its upload computed it; "" otherwise */
+};
+
+/* The image in the members of a tarball read as a stream, named `name` in messages, as
+ * image_source_open() reads one from a file: blobs kept in memory have `data`, blobs carried
+ * by an upload their `item` (a carried blob whose digest is known must be the one the image
+ * names: else an error). The source borrows the members' data. */
+int image_source_from_members(const char *name, const struct image_member *m, size_t n,
+                              const char *want_tag, const struct platform *want_platform,
+                              struct image_source *out, struct ebuf *err);
 
 /* True for a tag ECR takes: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'
  * (the OCI distribution rule). */

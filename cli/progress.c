@@ -153,6 +153,8 @@ void progress_format_line(struct ebuf *b, const char *label, int label_width, ec
             progress_format_bytes(d, sizeof d, done);
             progress_format_bytes(t, sizeof t, total);
             char tail[64];
+            if (!total) /* a stream: its size is known at its end */
+                snprintf(t, sizeof t, "?");
             if (rate > 0) {
                 progress_format_bytes(r, sizeof r, (uint64_t)rate);
                 /* "310MB" -> "310 MB/s": a rate reads better with a space */
@@ -174,7 +176,7 @@ void progress_format_line(struct ebuf *b, const char *label, int label_width, ec
             if (width > 50)
                 width = 50;
             ebuf_puts(b, verb);
-            if (width >= 10)
+            if (width >= 10 && total)
                 append_bar(b, done, total, width);
             ebuf_puts(b, tail);
             break;
@@ -225,6 +227,21 @@ void progress_view_free(struct progress_view *v)
     ebuf_free(&v->frame);
     pthread_mutex_destroy(&v->lock);
     free(v);
+}
+
+bool progress_view_add(struct progress_view *v, size_t n)
+{
+    if (!v || n <= v->n)
+        return v != NULL;
+    pthread_mutex_lock(&v->lock);
+    struct layer_line *lines = realloc(v->lines, n * sizeof *lines);
+    if (lines) {
+        memset(lines + v->n, 0, (n - v->n) * sizeof *lines);
+        v->lines = lines;
+        v->n = n;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return lines != NULL;
 }
 
 void progress_view_set_layer(struct progress_view *v, size_t i, const char *label, uint64_t size)

@@ -31,7 +31,11 @@ enum progress_final {
 struct progress_view *progress_view_new(FILE *tty, size_t n);
 void progress_view_free(struct progress_view *v);
 
-/* Name layer `i` (copied) and give its size; before the first draw. */
+/* Grow the view to `n` layer lines (a stream's blobs come one by one), the new ones to be
+ * named with progress_view_set_layer(); not while the engine runs. False: out of memory. */
+bool progress_view_add(struct progress_view *v, size_t n);
+/* Name layer `i` (copied) and give its size (0: unknown until the engine says: the line shows
+ * "12.3MB/?" and no bar); before the first draw, or before a run that adds the layer. */
 void progress_view_set_layer(struct progress_view *v, size_t i, const char *label, uint64_t size);
 /* A progress event for layer `i`: the line shows its bytes on the wire (bytes_sent) and the
  * rate of the last two seconds of them; at phase DONE its outcome is the final word. Redraws

@@ -5,15 +5,19 @@
 #include "cli/cli.h"
 #include "cli/image_source.h"
 #include "cli/platform.h"
+#include "cli/push_stream.h"
 #include "cli/upload.h"
 #include "cli/upload_output.h"
 #include "util/buf.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CMD "push"
 
@@ -98,7 +102,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     bool only_files = false;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        if (only_files || s[0] != '-') {
+        if (only_files || s[0] != '-' || !strcmp(s, "-")) {
             if (a->source) {
                 cli_error(CMD, "one image at a time: '%s' and '%s' were given", a->source, s);
                 return CLI_EXIT_USAGE;
@@ -437,12 +441,165 @@ static int put_manifests(struct ecrup_engine *engine, const struct upload_settin
     return rc;
 }
 
+/* Untagged images are what lifecycle policies delete first, and `docker pull repo:latest`
+ * does not find them: say so where a person looks. False when --require-tag makes it an
+ * error (said). */
+static bool tag_ok(const struct args *a, const struct image_source *src, const char *when)
+{
+    if (a->tag || src->tag)
+        return true;
+    if (a->require_tag) {
+        cli_error(CMD, "%s names no tag and --require-tag is given: pass --tag TAG%s", a->source,
+                  when);
+        return false;
+    }
+    if (!a->u.common.quiet)
+        cli_error(CMD,
+                  "warning: %s names no tag, so the image will be pushed untagged (by "
+                  "digest only; lifecycle policies often expire untagged images): pass "
+                  "--tag TAG to name it, or --require-tag to make this an error",
+                  a->source);
+    return true;
+}
+
+/* docker push's first line: the repository the push goes to. */
+static void print_opening(const struct args *a)
+{
+    if (a->u.json || a->u.common.quiet)
+        return;
+    struct ebuf ref = EBUF_INIT;
+    printf("The push refers to repository [%s]\n", repository_reference(&a->u, &ref));
+    fflush(stdout);
+    ebuf_free(&ref);
+}
+
+/* docker push's last line: what `docker pull` and a deployment name the image by. */
+static void print_closing(const struct args *a, const struct push *p)
+{
+    if (a->u.json || a->u.common.quiet || !p->image_put)
+        return;
+    char head[160];
+    snprintf(head, sizeof head, "%s%sdigest:", p->tag ? p->tag : "", p->tag ? ": " : "");
+    int cols = upload_terminal_columns(stdout);
+    size_t wide = strlen(head) + strlen(p->image_digest) + 32;
+    if (cols > 0 && wide >= (size_t)cols) /* 93 columns and more: one piece a line on 80 */
+        printf("%s\n  %s\n  size: %zu\n", head, p->image_digest, p->image_size);
+    else
+        printf("%s %s size: %zu\n", head, p->image_digest, p->image_size);
+    fflush(stdout);
+}
+
+/* A pushed stream's end: the image read from it, its tag checked, its manifests put with the
+ * blobs' outcomes in the image's order. */
+struct stream_push {
+    struct push p;
+    struct push_stream *ps;
+};
+
+static int stream_then(struct ecrup_engine *engine, const struct upload_settings *u,
+                       const struct upload_outcome *outs, size_t n, bool interrupted,
+                       struct ebuf *tail, void *user)
+{
+    struct stream_push *sp = user;
+    const struct image_source *src = push_stream_image(sp->ps);
+    if (!src) {
+        ebuf_puts(tail, interrupted ? "image not put: interrupted"
+                                    : "image not put: the tarball was not read to its end");
+        return CLI_EXIT_FAILED;
+    }
+    if (!tag_ok(sp->p.a, src, " (the blobs are up; only the manifests were not put)")) {
+        ebuf_puts(tail, "image not put: no tag");
+        return CLI_EXIT_FAILED;
+    }
+    sp->p.src = src;
+    sp->p.tag = sp->p.a->tag ? sp->p.a->tag : src->tag;
+    struct upload_outcome *bo = calloc(src->n_blobs ? src->n_blobs : 1, sizeof *bo);
+    if (!bo) {
+        cli_error(CMD, "out of memory");
+        return CLI_EXIT_FAILED;
+    }
+    for (size_t k = 0; k < src->n_blobs; k++) {
+        size_t i = push_stream_blob_item(sp->ps, k);
+        if (i < n)
+            bo[k] = outs[i];
+        else
+            bo[k] = (struct upload_outcome){
+                .outcome = ECRUP_OUTCOME_FAILED, .error = "Cancelled", .message = "not uploaded"};
+    }
+    int rc = put_manifests(engine, u, bo, src->n_blobs, interrupted, tail, &sp->p);
+    free(bo);
+    return rc;
+}
+
+/* True when `path` is a file whose first bytes say it is compressed: it is read as a stream
+ * (gzip), or refused by the stream reader with the command that decompresses it. */
+static bool compressed_file(const char *path)
+{
+    static const unsigned char magic[][6] = {{0x1f, 0x8b},
+                                             {0x28, 0xb5, 0x2f, 0xfd},
+                                             {0xfd, '7', 'z', 'X', 'Z', 0},
+                                             {'B', 'Z', 'h'},
+                                             {0x04, 0x22, 0x4d, 0x18}};
+    static const size_t len[] = {2, 4, 6, 3, 4};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    unsigned char h[6] = {0};
+    ssize_t got = read(fd, h, sizeof h);
+    close(fd);
+    for (size_t i = 0; got > 0 && i < sizeof len / sizeof len[0]; i++)
+        if ((size_t)got >= len[i] && !memcmp(h, magic[i], len[i]))
+            return true;
+    return false;
+}
+
+/* `push -` or a compressed tarball: the blobs go up as their members pass. */
+static int push_stream_main(struct args *a)
+{
+    bool from_stdin = !strcmp(a->source, "-");
+    int fd = STDIN_FILENO;
+    if (from_stdin && isatty(STDIN_FILENO)) {
+        cli_error(CMD,
+                  "'-' reads the image tarball from standard input, which is a terminal; "
+                  "pipe it in, e.g. docker save app:v1 | ecrup push --repository %s -",
+                  a->u.repository);
+        return CLI_EXIT_USAGE;
+    }
+    if (!from_stdin && (fd = open(a->source, O_RDONLY | O_CLOEXEC)) < 0) {
+        cli_error(CMD, "%s: cannot be read: %s", a->source, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    struct stream_push sp = {.p = {.a = a, .tag = a->tag, .terminal = upload_on_terminal(&a->u)}};
+    struct ebuf err = EBUF_INIT;
+    if (push_stream_open(a->source, fd, a->tag, a->has_platform ? &a->platform : NULL, &sp.ps,
+                         &err) != 0) {
+        cli_error(CMD, "%s", ebuf_ok(&err) ? ebuf_str(&err) : "out of memory");
+        ebuf_free(&err);
+        if (!from_stdin)
+            close(fd);
+        return CLI_EXIT_USAGE;
+    }
+    ebuf_free(&err);
+    if (a->u.common.verbose)
+        cli_error(CMD, "%s: reading the tarball as a stream (%s)", a->source,
+                  push_stream_compression(sp.ps));
+    print_opening(a);
+    int rc = upload_run_feed(&a->u, CMD, push_stream_next, sp.ps, stream_then, &sp);
+    print_closing(a, &sp.p);
+    push_stream_free(sp.ps);
+    if (!from_stdin)
+        close(fd);
+    return rc;
+}
+
 int push_main(int argc, char **argv)
 {
     struct args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
+    if (!strcmp(a.source, "-") || compressed_file(a.source))
+        return push_stream_main(&a);
     struct image_source src;
     struct ebuf err = EBUF_INIT;
     if (image_source_open(a.source, a.tag, a.has_platform ? &a.platform : NULL, &src, &err) != 0) {
@@ -451,21 +608,9 @@ int push_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     ebuf_free(&err);
-    if (!a.tag && !src.tag) {
-        /* Untagged images are what lifecycle policies delete first, and `docker pull
-         * repo:latest` does not find them: say so where a person looks, before anything
-         * is sent. */
-        if (a.require_tag) {
-            cli_error(CMD, "%s names no tag and --require-tag is given: pass --tag TAG", a.source);
-            image_source_free(&src);
-            return CLI_EXIT_USAGE;
-        }
-        if (!a.u.common.quiet)
-            cli_error(CMD,
-                      "warning: %s names no tag, so the image will be pushed untagged (by "
-                      "digest only; lifecycle policies often expire untagged images): pass "
-                      "--tag TAG to name it, or --require-tag to make this an error",
-                      a.source);
+    if (!tag_ok(&a, &src, "")) {
+        image_source_free(&src);
+        return CLI_EXIT_USAGE;
     }
     struct upload_item *items = calloc(src.n_blobs ? src.n_blobs : 1, sizeof *items);
     char **names = calloc(src.n_blobs ? src.n_blobs : 1, sizeof *names);
@@ -495,26 +640,9 @@ int push_main(int argc, char **argv)
     }
     struct push p = {
         .a = &a, .src = &src, .tag = a.tag ? a.tag : src.tag, .terminal = upload_on_terminal(&a.u)};
-    bool plain = !a.u.json && !a.u.common.quiet;
-    if (plain) {
-        struct ebuf ref = EBUF_INIT;
-        printf("The push refers to repository [%s]\n", repository_reference(&a.u, &ref));
-        fflush(stdout);
-        ebuf_free(&ref);
-    }
+    print_opening(&a);
     rc = upload_run(&a.u, CMD, items, src.n_blobs, put_manifests, &p);
-    if (plain && p.image_put) {
-        /* docker push's last line: what `docker pull` and a deployment name the image by */
-        char head[160];
-        snprintf(head, sizeof head, "%s%sdigest:", p.tag ? p.tag : "", p.tag ? ": " : "");
-        int cols = upload_terminal_columns(stdout);
-        size_t wide = strlen(head) + strlen(p.image_digest) + 32;
-        if (cols > 0 && wide >= (size_t)cols) /* 93 columns and more: one piece a line on 80 */
-            printf("%s\n  %s\n  size: %zu\n", head, p.image_digest, p.image_size);
-        else
-            printf("%s %s size: %zu\n", head, p.image_digest, p.image_size);
-        fflush(stdout);
-    }
+    print_closing(&a, &p);
 out:
     for (size_t i = 0; names && i < src.n_blobs; i++)
         free(names[i]);

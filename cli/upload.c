@@ -343,10 +343,11 @@ static int log_level_of(const struct upload_settings *a)
 }
 
 /* Each layer's name in the live view: docker's short id when the digest is known before the
- * upload, else the file's name. */
-static void label_layers(struct progress_view *view, const struct upload_item *items, size_t n)
+ * upload, else the file's name. Items [from, n). */
+static void label_layers(struct progress_view *view, const struct upload_item *items, size_t from,
+                         size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < n; i++) {
         const char *base = strrchr(items[i].path, '/');
         const char *label = base && base[1] ? base + 1 : items[i].path;
         char shortd[13];
@@ -406,13 +407,13 @@ static void engine_options(const struct upload_settings *a, struct run_ui *ui,
     o->state_dir = state_dir(a, state);
 }
 
-/* The engine with every item queued, or the status and message of why not. */
-static ecrup_status engine_start(const struct ecrup_options *o, const struct upload_settings *a,
-                                 const struct upload_item *items, size_t n,
-                                 struct ecrup_engine **engine, struct ecrup_error *err)
+/* Queue items [from, n), or the status and message of why not. */
+static ecrup_status engine_add(struct ecrup_engine *engine, const struct upload_settings *a,
+                               const struct upload_item *items, size_t from, size_t n,
+                               struct ecrup_error *err)
 {
-    ecrup_status st = ecrup_engine_new(o, engine, err);
-    for (size_t i = 0; i < n && st == ECRUP_OK; i++) {
+    ecrup_status st = ECRUP_OK;
+    for (size_t i = from; i < n && st == ECRUP_OK; i++) {
         struct ecrup_layer l = {
             .path = items[i].path,
             .repository = a->repository,
@@ -421,8 +422,10 @@ static ecrup_status engine_start(const struct ecrup_options *o, const struct upl
             .user = (void *)(uintptr_t)(i + 1),
             .offset = items[i].offset,
             .length = items[i].length,
+            .read = items[i].read,
+            .read_user = items[i].read_user,
         };
-        st = ecrup_engine_add_layer(*engine, &l, NULL);
+        st = ecrup_engine_add_layer(engine, &l, NULL);
         if (st != ECRUP_OK) {
             err->status = st;
             snprintf(err->message, sizeof err->message, "%s: cannot queue it: %s", items[i].name,
@@ -449,16 +452,16 @@ static void create_repository(struct ecrup_engine *engine, const struct upload_s
     ebuf_free(&m);
 }
 
-/* The engine's results as outcomes, counted, and each layer's final state in the view. */
-static struct upload_tally collect_results(struct ecrup_engine *engine,
-                                           const struct upload_item *items, size_t n,
-                                           struct upload_outcome *outs, struct progress_view *view)
+/* The engine's results of items [from, n) as outcomes, counted in `t`, and each layer's final
+ * state in the view. */
+static void collect_results(struct ecrup_engine *engine, const struct upload_item *items,
+                            size_t from, size_t n, struct upload_outcome *outs,
+                            struct progress_view *view, struct upload_tally *t)
 {
-    struct upload_tally t = {0};
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < n; i++) {
         const struct ecrup_result *r = ecrup_engine_result(engine, i);
         upload_outcome_from_result(&outs[i], &items[i], r);
-        upload_tally_add(&t, &outs[i]);
+        upload_tally_add(t, &outs[i]);
         if (outs[i].outcome == ECRUP_OUTCOME_UPLOADED) {
             progress_view_final(view, i, PROGRESS_PUSHED, NULL);
         } else if (outs[i].outcome == ECRUP_OUTCOME_EXISTS) {
@@ -475,11 +478,55 @@ static struct upload_tally collect_results(struct ecrup_engine *engine,
             ebuf_free(&m);
         }
     }
-    return t;
+}
+
+/* upload_run's feed: the caller's items, all at once. */
+struct fixed_items {
+    const struct upload_item *items;
+    size_t n;
+    bool given;
+};
+
+static int fixed_next(void *user, const struct upload_outcome *outs, size_t done,
+                      const struct upload_item **items, size_t *n)
+{
+    (void)outs;
+    (void)done;
+    struct fixed_items *f = user;
+    if (f->given)
+        return 0;
+    f->given = true;
+    *items = f->items;
+    *n = f->n;
+    return f->n ? 1 : 0;
 }
 
 int upload_run(const struct upload_settings *a, const char *cmd, const struct upload_item *items,
                size_t n, upload_then_fn then, void *then_user)
+{
+    struct fixed_items f = {.items = items, .n = n};
+    return upload_run_feed(a, cmd, fixed_next, &f, then, then_user);
+}
+
+/* Room for `n` outcomes and view lines. False: out of memory. */
+static bool grow(struct upload_outcome **outs, size_t *cap, struct progress_view *view, size_t n)
+{
+    if (n > *cap) {
+        size_t c = *cap ? *cap : 8;
+        while (c < n)
+            c *= 2;
+        struct upload_outcome *o = realloc(*outs, c * sizeof *o);
+        if (!o)
+            return false;
+        memset(o + *cap, 0, (c - *cap) * sizeof *o);
+        *outs = o;
+        *cap = c;
+    }
+    return progress_view_add(view, n);
+}
+
+int upload_run_feed(const struct upload_settings *a, const char *cmd, upload_feed_fn next,
+                    void *next_user, upload_then_fn then, void *then_user)
 {
     cmd_name = cmd;
     register_env_secrets();
@@ -488,15 +535,13 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
                        "anyone on the path can read and change what is sent");
     FILE *tty = pick_tty(a);
     struct run_ui ui = {.log_level = log_level_of(a)};
-    struct upload_outcome *outs = calloc(n ? n : 1, sizeof *outs);
-    ui.view = progress_view_new(tty, n);
-    if (!outs || !ui.view) {
-        free(outs);
-        progress_view_free(ui.view);
+    struct upload_outcome *outs = NULL;
+    size_t cap = 0, n = 0;
+    ui.view = progress_view_new(tty, 0);
+    if (!ui.view) {
         cli_error(cmd_name, "out of memory");
         return CLI_EXIT_FAILED;
     }
-    label_layers(ui.view, items, n);
     struct ecrup_options o;
     struct ebuf state = EBUF_INIT;
     engine_options(a, &ui, &o, &state);
@@ -507,13 +552,30 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
     double t0 = now_s();
     struct ecrup_engine *engine = NULL;
     struct ecrup_error err = {0};
-    ecrup_status st = engine_start(&o, a, items, n, &engine, &err);
+    const struct upload_item *items = NULL;
+    int more = next(next_user, NULL, 0, &items, &n);
+    ecrup_status st = more < 0 ? ECRUP_OK : ecrup_engine_new(&o, &engine, &err);
+    if (st == ECRUP_OK && more > 0) {
+        if (!grow(&outs, &cap, ui.view, n))
+            st = err.status = ECRUP_E_NOMEM;
+        else {
+            label_layers(ui.view, items, 0, n);
+            st = engine_add(engine, a, items, 0, n, &err);
+        }
+    }
     int exit_status;
     struct ebuf tail = EBUF_INIT;
-    if (st != ECRUP_OK) {
+    if (st != ECRUP_OK || more < 0) {
         /* Nothing ran: the same failure stands for every layer. */
-        exit_status = upload_report_not_run(
-            a, cmd, items, n, st, err.message[0] ? err.message : ecrup_strerror(st), outs);
+        if (!grow(&outs, &cap, ui.view, n ? n : 1)) {
+            cli_error(cmd_name, "out of memory");
+            exit_status = CLI_EXIT_FAILED;
+        } else if (more < 0) {
+            exit_status = CLI_EXIT_FAILED; /* the feed said why */
+        } else {
+            exit_status = upload_report_not_run(
+                a, cmd, items, n, st, err.message[0] ? err.message : ecrup_strerror(st), outs);
+        }
         if (then)
             then(NULL, a, outs, n, false, &tail, then_user);
     } else {
@@ -524,17 +586,46 @@ int upload_run(const struct upload_settings *a, const char *cmd, const struct up
             create_repository(engine, a);
         if (tty)
             progress_view_draw(ui.view); /* every layer "Waiting" from the start */
-        ecrup_engine_run(engine);
+        struct upload_tally tally = {0};
+        int feed_status = CLI_EXIT_OK;
+        /* A run for what the feed has given, then the next, until it has no more: a stream's
+         * blobs each as it passes. */
+        for (size_t from = 0; more > 0;) {
+            ecrup_engine_run(engine);
+            collect_results(engine, items, from, n, outs, ui.view, &tally);
+            if (atomic_load(&sigint_count) > 0)
+                break;
+            from = n;
+            more = next(next_user, outs, n, &items, &n);
+            if (more < 0)
+                feed_status = CLI_EXIT_FAILED; /* the feed said why */
+            if (more <= 0)
+                break;
+            if (!grow(&outs, &cap, ui.view, n)) {
+                cli_error(cmd_name, "out of memory");
+                feed_status = CLI_EXIT_FAILED;
+                n = from;
+                break;
+            }
+            label_layers(ui.view, items, from, n);
+            if (engine_add(engine, a, items, from, n, &err) != ECRUP_OK) {
+                cli_error(cmd_name, "%s", err.message);
+                feed_status = CLI_EXIT_FAILED;
+                n = from;
+                break;
+            }
+            if (tty)
+                progress_view_draw(ui.view);
+        }
         double seconds = now_s() - t0;
-        struct upload_tally tally = collect_results(engine, items, n, outs, ui.view);
         bool interrupted = atomic_load(&sigint_count) > 0;
         if (tty) {
             progress_view_interrupted(ui.view, false); /* the report below says it */
             progress_view_draw(ui.view);
         }
         upload_print_results(a, cmd, outs, n, interrupted, tty && a->view_is_report);
-        int then_status = CLI_EXIT_OK;
-        if (then)
+        int then_status = feed_status;
+        if (then && feed_status == CLI_EXIT_OK)
             then_status = then(engine, a, outs, n, interrupted, &tail, then_user);
         atomic_store(&running_engine, NULL);
         exit_status = upload_finish(a, cmd, outs, n, &tally, seconds,

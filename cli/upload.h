@@ -66,6 +66,8 @@ struct upload_item {
     uint64_t size;      /* its size, for the view before the engine knows */
     const char *digest; /* "sha256:<hex>" when known (the live view then shows docker's short
                            id, else the file's name); NULL: computed */
+    ecrup_read_fn read; /* a stream (ecrup_layer.read): `path` only names it */
+    void *read_user;
 };
 
 struct upload_outcome;
@@ -84,6 +86,20 @@ typedef int (*upload_then_fn)(struct ecrup_engine *engine, const struct upload_s
  * the exit status. Main thread only: installs a SIGINT handler for its duration. */
 int upload_run(const struct upload_settings *s, const char *cmd, const struct upload_item *items,
                size_t n, upload_then_fn then, void *then_user);
+
+/* Where the items of upload_run_feed() come from: called before the engine starts (`outs`
+ * NULL) and after each run (`outs` holds the `done` outcomes so far, in the items' order), it
+ * sets `*items` to every item so far (the array may move; the strings in it must stay where
+ * they are until the run ends) and `*n` to their count, and returns 1 when it added some for
+ * the next run, 0 when there are no more, -1 after printing why it stops (the items so far are
+ * reported, `then` is not called, the exit status is 1). Main thread. */
+typedef int (*upload_feed_fn)(void *user, const struct upload_outcome *outs, size_t done,
+                              const struct upload_item **items, size_t *n);
+
+/* upload_run() over items that come a few at a time (the blobs of a tarball on standard input,
+ * each as its member passes): one engine, a run for each call of `next` that adds items. */
+int upload_run_feed(const struct upload_settings *s, const char *cmd, upload_feed_fn next,
+                    void *next_user, upload_then_fn then, void *then_user);
 
 /* Print JSON object `j` as one line on stdout and free it; NULL (out of memory while building
  * it) prints an error naming `what` instead. */

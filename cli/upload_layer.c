@@ -28,6 +28,12 @@ static const char help_text[] =
     "Layers go up in parallel, largest first; each one's parts go in order. A layer the\n"
     "repository already has is not sent again.\n"
     "\n"
+    "FILE '-' is standard input, read once as it comes (a build compresses and pushes in one\n"
+    "pass): its digest is computed from the parts as they go, so it is not checked for\n"
+    "before it is sent unless --digest names it; the registry's copy, if it had one, is\n"
+    "then reported as pushed. A pipe cannot be read again: a push killed or cut off midway\n"
+    "starts over.\n"
+    "\n"
     "Options:\n"
     "  --repository NAME    the ECR repository (required), e.g. team/app, or as the console\n"
     "                       shows it, 123456789012.dkr.ecr.us-west-2.amazonaws.com/team/app\n"
@@ -66,6 +72,7 @@ static const char help_text[] =
     "  ecrup upload-layer --repository team/app --region eu-west-1 layer1.tar.gz layer2.tar.gz\n"
     "  ecrup upload-layer --repository team/app --json oci/blobs/sha256/* > results.jsonl\n"
     "  ecrup upload-layer --repository app --digest sha256:9f86d0...0a08 layer.tar.gz\n"
+    "  tar c -C rootfs . | zstd | ecrup upload-layer --repository team/app --json -\n"
     "  ecrup serve --listen 127.0.0.1:5000 --repository demo &  # a local endpoint; it\n"
     "                                       # prints a key pair to export when none is set\n"
     "  ecrup upload-layer --endpoint-url http://127.0.0.1:5000 --region us-east-1 \\\n"
@@ -137,11 +144,67 @@ static int parse_args(int argc, char **argv, struct args *a)
     return -1;
 }
 
-/* Every FILE must be a readable regular file: checked before anything is sent. */
+/* Standard input as a stream layer: read(2) on descriptor 0 as the engine asks. */
+static ptrdiff_t read_stdin(void *user, void *buf, size_t len)
+{
+    (void)user;
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, len);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* "-": standard input, which must not be a terminal (a layer is bytes from a pipe or a file).
+ * Returns -1, or the exit status after an error. */
+static int stdin_item(const struct args *a, struct upload_item *item)
+{
+    if (isatty(STDIN_FILENO)) {
+        cli_error(CMD,
+                  "'-' reads the layer from standard input, which is a terminal; pipe it "
+                  "in, e.g. tar c dir | zstd | ecrup upload-layer --repository %s -",
+                  a->u.repository ? a->u.repository : "NAME");
+        return CLI_EXIT_USAGE;
+    }
+    struct stat st;
+    if (fstat(STDIN_FILENO, &st) != 0) {
+        cli_error(CMD, "standard input cannot be read: %s", strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        cli_error(CMD, "standard input is a directory; pipe the layer's bytes in");
+        return CLI_EXIT_USAGE;
+    }
+    *item = (struct upload_item){
+        .name = "-",
+        .path = "-",
+        .size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0,
+        .digest = a->digest,
+        .read = read_stdin,
+    };
+    return -1;
+}
+
+/* Every FILE must be a readable regular file, and "-" standard input once: checked before
+ * anything is sent. */
 static int check_files(const struct args *a, struct upload_item *items)
 {
+    bool stdin_taken = false;
     for (size_t i = 0; i < a->n_files; i++) {
         const char *p = a->files[i];
+        if (!strcmp(p, "-")) {
+            if (stdin_taken) {
+                cli_error(CMD, "'-' (standard input) is given twice; it holds one layer");
+                return CLI_EXIT_USAGE;
+            }
+            stdin_taken = true;
+            int rc = stdin_item(a, &items[i]);
+            if (rc >= 0)
+                return rc;
+            continue;
+        }
         struct stat st;
         if (stat(p, &st) != 0) {
             cli_error(CMD, "%s: %s", p, errno == ENOENT ? "no such file" : strerror(errno));
