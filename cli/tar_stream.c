@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define IN_CAP  (1u << 20)
-#define OUT_CAP (1u << 20)
+/* The size of each buffer: the input's, and for gzip the inflated tar's. */
+#define IN_CAP (1u << 20)
 /* A read this large with nothing buffered goes straight into the caller's buffer: copying it
  * through ours would cost a second pass over the bytes. */
 #define DIRECT_MIN (64u << 10)
@@ -142,42 +142,31 @@ static ptrdiff_t inflate_into(struct tar_stream *ts, unsigned char *dst, size_t 
     }
 }
 
-/* Tar bytes buffered and not yet used. */
-static size_t ready(const struct tar_stream *ts)
-{
-    return ts->gzip ? ts->out_len - ts->out_pos : ts->in_len - ts->in_pos;
-}
-
 /* Up to `len` tar bytes into `dst` (NULL: skip them). Returns the count, 0 at the end of the
  * input, -1 with a message. */
 static ptrdiff_t take(struct tar_stream *ts, unsigned char *dst, size_t len, struct ebuf *err)
 {
-    size_t have = ready(ts);
-    if (have == 0 && dst && len >= DIRECT_MIN) {
-        if (len > (1u << 30))
-            len = 1u << 30;
-        ptrdiff_t n = ts->gzip ? inflate_into(ts, dst, len, err) : read_fd(ts, dst, len, err);
-        if (n > 0)
-            count(&ts->offset, (uint64_t)n);
-        return n;
-    }
-    if (have == 0) {
-        ptrdiff_t n;
-        if (ts->gzip) {
-            n = inflate_into(ts, ts->out, OUT_CAP, err);
-            ts->out_pos = 0;
-            ts->out_len = n > 0 ? (size_t)n : 0;
-        } else {
-            n = refill_in(ts, err);
-        }
+    /* the tar bytes at hand: what read(2) gave, or what inflate made of it */
+    unsigned char *buf = ts->gzip ? ts->out : ts->in;
+    size_t *pos = ts->gzip ? &ts->out_pos : &ts->in_pos,
+           *end = ts->gzip ? &ts->out_len : &ts->in_len;
+    if (*pos == *end) {
+        bool direct = dst && len >= DIRECT_MIN;
+        unsigned char *to = direct ? dst : buf;
+        size_t cap = !direct ? IN_CAP : len < (1u << 30) ? len : 1u << 30;
+        ptrdiff_t n = ts->gzip ? inflate_into(ts, to, cap, err) : read_fd(ts, to, cap, err);
         if (n <= 0)
             return n;
-        have = (size_t)n;
+        if (direct) {
+            count(&ts->offset, (uint64_t)n);
+            return n;
+        }
+        *pos = 0;
+        *end = (size_t)n;
     }
-    size_t n = len < have ? len : have;
-    size_t *pos = ts->gzip ? &ts->out_pos : &ts->in_pos;
+    size_t n = len < *end - *pos ? len : *end - *pos;
     if (dst)
-        memcpy(dst, (ts->gzip ? ts->out : ts->in) + *pos, n);
+        memcpy(dst, buf + *pos, n);
     *pos += n;
     count(&ts->offset, n);
     return (ptrdiff_t)n;
@@ -476,7 +465,7 @@ int tar_stream_open(int fd, const char *name, struct tar_stream **out, struct eb
     }
     if (ts->in_len >= 3 && ts->in[0] == 0x1f && ts->in[1] == 0x8b && ts->in[2] == 8) {
         /* 15 + 32: a 32 KiB window, the gzip header read (and its trailer checked) by zlib */
-        if (!(ts->out = malloc(OUT_CAP)) || inflateInit2(&ts->z, 15 + 32) != Z_OK) {
+        if (!(ts->out = malloc(IN_CAP)) || inflateInit2(&ts->z, 15 + 32) != Z_OK) {
             ebuf_puts(err, "out of memory");
             goto fail;
         }
