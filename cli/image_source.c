@@ -93,6 +93,7 @@ static int tar_scan(struct tree *t, struct ebuf *err)
     }
     uint64_t end = (uint64_t)st.st_size, off = 0;
     struct tar_names pending = {0};
+    uint64_t pending_size = UINT64_MAX; /* a pax `size` record's for the next member */
     int rc = -1;
     for (;;) {
         unsigned char h[TAR_BLOCK];
@@ -123,11 +124,27 @@ static int tar_scan(struct tree *t, struct ebuf *err)
             }
             rec[th.size] = '\0';
             tar_names_apply(&pending, th.type, rec, th.size);
+            uint64_t size;
+            if (th.type == TAR_PAX && tar_pax_size(rec, th.size, &size))
+                pending_size = size;
             free(rec);
-        } else if (th.type == TAR_OTHER) {
-            tar_names_clear(&pending);
-        } else if (add_member(t, h, &th, data, &pending, err) != 0) {
-            break;
+        } else {
+            if (pending_size != UINT64_MAX) {
+                th.size = pending_size;
+                th.padded = (th.size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+                pending_size = UINT64_MAX;
+                if (th.size > end - data) {
+                    ebuf_printf(err,
+                                "%s is cut short: member at byte %" PRIu64 " needs %" PRIu64
+                                " bytes, the file ends %" PRIu64 " bytes later",
+                                t->root, off, th.size, end - data);
+                    break;
+                }
+            }
+            if (th.type == TAR_OTHER)
+                tar_names_clear(&pending);
+            else if (add_member(t, h, &th, data, &pending, err) != 0)
+                break;
         }
         off = data + th.padded;
     }

@@ -1,6 +1,7 @@
 /* Tar headers, one block at a time, without I/O. See cli/tar.h. */
 #include "cli/tar.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,4 +221,20 @@ int tar_member_names(const unsigned char h[TAR_BLOCK], enum tar_type type,
     *name = n;
     *link = l;
     return 0;
+}
+
+bool tar_pax_size(const char *rec, size_t len, uint64_t *out)
+{
+    char *size = tar_pax_value(rec, len, "size"), *end;
+    bool ok = false;
+    if (size && *size >= '0' && *size <= '9') {
+        errno = 0;
+        unsigned long long v = strtoull(size, &end, 10);
+        if (!*end && !errno && v <= UINT64_MAX - TAR_BLOCK) {
+            *out = v;
+            ok = true;
+        }
+    }
+    free(size);
+    return ok;
 }

@@ -62,6 +62,12 @@ char *tar_clean_name(const char *s, size_t n);
  * field). `rec` must have a NUL at rec[len]. */
 char *tar_pax_value(const char *rec, size_t len, const char *key);
 
+/* The `size` record of a pax extended header (`rec`, `len` bytes, NUL at rec[len]), which a
+ * member of 8 GiB or more has in place of its header's field (Go's archive/tar, which docker
+ * save uses, and Python's tarfile write 0 there). False when there is none or it is not a
+ * decimal number that leaves room for the member's padding. */
+bool tar_pax_size(const char *rec, size_t len, uint64_t *out);
+
 /* What extended headers said of the member that follows them. Owned (malloc'd) strings. */
 struct tar_names {
     char *name; /* NULL: the header's own name */

@@ -285,14 +285,9 @@ static int read_extended(struct tar_stream *ts, const struct tar_header *th, uin
     tar_names_apply(&ts->pending, th->type, rec, th->size);
     /* a member of 8 GiB or more has its size only here (Go's archive/tar, which docker save
      * uses, and tarfile write 0 in the header's field) */
-    char *size = th->type == TAR_PAX ? tar_pax_value(rec, th->size, "size") : NULL, *end;
-    if (size) {
-        errno = 0;
-        unsigned long long v = strtoull(size, &end, 10);
-        if (*size >= '0' && *size <= '9' && !*end && !errno && v <= UINT64_MAX - TAR_BLOCK)
-            ts->pending_size = v;
-    }
-    free(size);
+    uint64_t size;
+    if (th->type == TAR_PAX && tar_pax_size(rec, th->size, &size))
+        ts->pending_size = size;
     free(rec);
     return skip_or_say(ts, th->padded - th->size, "inside the padding of an extended header", err);
 }

@@ -89,8 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int pass = 0; n > 0 && pass < 2; pass++) {
         struct image_source s;
         struct ebuf err = EBUF_INIT;
-        if (image_source_from_members("-", m, (size_t)n, pass ? "v1" : NULL, NULL, &s, &err) ==
-            0) {
+        if (image_source_from_members("-", m, (size_t)n, pass ? "v1" : NULL, NULL, &s, &err) == 0) {
             if (s.n_manifests == 0 || !s.manifests[s.n_manifests - 1].top)
                 abort();
             for (size_t i = 0; i < s.n_blobs; i++) {

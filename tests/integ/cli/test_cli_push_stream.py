@@ -204,6 +204,55 @@ def peak_rss(cmd_line, env):
     return int(rc), int(kb) * 1024, r
 
 
+def pax_size_tar(lay_root, path, big_digest):
+    """The layout as a tarball whose blob `big_digest` has its size only in a pax record, its
+    header's field 0: how Go's archive/tar (docker save) and tarfile write members of 8 GiB
+    and more."""
+    import io
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name in ("index.json", "oci-layout"):
+            t.add(os.path.join(lay_root, name), arcname=name)
+        blobs = os.path.join(lay_root, "blobs", "sha256")
+        for hexd in sorted(os.listdir(blobs)):
+            name = "blobs/sha256/" + hexd
+            data = open(os.path.join(blobs, hexd), "rb").read()
+            if "sha256:" + hexd != big_digest:
+                t.addfile(t.gettarinfo(os.path.join(blobs, hexd), arcname=name),
+                          io.BytesIO(data))
+                continue
+            pax = tarfile.TarInfo._create_pax_generic_header({"size": str(len(data))},
+                                                               tarfile.XHDTYPE, "utf-8")
+            head = tarfile.TarInfo(name)
+            head.size = 0
+            t.fileobj.write(pax + head.tobuf(tarfile.USTAR_FORMAT) + data +
+                            b"\0" * (-len(data) % 512))
+            t.offset += len(pax) + 512 + len(data) + (-len(data) % 512)
+    with open(path, "wb") as f:
+        f.write(out.getvalue())
+    return path
+
+
+def test_pax_size(server, client, tmp):
+    """A blob whose size is only in a pax record, from the file and from a pipe."""
+    lay = tp.Layout(os.path.join(tmp, "pax-src"))
+    desc, datas = lay.image([6 * MiB + 9, 4000])
+    lay.add(desc, ref="p1")
+    lay.write()
+    path = pax_size_tar(lay.root, os.path.join(tmp, "pax.tar"), tp.digest_of(datas[1]))
+    with tarfile.open(path) as t:
+        sizes = {m.name: m.size for m in t.getmembers()}
+    check(sizes.get("blobs/sha256/" + tp.digest_of(datas[1])[7:]) == len(datas[1]),
+          "pax size: tarfile reads the blob's size from the pax record")
+    _, images, r = tp.push(server, "stream/pax", path)
+    check(images and images[0]["status"] == "pushed" and images[0]["manifest"] == desc["digest"],
+          "pax size: pushed from the file: %s %r" % (images, r.stderr[-500:]))
+    _, images, r = push_pipe(server, "stream/pax-pipe", ["cat", path])
+    check(images and images[0]["status"] == "pushed" and images[0]["manifest"] == desc["digest"],
+          "pax size: pushed from a pipe: %s" % images)
+    tp.check_blobs_stored(server, datas, "pax size")
+
+
 def test_memory(server, tmp):
     """A tarball several times the memory limit, through a pipe: blobs are sent as they pass,
     so the peak stays near the limit, not near the tarball."""
@@ -291,7 +340,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-push-stream-")
     repos = ["stream/oci", "stream/gz", "stream/gzpipe", "stream/docker", "stream/docker-file",
              "stream/skopeo", "stream/skopeo-file", "stream/big", "stream/layer",
-             "stream/layer2"]
+             "stream/layer2", "stream/pax", "stream/pax-pipe"]
     server = Server(*[x for r in repos for x in ("--repository", r)])
     try:
         client = tp.ecr(server.url)
@@ -300,6 +349,7 @@ def main():
         test_skopeo(server, client, tmp, oci_path, desc)
         test_upload_layer(server, tmp)
         test_refused(server, tmp, oci_path)
+        test_pax_size(server, client, tmp)
         test_memory(server, tmp)
     finally:
         server.stop()

@@ -308,6 +308,20 @@ static void test_pax(void)
     free(v);
     CHECK_STR(v = pax_of(ebuf_str(&r), "size"), "9000000000");
     free(v);
+    uint64_t size = 0;
+    CHECK(tar_pax_size(ebuf_str(&r), r.len, &size));
+    CHECK(size == 9000000000ull);
+    /* a size that is not a plain decimal, or leaves no room for the padding, is no size */
+    static const char *const bad_sizes[] = {"", "-1", "12x", " 5", "18446744073709551615"};
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++) {
+        struct ebuf b = EBUF_INIT;
+        pax_record(&b, "size", bad_sizes[i]);
+        size = 7;
+        CHECK(!tar_pax_size(ebuf_str(&b), b.len, &size));
+        CHECK(size == 7);
+        ebuf_free(&b);
+    }
+    CHECK(!tar_pax_size("", 0, &size));
     CHECK(pax_of(ebuf_str(&r), "uname") == NULL);
     CHECK(pax_of("", "path") == NULL);
     /* "path" is not a prefix match of "pathx" nor found inside "linkpath". */
