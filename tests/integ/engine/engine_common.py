@@ -19,6 +19,22 @@ MiB = 1 << 20
 REPO = "team/app"
 
 
+def make_blocks(root, name, size):
+    """A file of `size` bytes whose every 4 KiB block differs (an offset error of a block
+    cannot hide), at root/name."""
+    import hashlib
+    path = os.path.join(root, name)
+    with open(path, "wb") as f:
+        seed = os.urandom(16)
+        left, i = size, 0
+        while left > 0:
+            block = hashlib.sha256(seed + b"%d" % i).digest() * 128  # 4 KiB
+            f.write(block[:min(left, len(block))])
+            left -= len(block)
+            i += 1
+    return path
+
+
 def client_env(akid, secret):
     """The environment of an engine run: a static key pair, no AWS or engine setting of the
     caller's, no instance metadata."""

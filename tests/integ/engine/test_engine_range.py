@@ -30,18 +30,7 @@ Server = functools.partial(engine_common.Server, env=ENV)
 PS = 5 * MiB  # the engine's part size in every run here
 
 
-def make(root, name, size):
-    """A file whose every 4 KiB block differs (a block-sized offset error cannot hide)."""
-    path = os.path.join(root, name)
-    with open(path, "wb") as f:
-        seed = os.urandom(16)
-        left, i = size, 0
-        while left > 0:
-            block = hashlib.sha256(seed + b"%d" % i).digest() * 128  # 4 KiB
-            f.write(block[:min(left, len(block))])
-            left -= len(block)
-            i += 1
-    return path
+make = engine_common.make_blocks
 
 
 def range_digest(path, off, length):
