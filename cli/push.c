@@ -585,9 +585,11 @@ static int push_stream_main(struct args *a)
     struct stream_push sp = {.p = {.a = a, .tag = a->tag, .terminal = upload_on_terminal(&a->u)}};
     struct ebuf err = EBUF_INIT;
     if (push_stream_open(a->source, fd, a->tag, a->has_platform ? &a->platform : NULL, &sp.ps,
-                         &err) != 0) {
+                         &err) != 0 ||
+        push_stream_first(sp.ps, &err) != 0) {
         cli_error(CMD, "%s", ebuf_ok(&err) ? ebuf_str(&err) : "out of memory");
         ebuf_free(&err);
+        push_stream_free(sp.ps);
         if (!from_stdin)
             close(fd);
         return CLI_EXIT_USAGE;

@@ -45,6 +45,10 @@ struct push_stream {
     /* A read of the carried member failed: what the tar reader said (set on the engine's
      * stream thread while the run goes, read by the main thread after it) */
     struct ebuf read_error;
+    /* The first member, read by push_stream_first() before anything is said or sent: its
+     * tar_stream_next() result (1, 0; -1 not kept) and the member, valid until the next read */
+    int first_got;
+    struct tar_stream_member first_member;
     bool ended; /* the archive's end was reached and the image read */
     struct image_source src;
     size_t *blob_item;   /* src.blobs[k]'s upload item */
@@ -91,12 +95,22 @@ int push_stream_open(const char *source, int fd, const char *want_tag,
     ps->want_tag = want_tag;
     ps->want_platform = want_platform;
     ps->carrying = -1;
+    ps->first_got = -1;
     ebuf_init(&ps->read_error);
     if (tar_stream_open(fd, source, &ps->ts, err) != 0) {
         push_stream_free(ps);
         return -1;
     }
     *out = ps;
+    return 0;
+}
+
+int push_stream_first(struct push_stream *ps, struct ebuf *err)
+{
+    int got = tar_stream_next(ps->ts, &ps->first_member, err);
+    if (got < 0)
+        return -1;
+    ps->first_got = got;
     return 0;
 }
 
@@ -266,7 +280,14 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
     int rc = -1;
     for (;;) {
         struct tar_stream_member tm;
-        int got = tar_stream_next(ps->ts, &tm, &err);
+        int got;
+        if (ps->first_got >= 0) {
+            got = ps->first_got;
+            tm = ps->first_member;
+            ps->first_got = -1;
+        } else {
+            got = tar_stream_next(ps->ts, &tm, &err);
+        }
         if (got < 0)
             break;
         if (got == 0) {

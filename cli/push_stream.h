@@ -28,6 +28,9 @@ struct platform;
 int push_stream_open(const char *source, int fd, const char *want_tag,
                      const struct platform *want_platform, struct push_stream **out,
                      struct ebuf *err);
+/* Read the first member's header, before anything is said or sent, so a stream that is not a
+ * tarball is refused as a file would be. Returns 0, or -1 with a message. */
+int push_stream_first(struct push_stream *ps, struct ebuf *err);
 /* "gzip" or "none". */
 const char *push_stream_compression(const struct push_stream *ps);
 /* The upload feed (upload_feed_fn; `user` is the push_stream): the next blob member as an item,

@@ -329,6 +329,13 @@ def test_refused(server, tmp, oci_path):
     _, images, r = push_pipe(server, "stream/oci", ["cat", badf], expect=1)
     check(not images and "gzip" in r.stderr.lower(),
           "a damaged gzip stream: no manifest put, the gzip error said: %r" % r.stderr[-600:])
+    # not a tarball: refused before anything is said or sent, as a file is (exit 2)
+    _, images, r = push_pipe(server, "stream/oci", ["head", "-c", "5000", "/dev/urandom"],
+                             json_out=False, expect=2)
+    check("not a tar file" in r.stderr and "standard input" in r.stderr and
+          "The push refers to" not in r.stdout,
+          "push - of bytes that are no tarball: refused first, nothing else said: %r %r" %
+          (r.stdout, r.stderr))
     cut = os.path.join(tmp, "cut.tar")
     open(cut, "wb").write(open(oci_path, "rb").read()[:5 * MiB + 1000])
     _, images, r = push_pipe(server, "stream/oci", ["cat", cut], expect=1)
