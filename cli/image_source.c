@@ -32,6 +32,7 @@ struct member {
     char *name;
     char *link; /* a hard or symbolic link's target, else NULL */
     uint64_t offset, size;
+    const struct image_member *sm; /* of a tarball read as a stream: what push_stream.c kept */
 };
 
 struct tree {
@@ -39,9 +40,7 @@ struct tree {
     bool tar;
     struct member *m;
     size_t n, cap;
-    /* A tarball read as a stream: its members as push_stream.c kept them (no file to read) */
-    const struct image_member *sm;
-    size_t n_sm;
+    bool stream; /* a tarball read as a stream: no file to read, each member's `sm` says */
 };
 
 static void tree_free(struct tree *t)
@@ -153,16 +152,16 @@ static int tar_scan(struct tree *t, struct ebuf *err)
     return rc;
 }
 
-/* The stream member `name` names, links followed; NULL when there is none. */
-static const struct image_member *stream_member(const struct tree *t, const char *name)
+/* The file or stream member `name` names in a tar, links followed; NULL when there is none. */
+static const struct member *tree_member(const struct tree *t, const char *name)
 {
     char *want = tar_clean_name(name, strlen(name));
-    const struct image_member *found = NULL;
+    const struct member *found = NULL;
     for (int hops = 0; want && hops < 8 && !found; hops++) {
-        const struct image_member *m = NULL;
-        for (size_t i = t->n_sm; i-- > 0;) /* the last of several same-named members wins */
-            if (!strcmp(t->sm[i].name, want)) {
-                m = &t->sm[i];
+        const struct member *m = NULL;
+        for (size_t i = t->n; i-- > 0;) /* the last of several same-named members wins */
+            if (!strcmp(t->m[i].name, want)) {
+                m = &t->m[i];
                 break;
             }
         if (!m)
@@ -172,7 +171,7 @@ static const struct image_member *stream_member(const struct tree *t, const char
             break;
         }
         free(want);
-        want = tar_clean_name(m->link, strlen(m->link));
+        want = strdup(m->link);
     }
     free(want);
     return found;
@@ -195,38 +194,13 @@ static int tree_find(const struct tree *t, const char *name, char **path, uint64
         *size = (uint64_t)st.st_size;
         return *path ? 0 : -1;
     }
-    if (t->sm) {
-        const struct image_member *m = stream_member(t, name);
-        if (!m)
-            return -1;
-        *path = strdup(t->root);
-        *offset = 0;
-        *size = m->size;
-        return *path ? 0 : -1;
-    }
-    char *want = tar_clean_name(name, strlen(name));
-    int rc = -1;
-    for (int hops = 0; want && hops < 8 && rc < 0; hops++) {
-        const struct member *m = NULL;
-        for (size_t i = t->n; i-- > 0;) /* the last of several same-named members wins */
-            if (!strcmp(t->m[i].name, want)) {
-                m = &t->m[i];
-                break;
-            }
-        if (!m)
-            break;
-        if (m->link) {
-            free(want);
-            want = strdup(m->link);
-            continue;
-        }
-        *path = strdup(t->root);
-        *offset = m->offset;
-        *size = m->size;
-        rc = *path ? 0 : -1;
-    }
-    free(want);
-    return rc;
+    const struct member *m = tree_member(t, name);
+    if (!m)
+        return -1;
+    *path = strdup(t->root);
+    *offset = m->offset;
+    *size = m->size;
+    return *path ? 0 : -1;
 }
 
 static bool tree_has(const struct tree *t, const char *name)
@@ -248,8 +222,8 @@ static char *tree_read(const struct tree *t, const char *name, size_t *len, stru
         return NULL;
     }
     char *buf = NULL;
-    if (t->sm) {
-        const struct image_member *m = stream_member(t, name);
+    if (t->stream) {
+        const struct image_member *m = tree_member(t, name)->sm;
         free(path);
         if (!m->data) {
             ebuf_printf(err, "%s: %s went by as a blob, not as the JSON document it should be",
@@ -325,7 +299,7 @@ static bool blob_name(const char *digest, char out[80])
 static int stream_blob(const struct tree *t, const char *name, const char *digest,
                        struct image_blob *b, struct ebuf *err)
 {
-    const struct image_member *m = stream_member(t, name);
+    const struct image_member *m = tree_member(t, name)->sm;
     char have[72] = "";
     if (m->data)
         sha256_digest(m->data, m->size, have);
@@ -359,7 +333,7 @@ static const struct image_blob *add_blob(struct image_source *s, const struct tr
         ebuf_printf(err, "%s has no %s (blob %s)", t->root, name, digest);
         return NULL;
     }
-    if (t->sm && stream_blob(t, name, digest, &b, err) != 0) {
+    if (t->stream && stream_blob(t, name, digest, &b, err) != 0) {
         free(b.path);
         return NULL;
     }
@@ -867,8 +841,20 @@ int image_source_from_members(const char *name, const struct image_member *m, si
                               struct image_source *out, struct ebuf *err)
 {
     memset(out, 0, sizeof *out);
-    struct tree t = {.root = name, .tar = true, .sm = m, .n_sm = n};
-    if (open_tree(&t, want_tag, want_platform, out, err) != 0) {
+    struct tree t = {.root = name, .tar = true, .stream = true, .n = n, .cap = n};
+    t.m = calloc(n ? n : 1, sizeof *t.m);
+    bool ok = t.m != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        t.m[i] = (struct member){.name = strdup(m[i].name), .size = m[i].size, .sm = &m[i]};
+        ok = t.m[i].name && (!m[i].link || (t.m[i].link = strdup(m[i].link)));
+    }
+    int rc = -1;
+    if (!ok)
+        ebuf_puts(err, "out of memory");
+    else
+        rc = open_tree(&t, want_tag, want_platform, out, err);
+    tree_free(&t);
+    if (rc != 0) {
         image_source_free(out);
         return -1;
     }
