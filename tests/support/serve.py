@@ -80,3 +80,9 @@ class Server:
         stop_checked(self.proc)
         if self.remove_data and self.data:
             shutil.rmtree(self.data, ignore_errors=True)
+
+    def kill(self):
+        """SIGKILL and reap: a crash the test makes on purpose, or the cleanup of a server a
+        failed check left running (its exit status is not checked)."""
+        self.proc.kill()
+        self.proc.wait()

@@ -197,8 +197,7 @@ def test_expiry(tmp):
         srv = None
     finally:
         if srv:
-            srv.proc.kill()
-            srv.proc.wait()
+            srv.kill()
 
 
 def code_and_message(r):
@@ -339,8 +338,7 @@ def test_long_names(tmp):
         srv = None
     finally:
         if srv:
-            srv.proc.kill()
-            srv.proc.wait()
+            srv.kill()
 
     # A store that cannot take the repository (a file size limit of one byte on the server):
     # the start fails, naming the repository and the cause.
@@ -481,8 +479,7 @@ def main():
     finally:
         for s in (srv, flood_srv):
             if s:
-                s.proc.kill()
-                s.proc.wait()
+                s.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     return finish("test_serve_hostile")
 

@@ -107,8 +107,7 @@ def test_cost(tmp):
         srv = None
     finally:
         if srv:
-            srv.proc.kill()
-            srv.proc.wait()
+            srv.kill()
 
 
 def describe_all(c, repo):
@@ -151,8 +150,7 @@ def test_kill(tmp):
                                    imageTagMutabilityExclusionFilters=[
                                        {"filterType": "WILDCARD", "filter": "t*"}])
         before = describe_all(c, "kept")
-        srv.proc.kill()
-        srv.proc.wait()
+        srv.kill()
         srv = Server("--data-dir", data)
         c = srv.client()
         after = describe_all(c, "kept")
@@ -179,8 +177,7 @@ def test_kill(tmp):
         t = threading.Thread(target=pump)
         t.start()
         time.sleep(1.5)
-        srv.proc.kill()
-        srv.proc.wait()
+        srv.kill()
         stop.set()
         t.join()
         srv = Server("--data-dir", data)
@@ -206,8 +203,7 @@ def test_kill(tmp):
         srv = None
     finally:
         if srv:
-            srv.proc.kill()
-            srv.proc.wait()
+            srv.kill()
 
 
 def main():

@@ -318,8 +318,7 @@ def main():
         pushed = {d["imageDigest"]: d["imagePushedAt"]
                   for d in c.describe_images(repositoryName="ci/app")["imageDetails"]}
         # kill -9: every delete acknowledged before it is on disk.
-        srv.proc.kill()
-        srv.proc.wait()
+        srv.kill()
         srv = Server("--data-dir", data)
         c = srv.client()
         names = {r["repositoryName"] for r in c.describe_repositories()["repositories"]}
@@ -346,8 +345,7 @@ def main():
         srv = None
     finally:
         if srv:
-            srv.proc.kill()
-            srv.proc.wait()
+            srv.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     return finish("test_server_ops")
 
