@@ -114,7 +114,7 @@ struct layer {
     ecrup_phase phase;
     /* A stream layer (ecrup_layer.read): no file, read forward only by one stream task at a
      * time; `size` is STREAM_SIZE_UNKNOWN until the read that ends it (stream.c). */
-    bool stream, stream_busy, stream_end;
+    bool stream, stream_busy;
     uint64_t stream_pos; /* bytes handed over by the callback so far */
     uint64_t stream_cap; /* the most the part plan carries (4,200 parts) */
     struct stream_task sread;

@@ -38,7 +38,7 @@ static void read_run(struct worker_task *w)
 
 bool stream_fill(struct layer *l, struct part_buf *pb, struct io_slot *slot)
 {
-    if (l->stream_busy || l->stream_end)
+    if (l->stream_busy || l->size != STREAM_SIZE_UNKNOWN)
         return false;
     /* One byte past the plan's capacity is asked for, so that a stream too large for it is
      * told from one that ends exactly there. */
@@ -93,7 +93,6 @@ void stream_on_read(struct stream_task *t)
     }
     if (t->got < pb->len) {
         /* The stream ended: the layer's size is known, and so is its last part. */
-        l->stream_end = true;
         l->size = l->stream_pos;
         l->next_off = l->size;
         l->plan.layer_size = l->size;
@@ -124,7 +123,7 @@ ecrup_status stream_plan(struct layer *l, uint64_t wanted, uint64_t server_part)
     uint64_t cap = one.part_size * PLAN_MAX_PARTS;
     l->stream_cap = cap < PLAN_MAX_LAYER ? cap : PLAN_MAX_LAYER;
     st = plan_parts(l->stream_cap, one.part_size, 0, &l->plan);
-    if (st == ECRUP_OK && l->stream_end) {
+    if (st == ECRUP_OK && l->size != STREAM_SIZE_UNKNOWN) {
         l->plan.layer_size = l->size;
         l->plan.n_parts = (l->size + l->plan.part_size - 1) / l->plan.part_size;
     }
