@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,8 @@ struct push_stream {
     const struct platform *want_platform;
     struct image_member *m;
     size_t n_m, cap_m;
-    uint64_t kept; /* bytes of the members kept in memory */
-    struct upload_item *items;
-    char **item_names; /* owned, one per item */
+    uint64_t kept;             /* bytes of the members kept in memory */
+    struct upload_item *items; /* each one's name (and path, the same string) owned */
     size_t n_items, cap_items;
     /* The member the last item carries: its index in m, or -1; its first byte, read to tell
      * JSON from a blob, handed over before the rest. */
@@ -152,10 +152,6 @@ static struct upload_item *add_item(struct push_stream *ps, const char *member)
         if (!it)
             return NULL;
         ps->items = it;
-        char **nm = realloc(ps->item_names, cap * sizeof *nm);
-        if (!nm)
-            return NULL;
-        ps->item_names = nm;
         ps->cap_items = cap;
     }
     struct ebuf b = EBUF_INIT;
@@ -163,7 +159,6 @@ static struct upload_item *add_item(struct push_stream *ps, const char *member)
     char *name = ebuf_take(&b);
     if (!name)
         return NULL;
-    ps->item_names[ps->n_items] = name;
     struct upload_item *it = &ps->items[ps->n_items++];
     *it = (struct upload_item){.name = name, .path = name};
     return it;
@@ -374,8 +369,7 @@ void push_stream_free(struct push_stream *ps)
     }
     free(ps->m);
     for (size_t i = 0; i < ps->n_items; i++)
-        free(ps->item_names[i]);
-    free(ps->item_names);
+        free((void *)(uintptr_t)ps->items[i].name);
     free(ps->items);
     image_source_free(&ps->src);
     free(ps->blob_item);
