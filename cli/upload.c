@@ -525,6 +525,22 @@ static bool grow(struct upload_outcome **outs, size_t *cap, struct progress_view
     return progress_view_add(view, n);
 }
 
+/* Queue items [from, n): room for their outcomes and view lines, the lines named, the layers
+ * added to the engine; the status and message of why not. */
+static ecrup_status queue_items(struct ecrup_engine *engine, const struct upload_settings *a,
+                                const struct upload_item *items, size_t from, size_t n,
+                                struct upload_outcome **outs, size_t *cap,
+                                struct progress_view *view, struct ecrup_error *err)
+{
+    if (!grow(outs, cap, view, n)) {
+        err->status = ECRUP_E_NOMEM;
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return ECRUP_E_NOMEM;
+    }
+    label_layers(view, items, from, n);
+    return engine_add(engine, a, items, from, n, err);
+}
+
 int upload_run_feed(const struct upload_settings *a, const char *cmd, upload_feed_fn next,
                     void *next_user, upload_then_fn then, void *then_user)
 {
@@ -555,14 +571,8 @@ int upload_run_feed(const struct upload_settings *a, const char *cmd, upload_fee
     const struct upload_item *items = NULL;
     int more = next(next_user, NULL, 0, &items, &n);
     ecrup_status st = more < 0 ? ECRUP_OK : ecrup_engine_new(&o, &engine, &err);
-    if (st == ECRUP_OK && more > 0) {
-        if (!grow(&outs, &cap, ui.view, n))
-            st = err.status = ECRUP_E_NOMEM;
-        else {
-            label_layers(ui.view, items, 0, n);
-            st = engine_add(engine, a, items, 0, n, &err);
-        }
-    }
+    if (st == ECRUP_OK && more > 0)
+        st = queue_items(engine, a, items, 0, n, &outs, &cap, ui.view, &err);
     int exit_status;
     struct ebuf tail = EBUF_INIT;
     if (st != ECRUP_OK || more < 0) {
@@ -601,14 +611,7 @@ int upload_run_feed(const struct upload_settings *a, const char *cmd, upload_fee
                 feed_status = CLI_EXIT_FAILED; /* the feed said why */
             if (more <= 0)
                 break;
-            if (!grow(&outs, &cap, ui.view, n)) {
-                cli_error(cmd_name, "out of memory");
-                feed_status = CLI_EXIT_FAILED;
-                n = from;
-                break;
-            }
-            label_layers(ui.view, items, from, n);
-            if (engine_add(engine, a, items, from, n, &err) != ECRUP_OK) {
+            if (queue_items(engine, a, items, from, n, &outs, &cap, ui.view, &err) != ECRUP_OK) {
                 cli_error(cmd_name, "%s", err.message);
                 feed_status = CLI_EXIT_FAILED;
                 n = from;
