@@ -316,7 +316,8 @@ def test_token_rotation():
     lines = out.strip().splitlines()
     check(p.returncode == 0 and len(lines) == 3 and len(sts.calls) == 2 and
           sts.issued[1][0] in lines[2],
-          "after the rotation the refresh sends the new token: %r" % out)
+          "after the rotation the refresh sends the new token: %r (calls %d, issued %s)"
+          % (out, len(sts.calls), [akid for akid, _, _ in sts.issued]))
     sts.stop()
 
 

@@ -3,7 +3,9 @@
  *
  *   cred_tool resolve [PROFILE]      one walk of the chain (with CRED_TOOL_MFA set, MFA codes
  *                                    come from CRED_TOOL_MFA_CODE)
- *   cred_tool refresh                cache with a 1 s refresh-ahead: get, get, sleep 3, get
+ *   cred_tool refresh                cache with a 1 s refresh-ahead: get, get, sleep 3 s (and
+ *                                    on until the first credentials are inside the window by
+ *                                    time()), get; a failed refresh adds `note=MESSAGE`
  *   cred_tool dump CONFIG CREDS      the parsed profiles, sso-sessions and services sections
  *                                    as JSON (paths may be "-": none)
  *
@@ -89,12 +91,21 @@ static int cmd_refresh(void)
     }
     print_snapshot(a);
     printf("second get %s\n", a == b ? "reused" : "refreshed");
+    fflush(stdout);
     sleep(3);
+    /* The cache's clock is time(), which may lag the clock the server stamped the expiration
+     * with; 3 s is the whole margin when credentials last 4 s, so wait for time() itself. */
+    for (int i = 0; i < 50 && a->expiration && time(NULL) + 1 < a->expiration; i++)
+        usleep(100 * 1000);
     if (cred_cache_get(cache, time(NULL), &c, &err) != 0) {
         printf("error=%s\n", ebuf_str(&err));
         goto done;
     }
     print_snapshot(c);
+    struct cred_report report = {0};
+    if (cred_cache_report(cache, &report) == ECRUP_OK && report.refresh_note)
+        printf("note=%s\n", report.refresh_note);
+    cred_report_free(&report);
     rc = 0;
 done:
     cred_snapshot_release(a);
