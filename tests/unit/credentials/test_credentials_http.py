@@ -284,9 +284,11 @@ del everything["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
 rc, f, _ = run(everything, "resolve")
 check(f.get("provider") == "imds", f"imds last: {f}")
 
-# --- expiry-driven refresh through the cache: 2 s credentials, a new key each time ---
+# --- expiry-driven refresh through the cache: 3 s credentials, a new key each time ---
+# (The expiration is stamped in whole seconds: 2 s credentials fell inside cred_tool's 1 s
+# window whenever the second get came in the next wall-clock second.)
 state.reset()
-state.ttl = 2
+state.ttl = 3
 rc, f, out = run(FULL, "refresh")
 lines = out.splitlines()
 check(rc == 0 and len(lines) == 3, f"refresh run: {out!r}")
