@@ -584,8 +584,12 @@ static int push_stream_main(struct args *a)
     }
     struct stream_push sp = {.p = {.a = a, .tag = a->tag, .terminal = upload_on_terminal(&a->u)}};
     struct ebuf err = EBUF_INIT;
-    if (push_stream_open(a->source, fd, a->tag, a->has_platform ? &a->platform : NULL, &sp.ps,
-                         &err) != 0 ||
+    /* Small blobs read ahead and sent together: an eighth of the memory limit (default 512 MiB)
+     * at most, and never over 64 MiB. */
+    uint64_t limit = a->u.common.memory_limit ? a->u.common.memory_limit : 512ull << 20;
+    uint64_t batch = limit / 8 < (64u << 20) ? limit / 8 : (64u << 20);
+    if (push_stream_open(a->source, fd, a->tag, a->has_platform ? &a->platform : NULL, batch,
+                         &sp.ps, &err) != 0 ||
         push_stream_first(sp.ps, &err) != 0) {
         cli_error(CMD, "%s", ebuf_ok(&err) ? ebuf_str(&err) : "out of memory");
         ebuf_free(&err);

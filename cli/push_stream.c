@@ -21,6 +21,14 @@
 #define KEEP_ONE   (4u << 20)
 #define KEEP_TOTAL (64u << 20)
 
+/* Small blobs are read whole into memory and go up together, one engine run for several, so a
+ * stream of small layers does not pay each one's round trips (check, initiate, part, complete)
+ * one after another. Small: at most one part of the smallest size the service takes, so a
+ * blob read whole had gone up as a single part anyway. A batch holds at most BATCH_MAX blobs
+ * and the push's batch budget of bytes (push_stream_open). */
+#define BATCH_ONE (5u << 20)
+#define BATCH_MAX 64
+
 /* A blob kept in memory, uploaded once the image says it is one. */
 struct mem_src {
     const char *data;
@@ -49,7 +57,14 @@ struct push_stream {
      * tar_stream_next() result (1, 0; -1 not kept) and the member, valid until the next read */
     int first_got;
     struct tar_stream_member first_member;
-    bool ended; /* the archive's end was reached and the image read */
+    bool archive_end; /* the archive's end was read (the image is read once the batch is up) */
+    bool ended;       /* the archive's end was reached and the image read */
+    /* The small blobs read whole for the next run: each one's bytes, its source, and the
+     * first member (index in m) the last call of push_stream_next() added. */
+    uint64_t batch_budget, batch_bytes;
+    char *batch_data[BATCH_MAX];
+    struct mem_src batch[BATCH_MAX];
+    size_t n_batch, batch_from;
     struct image_source src;
     size_t *blob_item;   /* src.blobs[k]'s upload item */
     struct mem_src *mem; /* one per blob kept in memory and uploaded at the end */
@@ -83,8 +98,8 @@ static ptrdiff_t mem_read(void *user, void *buf, size_t len)
 }
 
 int push_stream_open(const char *source, int fd, const char *want_tag,
-                     const struct platform *want_platform, struct push_stream **out,
-                     struct ebuf *err)
+                     const struct platform *want_platform, uint64_t batch_budget,
+                     struct push_stream **out, struct ebuf *err)
 {
     struct push_stream *ps = calloc(1, sizeof *ps);
     if (!ps || !(ps->source = strdup(source))) {
@@ -94,6 +109,7 @@ int push_stream_open(const char *source, int fd, const char *want_tag,
     }
     ps->want_tag = want_tag;
     ps->want_platform = want_platform;
+    ps->batch_budget = batch_budget;
     ps->carrying = -1;
     ps->first_got = -1;
     ebuf_init(&ps->read_error);
@@ -174,46 +190,71 @@ static bool digest_of_name(const char *name, char out[72])
     return sha256_digest_valid(out);
 }
 
-/* The last carried member's upload ended with `o`: what it was is the member's. Returns 0, or
- * -1 after printing why the stream cannot go on. */
-static int carried(struct push_stream *ps, const struct upload_outcome *outs, size_t done)
+/* The last run ended: what each blob it carried was (the outcomes' digests) is its member's,
+ * and the batch's bytes are let go. Returns 0, or -1 after printing why the stream cannot go
+ * on. */
+static int ran(struct push_stream *ps, const struct upload_outcome *outs, size_t done)
 {
-    if (ps->carrying < 0)
-        return 0;
-    struct image_member *m = &ps->m[ps->carrying];
+    for (size_t i = 0; i < ps->n_batch; i++) {
+        free(ps->batch_data[i]);
+        ps->batch_data[i] = NULL;
+    }
+    ps->n_batch = 0;
+    ps->batch_bytes = 0;
+    bool carried = ps->carrying >= 0;
     ps->carrying = -1;
-    if (ps->read_error.len) {
+    if (carried && ps->read_error.len) {
         cli_error(CMD, "%s", ebuf_str(&ps->read_error));
         return -1;
     }
-    const struct upload_outcome *o = outs && (size_t)m->item < done ? &outs[m->item] : NULL;
-    if (o && o->digest)
-        snprintf(m->digest, sizeof m->digest, "%s", o->digest);
+    for (size_t i = ps->batch_from; i < ps->n_m; i++) {
+        struct image_member *m = &ps->m[i];
+        if (m->item < 0)
+            continue;
+        ps->items[m->item].digest = NULL; /* the engine has its copy; members may move now */
+        const struct upload_outcome *o = outs && (size_t)m->item < done ? &outs[m->item] : NULL;
+        if (o && o->digest)
+            snprintf(m->digest, sizeof m->digest, "%s", o->digest);
+    }
+    ps->batch_from = ps->n_m;
     return 0;
 }
 
-/* Read all of the current member into m->data, `first` being its first byte. */
-static int keep(struct push_stream *ps, struct image_member *m, unsigned char first,
-                struct ebuf *err)
+/* The items this call added, for the next run: each names the digest its member's name gives
+ * (m->digest, pointed to only now: adding members moves them). */
+static void hand_over(struct push_stream *ps, const struct upload_item **items, size_t *n)
 {
-    m->data = malloc(m->size ? m->size : 1);
-    if (!m->data) {
-        ebuf_puts(err, "out of memory");
-        return -1;
+    for (size_t i = ps->batch_from; i < ps->n_m; i++) {
+        const struct image_member *m = &ps->m[i];
+        if (m->item >= 0 && m->digest[0])
+            ps->items[m->item].digest = m->digest;
     }
-    m->data[0] = (char)first;
+    *items = ps->items;
+    *n = ps->n_items;
+}
+
+/* Read the rest of the current member (`size` bytes, `first` the first) into a new buffer. */
+static char *read_whole(struct push_stream *ps, const struct image_member *m, unsigned char first,
+                        struct ebuf *err)
+{
+    char *data = malloc(m->size ? m->size : 1);
+    if (!data) {
+        ebuf_puts(err, "out of memory");
+        return NULL;
+    }
+    data[0] = (char)first;
     size_t got = 1;
     while (got < m->size) {
-        ptrdiff_t n = tar_stream_read(ps->ts, m->data + got, m->size - got, err);
+        ptrdiff_t n = tar_stream_read(ps->ts, data + got, m->size - got, err);
         if (n <= 0) {
             if (n == 0)
                 ebuf_printf(err, "%s: member %s ended early", ps->source, m->name);
-            return -1;
+            free(data);
+            return NULL;
         }
         got += (size_t)n;
     }
-    ps->kept += m->size;
-    return 0;
+    return data;
 }
 
 /* The archive ended: read the image from its members and queue the blobs kept in memory that
@@ -269,8 +310,10 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
     *n = ps->n_items;
     if (ps->ended)
         return 0;
-    if (carried(ps, outs, done) != 0)
+    if (ran(ps, outs, done) != 0)
         return -1;
+    if (ps->archive_end)
+        return image_at_end(ps, items, n);
     struct ebuf err = EBUF_INIT;
     int rc = -1;
     for (;;) {
@@ -287,6 +330,11 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
             break;
         if (got == 0) {
             ebuf_free(&err);
+            ps->archive_end = true;
+            if (ps->n_batch) { /* the batch goes up first: the image needs its digests */
+                hand_over(ps, items, n);
+                return 1;
+            }
             return image_at_end(ps, items, n);
         }
         struct image_member *m = add_member(ps, &tm);
@@ -318,8 +366,9 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
                             ps->source, KEEP_TOTAL >> 20, m->name);
                 break;
             }
-            if (keep(ps, m, first, &err) != 0)
+            if (!(m->data = read_whole(ps, m, first, &err)))
                 break;
+            ps->kept += m->size;
             continue;
         }
         struct upload_item *it = add_item(ps, m->name);
@@ -328,19 +377,33 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
             break;
         }
         it->size = m->size;
-        if (digest_of_name(m->name, m->digest))
-            it->digest = m->digest; /* checked for first, and verified as it goes */
+        digest_of_name(m->name, m->digest); /* checked for first, verified as it goes */
+        m->item = (long)(ps->n_items - 1);
+        if (m->size <= BATCH_ONE && ps->n_batch < BATCH_MAX &&
+            ps->batch_bytes + m->size <= ps->batch_budget) {
+            /* Small: read whole now, and on to the next member. */
+            char *data = read_whole(ps, m, first, &err);
+            if (!data)
+                break;
+            size_t k = ps->n_batch++;
+            ps->batch_data[k] = data;
+            ps->batch[k] = (struct mem_src){.data = data, .len = m->size};
+            ps->batch_bytes += m->size;
+            it->read = mem_read;
+            it->read_user = &ps->batch[k];
+            continue;
+        }
+        /* Larger: read by the engine as it goes up, beside the batch read so far. */
         it->read = member_read;
         it->read_user = ps;
-        m->item = (long)(ps->n_items - 1);
         ps->carrying = (long)(m - ps->m);
         ps->first = first;
         ps->first_pending = true;
-        *items = ps->items;
-        *n = ps->n_items;
         rc = 1;
         break;
     }
+    if (rc == 1)
+        hand_over(ps, items, n);
     if (rc < 0)
         cli_error(CMD, "%s", ebuf_ok(&err) ? ebuf_str(&err) : "out of memory");
     ebuf_free(&err);
@@ -362,6 +425,8 @@ void push_stream_free(struct push_stream *ps)
     if (!ps)
         return;
     tar_stream_free(ps->ts);
+    for (size_t i = 0; i < ps->n_batch; i++)
+        free(ps->batch_data[i]);
     for (size_t i = 0; i < ps->n_m; i++) {
         free(ps->m[i].name);
         free(ps->m[i].link);

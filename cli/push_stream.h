@@ -4,7 +4,8 @@
  * 4 MiB each and 64 MiB in all; every other member is a blob, uploaded as it passes (a stream
  * layer of the engine: its digest computed on the way, or, for an OCI layout's
  * blobs/sha256/<hex>, checked for first by the digest its name gives and skipped when the
- * registry has it). Memory stays within the engine's limit whatever the tarball's size. At
+ * registry has it). Small blobs are read whole and go up together, several in one run, so
+ * their round trips overlap. Memory stays within the engine's limit whatever the tarball's size. At
  * the archive's end the image is read from the kept members (cli/image_source.h), the blobs
  * kept in memory that it names are uploaded, and the caller puts the manifests.
  *
@@ -24,10 +25,12 @@ struct platform;
 
 /* Start reading the tarball on `fd` (not closed here), named `source` in messages and item
  * names. `want_tag` and `want_platform` (may be NULL, borrowed) pick the image at the end, as
- * image_source_open() does. Returns 0, or -1 with a message. */
+ * image_source_open() does. Small blobs (5 MiB at most) are read whole and go up several in one
+ * run, holding at most `batch_budget` bytes of them at a time (0: each as it passes). Returns
+ * 0, or -1 with a message. */
 int push_stream_open(const char *source, int fd, const char *want_tag,
-                     const struct platform *want_platform, struct push_stream **out,
-                     struct ebuf *err);
+                     const struct platform *want_platform, uint64_t batch_budget,
+                     struct push_stream **out, struct ebuf *err);
 /* Read the first member's header, before anything is said or sent, so a stream that is not a
  * tarball is refused as a file would be. Returns 0, or -1 with a message. */
 int push_stream_first(struct push_stream *ps, struct ebuf *err);

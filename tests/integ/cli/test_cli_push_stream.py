@@ -9,6 +9,7 @@ the same image pushed from a file: the same manifest digest.
   sends no part; a classic docker-save tarball (a layer twice, once as a symbolic link), whose
   layers' digests are computed as they pass; one skopeo writes (docker-archive);
 - a tarball several times the memory limit through a pipe: the peak RSS stays near the limit;
+- small blobs read ahead and sent together (the first not sent while the second is read);
 - --require-tag on a stream that names no tag: the blobs go up, the manifest is not put;
 - refused: zstd input (with the command that decompresses it), a damaged gzip stream, a
   stream cut short, '-' given twice to upload-layer."""
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_common import BIN, BUILD, MiB, Server, check, creds_env, finish  # noqa: E402
@@ -280,6 +282,63 @@ def test_memory(server, tmp):
     tp.check_blobs_stored(server, datas, "push - of a large tarball")
 
 
+PAUSED_PRODUCER = """
+import os, sys, time
+path, cut, flag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = open(path, "rb").read()
+out = sys.stdout.buffer
+out.write(data[:cut])
+out.flush()
+deadline = time.monotonic() + 60
+while not os.path.exists(flag) and time.monotonic() < deadline:
+    time.sleep(0.05)
+out.write(data[cut:])
+out.flush()
+"""
+
+
+def test_small_blobs_together(server, client, tmp):
+    """Small blobs are read ahead and sent together: while the producer pauses inside the
+    second small layer, the first is not yet sent (one at a time, it would be stored by then);
+    once the stream goes on, the image is pushed whole."""
+    path, desc, datas = oci_tarball(tmp, "small", [200000, 300000, 400000], "s1")
+    with tarfile.open(path) as t:
+        members = [m for m in t.getmembers() if m.isfile()]
+        blobs = [(m, t.extractfile(m).read()) for m in members if m.name.startswith("blobs/")]
+    layers = [(m, d) for m, d in blobs if not d.startswith(b"{")]
+    check(len(layers) == 3, "small blobs: three layer members in the tarball")
+    first, second = layers[0], layers[1]
+    cut = second[0].offset_data + 1000  # inside the second layer's bytes
+    flag = os.path.join(tmp, "small.go")
+    env = creds_env(server.url)
+    prod = subprocess.Popen([sys.executable, "-c", PAUSED_PRODUCER, path, str(cut), flag],
+                            stdout=subprocess.PIPE)
+    push = subprocess.Popen([BIN, "push", "--repository", "stream/small", "--json", "-"],
+                            stdin=prod.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True)
+    prod.stdout.close()
+    first_digest = tp.digest_of(first[1])
+    t0 = time.monotonic()
+    early = None
+    while time.monotonic() - t0 < 2:
+        if server.blob(first_digest) is not None:
+            early = time.monotonic() - t0
+            break
+        time.sleep(0.05)
+    open(flag, "w").close()
+    out, err = push.communicate(timeout=300)
+    prod.wait()
+    check(early is None, "small blobs: the first layer is not sent while the second is still "
+          "being read (stored after %s s)" % early)
+    images = [json.loads(l) for l in out.splitlines() if l.startswith('{"image"')]
+    check(push.returncode == 0 and images and images[0]["status"] == "pushed" and
+          images[0]["manifest"] == desc["digest"],
+          "small blobs: the image is pushed once the stream goes on: %s %r" % (images, err[-500:]))
+    tp.check_blobs_stored(server, datas, "small blobs together")
+    check(tp.stored_image(client, "stream/small", tag="s1") is not None,
+          "small blobs: BatchGetImage finds s1")
+
+
 def test_upload_layer(server, tmp):
     """tar c | zstd | ecrup upload-layer -: the compressed bytes, pushed as one layer."""
     tree = os.path.join(tmp, "rootfs")
@@ -347,7 +406,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ecrup-push-stream-")
     repos = ["stream/oci", "stream/gz", "stream/gzpipe", "stream/docker", "stream/docker-file",
              "stream/skopeo", "stream/skopeo-file", "stream/big", "stream/layer",
-             "stream/layer2", "stream/pax", "stream/pax-pipe"]
+             "stream/layer2", "stream/pax", "stream/pax-pipe", "stream/small"]
     server = Server(*[x for r in repos for x in ("--repository", r)])
     try:
         client = tp.ecr(server.url)
@@ -357,6 +416,7 @@ def main():
         test_upload_layer(server, tmp)
         test_refused(server, tmp, oci_path)
         test_pax_size(server, client, tmp)
+        test_small_blobs_together(server, client, tmp)
         test_memory(server, tmp)
     finally:
         server.stop()
