@@ -2,11 +2,13 @@
 """The CLI's streams measured side by side, against a local `ecrup serve --sink`: an image
 pushed from a file and from a pipe (`cat app.tar | ecrup push -`, as `docker save | ecrup push
 -` feeds it), a gzip-compressed one, and a layer compressed and pushed in one pass (`tar c |
-zstd | ecrup upload-layer -`) beside its producer alone. Each command runs --runs times,
+zstd | ecrup upload-layer -`) beside its producer alone; and an image of 20 small layers from
+a file and from a pipe against a second endpoint whose replies are delayed (--delay-ms, a
+WAN's round trip), where a stream's cost is the requests per blob. Each command runs --runs times,
 interleaved, each push into a fresh repository; medians of wall time, MB/s of the tarball (or
 layer) bytes, and the peak RSS of the ecrup process.
 
-    bench/stream_cli.py --build build [--size-mib 1024] [--runs 3]
+    bench/stream_cli.py --build build [--size-mib 1024] [--runs 3] [--delay-ms 30]
 
 Needs skopeo (scripts/setup-deps), gzip, zstd and tar. Not a test: it asserts nothing."""
 import argparse
@@ -76,6 +78,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--size-mib", type=int, default=1024, help="the image: 4 layers of a quarter")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--delay-ms", type=int, default=30,
+                    help="the reply delay of the second endpoint, for the small-layer image")
     a = ap.parse_args()
     ecrup = os.path.abspath(os.path.join(a.build, "ecrup"))
     tmp = tempfile.mkdtemp(prefix="ecrup-stream-bench-")
@@ -83,13 +87,19 @@ def main():
                AWS_EC2_METADATA_DISABLED="true", AWS_REGION="us-east-1")
     for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR"):
         env.pop(k, None)
-    srv = subprocess.Popen([ecrup, "serve", "--listen", "127.0.0.1:0", "--sink"], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    def serve(*extra):
+        p = subprocess.Popen([ecrup, "serve", "--listen", "127.0.0.1:0", "--sink"] + list(extra),
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        url = p.stdout.readline().split("listening on ")[1].split()[0]
+        return p, url if url.startswith("http") else "http://" + url
+
+    srv, url = serve()
+    # A WAN's round trips: every reply delayed, for an image of 20 small layers, where a
+    # stream's cost is the requests per blob rather than the bytes.
+    far, far_url = serve("--faults", "delay=%d" % a.delay_ms)
     try:
-        line = srv.stdout.readline()
-        url = line.split("listening on ")[1].split()[0]
-        url = url if url.startswith("http") else "http://" + url
         env["AWS_ENDPOINT_URL"] = url
+        far_env = dict(env, AWS_ENDPOINT_URL=far_url)
         q = a.size_mib // 4 * MiB
         print("making a %d MiB image (4 layers) in %s" % (a.size_mib, tmp), file=sys.stderr)
         oci_layout(os.path.join(tmp, "oci"), [q, q, q, q])
@@ -108,6 +118,10 @@ def main():
         for i in range(8):
             with open(os.path.join(tree, "f%d" % i), "wb") as f:
                 f.write(os.urandom(q // 16) + bytes(range(256)) * (q // 16 // 256))
+        oci_layout(os.path.join(tmp, "small"), [2 * MiB] * 20)
+        small_tar = os.path.join(tmp, "small-oci.tar")
+        subprocess.run(["tar", "cf", small_tar, "-C", os.path.join(tmp, "small"), "blobs",
+                        "index.json", "oci-layout"], check=True)
         zst = os.path.join(tmp, "layer.tar.zst")
         subprocess.run("tar c -C %s . | zstd -q -1 > %s" % (tree, zst), shell=True, check=True)
         push = "%s push --quiet --create-repository --repository" % ecrup
@@ -124,13 +138,18 @@ def main():
              "tar c -C %s . | zstd -q -1 | %s r%%d -" % (tree, upl)),
             ("tar c | zstd -1 > /dev/null (the producer alone)", zst,
              "tar c -C %s . | zstd -q -1" % tree),
+            ("20 x 2 MiB layers, %d ms replies: push, file" % a.delay_ms, small_tar,
+             push + " r%d " + small_tar, far_env),
+            ("20 x 2 MiB layers, %d ms replies: cat | push -" % a.delay_ms, small_tar,
+             "cat %s | %s r%%d -" % (small_tar, push), far_env),
         ]
-        results = {name: [] for name, _, _ in cases}
+        cases = [c if len(c) == 4 else c + (env,) for c in cases]
+        results = {name: [] for name, _, _, _ in cases}
         k = 0
         for run in range(a.runs):
-            for name, src, cmd in cases:
+            for name, src, cmd, cenv in cases:
                 k += 1
-                secs, rss = timed(cmd.replace("%d", str(k)) if "%d" in cmd else cmd, env)
+                secs, rss = timed(cmd.replace("%d", str(k)) if "%d" in cmd else cmd, cenv)
                 results[name].append((secs, rss))
         cpu = "?"
         for l in open("/proc/cpuinfo"):
@@ -144,15 +163,16 @@ def main():
         print("%d runs each, interleaved; medians\n" % a.runs)
         print("| command | bytes | s | MB/s | peak RSS MiB |")
         print("|---|---|---|---|---|")
-        for name, src, _ in cases:
+        for name, src, _, _ in cases:
             secs = statistics.median(s for s, _ in results[name])
             rss = statistics.median(r for _, r in results[name])
             size = os.path.getsize(src)
             print("| %s | %d MiB | %.2f | %.0f | %.0f |" %
                   (name, size // MiB, secs, size / secs / 1e6, rss / MiB))
     finally:
-        srv.terminate()
-        srv.wait()
+        for p in (srv, far):
+            p.terminate()
+            p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
