@@ -180,14 +180,19 @@ static struct upload_item *add_item(struct push_stream *ps, const char *member)
     return it;
 }
 
-/* The digest a member's name gives ("blobs/sha256/<hex>"), in `out`; false when none. */
+/* The digest a member's name gives ("blobs/sha256/<hex>"), in `out`; false, `out` empty, when
+ * none. */
 static bool digest_of_name(const char *name, char out[72])
 {
     static const char prefix[] = "blobs/sha256/";
+    out[0] = '\0';
     if (strncmp(name, prefix, sizeof prefix - 1) != 0)
         return false;
     snprintf(out, 72, "sha256:%s", name + sizeof prefix - 1);
-    return sha256_digest_valid(out);
+    if (sha256_digest_valid(out))
+        return true;
+    out[0] = '\0';
+    return false;
 }
 
 /* The last run ended: what each blob it carried was (the outcomes' digests) is its member's,

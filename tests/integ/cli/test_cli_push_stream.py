@@ -15,6 +15,7 @@ the same image pushed from a file: the same manifest digest.
   stream cut short, '-' given twice to upload-layer."""
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -337,6 +338,21 @@ def test_small_blobs_together(server, client, tmp):
     tp.check_blobs_stored(server, datas, "small blobs together")
     check(tp.stored_image(client, "stream/small", tag="s1") is not None,
           "small blobs: BatchGetImage finds s1")
+    # A member under blobs/sha256/ whose name is no digest goes with the batch as any blob,
+    # its digest computed on the way.
+    odd = path.replace(".tar", "-odd.tar")
+    shutil.copy(path, odd)
+    note = os.urandom(3000)
+    with tarfile.open(odd, "a") as t:
+        info = tarfile.TarInfo("blobs/sha256/NOTES")
+        info.size = len(note)
+        t.addfile(info, io.BytesIO(note))
+    blobs, images, r = push_pipe(server, "stream/small", ["cat", odd])
+    check(images and images[0]["status"] == "exists" and
+          any(b["file"] == "-/blobs/sha256/NOTES" and b["digest"] == tp.digest_of(note) and
+              b["status"] == "uploaded" for b in blobs),
+          "small blobs: a blobs/sha256/ member named by no digest is sent, its digest computed: "
+          "%s %s" % (blobs, images))
 
 
 def test_upload_layer(server, tmp):
