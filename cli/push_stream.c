@@ -409,6 +409,8 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
     }
     if (rc == 1)
         hand_over(ps, items, n);
+    else
+        *items = ps->items; /* maybe moved; `*n` stays: what this call added never runs */
     if (rc < 0)
         cli_error(CMD, "%s", ebuf_ok(&err) ? ebuf_str(&err) : "out of memory");
     ebuf_free(&err);
