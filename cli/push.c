@@ -8,6 +8,7 @@
 #include "cli/push_stream.h"
 #include "cli/upload.h"
 #include "cli/upload_output.h"
+#include "engine/sizing.h"
 #include "util/buf.h"
 
 #include <cjson/cJSON.h>
@@ -584,9 +585,9 @@ static int push_stream_main(struct args *a)
     }
     struct stream_push sp = {.p = {.a = a, .tag = a->tag, .terminal = upload_on_terminal(&a->u)}};
     struct ebuf err = EBUF_INIT;
-    /* Small blobs read ahead and sent together: an eighth of the memory limit (default 512 MiB)
-     * at most, and never over 64 MiB. */
-    uint64_t limit = a->u.common.memory_limit ? a->u.common.memory_limit : 512ull << 20;
+    /* Small blobs read ahead and sent together: an eighth of the engine's memory limit at
+     * most, and never over 64 MiB. */
+    uint64_t limit = sizing_memory_limit(a->u.common.memory_limit);
     uint64_t batch = limit / 8 < (64u << 20) ? limit / 8 : (64u << 20);
     if (push_stream_open(a->source, fd, a->tag, a->has_platform ? &a->platform : NULL, batch,
                          &sp.ps, &err) != 0 ||
