@@ -59,10 +59,9 @@ struct push_stream {
     struct tar_stream_member first_member;
     bool archive_end; /* the archive's end was read (the image is read once the batch is up) */
     bool ended;       /* the archive's end was reached and the image read */
-    /* The small blobs read whole for the next run: each one's bytes, its source, and the
-     * first member (index in m) the last call of push_stream_next() added. */
+    /* The small blobs read whole for the next run (each one's bytes owned through its source),
+     * and the first member (index in m) the last call of push_stream_next() added. */
     uint64_t batch_budget, batch_bytes;
-    char *batch_data[BATCH_MAX];
     struct mem_src batch[BATCH_MAX];
     size_t n_batch, batch_from;
     struct image_source src;
@@ -195,17 +194,21 @@ static bool digest_of_name(const char *name, char out[72])
     return false;
 }
 
+/* Let the batch's bytes go. */
+static void batch_drop(struct push_stream *ps)
+{
+    for (size_t i = 0; i < ps->n_batch; i++)
+        free((void *)(uintptr_t)ps->batch[i].data);
+    ps->n_batch = 0;
+    ps->batch_bytes = 0;
+}
+
 /* The last run ended: what each blob it carried was (the outcomes' digests) is its member's,
  * and the batch's bytes are let go. Returns 0, or -1 after printing why the stream cannot go
  * on. */
 static int ran(struct push_stream *ps, const struct upload_outcome *outs, size_t done)
 {
-    for (size_t i = 0; i < ps->n_batch; i++) {
-        free(ps->batch_data[i]);
-        ps->batch_data[i] = NULL;
-    }
-    ps->n_batch = 0;
-    ps->batch_bytes = 0;
+    batch_drop(ps);
     bool carried = ps->carrying >= 0;
     ps->carrying = -1;
     if (carried && ps->read_error.len) {
@@ -391,7 +394,6 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
             if (!data)
                 break;
             size_t k = ps->n_batch++;
-            ps->batch_data[k] = data;
             ps->batch[k] = (struct mem_src){.data = data, .len = m->size};
             ps->batch_bytes += m->size;
             it->read = mem_read;
@@ -432,8 +434,7 @@ void push_stream_free(struct push_stream *ps)
     if (!ps)
         return;
     tar_stream_free(ps->ts);
-    for (size_t i = 0; i < ps->n_batch; i++)
-        free(ps->batch_data[i]);
+    batch_drop(ps);
     for (size_t i = 0; i < ps->n_m; i++) {
         free(ps->m[i].name);
         free(ps->m[i].link);
