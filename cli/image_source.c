@@ -128,18 +128,11 @@ static int tar_scan(struct tree *t, struct ebuf *err)
                 pending_size = size;
             free(rec);
         } else {
-            if (pending_size != UINT64_MAX) {
-                th.size = pending_size;
-                th.padded = (th.size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
-                pending_size = UINT64_MAX;
-                if (th.size > end - data) {
-                    ebuf_printf(err,
-                                "%s is cut short: member at byte %" PRIu64 " needs %" PRIu64
-                                " bytes, the file ends %" PRIu64 " bytes later",
-                                t->root, off, th.size, end - data);
-                    break;
-                }
-            }
+            uint64_t size = pending_size;
+            pending_size = UINT64_MAX;
+            if (size != UINT64_MAX &&
+                tar_header_resize(&th, size, t->root, off, end - data, err) != 0)
+                break;
             if (th.type == TAR_OTHER)
                 tar_names_clear(&pending);
             else if (add_member(t, h, &th, data, &pending, err) != 0)

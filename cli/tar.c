@@ -93,6 +93,20 @@ static enum tar_type type_of(unsigned char flag)
     }
 }
 
+/* A member of `size` bytes fits in the `avail` bytes after its header at `off`; else false
+ * with the message. */
+static bool size_fits(uint64_t size, const char *file, uint64_t off, uint64_t avail,
+                      struct ebuf *err)
+{
+    if (size <= avail)
+        return true;
+    ebuf_printf(err,
+                "%s is cut short: member at byte %" PRIu64 " needs %" PRIu64
+                " bytes, the file ends %" PRIu64 " bytes later",
+                file, off, size, avail);
+    return false;
+}
+
 int tar_header_parse(const unsigned char h[TAR_BLOCK], const char *file, uint64_t off,
                      uint64_t avail, struct tar_header *out, struct ebuf *err)
 {
@@ -106,13 +120,8 @@ int tar_header_parse(const unsigned char h[TAR_BLOCK], const char *file, uint64_
         ebuf_printf(err, "%s is not a tar file (bad header at byte %" PRIu64 ")", file, off);
         return -1;
     }
-    if (size > avail) {
-        ebuf_printf(err,
-                    "%s is cut short: member at byte %" PRIu64 " needs %" PRIu64
-                    " bytes, the file ends %" PRIu64 " bytes later",
-                    file, off, size, avail);
+    if (!size_fits(size, file, off, avail, err))
         return -1;
-    }
     enum tar_type type = type_of(h[156]);
     if (tar_type_extended(type) && size > TAR_EXTENDED_MAX) {
         ebuf_printf(err, "%s: an extended header at byte %" PRIu64 " is too large", file, off);
@@ -121,6 +130,16 @@ int tar_header_parse(const unsigned char h[TAR_BLOCK], const char *file, uint64_
     *out = (struct tar_header){
         .type = type, .size = size, .padded = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK};
     return 1;
+}
+
+int tar_header_resize(struct tar_header *th, uint64_t size, const char *file, uint64_t off,
+                      uint64_t avail, struct ebuf *err)
+{
+    if (!size_fits(size, file, off, avail, err))
+        return -1;
+    th->size = size;
+    th->padded = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+    return 0;
 }
 
 char *tar_pax_value(const char *rec, size_t len, const char *key)

@@ -45,6 +45,12 @@ static inline bool tar_type_extended(enum tar_type t)
 int tar_header_parse(const unsigned char h[TAR_BLOCK], const char *file, uint64_t off,
                      uint64_t avail, struct tar_header *out, struct ebuf *err);
 
+/* Give the member header `th` (parsed as above) the `size` a pax record said, with its
+ * padding, checked against `avail` as tar_header_parse() checks the header's own. Returns 0,
+ * or -1 with the same message. */
+int tar_header_resize(struct tar_header *th, uint64_t size, const char *file, uint64_t off,
+                      uint64_t avail, struct ebuf *err);
+
 /* A tar number field of `n` bytes: octal digits (space or NUL padded), or base-256 when the
  * top bit is set. False when malformed, negative or over 64 bits. */
 bool tar_number(const unsigned char *f, size_t n, uint64_t *out);

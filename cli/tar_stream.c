@@ -321,9 +321,11 @@ static int next_member(struct tar_stream *ts, struct tar_stream_member *m, struc
         if (rc == 0)
             return finish(ts, err);
         if (!tar_type_extended(th.type) && ts->pending_size != UINT64_MAX) {
-            th.size = ts->pending_size;
-            th.padded = (th.size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+            uint64_t size = ts->pending_size;
             ts->pending_size = UINT64_MAX;
+            /* a stream's length is unknown: its end is found by reading */
+            if (tar_header_resize(&th, size, ts->name, off, UINT64_MAX, err) != 0)
+                return -1;
         }
         if (tar_type_extended(th.type)) {
             if (read_extended(ts, &th, off, err) != 0)

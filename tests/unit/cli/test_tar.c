@@ -138,6 +138,17 @@ static void test_end_and_refusals(void)
     CHECK_STR(ebuf_str(&msg),
               "x.tar is cut short: member at byte 0 needs 1048577 bytes, the file ends 100 "
               "bytes later");
+
+    /* A pax record's size in place of the header's: padded, and checked alike. */
+    h = ustar("big", NULL, 0, '0', NULL);
+    CHECK_EQ_INT(parse(&h, 1024, 1u << 30, &th, &msg), 1);
+    CHECK_EQ_INT(tar_header_resize(&th, 9000000001ull, "x.tar", 1024, 9000000512ull, &msg), 0);
+    CHECK(th.size == 9000000001ull && th.padded == 9000000512ull);
+    ebuf_reset(&msg);
+    CHECK_EQ_INT(tar_header_resize(&th, 9000000001ull, "x.tar", 1024, 9000000000ull, &msg), -1);
+    CHECK_STR(ebuf_str(&msg),
+              "x.tar is cut short: member at byte 1024 needs 9000000001 bytes, the file ends "
+              "9000000000 bytes later");
     ebuf_free(&msg);
 }
 
