@@ -66,6 +66,15 @@ struct image_member {
     char digest[72]; /* of a carried member, when its upload computed it; "" otherwise */
 };
 
+/* Whether a stream member is kept in memory as a JSON document (a manifest, a config,
+ * index.json, manifest.json), from its first byte and its size: at most what PutImage takes
+ * for a manifest. The other members are blobs. */
+#define IMAGE_MEMBER_JSON_MAX (4u << 20)
+static inline bool image_member_is_json(unsigned char first, uint64_t size)
+{
+    return (first == '{' || first == '[') && size <= IMAGE_MEMBER_JSON_MAX;
+}
+
 /* The image in the members of a tarball read as a stream, named `name` in messages, as
  * image_source_open() reads one from a file: blobs kept in memory have `data`, blobs carried
  * by an upload their `item` (a carried blob whose digest is known must be the one the image

@@ -16,9 +16,8 @@
 
 #define CMD "push"
 
-/* JSON members are kept in memory for the image's manifests and configs: each at most what a
- * manifest may be (PutImage takes 4 MiB), all of them at most KEEP_TOTAL. */
-#define KEEP_ONE   (4u << 20)
+/* JSON members (image_member_is_json) are kept in memory for the image's manifests and
+ * configs, all of them at most KEEP_TOTAL. */
 #define KEEP_TOTAL (64u << 20)
 
 /* Small blobs are read whole into memory and go up together, one engine run for several, so a
@@ -366,7 +365,7 @@ int push_stream_next(void *user, const struct upload_outcome *outs, size_t done,
         }
         /* JSON (manifests, configs, index.json, docker's manifest.json list) is kept to read
          * the image at the end; any other member goes to the registry as it passes. */
-        if ((first == '{' || first == '[') && m->size <= KEEP_ONE) {
+        if (image_member_is_json(first, m->size)) {
             if (ps->kept + m->size > KEEP_TOTAL) {
                 ebuf_printf(&err,
                             "%s holds over %u MiB of JSON members (at %s): not an image "

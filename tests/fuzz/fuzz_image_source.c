@@ -35,11 +35,11 @@ static long stream_members(int fd, struct image_member *m, size_t cap)
         *x = (struct image_member){.item = -1, .size = tm.size, .name = strdup(tm.name)};
         if (tm.link)
             x->link = strdup(tm.link);
-        else if (tm.size <= (4u << 20)) {
+        else if (tm.size <= IMAGE_MEMBER_JSON_MAX) {
             x->data = malloc(tm.size + 1);
             if (tar_stream_read(ts, x->data, tm.size, &err) != (ptrdiff_t)tm.size)
                 break;
-            if (tm.size && x->data[0] != '{' && x->data[0] != '[') {
+            if (tm.size && !image_member_is_json((unsigned char)x->data[0], tm.size)) {
                 free(x->data);
                 x->data = NULL;
                 x->item = carried++;
